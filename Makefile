@@ -1,0 +1,75 @@
+# Saring: developer and CI entry points. `make demo` and `make test` need nothing but
+# Python: with DATABASE_URL and REDIS_URL unset the project runs on SQLite with eager Celery.
+
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+DEMO_CONTACTS ?= 3000
+PYTEST_ARGS ?=
+SIZE ?= S
+
+# Prefer the compose plugin when it works; Debian's docker-compose 1.29 otherwise.
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+# apt needs root; use sudo when we are not.
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: venv messages demo test bench browser-deps lint check-deploy compose-check clean
+
+# The stamp is newer than both requirements files only after a successful install,
+# so editing either one re-installs and nothing else does.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -r requirements-dev.txt
+	touch $@
+
+# Compiled catalogs are build output (.gitignore'd); Django's own catalogs live in .venv.
+messages: venv
+	@if [ ! -d locale ]; then \
+		echo "messages: no locale/ directory, nothing to compile"; \
+	elif ! command -v msgfmt >/dev/null 2>&1; then \
+		echo "messages: msgfmt not found; install gettext (apt-get install gettext). Skipping."; \
+	else \
+		$(VPY) manage.py compilemessages -l id --ignore=$(VENV); \
+	fi
+
+demo: venv messages
+	$(VPY) manage.py migrate --noinput
+	$(VPY) manage.py seed_demo --contacts $(DEMO_CONTACTS) --with-users --if-empty
+	$(VPY) manage.py runserver 127.0.0.1:8000
+
+# pytest options live in the pytest config; PYTEST_ARGS is for ad-hoc additions.
+test: venv messages
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(VPY) -m bench $(if $(SIZE),--size $(SIZE))
+
+# Browser tests drive Debian's chromium rather than a Playwright-downloaded build.
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then \
+		echo "browser-deps: /usr/bin/chromium present"; \
+	else \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
+
+lint: venv
+	$(VPY) -m ruff check .
+
+# Production-like settings with a throwaway 60-character key (token_urlsafe(45) is 60 chars).
+check-deploy: venv
+	key=$$($(VPY) -c 'import secrets; print(secrets.token_urlsafe(45))') && \
+	DJANGO_DEBUG=0 DJANGO_SECRET_KEY="$$key" DJANGO_ALLOWED_HOSTS=crm.example.com \
+		$(VPY) manage.py check --deploy --fail-level WARNING
+
+# The compose file demands DJANGO_SECRET_KEY (${VAR:?}); validation only needs a placeholder.
+compose-check:
+	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-compose-check-placeholder}" $(COMPOSE) config -q
+
+# Build and test output only: keeps .venv and db.sqlite3.
+clean:
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -path '*/locale/*' -name '*.mo' -type f -exec rm -f {} +
+	rm -rf .pytest_cache .hypothesis .ruff_cache .coverage htmlcov test-artifacts staticfiles

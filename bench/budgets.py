@@ -1,0 +1,80 @@
+"""Every budget of `make bench`, in one place (tests never time anything).
+
+The numbers are the issue's, stated for the L workload (1M contacts / 10M interactions)
+on the reference machine (2 cores, 24 GB). Latency budgets hold at every size; budgets
+that grow with the data (full rescore, seeding) scale linearly with the contact count,
+so S gets a tenth of L's. On `tiny` (the CI smoke run) results are shown but never
+judged: fixed start-up costs dominate there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SIZES: dict[str, tuple[int, int]] = {  # contacts, interactions
+    "tiny": (2_000, 20_000),
+    "S": (100_000, 1_000_000),
+    "L": (1_000_000, 10_000_000),
+}
+REFERENCE_SIZE = "L"
+JUDGED_SIZES = ("S", "L")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A limit on a value: `op` is "<=" (at most) or ">=" (at least)."""
+
+    op: str
+    limit: float
+    unit: str
+    scales: bool = False  # grows linearly with the contact count
+
+    def at(self, size: str) -> Budget:
+        if not self.scales or size == REFERENCE_SIZE:
+            return self
+        factor = SIZES[size][0] / SIZES[REFERENCE_SIZE][0]
+        return Budget(self.op, self.limit * factor, self.unit, scales=False)
+
+    def holds(self, value: float) -> bool:
+        return value <= self.limit if self.op == "<=" else value >= self.limit
+
+    def __str__(self) -> str:
+        symbol = "≤" if self.op == "<=" else "≥"
+        return f"{symbol} {self.limit:g} {self.unit}".rstrip()
+
+
+BUDGETS: dict[str, Budget] = {
+    # 1. Full rescore of every contact (chunks shared by the workers).
+    "rescore_wall": Budget("<=", 60, "s", scales=True),
+    "rescore_rss": Budget("<=", 512, "MB"),
+    "rescore_vs_orm_loop": Budget(">=", 50, "×"),  # naive ORM loop time / ours
+    "rescore_vs_sql": Budget("<=", 2, "×"),  # ours / hand-written SQL aggregate
+    # 2. One interaction through contacts.services.interaction_log until score and stage are stored (eager).
+    "interaction_median": Budget("<=", 15, "ms"),
+    "interaction_p99": Budget("<=", 50, "ms"),
+    # 3. Bulk ingestion through the API, batches of 500, gunicorn on loopback.
+    "api_ingest_rate": Budget(">=", 2000, "interactions/s"),
+    "api_catch_up_rate": Budget(">=", 2000, "contacts/s"),
+    # 4. Event to stage stored, real worker and Redis, 200 events/s offered.
+    "event_p95": Budget("<=", 1000, "ms"),
+    # 5. CSV import of 100,000 rows including scoring.
+    "import_100k": Budget("<=", 60, "s"),
+    # 6. Pages at the size (p95, Django test client, logged in as admin) and their query counts.
+    "page_dashboard_p95": Budget("<=", 300, "ms"),
+    "page_stage_list_p95": Budget("<=", 150, "ms"),
+    "page_contact_p95": Budget("<=", 100, "ms"),
+    "page_queries": Budget("<=", 30, "queries"),
+    # 7. Seeding the workload (generate, COPY, index, analyze).
+    "seed": Budget("<=", 600, "s", scales=True),
+}
+
+# Offered load and repetitions (not budgets, but kept beside them so a run is reproducible).
+EVENT_RATE = 200  # events/s offered for figure 4
+EVENT_SECONDS = {"tiny": 3, "S": 10, "L": 10}
+INTERACTION_RUNS = {"tiny": 40, "S": 300, "L": 300}
+PAGE_RUNS = {"tiny": 5, "S": 30, "L": 30}
+ORM_SAMPLE = {"tiny": 300, "S": 5_000, "L": 5_000}
+API_BATCH = 500
+API_BATCHES = {"tiny": 2, "S": 40, "L": 40}
+API_SINGLE_POSTS = {"tiny": 20, "S": 300, "L": 300}
+IMPORT_ROWS = {"tiny": 2_000, "S": 100_000, "L": 100_000}

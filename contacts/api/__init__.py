@@ -1,0 +1,1 @@
+"""The contacts REST API (mounted under /api/ by crm.api_urls)."""

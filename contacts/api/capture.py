@@ -1,0 +1,289 @@
+"""POST /api/capture/: the landing-page form endpoint.
+
+A landing page on another site posts its form here with the form's public key (a
+CaptureForm), or an integration posts with an API token. The contact is upserted by
+email or phone (new non-empty values update it, blanks never erase), `form_submitted` is
+logged with the form's other fields, consent checkboxes are stored with evidence, and
+the contact is rescored once, after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as H
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from contacts.api.operations import consent_evidence
+from contacts.api.serializers import CONTACT_HELP
+from contacts.models import CaptureForm, Contact, Industry, Interaction
+from contacts.services import contact_upsert, interaction_log, queue_rescore
+from crm import roles
+from crm.api_common import CaptureRateThrottle, FormParser, JSONParser, MultiPartParser, no_nul
+
+CONTACT_KEYS = ("full_name", "email", "phone", "company", "job_title", "city", "industry", "source",
+                "utm_source", "utm_medium", "utm_campaign")
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
+CONSENT_KEYS = ("consent_email", "consent_whatsapp", "consent_sms")
+# Never stored with the submission.
+IGNORED_KEYS = frozenset({"form_key", "csrfmiddlewaretoken"})
+MAX_EXTRA_FIELDS = 50
+MAX_EXTRA_KEY = 100
+MAX_EXTRA_VALUE = 2000
+FORM_KEY_HEADER = "X-Form-Key"
+
+
+class CaptureSerializer(serializers.Serializer):
+    """The fields a landing-page form may send; any other field is kept in the interaction's data."""
+
+    form_key = serializers.CharField(required=False, max_length=64, help_text=H(
+        "The capture form's public key (or send it in the X-Form-Key header). Not needed with an API token."))
+    full_name = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text=CONTACT_HELP["full_name"])
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text=H("Alias of full_name."))
+    email = serializers.CharField(required=False, allow_blank=True, max_length=254, help_text=CONTACT_HELP["email"])
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text=CONTACT_HELP["phone"])
+    company = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text=CONTACT_HELP["company"])
+    job_title = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text=CONTACT_HELP["job_title"])
+    city = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text=CONTACT_HELP["city"])
+    industry = serializers.ChoiceField(choices=Industry.choices, required=False, allow_blank=True, help_text=H(
+        "Industry; default: the form's industry."))
+    source = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text=H(
+        "Where the contact came from; default: the form's source, else “capture”. Also the interaction's source."))
+    utm_source = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text=CONTACT_HELP["utm_source"])
+    utm_medium = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text=CONTACT_HELP["utm_medium"])
+    utm_campaign = serializers.CharField(required=False, allow_blank=True, max_length=150, help_text=CONTACT_HELP["utm_campaign"])
+    consent_email = serializers.BooleanField(required=False, help_text=H(
+        "Email opt-in checkbox (true, on, 1, yes). A ticked box is stored with evidence; an unticked one changes nothing."))
+    consent_whatsapp = serializers.BooleanField(required=False, help_text=H("WhatsApp opt-in checkbox, as consent_email."))
+    consent_sms = serializers.BooleanField(required=False, help_text=H("SMS opt-in checkbox, as consent_email."))
+    external_id = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text=H(
+        "A submission id: a retry with the same id (and source) returns the first result and writes nothing."))
+
+    def validate(self, attrs: dict) -> dict:
+        if not (attrs.get("email") or attrs.get("phone")):
+            raise serializers.ValidationError({"email": [_("Give an email or a phone number.")]})
+        return attrs
+
+
+class CaptureResultSerializer(serializers.Serializer):
+    contact = serializers.IntegerField(help_text=H("Id of the contact created or updated."))
+    created = serializers.BooleanField(help_text=H("True when the contact is new, false when an existing one was updated."))
+    interaction = serializers.IntegerField(help_text=H("Id of the form_submitted interaction."))
+    replayed = serializers.BooleanField(help_text=H("True when this was a retry of a recorded submission (same external_id)."))
+
+
+@dataclass(frozen=True)
+class Captured:
+    contact: Contact
+    created: bool
+    interaction: Interaction
+    replayed: bool
+
+
+def capture_submit(*, form: CaptureForm | None, fields: Mapping[str, Any], extra: Mapping[str, Any], by=None) -> Captured:
+    """Upsert the contact, log form_submitted with the rest of the form, store consent; one rescore."""
+    fields = dict(fields)
+    source = (fields.pop("source", "") or (form.source if form else "") or "capture").strip()
+    external_id = (fields.pop("external_id", "") or "").strip() or None
+    if external_id and (found := Interaction.objects.select_related("contact").filter(source=source, external_id=external_id).first()):
+        return Captured(found.contact, created=False, interaction=found, replayed=True)
+    name = fields.pop("name", "")
+    consents = {key: True for key in CONSENT_KEYS if fields.pop(key, False)}
+    data = {key: value for key, value in fields.items() if key in CONTACT_KEYS and value not in (None, "")}
+    data.setdefault("full_name", name)
+    data["source"] = source
+    if form and form.industry:
+        data.setdefault("industry", form.industry)
+    with transaction.atomic():
+        result = contact_upsert(data={**data, **consents}, by=by, rescore=False)
+        consent_evidence(contact=result.contact, flags=consents, source=form.name if form else "api",
+                         wording_version=form.consent_wording_version if form else "", by=by)
+        details = {**({"form": form.name} if form else {}), **{k: data[k] for k in UTM_KEYS if k in data}, **extra}
+        logged = interaction_log(
+            contact=result.contact, kind="form_submitted", occurred_at=timezone.now(), channel="web", data=details,
+            source=source, external_id=external_id, by=by, rescore=False,
+        )
+        if logged.created:
+            queue_rescore([result.contact.pk])
+        else:
+            # A concurrent retry of this very submission committed first: undo our copy of
+            # its contact and consent writes and answer with the original.
+            transaction.set_rollback(True)
+    if not logged.created:
+        original = Interaction.objects.select_related("contact").get(pk=logged.interaction.pk)
+        return Captured(original.contact, created=False, interaction=original, replayed=True)
+    return Captured(result.contact, result.created, logged.interaction, replayed=False)
+
+
+def _extra_fields(raw: Any) -> dict[str, Any]:
+    """The form's fields that are not contact fields, for the interaction's data."""
+    known = set(CaptureSerializer().fields) | IGNORED_KEYS
+    if not isinstance(raw, Mapping):
+        return {}
+    getlist = getattr(raw, "getlist", None)
+    extra: dict[str, Any] = {}
+    for key in raw:
+        if key in known:
+            continue
+        values = getlist(key) if getlist else [raw[key]]
+        extra[str(key)] = values[0] if len(values) == 1 else values
+    errors: dict[str, list[str]] = {}
+    for key, value in extra.items():
+        if any(isinstance(item, UploadedFile) for item in (value if isinstance(value, list) else [value])):
+            errors[key] = [_("Files are not accepted.")]
+    if errors:
+        raise exceptions.ValidationError(errors)
+    if len(extra) > MAX_EXTRA_FIELDS:
+        errors["non_field_errors"] = [_("At most %(n)d extra fields.") % {"n": MAX_EXTRA_FIELDS}]
+    for key, value in extra.items():
+        if len(key) > MAX_EXTRA_KEY or len(str(value)) > MAX_EXTRA_VALUE:
+            errors[key[:MAX_EXTRA_KEY]] = [_("Too long.")]
+        else:
+            try:
+                no_nul([key, value])
+            except serializers.ValidationError as exc:
+                errors[key] = exc.detail
+    if errors:
+        raise exceptions.ValidationError(errors)
+    return extra
+
+
+def _origin_allowed(origin: str, allowed: Any) -> bool:
+    wanted = origin.strip().rstrip("/").lower()
+    return isinstance(allowed, list) and any(str(item).strip().rstrip("/").lower() == wanted for item in allowed)
+
+
+class CapturePermission(BasePermission):
+    """Token callers need a role that imports contacts; keyed (anonymous) posts are checked by the view."""
+
+    message = H("Your role may not capture contacts.")
+
+    def has_permission(self, request, view) -> bool:
+        if request.user and request.user.is_authenticated:
+            return bool(roles.roles_of(request.user) & {roles.ADMIN, roles.MARKETER})
+        return True
+
+
+CAPTURE_DESCRIPTION = """
+The landing-page form endpoint. Send JSON or an ordinary HTML form post
+(`application/x-www-form-urlencoded`).
+
+**Who may post:** a form's public key (`form_key` field or `X-Form-Key` header; the form must be active, and a browser's
+`Origin` must be in the form's allowed origins; requests without an `Origin` header, i.e. servers, are accepted), or an
+API token of an admin or marketer. Keyed posts are rate-limited per key and client address.
+
+**What happens:** the contact is upserted by email or phone (new non-empty values update it, blanks never erase
+anything, and an existing email or phone is never replaced),
+`form_submitted` is logged with every other field of the form in its data, ticked consent boxes are set on the contact
+and recorded with the form's consent wording version, and the contact is rescored (which can make it a lead).
+`external_id` makes a retried submission a no-op.
+
+**Answer:** JSON (`201` new contact, `200` existing contact). A plain HTML form post (`Accept: text/html` without JSON)
+of a form with a thank-you URL is answered with a `303` redirect there.
+"""
+
+
+@extend_schema(
+    summary="Capture a landing-page form submission",
+    description=CAPTURE_DESCRIPTION,
+    request={"application/json": CaptureSerializer, "application/x-www-form-urlencoded": CaptureSerializer,
+             "multipart/form-data": CaptureSerializer},
+    parameters=[OpenApiParameter(FORM_KEY_HEADER, str, OpenApiParameter.HEADER, required=False,
+                                 description=str(H("The capture form's public key (instead of the form_key field).")))],
+    responses={
+        201: OpenApiResponse(CaptureResultSerializer, description="A new contact was created."),
+        200: OpenApiResponse(CaptureResultSerializer, description="An existing contact was updated (or the submission was a retry)."),
+        303: OpenApiResponse(description="Plain HTML form post: redirect to the form's thank-you URL."),
+    },
+    auth=[{"tokenAuth": []}, {}],
+)
+class CaptureView(APIView):
+    # A landing page on another origin posts here without a CSRF token: the endpoint is
+    # csrf_exempt (APIView.as_view) and does not take session cookies at all, so a
+    # logged-in browser cannot be tricked into acting with its session. A keyed post can
+    # only add a submission (never read or change anything else), is limited to the
+    # form's allowed origins for browsers, and is rate-limited per key and address.
+    authentication_classes = [TokenAuthentication]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    permission_classes = [CapturePermission]
+    throttle_classes = [UserRateThrottle, CaptureRateThrottle]
+
+    @staticmethod
+    def form_key(request: Request) -> str:
+        data = request.data if isinstance(request.data, Mapping) else {}
+        value = data.get("form_key") or request.headers.get(FORM_KEY_HEADER) or ""
+        return value.strip() if isinstance(value, str) else ""
+
+    def _form(self, request: Request) -> CaptureForm | None:
+        key = self.form_key(request)
+        if not key:
+            if not request.user.is_authenticated:
+                raise exceptions.NotAuthenticated(_("Send the form's public key (form_key) or an API token."))
+            return None
+        form = CaptureForm.objects.filter(public_key=key, is_active=True).first()
+        if form is None:
+            raise _forbidden("form_key", _("Unknown or inactive form key."))
+        origin = request.headers.get("Origin")
+        if not request.user.is_authenticated and origin is not None and not _origin_allowed(origin, form.allowed_origins):
+            raise _forbidden("Origin", _("This form does not accept posts from %(origin)s.") % {"origin": origin[:200]})
+        return form
+
+    def post(self, request: Request) -> Response:
+        form = self._form(request)
+        serializer = CaptureSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        extra = _extra_fields(request.data)
+        fields = {k: v for k, v in serializer.validated_data.items() if k != "form_key"}
+        captured = capture_submit(form=form, fields=fields, extra=extra, by=request.user if request.user.is_authenticated else None)
+        if form and form.thank_you_url and _wants_html(request):
+            response = HttpResponseRedirect(form.thank_you_url, status=status.HTTP_303_SEE_OTHER)
+        else:
+            body = {"contact": captured.contact.pk, "created": captured.created, "interaction": captured.interaction.pk,
+                    "replayed": captured.replayed}
+            response = Response(body, status=status.HTTP_201_CREATED if captured.created else status.HTTP_200_OK)
+        return _with_cors(response, request, form)
+
+    def options(self, request: Request, *args, **kwargs) -> Response:
+        """CORS preflight for fetch() from a landing page: allowed when some active form lists the origin."""
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        origin = request.headers.get("Origin")
+        if origin and any(_origin_allowed(origin, allowed) for allowed in
+                          CaptureForm.objects.filter(is_active=True).values_list("allowed_origins", flat=True)):
+            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+            response["Access-Control-Allow-Headers"] = f"Content-Type, {FORM_KEY_HEADER}"
+            response["Access-Control-Max-Age"] = "3600"
+        response["Vary"] = "Origin"
+        return response
+
+
+def _forbidden(field: str, message: str) -> exceptions.PermissionDenied:
+    exc = exceptions.PermissionDenied(message)
+    exc.fields = {field: [message]}
+    return exc
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "text/html" in accept and "json" not in accept
+
+
+def _with_cors(response, request: Request, form: CaptureForm | None):
+    origin = request.headers.get("Origin")
+    if form and origin and _origin_allowed(origin, form.allowed_origins):
+        response["Access-Control-Allow-Origin"] = origin
+    response["Vary"] = "Origin"
+    return response

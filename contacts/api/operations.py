@@ -1,0 +1,235 @@
+"""The API's use cases, composed from contacts.services in one transaction each.
+
+Views parse and render; this module decides what an API request means: a POST of a
+contact that already exists is refused (capture/ is the upsert path), a batch of
+events is all-or-nothing with one rescore per contact, consent changes leave evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from contacts.models import Contact, InteractionKind, Note
+from contacts.privacy import CHANNEL_FLAGS, consent_set
+from contacts.selectors import contacts_editable_by, contacts_visible_to
+from contacts.services import (
+    LoggedInteraction,
+    contact_assign_owner,
+    contact_set_stage,
+    contact_update,
+    contact_upsert,
+    interaction_log,
+    normalize_email,
+    normalize_phone,
+    note_add,
+    queue_rescore,
+)
+from crm.api_common import Conflict
+from crm.audit import audit
+
+CONSENT_FLAGS = tuple(flag for flag, _granted in CHANNEL_FLAGS.values())
+UNSET: Any = object()
+
+
+def consent_evidence(*, contact: Contact, flags: Mapping[str, bool], source: str, wording_version: str = "", by=None) -> None:
+    """Record consent evidence (UU PDP) through contacts.privacy for each given flag: a
+    ticked opt-in is consent granted, do_not_contact / objects_to_profiling set to true are
+    consent withdrawn. A flag the contact already has is only recorded, not changed again."""
+    for channel, (flag, value_when_granted) in CHANNEL_FLAGS.items():
+        if flag in flags:
+            consent_set(contact=contact, channel=channel, granted=flags[flag] == value_when_granted, source=source,
+                        wording_version=wording_version, by=by)
+
+
+def _field_error(name: str, exc: ValidationError) -> ValidationError:
+    return ValidationError({name: exc.messages})
+
+
+def _identity(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalised identity values of the input, for the duplicate check."""
+    found: dict[str, Any] = {}
+    for name, normalise in (("email", normalize_email), ("phone", normalize_phone)):
+        try:
+            found[name] = normalise(data.get(name))
+        except ValidationError as exc:
+            raise _field_error(name, exc) from exc
+    return found
+
+
+@transaction.atomic
+def contact_create(*, data: Mapping[str, Any], by, owner=UNSET, stage: str | None = None) -> Contact:
+    """Create a new contact; refuse (409, naming the field) when its email, phone or
+    external reference belongs to an existing contact. POST /api/capture/ merges instead."""
+    identity = _identity(data)
+    duplicates: dict[str, list[str]] = {}
+    visible = contacts_visible_to(by)
+    existing_id = None
+    for name, value in identity.items():
+        if value and (pk := Contact.objects.filter(**{name: value}).values_list("pk", flat=True).first()):
+            duplicates[name] = [_("A contact with this %(field)s exists already.") % {"field": name}]
+            existing_id = existing_id or pk
+    if data.get("external_ref") and (pk := Contact.objects.filter(
+            external_source=data.get("external_source", "") or "", external_ref=data["external_ref"]).values_list("pk", flat=True).first()):
+        duplicates["external_ref"] = [_("A contact with this external reference exists already.")]
+        existing_id = existing_id or pk
+    if duplicates:
+        raise _conflict(duplicates, existing_id, visible)
+    values = dict(data)
+    if owner is not UNSET:
+        values["owner"] = owner
+    result = contact_upsert(data=values, by=by)
+    if not result.created:
+        # A concurrent request created the same identity between our check and the insert;
+        # raising rolls back the merge contact_upsert just made.
+        raise _conflict({"email": [_("A contact with this identity was just created by another request.")]},
+                        result.contact.pk, visible)
+    contact = result.contact
+    # Created with its flags; what was opted into (or out of) is recorded as evidence.
+    consent_evidence(contact=contact, flags={flag: True for flag in CONSENT_FLAGS if data.get(flag)}, source="api", by=by)
+    if stage and stage != contact.stage:
+        contact = contact_set_stage(contact=contact, stage=stage, by=by)
+    audit(by, "create", contact, fields=sorted(data))
+    return contact
+
+
+def _conflict(fields: dict[str, list[str]], existing_id: int | None, visible) -> Conflict:
+    # Name the existing contact only to callers who may see it (a rep must not learn of others' contacts).
+    if existing_id and visible.filter(pk=existing_id).exists():
+        return Conflict(fields, _("Contact #%(id)s has this identity already; PATCH it, or POST /api/capture/ to merge.")
+                        % {"id": existing_id})
+    return Conflict(fields, _("A contact with this identity exists already."))
+
+
+@transaction.atomic
+def contact_patch(*, contact: Contact, data: Mapping[str, Any], by, owner=UNSET, stage: str | None = None) -> Contact:
+    """An explicit edit: the given fields are set exactly; consent changes are recorded;
+    owner and stage (callers allowed to set them) go through their own services."""
+    consent_changes = {f: bool(data[f]) for f in CONSENT_FLAGS if f in data and bool(data[f]) != getattr(contact, f)}
+    fields = {name: value for name, value in data.items() if name not in CONSENT_FLAGS}
+    if fields:
+        contact = contact_update(contact=contact, data=fields, by=by)
+    # Consent changes go through the privacy service: flag, evidence, audit and a timeline note together.
+    consent_evidence(contact=contact, flags=consent_changes, source="api", by=by)
+    contact.refresh_from_db()
+    if owner is not UNSET and getattr(owner, "pk", None) != contact.owner_id:
+        contact = contact_assign_owner(contact=contact, owner=owner, by=by)
+    if stage and (stage != contact.stage or not contact.stage_pinned):
+        contact = contact_set_stage(contact=contact, stage=stage, by=by)
+    audit(by, "change", contact, fields=sorted([*data, *(["owner"] if owner is not UNSET else []), *(["stage"] if stage else [])]))
+    return contact
+
+
+# --- Interactions ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResolvedEvent:
+    contact: Contact
+    kind: str
+    occurred_at: Any
+    channel: str
+    data: dict
+    source: str
+    external_id: str | None
+
+
+def events_resolve(items: Sequence[tuple[int, Mapping[str, Any]]], *, user, batch: bool,
+                   errors: dict[str, list[str]] | None = None) -> list[ResolvedEvent]:
+    """Check every (index, item) before anything is written: the contact (by id, email or
+    phone, among those the user may change) and the kind. Problems are collected with
+    those found earlier (`errors`) and raised together, named by item index and field."""
+    editable = contacts_editable_by(user)
+    errors = dict(errors or {})
+
+    def error(index: int, name: str, message: str) -> None:
+        errors.setdefault(f"{index}.{name}" if batch else name, []).append(message)
+
+    emails, phones = {}, {}
+    for index, item in items:
+        for name, normalise, bucket in (("contact_email", normalize_email, emails), ("contact_phone", normalize_phone, phones)):
+            if item.get(name):
+                try:
+                    bucket[index] = normalise(item[name])
+                except ValidationError as exc:
+                    error(index, name, exc.messages[0])
+    ids = {item["contact"] for _index, item in items if item.get("contact")}
+    by_id = editable.in_bulk(ids) if ids else {}
+    by_email = {c.email: c for c in editable.filter(email__in=set(emails.values()))} if emails else {}
+    by_phone = {c.phone: c for c in editable.filter(phone__in=set(phones.values()))} if phones else {}
+    named_kinds = {item["kind"] for _index, item in items}
+    known_kinds = set(InteractionKind.objects.filter(slug__in=named_kinds).values_list("slug", flat=True)) if named_kinds else set()
+
+    resolved: list[ResolvedEvent] = []
+    for index, item in items:
+        contact = None
+        if item.get("contact"):
+            contact = by_id.get(item["contact"])
+            if contact is None:
+                error(index, "contact", _("No contact you may change has this id."))
+        elif index in emails:
+            contact = by_email.get(emails[index])
+            if contact is None:
+                error(index, "contact_email", _("No contact you may change has this email."))
+        elif index in phones:
+            contact = by_phone.get(phones[index])
+            if contact is None:
+                error(index, "contact_phone", _("No contact you may change has this phone."))
+        if item["kind"] not in known_kinds:
+            error(index, "kind", _("Unknown interaction kind “%(kind)s”.") % {"kind": item["kind"]})
+        if contact is not None:
+            resolved.append(ResolvedEvent(
+                contact=contact, kind=item["kind"], occurred_at=item.get("occurred_at"), channel=item.get("channel") or "",
+                data=item.get("data") or {}, source=item.get("source") or "", external_id=item.get("external_id") or None,
+            ))
+    if errors:
+        raise ValidationError(dict(sorted(errors.items(), key=lambda item: _natural(item[0]))))
+    return resolved
+
+
+def _natural(path: str) -> tuple:
+    """ "10.kind" after "2.kind": item indexes sort as numbers."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.split("."))
+
+
+@transaction.atomic
+def events_log(*, events: Sequence[ResolvedEvent], by, batch: bool) -> list[LoggedInteraction]:
+    """Log events all-or-nothing; retries (same source and external_id) come back as the
+    original rows. Each touched contact is rescored once, after commit."""
+    logged = []
+    for index, event in enumerate(events):
+        try:
+            logged.append(interaction_log(
+                contact=event.contact, kind=event.kind, occurred_at=event.occurred_at, channel=event.channel,
+                data=event.data, source=event.source, external_id=event.external_id, by=by, rescore=False,
+            ))
+        except ValidationError as exc:
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            raise ValidationError({f"{index}.{name}" if batch else name: messages
+                                   for name, messages in detail.items()}) from exc
+    queue_rescore({item.interaction.contact_id for item in logged if item.created})
+    return logged
+
+
+# --- Notes, kinds ------------------------------------------------------------------------------
+
+def note_create(*, user, contact_id: int, body: str, due_at=None) -> Note:
+    contact = contacts_editable_by(user).filter(pk=contact_id).first()
+    if contact is None:
+        raise ValidationError({"contact": _("No contact you may change has this id.")})
+    return note_add(contact=contact, author=user, body=body, due_at=due_at)
+
+
+@transaction.atomic
+def interaction_kind_create(*, data: Mapping[str, Any], by) -> InteractionKind:
+    if InteractionKind.objects.filter(slug=data["slug"]).exists():
+        raise Conflict({"slug": [_("This kind exists already.")]})
+    kind = InteractionKind(**data)
+    kind.full_clean(validate_unique=False)
+    kind.save()
+    audit(by, "create", kind)
+    return kind

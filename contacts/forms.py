@@ -1,0 +1,157 @@
+"""Page forms: field parsing and validation only. The writes happen in contacts.services,
+whose ValidationErrors (a dict naming the field) are attached back onto these forms."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Channel, Contact, Industry, InteractionKind, Stage
+from contacts.selectors import owner_choices
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError onto the form: per field when it names one we show."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+class InteractionForm(forms.Form):
+    kind = forms.ModelChoiceField(label=_("What happened"), queryset=InteractionKind.objects.all(), empty_label=None)
+    occurred_at = forms.DateTimeField(label=_("When"), widget=DATETIME_WIDGET, required=False,
+                                      help_text=_("Leave empty for now."))
+    channel = forms.ChoiceField(label=_("Channel"), choices=[("", "—"), *Channel.choices], required=False)
+    note = forms.CharField(label=_("Details"), required=False, max_length=500, widget=forms.TextInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The label follows the active language (InteractionKind.label); order by intent, then name.
+        self.fields["kind"].label_from_instance = lambda kind: kind.label
+
+    def clean_occurred_at(self):
+        value = self.cleaned_data.get("occurred_at")
+        return value or timezone.now()
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000,
+                           error_messages={"required": _("Write something.")})
+    due_at = forms.DateTimeField(label=_("Follow up by"), widget=DATETIME_WIDGET, required=False,
+                                 help_text=_("Optional: makes it a follow-up that shows in the rep's queue."))
+
+
+class QuickNoteForm(forms.Form):
+    """One-line note from the prospects queue."""
+
+    body = forms.CharField(label=_("Quick note"), max_length=2000, error_messages={"required": _("Write something.")})
+    due_at = forms.DateTimeField(label=_("Next follow-up"), widget=DATETIME_WIDGET, required=False)
+
+
+class StageForm(forms.Form):
+    stage = forms.ChoiceField(label=_("Stage"), choices=Stage.choices)
+    note = forms.CharField(label=_("Why"), required=False, max_length=200,
+                           help_text=_("Shown in the stage history."))
+
+
+class OwnerForm(forms.Form):
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=None, required=False, empty_label=_("— Unassigned —"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = owner_choices()
+        self.fields["owner"].label_from_instance = lambda user: user.get_full_name() or user.username
+
+
+class ContactEditForm(forms.Form):
+    """The editable identity, firmographics and consent fields (contact_update sets them exactly)."""
+
+    full_name = forms.CharField(label=_("Full name"), max_length=200, required=False)
+    email = forms.EmailField(label=_("Email"), max_length=254, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=30, required=False, help_text=_("e.g. 0812-3456-7890"))
+    social_handle = forms.CharField(label=_("Social handle"), max_length=100, required=False)
+    company = forms.CharField(label=_("Company"), max_length=200, required=False)
+    job_title = forms.CharField(label=_("Job title"), max_length=200, required=False)
+    city = forms.CharField(label=_("City"), max_length=100, required=False)
+    industry = forms.ChoiceField(label=_("Industry"), choices=Industry.choices)
+    source = forms.CharField(label=_("Source"), max_length=100, required=False)
+    consent_email = forms.BooleanField(label=_("Email opt-in"), required=False)
+    consent_whatsapp = forms.BooleanField(label=_("WhatsApp opt-in"), required=False)
+    consent_sms = forms.BooleanField(label=_("SMS opt-in"), required=False)
+    do_not_contact = forms.BooleanField(label=_("Do not contact"), required=False)
+    objects_to_profiling = forms.BooleanField(label=_("Objects to automated profiling"), required=False)
+
+    CONSENT_FIELDS = ("consent_email", "consent_whatsapp", "consent_sms", "do_not_contact", "objects_to_profiling")
+
+    @classmethod
+    def for_contact(cls, contact: Contact, data=None) -> ContactEditForm:
+        initial = {name: getattr(contact, name) for name in cls.base_fields}
+        return cls(data, initial=initial)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not any(cleaned.get(f) for f in ("full_name", "email", "phone")):
+            raise ValidationError(_("Give at least a name, an email or a phone."))
+        return cleaned
+
+
+class BulkForm(forms.Form):
+    """Bulk actions on the stage list: the ids come from the table's checkboxes."""
+
+    ACTIONS = (("assign", _("Assign owner")), ("tag", _("Add tag")))
+
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), error_messages={"required": _("Select at least one contact.")})
+    action = forms.ChoiceField(choices=ACTIONS)
+    owner = forms.ModelChoiceField(queryset=None, required=False)
+    tag = forms.CharField(max_length=50, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = owner_choices()
+        # Any integer id is acceptable here; the view limits them to what the user may edit.
+        self.fields["ids"].valid_value = lambda value: str(value).isdigit()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("action") == "tag" and not (cleaned.get("tag") or "").strip():
+            self.add_error("tag", _("Type a tag name."))
+        return cleaned
+
+
+class DashboardFilterForm(forms.Form):
+    """GET filters of the home dashboard; everything optional."""
+
+    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    industry = forms.ChoiceField(label=_("Industry"), required=False, choices=[("", _("All industries")), *Industry.choices])
+    source = forms.CharField(label=_("Source"), required=False, max_length=100)
+    owner = forms.ChoiceField(label=_("Owner"), required=False)
+
+    def __init__(self, *args, show_owner: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if show_owner:
+            self.fields["owner"].choices = [("", _("Everyone")), ("none", _("Unassigned"))] + [
+                (str(u.pk), u.get_full_name() or u.username) for u in owner_choices()
+            ]
+        else:
+            del self.fields["owner"]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return cleaned
+
+    def analytics_filters(self) -> dict:
+        """Keyword arguments for scoring.analytics: the valid, non-empty values (an invalid field is dropped)."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}

@@ -1,0 +1,123 @@
+"""Demo data across the four industries, scored by the playbooks."""
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.catalog import catalog_ensure
+from contacts.demo import DemoGenerator
+from contacts.models import Contact, Interaction
+from crm.models import SalesRepProfile
+from crm.progress import Progress
+
+DEMO_USERS = (
+    # username, full name, groups, staff, rep industries
+    ("admin", "Ayu Admin", ["admin"], True, None),
+    ("marketer", "Maya Marketing", ["marketer"], False, None),
+    ("sales", "Sari Sales", ["sales"], False, []),
+    ("sales2", "Budi Sales", ["sales"], False, ["b2b", "education"]),
+    ("manager", "Hendra Manager", ["sales", "sales_manager"], False, []),
+)
+
+
+class Command(BaseCommand):
+    help = "Create realistic demo contacts and interactions (bulk inserts), load the playbooks and score everyone."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--contacts", type=int, default=2000)
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--with-users", action="store_true", help="Create demo users and print their passwords.")
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing if there are contacts already.")
+        parser.add_argument("--batch", type=int, default=2000)
+
+    def handle(self, *args, contacts, seed, with_users, if_empty, batch, **options):
+        from scoring.models import RuleSet
+        from scoring.services import playbook_load, rescore_all_now
+
+        catalog_ensure()
+        if with_users:
+            self._users()
+        if if_empty and Contact.objects.exists():
+            self.stdout.write("Contacts exist already; not seeding (drop --if-empty to add more).")
+            return
+        if not RuleSet.objects.filter(active_version__isnull=False).exists():
+            for name in ("general", "ecommerce", "b2b", "healthcare", "education"):
+                playbook_load(name=name, publish=True)
+            # Loading publishes and queues rescores of an empty table; the real scoring is below.
+        reps = list(get_user_model().objects.filter(groups__name="sales", is_active=True))
+        generator = DemoGenerator(seed=seed, now=timezone.now())
+        progress = Progress(contacts, "Seeding contacts", stream=self.stdout)
+        offset = Contact.objects.count()
+        made = 0
+        while made < contacts:
+            n = min(batch, contacts - made)
+            self._insert(list(generator.contacts(n, start=offset + made)), reps, generator)
+            made += n
+            progress.advance(n)
+        progress.finish(f"{Interaction.objects.count()} interactions in total.")
+        self.stdout.write("Scoring everyone with the published playbooks…")
+        outcome = rescore_all_now()
+        _date_history_like_the_journeys()
+        self.stdout.write(f"Scored {outcome.scored} contacts, {outcome.stage_changes} stage changes.")
+        for stage, n in sorted(_stage_counts().items()):
+            self.stdout.write(f"  {stage:9} {n}")
+
+    @transaction.atomic
+    def _insert(self, demo_contacts, reps, generator):
+        rng = generator.rng
+        rows = []
+        for dc in demo_contacts:
+            fields = dict(dc.fields)
+            last = dc.interactions[-1][1] if dc.interactions else None
+            created = dc.interactions[0][1] if dc.interactions else timezone.now() - timezone.timedelta(days=rng.uniform(0, 180))
+            owner = rng.choice(reps) if reps and rng.random() < 0.15 else None
+            rows.append(Contact(**fields, owner=owner, last_interaction_at=last, created_at=created))
+        # ignore_conflicts would hide ids on SQLite; demo identities are unique by construction.
+        created_rows = Contact.objects.bulk_create(rows, batch_size=1000)
+        interactions = [
+            Interaction(contact_id=c.pk, kind_id=kind, occurred_at=at, channel=channel, data=data, source="demo", created_at=at)
+            for c, dc in zip(created_rows, demo_contacts, strict=True)
+            for kind, at, channel, data in dc.interactions
+        ]
+        Interaction.objects.bulk_create(interactions, batch_size=5000)
+
+    def _users(self):
+        User = get_user_model()
+        self.stdout.write("Demo users (passwords are new each time --with-users runs):")
+        for username, full_name, groups, staff, industries in DEMO_USERS:
+            first, last = full_name.split(" ", 1)
+            user, _ = User.objects.get_or_create(username=username, defaults={"first_name": first, "last_name": last})
+            password = f"{username}-{secrets.token_urlsafe(6)}"
+            user.set_password(password)
+            user.is_staff = staff
+            user.is_superuser = username == "admin"
+            user.email = f"{username}@saring.example"
+            user.save()
+            user.groups.set(Group.objects.filter(name__in=groups))
+            if industries is not None:
+                SalesRepProfile.objects.update_or_create(user=user, defaults={"industries": industries})
+            self.stdout.write(f"  {username:10} {password:24} ({', '.join(groups)})")
+
+
+def _date_history_like_the_journeys() -> None:
+    """Demo journeys lie in the past but are scored now: date each stage change at the
+    contact's last interaction, so dashboards show real times-to-stage and weekly trends."""
+    from django.db.models import F, OuterRef, Subquery
+
+    from contacts.models import StageChange
+
+    last = Contact.objects.filter(pk=OuterRef("contact_id")).values("last_interaction_at")[:1]
+    StageChange.objects.filter(contact__last_interaction_at__isnull=False, reason_code__in=["lead", "prospect", "conversion"]).update(
+        changed_at=Subquery(last)
+    )
+    Contact.objects.filter(stage_changed_at__isnull=False, last_interaction_at__isnull=False).update(stage_changed_at=F("last_interaction_at"))
+
+
+def _stage_counts() -> dict[str, int]:
+    from django.db.models import Count
+
+    return {row["stage"]: row["n"] for row in Contact.objects.values("stage").annotate(n=Count("id")).order_by()}

@@ -1,0 +1,295 @@
+"""Personal-data services (UU PDP, Law No. 27 of 2022): consent per channel, the objection
+to profiling, the subject's access export, erasure (delete or anonymise) and retention.
+
+Every write runs in one transaction, goes through contacts.services for the contact's
+flags (so scoring is queued the usual way), and is recorded in the audit log with ids
+and field names only, never the personal data itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.models import ConsentRecord, Contact, ContactMerge, Interaction, Note, StageChange
+from contacts.services import contact_update, note_add
+from crm.audit import audit
+from crm.models import AuditEvent
+
+log = logging.getLogger(__name__)
+
+Channel = ConsentRecord.Channel
+# The contact flag behind each consent channel, and the flag's value when consent is *granted*.
+CHANNEL_FLAGS: dict[str, tuple[str, bool]] = {
+    Channel.EMAIL: ("consent_email", True),
+    Channel.WHATSAPP: ("consent_whatsapp", True),
+    Channel.SMS: ("consent_sms", True),
+    Channel.ALL: ("do_not_contact", False),
+    Channel.PROFILING: ("objects_to_profiling", False),
+}
+MESSAGING_CHANNELS = (Channel.EMAIL, Channel.WHATSAPP, Channel.SMS)
+ANONYMISED_KEY = "anonymised_at"  # in Contact.attributes: marks an anonymised contact
+ERASE_MODES = ("delete", "anonymise")
+
+
+def _locked(contact: Contact) -> Contact:
+    """A fresh, locked copy: the scorer may have written score and stage since the caller
+    loaded its instance, and contact_update saves the whole row."""
+    return Contact.objects.select_for_update().get(pk=contact.pk)
+
+
+def is_anonymised(contact: Contact) -> bool:
+    return ANONYMISED_KEY in (contact.attributes or {})
+
+
+# --- Consent ---------------------------------------------------------------------
+
+@transaction.atomic
+def consent_set(*, contact: Contact, channel: str, granted: bool, source: str = "", wording_version: str = "",
+                by=None) -> ConsentRecord:
+    """Record consent given or withdrawn for one channel and set the contact's flag at once
+    (exports and lists read the flag, so a withdrawal takes effect immediately).
+
+    Channels: email, whatsapp, sms; `all` (withdrawing it means do-not-contact and clears
+    every opt-in); `profiling` (withdrawing it is the objection to automated profiling)."""
+    if channel not in CHANNEL_FLAGS:
+        raise ValidationError({"channel": _("Unknown consent channel “%(channel)s”.") % {"channel": channel}})
+    contact = _locked(contact)
+    if is_anonymised(contact):
+        raise ValidationError({"channel": _("This contact has been anonymised.")})
+    flag, value_when_granted = CHANNEL_FLAGS[channel]
+    values: dict[str, bool] = {flag: value_when_granted if granted else not value_when_granted}
+    if channel == Channel.ALL and not granted:
+        values.update({CHANNEL_FLAGS[c][0]: False for c in MESSAGING_CHANNELS})
+    changed = sorted(name for name, value in values.items() if getattr(contact, name) != value)
+    if changed:
+        contact_update(contact=contact, data=values, by=by)
+    record = ConsentRecord.objects.create(
+        contact=contact, channel=channel, granted=granted, source=(source or "")[:100],
+        wording_version=(wording_version or "")[:50], recorded_by=by if getattr(by, "is_authenticated", False) else None,
+    )
+    audit(by, AuditEvent.Action.CHANGE, contact, consent_channel=channel, granted=granted, fields=changed,
+          source=record.source)
+    if changed and channel == Channel.PROFILING:
+        note_add(contact=contact, author=None, kind=Note.Kind.SYSTEM, body=(
+            _("Objected to automated profiling: scoring and automatic stage changes are paused.") if not granted
+            else _("Objection to profiling lifted: automated scoring resumes.")))
+    elif changed:
+        note_add(contact=contact, author=None, kind=Note.Kind.SYSTEM, body=(
+            _("Consent withdrawn: %(channel)s.") if not granted else _("Consent given: %(channel)s.")
+        ) % {"channel": Channel(channel).label})
+    return record
+
+
+def consent_withdraw(*, contact: Contact, channel: str, by=None, source: str = "crm") -> ConsentRecord:
+    """The one call behind the one-click withdrawal (pages and API alike)."""
+    return consent_set(contact=contact, channel=channel, granted=False, source=source, by=by)
+
+
+def profiling_objection_set(*, contact: Contact, objects: bool, by=None, source: str = "crm") -> ConsentRecord:
+    """Art. 10: a contact who objects is left out of automated scoring and promotion (the
+    scorer skips the flag; its last score and stage stay as they were) until it is lifted,
+    when the contact is scored again."""
+    return consent_set(contact=contact, channel=Channel.PROFILING, granted=not objects, source=source, by=by)
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    channel: str
+    label: str
+    granted: bool
+    record: ConsentRecord | None  # the latest evidence for this channel, if any
+
+
+def consent_states(contact: Contact) -> list[ConsentState]:
+    """Each messaging channel's current flag with its latest evidence (one query)."""
+    latest: dict[str, ConsentRecord] = {}
+    for record in contact.consent_records.select_related("recorded_by"):
+        latest.setdefault(record.channel, record)
+    return [
+        ConsentState(channel, Channel(channel).label, bool(getattr(contact, CHANNEL_FLAGS[channel][0])), latest.get(channel))
+        for channel in MESSAGING_CHANNELS
+    ]
+
+
+def profiling_paused_since(contact: Contact) -> datetime | None:
+    """When the current objection to profiling was recorded (None if there is none)."""
+    if not contact.objects_to_profiling:
+        return None
+    record = contact.consent_records.filter(channel=Channel.PROFILING, granted=False).first()
+    return record.recorded_at if record else contact.updated_at
+
+
+# --- Right of access ---------------------------------------------------------------
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def subject_access_export(*, contact: Contact, by=None) -> dict[str, Any]:
+    """Everything held about one person, as plain JSON-ready data (the law gives 3×24 hours
+    to answer an access request; this is one click). The download is recorded in the audit log."""
+    contact = Contact.objects.select_related("owner").prefetch_related("tags").get(pk=contact.pk)
+    fields = {}
+    for f in Contact._meta.concrete_fields:
+        if f.name in ("owner", "score_breakdown"):
+            continue
+        value = f.value_from_object(contact)
+        fields[f.name] = value.isoformat() if isinstance(value, datetime) else value
+    fields["owner"] = contact.owner.get_full_name() or contact.owner.get_username() if contact.owner else None
+    fields["tags"] = [t.name for t in contact.tags.all()]
+    data = {
+        "format": "saring-subject-access/1",
+        "generated_at": timezone.now().isoformat(),
+        "contact": fields,
+        "score_breakdown": contact.score_breakdown,
+        "interactions": [
+            {"id": i.pk, "kind": i.kind_id, "occurred_at": _when(i.occurred_at), "channel": i.channel, "data": i.data,
+             "source": i.source, "external_id": i.external_id, "recorded_at": _when(i.created_at)}
+            for i in contact.interactions.order_by("occurred_at", "pk")
+        ],
+        "notes": [
+            {"id": n.pk, "kind": n.kind, "body": n.body, "author": n.author.get_username() if n.author else None,
+             "created_at": _when(n.created_at), "due_at": _when(n.due_at), "done_at": _when(n.done_at)}
+            for n in contact.notes.select_related("author").order_by("created_at", "pk")
+        ],
+        "stage_changes": [
+            {"from": c.from_stage, "to": c.to_stage, "changed_at": _when(c.changed_at), "reason_code": c.reason_code,
+             "reason": c.reason_text, "score": c.score, "by": c.user.get_username() if c.user else None}
+            for c in contact.stage_changes.select_related("user").order_by("changed_at", "pk")
+        ],
+        "consent_records": [
+            {"channel": r.channel, "granted": r.granted, "source": r.source, "wording_version": r.wording_version,
+             "recorded_at": _when(r.recorded_at)}
+            for r in contact.consent_records.order_by("recorded_at", "pk")
+        ],
+        "merged_records": [
+            {"merged_contact_id": m.merged_contact_id, "merged_at": _when(m.merged_at), "snapshot": m.merged_snapshot}
+            for m in ContactMerge.objects.filter(kept=contact).order_by("merged_at")
+        ],
+        # Who looked at or changed this record (actions and times; staff names are not the subject's data).
+        "access_log": [
+            {"action": e.action, "at": _when(e.at)}
+            for e in AuditEvent.objects.filter(object_type=Contact._meta.label_lower, object_id=str(contact.pk))
+            .order_by("at", "pk")
+        ],
+    }
+    audit(by, AuditEvent.Action.ACCESS_REQUEST, contact, interactions=len(data["interactions"]), notes=len(data["notes"]))
+    return data
+
+
+# --- Right to erasure ----------------------------------------------------------------
+
+# Identity and free-text fields cleared by anonymisation; kept: industry, source and UTM
+# (campaign statistics), stage, score and dates (funnel statistics), owner.
+ANONYMISE_BLANK = ("full_name", "social_handle", "company", "job_title", "city")
+ANONYMISE_NULL = ("email", "phone", "external_ref")
+
+
+@dataclass(frozen=True)
+class Erasure:
+    contact_id: int
+    mode: str
+    interactions: int
+    notes: int
+
+
+@transaction.atomic
+def contact_erase(*, contact: Contact, by=None, mode: str = "delete", reason: str = "request") -> Erasure:
+    """Delete a contact with its interactions, notes and history, or anonymise it: strip
+    every identifying value but keep the anonymous facts for statistics. The audit event
+    names the contact id and counts, never the erased values."""
+    if mode not in ERASE_MODES:
+        raise ValidationError({"mode": _("Choose delete or anonymise.")})
+    contact = _locked(contact)
+    pk = contact.pk
+    interactions, notes = contact.interactions.count(), contact.notes.count()
+    if mode == "delete":
+        contact.delete()  # cascades: interactions, notes, stage changes, consent records, merge snapshots
+        audit(by, AuditEvent.Action.DELETE, object_type=Contact._meta.label_lower, object_id=pk,
+              mode=mode, reason=reason, interactions=interactions, notes=notes)
+        return Erasure(pk, mode, interactions, notes)
+
+    now = timezone.now()
+    Contact.objects.filter(pk=pk).update(
+        **{name: "" for name in ANONYMISE_BLANK}, **{name: None for name in ANONYMISE_NULL},
+        attributes={ANONYMISED_KEY: now.isoformat()},
+        consent_email=False, consent_whatsapp=False, consent_sms=False, do_not_contact=True,
+        # Nobody left to profile: the score and stage stay frozen as they were.
+        objects_to_profiling=True, needs_rescore=False, updated_at=now,
+    )
+    contact.tags.clear()
+    # Event payloads and the sender's ids can identify the person; kinds and times stay.
+    contact.interactions.update(data={}, external_id=None)
+    contact.notes.all().delete()  # free text written about the person
+    contact.stage_changes.filter(reason_code=StageChange.Reason.MANUAL).update(reason_params={})
+    ContactMerge.objects.filter(kept_id=pk).update(merged_snapshot={})
+    audit(by, AuditEvent.Action.ANONYMISE, contact, mode=mode, reason=reason, interactions=interactions, notes=notes)
+    return Erasure(pk, mode, interactions, notes)
+
+
+# --- Retention ------------------------------------------------------------------------
+
+@dataclass
+class RetentionReport:
+    months: int
+    cutoff: datetime
+    dry_run: bool
+    candidates: int = 0
+    anonymised: int = 0
+    by_stage: Counter = field(default_factory=Counter)
+    sample_ids: list[int] = field(default_factory=list)
+
+
+def retention_candidates(*, cutoff: datetime):
+    """Contacts not yet anonymised with no activity since `cutoff`: created before it, no
+    interaction since, and no note by a person since (system notes do not count)."""
+    recent_note = Note.objects.filter(contact=OuterRef("pk"), created_at__gte=cutoff, author__isnull=False)
+    return (
+        Contact.objects.filter(created_at__lt=cutoff)
+        .filter(Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=cutoff))
+        .exclude(attributes__has_key=ANONYMISED_KEY)
+        .exclude(Exists(recent_note))
+        .exclude(Exists(Interaction.objects.filter(contact=OuterRef("pk"), occurred_at__gte=cutoff)))
+    )
+
+
+def retention_run(*, months: int, dry_run: bool = True, by=None, now: datetime | None = None,
+                  sample: int = 20) -> RetentionReport:
+    """Anonymise every contact inactive for `months` months (dry run: only report who)."""
+    if not isinstance(months, int) or months < 1:
+        raise ValidationError({"months": _("Give a whole number of months, at least 1.")})
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=round(months * 365.25 / 12))
+    report = RetentionReport(months=months, cutoff=cutoff, dry_run=dry_run)
+    ids = list(retention_candidates(cutoff=cutoff).order_by("pk").values_list("pk", flat=True))
+    report.candidates = len(ids)
+    report.sample_ids = ids[:sample]
+    report.by_stage = Counter(Contact.objects.filter(pk__in=ids).values_list("stage", flat=True))
+    if dry_run or not ids:
+        return report
+    for pk in ids:
+        # One transaction per contact: a long run never holds many locks, and a rerun continues.
+        contact = Contact.objects.filter(pk=pk).first()
+        if contact is not None and not is_anonymised(contact):
+            contact_erase(contact=contact, by=by, mode="anonymise", reason="retention")
+            report.anonymised += 1
+    audit(by, AuditEvent.Action.ANONYMISE, object_type="contacts.retention", months=months,
+          cutoff=cutoff.isoformat(), anonymised=report.anonymised)
+    log.info("Retention: anonymised %d contacts inactive since %s", report.anonymised, cutoff.date())
+    return report
+
+
+def retention_months_setting() -> int:
+    """CRM_RETENTION_MONTHS (0 or unset: retention is off)."""
+    return int(getattr(settings, "CRM_RETENTION_MONTHS", 0) or 0)

@@ -1,0 +1,438 @@
+"""Every write to contacts goes through here: pages, API, imports, commands and tasks.
+
+Each service takes keyword arguments, validates, runs in one transaction and, when
+a score can change, marks the contact stale and queues scoring after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import DatabaseError, IntegrityError, InterfaceError, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.models import Contact, Industry, Interaction, InteractionKind, Note, Stage, StageChange, Tag
+
+log = logging.getLogger(__name__)
+
+# Fields a caller may set on a contact through contact_upsert / contact_update.
+CONTACT_FIELDS = (
+    "full_name", "email", "phone", "social_handle", "company", "job_title", "city", "industry",
+    "source", "utm_source", "utm_medium", "utm_campaign", "external_source", "external_ref",
+    "consent_email", "consent_whatsapp", "consent_sms", "do_not_contact", "objects_to_profiling",
+)
+# Changing one of these can change a score (attribute rules, rule-set choice, profiling).
+SCORED_FIELDS = frozenset(CONTACT_FIELDS) - {"external_source", "external_ref"}
+BOOLEAN_FIELDS = frozenset({"consent_email", "consent_whatsapp", "consent_sms", "do_not_contact", "objects_to_profiling"})
+
+
+# --- Normalisation -------------------------------------------------------------
+
+def normalize_email(value: str | None) -> str | None:
+    """Lowercased and trimmed; None when blank; ValidationError when not an address."""
+    value = (value or "").strip().lower()
+    if not value:
+        return None
+    validate_email(value)
+    return value
+
+
+def normalize_phone(value: str | None, region: str = "ID") -> str | None:
+    """E.164 (`0812-3456-7890` → `+6281234567890`); None when blank."""
+    raw = (str(value) if value is not None else "").strip()
+    if not raw:
+        return None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(_("“%(value)s” is not a phone number.") % {"value": raw}) from exc
+    if not phonenumbers.is_possible_number(number):
+        raise ValidationError(_("“%(value)s” is not a phone number.") % {"value": raw})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def has_nul(value: Any) -> bool:
+    """NUL characters cannot be stored in PostgreSQL text or JSON; refuse them up front."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+def clean_contact_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise contact fields; errors are collected per field."""
+    unknown = set(data) - set(CONTACT_FIELDS) - {"attributes", "owner", "tags"}
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name, value in data.items():
+        try:
+            if name not in ("owner",) and has_nul(value):
+                raise ValidationError(_("Contains a NUL character."))
+            if name == "email":
+                cleaned[name] = normalize_email(value)
+            elif name == "phone":
+                cleaned[name] = normalize_phone(value)
+            elif name == "industry":
+                value = (value or Industry.OTHER).strip().lower()
+                if value not in Industry.values:
+                    raise ValidationError(
+                        _("Unknown industry “%(value)s”; use one of %(choices)s.")
+                        % {"value": value, "choices": ", ".join(Industry.values)}
+                    )
+                cleaned[name] = value
+            elif name in BOOLEAN_FIELDS:
+                cleaned[name] = bool(value)
+            elif name == "external_ref":
+                cleaned[name] = (str(value).strip() or None) if value is not None else None
+            elif name == "attributes":
+                if not isinstance(value, dict):
+                    raise ValidationError(_("Must be an object of key/value pairs."))
+                cleaned[name] = value
+            elif name in ("owner", "tags"):
+                cleaned[name] = value
+            else:
+                cleaned[name] = (value or "").strip() if isinstance(value, str) or value is None else str(value)
+                max_length = Contact._meta.get_field(name).max_length
+                if max_length and len(cleaned[name]) > max_length:
+                    raise ValidationError(_("At most %(n)d characters.") % {"n": max_length})
+        except ValidationError as exc:
+            errors[name] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+# --- Scoring hook --------------------------------------------------------------
+
+def queue_rescore(contact_ids: Iterable[int]) -> None:
+    """Mark contacts stale now (inside the caller's transaction) and queue scoring after
+    commit. If the broker is down the mark stays and the sweeper catches up later."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return
+    Contact.objects.filter(pk__in=ids, needs_rescore=False).update(needs_rescore=True)
+    transaction.on_commit(lambda: _enqueue_scoring(ids))
+
+
+def _enqueue_scoring(ids: list[int]) -> None:
+    from crm.celery import app
+    from scoring.tasks import score_contact_task
+
+    for contact_id in ids:
+        try:
+            score_contact_task.delay(contact_id)
+        except (DatabaseError, InterfaceError) as exc:
+            # In-process (eager) scoring hit a busy or lost database after the write was
+            # committed: the write stands, the mark stays, and the stale sweeper scores it.
+            log.warning("Scoring deferred (%s); contact left for the stale sweeper.", type(exc).__name__)
+            return
+        except Exception as exc:
+            if app.conf.task_always_eager:
+                raise  # in-process: the error is ours, not the broker's
+            # The write is committed and marked stale; rescore_stale_task will score it.
+            log.warning("Could not queue scoring (%s); contact left for the stale sweeper.", type(exc).__name__)
+            return
+
+
+# --- Contacts ------------------------------------------------------------------
+
+def _apply(contact: Contact, cleaned: Mapping[str, Any], *, overwrite: bool) -> set[str]:
+    """Copy cleaned values onto the contact. Without overwrite, blanks never replace data
+    and existing values are kept for identity fields (fill-only merge)."""
+    changed: set[str] = set()
+    for name, value in cleaned.items():
+        if name in ("attributes", "tags", "owner"):
+            continue
+        current = getattr(contact, name)
+        if name in BOOLEAN_FIELDS:
+            # An opt-in only turns on through an upsert; withdrawing consent is explicit (contact_update).
+            if overwrite or (value and not current):
+                if current != value:
+                    setattr(contact, name, value)
+                    changed.add(name)
+            continue
+        if value in (None, ""):
+            if overwrite and current not in (None, ""):
+                setattr(contact, name, None if name in ("email", "phone", "external_ref") else "")
+                changed.add(name)
+            continue
+        if name in ("email", "phone", "external_ref") and current and not overwrite:
+            continue  # never replace an identity silently
+        if name == "external_source" and contact.external_ref and not overwrite:
+            continue  # the source belongs to the reference we keep
+        if current != value:
+            setattr(contact, name, value)
+            changed.add(name)
+    if cleaned.get("attributes"):
+        merged = {**contact.attributes, **cleaned["attributes"]}
+        if merged != contact.attributes:
+            contact.attributes = merged
+            changed.add("attributes")
+    if "owner" in cleaned and (overwrite or contact.owner_id is None) and contact.owner_id != getattr(cleaned["owner"], "pk", cleaned["owner"]):
+        contact.owner = cleaned["owner"]
+        changed.add("owner")
+    return changed
+
+
+def contact_find(*, email: str | None = None, phone: str | None = None,
+                 external_source: str = "", external_ref: str | None = None) -> Contact | None:
+    """The existing contact for an identity: email first, then phone, then external reference."""
+    if email and (found := Contact.objects.filter(email=email).first()):
+        return found
+    if phone and (found := Contact.objects.filter(phone=phone).first()):
+        return found
+    if external_ref and (found := Contact.objects.filter(external_source=external_source, external_ref=external_ref).first()):
+        return found
+    return None
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    contact: Contact
+    created: bool
+    changed: frozenset[str]
+
+
+def contact_upsert(*, data: Mapping[str, Any], by=None, rescore: bool = True) -> UpsertResult:
+    """Create a contact, or merge into the one with the same email, phone or external
+    reference: new non-empty values fill in, blanks never overwrite.
+
+    Safe under concurrency: two simultaneous upserts of one email make one contact
+    (the unique constraint decides; the loser merges into the winner)."""
+    cleaned = clean_contact_data(data)
+    if not (cleaned.get("email") or cleaned.get("phone") or cleaned.get("external_ref") or cleaned.get("full_name")):
+        raise ValidationError({"email": _("Give at least an email, a phone, a name or an external reference.")})
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _contact_upsert_once(cleaned, by=by, rescore=rescore)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            # A concurrent writer created the same identity between our read and insert.
+    raise AssertionError("unreachable")
+
+
+def _contact_upsert_once(cleaned: dict[str, Any], *, by, rescore: bool) -> UpsertResult:
+    existing = contact_find(
+        email=cleaned.get("email"), phone=cleaned.get("phone"),
+        external_source=cleaned.get("external_source", ""), external_ref=cleaned.get("external_ref"),
+    )
+    if existing is None:
+        contact = Contact()
+        _apply(contact, cleaned, overwrite=True)
+        contact.full_clean(exclude=["email", "phone"], validate_unique=False, validate_constraints=False)
+        contact.save()
+        changed = frozenset(cleaned)
+        created = True
+    else:
+        contact = Contact.objects.select_for_update().get(pk=existing.pk)
+        # Identity values held by another contact are not copied over (would violate uniqueness).
+        for name in ("email", "phone"):
+            value = cleaned.get(name)
+            if value and getattr(contact, name) != value and Contact.objects.filter(**{name: value}).exclude(pk=contact.pk).exists():
+                cleaned = {k: v for k, v in cleaned.items() if k != name}
+        changed = frozenset(_apply(contact, cleaned, overwrite=False))
+        if changed:
+            contact.save(update_fields=[*changed, "updated_at"])
+        created = False
+    if cleaned.get("tags"):
+        contact.tags.add(*tag_get_or_create(cleaned["tags"]))
+    if rescore and (created or changed & SCORED_FIELDS):
+        queue_rescore([contact.pk])
+    return UpsertResult(contact=contact, created=created, changed=changed)
+
+
+@transaction.atomic
+def contact_update(*, contact: Contact, data: Mapping[str, Any], by=None) -> Contact:
+    """An explicit edit (a form or PATCH): given fields are set exactly, blanks included."""
+    cleaned = clean_contact_data(data)
+    for name in ("email", "phone"):
+        value = cleaned.get(name)
+        if value and Contact.objects.filter(**{name: value}).exclude(pk=contact.pk).exists():
+            raise ValidationError({name: _("Another contact already has this %(field)s.") % {"field": name}})
+    changed = _apply(contact, cleaned, overwrite=True)
+    if changed:
+        # Only the edited columns: a stale instance must not roll back a score the worker just wrote.
+        contact.save(update_fields=[*(changed - {"tags"}), "updated_at"])
+    if changed & SCORED_FIELDS:
+        queue_rescore([contact.pk])
+    return contact
+
+
+def tag_get_or_create(names: Iterable[str]) -> list[Tag]:
+    tags = []
+    for name in {n.strip()[:50] for n in names if n and n.strip()}:
+        tag, _created = Tag.objects.get_or_create(name=name)
+        tags.append(tag)
+    return tags
+
+
+@transaction.atomic
+def contacts_add_tag(*, contact_ids: Iterable[int], name: str) -> int:
+    (tag,) = tag_get_or_create([name])
+    ids = list(contact_ids)
+    Contact.tags.through.objects.bulk_create(
+        [Contact.tags.through(contact_id=pk, tag_id=tag.pk) for pk in ids], ignore_conflicts=True,
+    )
+    return len(ids)
+
+
+@transaction.atomic
+def contacts_assign_owner(*, contact_ids: Iterable[int], owner, by=None) -> int:
+    ids = list(contact_ids)
+    count = Contact.objects.filter(pk__in=ids).update(owner=owner, updated_at=timezone.now())
+    for contact_id in ids:
+        note_add(contact_id=contact_id, author=by, kind=Note.Kind.SYSTEM,
+                 body=_("Assigned to %(owner)s.") % {"owner": owner.get_full_name() or owner.username} if owner else _("Owner removed."))
+    return count
+
+
+# --- Interactions --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoggedInteraction:
+    interaction: Interaction
+    created: bool
+
+
+def interaction_log(
+    *,
+    contact: Contact,
+    kind: str | InteractionKind,
+    occurred_at: datetime | None = None,
+    channel: str = "",
+    data: Mapping[str, Any] | None = None,
+    source: str = "",
+    external_id: str | None = None,
+    by=None,
+    rescore: bool = True,
+) -> LoggedInteraction:
+    """Record something a contact did. With `external_id`, a retry of the same
+    (source, external_id) returns the original interaction and writes nothing."""
+    kind_slug = kind.slug if isinstance(kind, InteractionKind) else kind
+    for name, value in (("data", data), ("source", source), ("external_id", external_id), ("kind", kind_slug)):
+        if has_nul(value):
+            raise ValidationError({name: _("Contains a NUL character.")})
+    if not InteractionKind.objects.filter(slug=kind_slug).exists():
+        raise ValidationError({"kind": _("Unknown interaction kind “%(kind)s”.") % {"kind": kind_slug}})
+    now = timezone.now()
+    occurred_at = occurred_at or now
+    if timezone.is_naive(occurred_at):
+        raise ValidationError({"occurred_at": _("Give a time zone (e.g. 2026-11-20T10:00:00+07:00).")})
+    if occurred_at > now + settings.CRM_FUTURE_SKEW:
+        raise ValidationError({"occurred_at": _("Cannot be in the future.")})
+    external_id = (external_id or "").strip() or None
+    source = (source or "").strip()
+    if external_id and (found := Interaction.objects.filter(source=source, external_id=external_id).first()):
+        return LoggedInteraction(found, created=False)
+    try:
+        with transaction.atomic():
+            interaction = Interaction.objects.create(
+                contact=contact, kind_id=kind_slug, occurred_at=occurred_at, channel=channel or "",
+                data=dict(data or {}), source=source, external_id=external_id, created_by=by,
+            )
+            _touch_contact(contact.pk, occurred_at)
+            if rescore:
+                queue_rescore([contact.pk])
+    except IntegrityError:
+        # A concurrent retry with the same external id won the race: answer with its row.
+        found = Interaction.objects.filter(source=source, external_id=external_id).first() if external_id else None
+        if found is None:
+            raise
+        return LoggedInteraction(found, created=False)
+    return LoggedInteraction(interaction, created=True)
+
+
+def _touch_contact(contact_id: int, occurred_at: datetime) -> None:
+    """Keep last_interaction_at current in one UPDATE, without reading the row first."""
+    Contact.objects.filter(pk=contact_id).update(
+        last_interaction_at=Greatest(Coalesce("last_interaction_at", Value(occurred_at)), Value(occurred_at)),
+        updated_at=timezone.now(),
+    )
+
+
+# --- Notes ---------------------------------------------------------------------
+
+def note_add(*, contact: Contact | None = None, contact_id: int | None = None, author, body: str,
+             due_at: datetime | None = None, kind: str = Note.Kind.NOTE) -> Note:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": _("Write something.")})
+    if due_at is not None and kind == Note.Kind.NOTE:
+        kind = Note.Kind.FOLLOW_UP
+    contact_id = contact.pk if contact is not None else contact_id
+    with transaction.atomic():
+        note = Note.objects.create(contact_id=contact_id, author=author, body=body, due_at=due_at, kind=kind)
+        if kind != Note.Kind.SYSTEM and author is not None:
+            # A rep's note is a personal touch: it ends the "never contacted" state.
+            Contact.objects.filter(pk=contact_id, first_contacted_at__isnull=True).update(first_contacted_at=note.created_at)
+    return note
+
+
+@transaction.atomic
+def note_complete(*, note: Note, by=None) -> Note:
+    if note.done_at is None:
+        note.done_at = timezone.now()
+        note.save(update_fields=["done_at", "updated_at"])
+    return note
+
+
+# --- Stage by hand -------------------------------------------------------------
+
+@transaction.atomic
+def contact_set_stage(*, contact: Contact, stage: str, by, note: str = "") -> Contact:
+    """A person sets the stage: it is pinned, so rules no longer move it until unpinned."""
+    if stage not in Stage.values:
+        raise ValidationError({"stage": _("Unknown stage “%(stage)s”.") % {"stage": stage}})
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    now = timezone.now()
+    if contact.stage != stage:
+        StageChange.objects.create(
+            contact=contact, from_stage=contact.stage, to_stage=stage, changed_at=now,
+            reason_code=StageChange.Reason.MANUAL, reason_params={"note": note[:200]} if note else {},
+            score=contact.score, user=by,
+        )
+        contact.stage = stage
+        contact.stage_changed_at = now
+    contact.stage_pinned = True
+    contact.save(update_fields=["stage", "stage_changed_at", "stage_pinned", "updated_at"])
+    return contact
+
+
+@transaction.atomic
+def contact_unpin(*, contact: Contact, by) -> Contact:
+    updated = Contact.objects.filter(pk=contact.pk, stage_pinned=True).update(stage_pinned=False, updated_at=timezone.now())
+    if updated:
+        note_add(contact_id=contact.pk, author=by, kind=Note.Kind.SYSTEM, body=_("Stage unpinned: rules move it again."))
+        queue_rescore([contact.pk])
+    contact.refresh_from_db()
+    return contact
+
+
+@transaction.atomic
+def contact_assign_owner(*, contact: Contact, owner, by) -> Contact:
+    contacts_assign_owner(contact_ids=[contact.pk], owner=owner, by=by)
+    contact.refresh_from_db()
+    return contact
+
+
+def contact_mark_contacted(contact_id: int, when: datetime | None = None) -> None:
+    Contact.objects.filter(pk=contact_id, first_contacted_at__isnull=True).update(first_contacted_at=when or timezone.now())
+

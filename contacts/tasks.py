@@ -1,0 +1,19 @@
+"""Thin Celery tasks for contacts: arguments are ids, bodies call one service."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+TRANSIENT = (OperationalError, InterfaceError)
+IMPORT_TIME_BUDGET = 10 * 60  # seconds per task run, well inside CELERY_TASK_SOFT_TIME_LIMIT
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=60, max_retries=8)
+def import_run_task(job_id: int) -> None:
+    """Import a job from where it stopped; a long file continues in a fresh task (idempotent:
+    the job's rows_done says where, so a redelivered or retried task just resumes)."""
+    from contacts.importer import import_run
+    from contacts.models import ImportJob
+
+    job = import_run(job_id=job_id, time_budget=IMPORT_TIME_BUDGET)
+    if job is not None and job.status == ImportJob.Status.RUNNING:
+        import_run_task.delay(job_id)

@@ -1,0 +1,18 @@
+"""Beat-able retention task: anonymise contacts inactive for CRM_RETENTION_MONTHS months.
+
+Celery's autodiscovery only imports `tasks.py`; this module is registered through
+CELERY_IMPORTS (see the README's security and privacy section)."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+
+@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, retry_backoff_max=60, max_retries=8)
+def retention_run_task(months: int | None = None) -> int:
+    """Idempotent: an anonymised contact is never a candidate again, so a rerun continues."""
+    from contacts.privacy import retention_months_setting, retention_run
+
+    months = months or retention_months_setting()
+    if not months:
+        return 0  # retention is off
+    return retention_run(months=months, dry_run=False).anonymised

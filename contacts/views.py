@@ -1,0 +1,463 @@
+"""Contact pages: stage lists, the contact page and its actions, and a rep's prospect queue.
+
+Every view is thin: check access, parse a form, call one service or selector, render or
+redirect. Contacts load through contacts_visible_to (others' contacts answer 404) and
+writes through contacts_editable_by (read-only viewers get 403).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from contacts import services
+from contacts.forms import (
+    BulkForm,
+    ContactEditForm,
+    InteractionForm,
+    NoteForm,
+    OwnerForm,
+    QuickNoteForm,
+    StageForm,
+    add_service_errors,
+)
+from contacts.models import Contact, Industry, Interaction, Note, Stage
+from contacts.selectors import (
+    CONSENT_CHOICES,
+    LIST_COUNT_CAP,
+    contact_list,
+    contact_timeline,
+    contacts_editable_by,
+    contacts_visible_to,
+    my_prospects,
+    owner_choices,
+    stage_tab_counts,
+)
+from crm import roles
+from crm.audit import audit
+
+ANY_ROLE = roles.ROLES
+PAGE_SIZE = 50
+
+# What to do with people at each stage (shown above each stage list).
+GUIDANCE = {
+    "": gettext_lazy("Everyone you can see. Pick a stage to get advice on how to nurture it."),
+    Stage.CONTACT: gettext_lazy(
+        "New names. Open with a relevant first approach: answer what brought them in (the ad, form or post "
+        "they reacted to) and only message channels they opted in to."
+    ),
+    Stage.LEAD: gettext_lazy(
+        "Interested, not ready to buy. Send educational content (guides, webinars, case studies) that helps them "
+        "decide; no price promotions yet, they push leads away."
+    ),
+    Stage.PROSPECT: gettext_lazy(
+        "Showing buying intent. A sales rep should follow up personally and quickly, within the follow-up time: "
+        "call or WhatsApp, answer the price question, propose a next step."
+    ),
+    Stage.CUSTOMER: gettext_lazy(
+        "Bought or signed. Onboard them well, then keep them: check in after the first use, offer support, "
+        "and ask for a referral or review."
+    ),
+}
+STAGE_TITLES = {
+    "": gettext_lazy("All contacts"),
+    Stage.CONTACT: gettext_lazy("Contacts"),
+    Stage.LEAD: gettext_lazy("Leads"),
+    Stage.PROSPECT: gettext_lazy("Prospects"),
+    Stage.CUSTOMER: gettext_lazy("Customers"),
+}
+SORTABLE = {
+    "full_name": gettext_lazy("Name"),
+    "company": gettext_lazy("Company"),
+    "score": gettext_lazy("Score"),
+    "last_interaction_at": gettext_lazy("Last activity"),
+    "stage_changed_at": gettext_lazy("In stage since"),
+    "created_at": gettext_lazy("Added"),
+}
+
+
+class CappedPaginator(Paginator):
+    """Offset pagination whose count stops at LIST_COUNT_CAP.
+
+    Why not an exact COUNT(*): on a million contacts it scans the table on every page view.
+    Why not keyset pagination: the list sorts on six columns, some nullable, in both
+    directions, and users want "page 3 of N". With the cap, counting reads at most
+    cap+1 index entries, pages stay offset-based (OFFSET is cheap up to the cap on the
+    (stage, score) and (stage, activity) indexes), and beyond the cap the page asks the
+    user to narrow the filters instead of paging through 10,000+ rows."""
+
+    def __init__(self, *args, known_count: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known_count = known_count
+
+    @cached_property
+    def count(self) -> int:
+        if self.known_count is not None:  # the stage tabs counted the same rows already
+            return self.known_count
+        return self.object_list.order_by()[: LIST_COUNT_CAP + 1].count()
+
+    @property
+    def is_capped(self) -> bool:
+        return self.count > LIST_COUNT_CAP
+
+
+def _query_without(params: QueryDict, *keys: str) -> QueryDict:
+    query = params.copy()
+    for key in keys:
+        query.pop(key, None)
+    return query
+
+
+# --- Stage lists -----------------------------------------------------------------
+
+@require_GET
+@roles.role_required(*ANY_ROLE)
+def contact_list_view(request: HttpRequest) -> HttpResponse:
+    params = request.GET.copy()
+    stage = params.get("stage", "")
+    if stage not in Stage.values:
+        stage = ""
+        params.pop("stage", None)
+    if not params.get("ordering"):
+        # Defaults that an index serves: (stage, -score, -id) within a stage, (-updated_at) across stages.
+        params["ordering"] = "-score" if stage else "-updated_at"
+    qs, filterset = contact_list(request.user, params, request=request)
+    qs = qs.prefetch_related("tags").order_by(*qs.query.order_by, "-id")
+
+    base, _ = contact_list(request.user, _query_without(params, "stage", "ordering"), request=request)
+    counts = stage_tab_counts(base, LIST_COUNT_CAP)
+
+    paginator = CappedPaginator(qs, PAGE_SIZE, known_count=counts[stage])
+    page = paginator.get_page(request.GET.get("page"))
+    ordering = params["ordering"]
+    can_edit_all = roles.sees_all_contacts(request.user)
+    context = {
+        "stage": stage,
+        "stage_title": STAGE_TITLES[stage],
+        "guidance": GUIDANCE[stage],
+        "tabs": [(s, STAGE_TITLES[s], counts[s]) for s in ("", *Stage.values)],
+        "count_cap": LIST_COUNT_CAP,
+        "filterset": filterset,
+        "page": page,
+        "paginator": paginator,
+        "ordering": ordering,
+        "columns": [
+            {"field": f, "label": label, "sort": _sort_state(ordering, f)} for f, label in SORTABLE.items()
+        ],
+        "industries": Industry.choices,
+        "consent_choices": CONSENT_CHOICES,
+        "owners": owner_choices() if can_edit_all else [],
+        "show_owner_filter": can_edit_all,
+        "can_reassign": roles.can_reassign(request.user),
+        "can_export": roles.can_import_export(request.user),
+        "has_filters": any(k for k in request.GET if k not in ("stage", "ordering", "page")),
+        "return_to": request.get_full_path(),
+    }
+    return render(request, "contacts/list.html", context)
+
+
+def _sort_state(ordering: str, field: str) -> dict:
+    """aria-sort value and the next ordering for a column header link."""
+    if ordering == field:
+        return {"aria": "ascending", "next": "-" + field}
+    if ordering == "-" + field:
+        return {"aria": "descending", "next": field}
+    # Numbers and dates sort high/new first on the first click, text A→Z.
+    return {"aria": None, "next": field if field in ("full_name", "company") else "-" + field}
+
+
+@require_POST
+@roles.role_required(*ANY_ROLE)
+def contact_bulk(request: HttpRequest) -> HttpResponse:
+    form = BulkForm(request.POST)
+    back = _safe_back(request, reverse("contacts:list"))
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+    action = form.cleaned_data["action"]
+    ids = list(contacts_editable_by(request.user).filter(pk__in=form.cleaned_data["ids"]).values_list("pk", flat=True))
+    if len(ids) != len(set(form.cleaned_data["ids"])):
+        raise PermissionDenied
+    if action == "assign":
+        if not roles.can_reassign(request.user):
+            raise PermissionDenied
+        owner = form.cleaned_data["owner"]
+        n = services.contacts_assign_owner(contact_ids=ids, owner=owner, by=request.user)
+        audit(request.user, "change", object_type="contacts.contact", fields=["owner"], count=n, ids=ids)
+        who = (owner.get_full_name() or owner.username) if owner else _("nobody")
+        messages.success(request, _("%(n)d contacts assigned to %(owner)s.") % {"n": n, "owner": who})
+    else:
+        tag = form.cleaned_data["tag"].strip()
+        n = services.contacts_add_tag(contact_ids=ids, name=tag)
+        audit(request.user, "change", object_type="contacts.contact", fields=["tags"], count=n, ids=ids)
+        messages.success(request, _("Tag “%(tag)s” added to %(n)d contacts.") % {"tag": tag, "n": n})
+    return redirect(back)
+
+
+def _safe_back(request: HttpRequest, default: str) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    back = request.POST.get("next") or ""
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return back
+    return default
+
+
+# --- Contact page ----------------------------------------------------------------
+
+def _contact_for_change(request: HttpRequest, pk: int) -> Contact:
+    """404 when the user may not see it, 403 when they may see but not change it."""
+    contact = get_object_or_404(contacts_visible_to(request.user).select_related("owner"), pk=pk)
+    if not contacts_editable_by(request.user).filter(pk=pk).exists():
+        raise PermissionDenied
+    return contact
+
+
+def _breakdown(contact: Contact) -> dict:
+    """The stored score breakdown with its interactions loaded (one query)."""
+    data = contact.score_breakdown or {}
+    hits = data.get("hits") or []
+    ids = {i for hit in hits for i in hit.get("interactions", [])}
+    found = {i.pk: i for i in Interaction.objects.filter(contact=contact, pk__in=ids).select_related("kind")} if ids else {}
+    rows = []
+    for hit in hits:
+        try:
+            points = Decimal(str(hit.get("points", "0")))
+        except InvalidOperation:
+            points = Decimal(0)
+        rows.append({
+            "label": hit.get("label") or hit.get("rule"),
+            "points": points.normalize() if points == points.to_integral() else points,
+            "negative": points < 0,
+            "count": hit.get("count", 0),
+            "interactions": [found[i] for i in hit.get("interactions", []) if i in found],
+        })
+    return {
+        "rows": rows,
+        "ruleset": data.get("ruleset"),
+        "version_number": data.get("version_number"),
+        "score": data.get("score", contact.score),
+        "counted_ids": ids,
+    }
+
+
+def _detail_context(request: HttpRequest, contact: Contact, **forms) -> dict:
+    can_edit = roles.sees_all_contacts(request.user) or contact.owner_id == request.user.pk
+    can_reassign = can_edit and roles.can_reassign(request.user)
+    timeline = contact_timeline(contact)
+    breakdown = _breakdown(contact)
+    now = timezone.now()
+    fresh_interaction_form = InteractionForm(initial={"occurred_at": timezone.localtime(now)}) if can_edit else None
+    return {
+        "contact": contact,
+        "can_edit": can_edit,
+        "can_reassign": can_reassign,
+        "timeline": timeline,
+        "history": [obj for kind, _at, obj in timeline if kind == "stage"],
+        "open_follow_ups": sorted(
+            (obj for kind, _at, obj in timeline if kind == "note" and obj.due_at and not obj.done_at),
+            key=lambda n: n.due_at,
+        ),
+        "breakdown": breakdown,
+        "tags": list(contact.tags.all()),
+        "consents": list(contact.consent_records.all()[:5]),
+        "now": now,
+        "interaction_form": forms.get("interaction_form") or fresh_interaction_form,
+        "note_form": forms.get("note_form") or (NoteForm() if can_edit else None),
+        "stage_form": forms.get("stage_form") or (StageForm(initial={"stage": contact.stage}) if can_edit else None),
+        "owner_form": forms.get("owner_form") or (OwnerForm(initial={"owner": contact.owner_id}) if can_reassign else None),
+        "stage_class": contact.stage,
+    }
+
+
+def _detail_response(request: HttpRequest, contact: Contact, status: int = 200, **forms) -> HttpResponse:
+    return render(request, "contacts/detail.html", _detail_context(request, contact, **forms), status=status)
+
+
+@require_GET
+@roles.role_required(*ANY_ROLE)
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(contacts_visible_to(request.user).select_related("owner"), pk=pk)
+    audit(request.user, "view", contact)
+    return _detail_response(request, contact)
+
+
+def _invalid(request: HttpRequest, contact: Contact, key: str, form) -> HttpResponse:
+    messages.error(request, _("Please correct the errors below."))
+    return _detail_response(request, contact, status=400, **{key: form})
+
+
+def _done(request: HttpRequest, contact: Contact, message: str, *, fields: list[str]) -> HttpResponse:
+    audit(request.user, "change", contact, fields=fields)
+    messages.success(request, message)
+    return redirect("contacts:detail", pk=contact.pk)
+
+
+@require_POST
+@roles.role_required(*ANY_ROLE)
+def contact_log_interaction(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _contact_for_change(request, pk)
+    form = InteractionForm(request.POST)
+    if form.is_valid():
+        data = {"note": form.cleaned_data["note"]} if form.cleaned_data["note"] else {}
+        try:
+            services.interaction_log(
+                contact=contact, kind=form.cleaned_data["kind"], occurred_at=form.cleaned_data["occurred_at"],
+                channel=form.cleaned_data["channel"], data=data, source="page", by=request.user,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            return _done(request, contact, _("Interaction logged; the score updates in a moment."), fields=["interactions"])
+    return _invalid(request, contact, "interaction_form", form)
+
+
+@require_POST
+@roles.role_required(*ANY_ROLE)
+def contact_add_note(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _contact_for_change(request, pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            note = services.note_add(contact=contact, author=request.user, body=form.cleaned_data["body"],
+                                     due_at=form.cleaned_data["due_at"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            message = _("Follow-up saved.") if note.due_at else _("Note saved.")
+            return _done(request, contact, message, fields=["notes"])
+    return _invalid(request, contact, "note_form", form)
+
+
+@require_POST
+@roles.role_required(*ANY_ROLE)
+def contact_complete_note(request: HttpRequest, pk: int, note_id: int) -> HttpResponse:
+    contact = _contact_for_change(request, pk)
+    note = get_object_or_404(Note, pk=note_id, contact=contact)
+    services.note_complete(note=note, by=request.user)
+    if request.POST.get("next") == "prospects":
+        messages.success(request, _("Follow-up marked as done."))
+        return redirect("contacts:my_prospects")
+    return _done(request, contact, _("Follow-up marked as done."), fields=["notes"])
+
+
+@require_POST
+@roles.role_required(*ANY_ROLE)
+def contact_set_stage(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _contact_for_change(request, pk)
+    form = StageForm(request.POST)
+    if form.is_valid():
+        try:
+            services.contact_set_stage(contact=contact, stage=form.cleaned_data["stage"], by=request.user,
+                                       note=form.cleaned_data["note"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            label = Stage(form.cleaned_data["stage"]).label
+            return _done(request, contact, _("Stage set to %(stage)s and pinned: rules will not move it until you unpin it.")
+                         % {"stage": label}, fields=["stage", "stage_pinned"])
+    return _invalid(request, contact, "stage_form", form)
+
+
+@require_POST
+@roles.role_required(*ANY_ROLE)
+def contact_unpin(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _contact_for_change(request, pk)
+    services.contact_unpin(contact=contact, by=request.user)
+    return _done(request, contact, _("Stage unpinned: the rules decide it again."), fields=["stage_pinned"])
+
+
+@require_POST
+@roles.role_required(*ANY_ROLE)
+def contact_assign_owner(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _contact_for_change(request, pk)
+    if not roles.can_reassign(request.user):
+        raise PermissionDenied
+    form = OwnerForm(request.POST)
+    if form.is_valid():
+        owner = form.cleaned_data["owner"]
+        services.contact_assign_owner(contact=contact, owner=owner, by=request.user)
+        who = (owner.get_full_name() or owner.username) if owner else _("nobody")
+        return _done(request, contact, _("Assigned to %(owner)s.") % {"owner": who}, fields=["owner"])
+    return _invalid(request, contact, "owner_form", form)
+
+
+@roles.role_required(*ANY_ROLE)
+def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _contact_for_change(request, pk)
+    if request.method == "POST":
+        form = ContactEditForm.for_contact(contact, request.POST)
+        if form.is_valid():
+            try:
+                services.contact_update(contact=contact, data=form.cleaned_data, by=request.user)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                changed = [name for name in form.changed_data]
+                return _done(request, contact, _("Contact saved."), fields=changed)
+        status = 400
+    else:
+        form = ContactEditForm.for_contact(contact)
+        status = 200
+    return render(request, "contacts/edit.html", {"contact": contact, "form": form}, status=status)
+
+
+# --- A rep's queue -----------------------------------------------------------------
+
+@require_GET
+@roles.role_required(roles.SALES)
+def my_prospects_view(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    paginator = Paginator(my_prospects(request.user, now=now).select_related("owner"), PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(request, "contacts/my_prospects.html", {
+        "page": page,
+        "paginator": paginator,
+        "now": now,
+        "note_form": QuickNoteForm(),
+        "guidance": GUIDANCE[Stage.PROSPECT],
+    })
+
+
+@require_POST
+@roles.role_required(roles.SALES)
+def prospect_quick_note(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk, owner=request.user)
+    form = QuickNoteForm(request.POST, prefix=f"c{pk}")
+    saved = False
+    if form.is_valid():
+        try:
+            services.note_add(contact=contact, author=request.user, body=form.cleaned_data["body"],
+                              due_at=form.cleaned_data["due_at"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            saved = True
+            audit(request.user, "change", contact, fields=["notes"])
+    if request.htmx:
+        # Swap just this row: the note form clears and the row's follow-up state updates.
+        row = my_prospects(request.user).filter(pk=pk).first()
+        return render(request, "contacts/_prospect_row.html", {
+            "c": row or contact, "now": timezone.now(), "saved": saved,
+            "note_form": QuickNoteForm(prefix=f"c{pk}") if saved else form,
+        })  # 200 either way: htmx swaps only successful responses, and errors show inline
+    if saved:
+        messages.success(request, _("Note saved for %(name)s.") % {"name": contact.display_name})
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, f"{contact.display_name}: {error}")
+    return redirect("contacts:my_prospects")

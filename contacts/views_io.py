@@ -1,0 +1,262 @@
+"""Import, export and duplicate pages. Thin: check the role, parse a form, call
+contacts.importer / exporting / merge, render or redirect. Admins and marketers only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from contacts import exporting, importer, merge
+from contacts.forms_io import (
+    ColumnFormSet,
+    ExportForm,
+    ImportOptionsForm,
+    MergeForm,
+    UploadForm,
+    mapping_from_forms,
+    mapping_initial,
+)
+from contacts.models import ImportJob
+from contacts.selectors import contacts_visible_to
+from crm import roles
+from crm.audit import audit
+
+RECENT_IMPORTS = 20
+# The list and the progress endpoint never load the file or the bad rows.
+_LIGHT = ("content", "errors", "header", "mapping", "options")
+
+
+def import_export_required(view: Callable) -> Callable:
+    """Login required, then crm.roles.can_import_export (admins and marketers); others get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not roles.can_import_export(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _jobs():
+    return ImportJob.objects.defer(*_LIGHT)
+
+
+def _percent(job: ImportJob) -> int:
+    if job.status == ImportJob.Status.DONE:
+        return 100
+    return min(100, int(job.rows_done * 100 / job.total_rows)) if job.total_rows else 0
+
+
+def _progress(job: ImportJob) -> dict:
+    return {
+        "status": job.status, "status_label": str(job.get_status_display()),
+        "running": job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING),
+        "percent": _percent(job), "total_rows": job.total_rows, "rows_done": job.rows_done,
+        "created": job.created, "updated": job.updated, "skipped": job.skipped, "failed": job.failed,
+        "message": job.message,
+    }
+
+
+# --- Import -------------------------------------------------------------------------
+
+@import_export_required
+@require_http_methods(["GET", "POST"])
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = importer.import_create(file_name=upload.name, content=upload.read(), by=request.user)
+        except ValidationError as exc:
+            form.add_error("file", exc)
+        else:
+            return redirect("import_mapping", pk=job.pk)
+    jobs = list(_jobs().select_related("created_by")[:RECENT_IMPORTS])
+    for job in jobs:
+        job.percent = _percent(job)
+    return render(request, "contacts/io/import_upload.html", {"form": form, "jobs": jobs})
+
+
+@import_export_required
+@require_http_methods(["GET", "POST"])
+def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob.objects.defer("errors"), pk=pk)
+    if job.status != ImportJob.Status.UPLOADED:
+        return redirect("import_progress", pk=job.pk)
+    header = list(job.header)
+    saved = importer.saved_mappings()
+    chosen_name = request.POST.get("saved") or request.GET.get("saved", "")
+    chosen = saved.get(chosen_name)
+    initial_options, initial_columns = mapping_initial(header, chosen or job.mapping)
+    if request.method == "POST":
+        options = ImportOptionsForm(request.POST)
+        formset = ColumnFormSet(request.POST, header=header)
+        if options.is_valid() and formset.is_valid():
+            columns = [f.cleaned_data for f in formset.forms if f.cleaned_data.get("column") in header]
+            # Per-column "blank" words are not on the form: keep those of the mapping the form started from.
+            mapping = mapping_from_forms(options.cleaned_data, columns, importer.mapping_normalise(chosen or job.mapping, header))
+            try:
+                importer.import_start(job=job, mapping=mapping, by=request.user)
+            except ValidationError as exc:
+                _attach_errors(exc, options, formset)
+            else:
+                return redirect("import_progress", pk=job.pk)
+    else:
+        options = ImportOptionsForm(initial=initial_options)
+        formset = ColumnFormSet(initial=initial_columns, header=header)
+    preview = importer.job_preview(job)
+    columns = [(form, [row[i] for row in preview]) for i, form in enumerate(formset.forms)]
+    return render(request, "contacts/io/import_mapping.html", {
+        "job": job, "options": options, "formset": formset, "columns": columns, "preview": preview, "header": header,
+        "saved": sorted((name, m.get("name", name)) for name, m in saved.items()), "chosen": chosen_name if chosen else "",
+        "file_format": _file_format(job),
+    })
+
+
+def _file_format(job: ImportJob) -> str:
+    if job.encoding == "xlsx":
+        return _("Excel workbook (.xlsx), first sheet.")
+    separator = {"\t": _("tabs"), ",": _("commas"), ";": _("semicolons"), "|": _("vertical bars")}.get(job.delimiter, job.delimiter)
+    return _("CSV in %(encoding)s, separated by %(separator)s.") % {"encoding": job.encoding, "separator": separator}
+
+
+def _attach_errors(exc: ValidationError, options: ImportOptionsForm, formset) -> None:
+    """import_start names problems by column (or __all__): show each next to its column."""
+    if not hasattr(exc, "error_dict"):
+        for problem in exc.messages:
+            options.add_error(None, problem)
+        return
+    by_column = {form.cleaned_data.get("column"): form for form in formset.forms}
+    for where, problems in exc.message_dict.items():
+        form = by_column.get(where)
+        for problem in problems:
+            if form is not None:
+                form.add_error("target", problem)
+            else:
+                options.add_error(None, problem)
+
+
+@import_export_required
+@require_GET
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob.objects.defer("content", "errors", "header"), pk=pk)
+    if job.status == ImportJob.Status.UPLOADED:
+        return redirect("import_mapping", pk=job.pk)
+    progress = _progress(job)
+    return render(request, "contacts/io/import_progress.html", {
+        "job": job, "progress": progress, "width": f"w-{progress['percent'] - progress['percent'] % 5}",
+        "source": job.mapping.get("source", ""),
+    })
+
+
+@import_export_required
+@require_POST
+def import_restart(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(_jobs(), pk=pk)
+    if importer.import_requeue(job=job):
+        messages.info(request, _("The import was queued again."))
+    return redirect("import_progress", pk=job.pk)
+
+
+@import_export_required
+@require_GET
+def import_status(request: HttpRequest, pk: int) -> JsonResponse:
+    job = get_object_or_404(_jobs(), pk=pk)
+    return JsonResponse(_progress(job))
+
+
+@import_export_required
+@require_GET
+def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    job = get_object_or_404(ImportJob.objects.defer("content", "mapping"), pk=pk)
+    response = StreamingHttpResponse(exporting.csv_stream(importer.error_report_rows(job)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, f"{Path(job.file_name).stem[:80]}-errors.csv")
+    return response
+
+
+@import_export_required
+@require_GET
+def import_mapping_json(request: HttpRequest, pk: int) -> HttpResponse:
+    """The job's mapping as a file: reusable with `import_contacts FILE --mapping`."""
+    job = get_object_or_404(ImportJob.objects.only("file_name", "header", "mapping"), pk=pk)
+    body = json.dumps({"header": job.header, **job.mapping}, ensure_ascii=False, indent=2)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, f"{Path(job.file_name).stem[:80]}-mapping.json")
+    return response
+
+
+# --- Export -------------------------------------------------------------------------
+
+@import_export_required
+@require_http_methods(["GET", "POST"])
+def export(request: HttpRequest) -> HttpResponse:
+    """GET: the /contacts/ list for the same query string. POST: the selected `ids`."""
+    params = request.POST if request.method == "POST" else request.GET
+    form = ExportForm(params)
+    form.is_valid()
+    fmt = form.cleaned_data.get("format") or "csv"
+    campaign = form.cleaned_data.get("campaign") or ""
+    ids = None
+    if request.method == "POST":
+        ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
+        if not ids:
+            messages.warning(request, _("Select the contacts to export first."))
+            back = request.POST.get("next", "")
+            safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+            return redirect(back if safe and back else "contacts:list")
+    queryset = exporting.export_queryset(user=request.user, params=request.GET, ids=ids, campaign=campaign, request=request)
+    count = queryset.count()
+    audit(request.user, "export", object_type="contacts.contact", rows=count, format=fmt, campaign=campaign,
+          filters=exporting.audit_filters(request.GET), selection=len(ids) if ids is not None else None)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    name = f"contacts-{campaign + '-' if campaign else ''}{stamp}"
+    if fmt == "xlsx":
+        response = HttpResponse(exporting.xlsx_bytes(exporting.export_rows(queryset)),
+                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
+        return response
+    response = StreamingHttpResponse(exporting.csv_stream(exporting.export_rows(queryset)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
+# --- Duplicates ------------------------------------------------------------------------
+
+@import_export_required
+@require_GET
+def duplicates(request: HttpRequest) -> HttpResponse:
+    pairs = merge.duplicates_find(queryset=contacts_visible_to(request.user))
+    return render(request, "contacts/io/duplicates.html", {"pairs": pairs})
+
+
+@import_export_required
+@require_POST
+def merge_view(request: HttpRequest) -> HttpResponse:
+    form = MergeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("duplicates")
+    try:
+        record = merge.merge_ids(keep_id=form.cleaned_data["keep"], merge_id=form.cleaned_data["merge"],
+                                 queryset=contacts_visible_to(request.user), by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("duplicates")
+    messages.success(request, _("Merged #%(merged)d into %(kept)s; its interactions, notes and history moved over.") % {
+        "merged": record.merged_contact_id, "kept": record.kept.display_name})
+    return redirect(reverse("duplicates"))

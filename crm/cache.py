@@ -1,0 +1,35 @@
+"""A Redis cache that degrades instead of failing: when Redis is down, reads miss and
+writes are dropped (with a warning), so throttles and cached dashboards never turn an
+outage of the cache into 500s. The data itself lives in PostgreSQL."""
+
+import logging
+
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+
+def _degrading(name: str, fallback):
+    def method(self, *args, **kwargs):
+        try:
+            return getattr(super(DegradingRedisCache, self), name)(*args, **kwargs)
+        except RedisError as exc:
+            log.warning("Cache unavailable (%s) in %s; carrying on without it.", type(exc).__name__, name)
+            return fallback(*args, **kwargs) if callable(fallback) else fallback
+
+    method.__name__ = name
+    return method
+
+
+class DegradingRedisCache(RedisCache):
+    get = _degrading("get", lambda key, default=None, version=None: default)
+    get_many = _degrading("get_many", {})
+    set = _degrading("set", None)
+    set_many = _degrading("set_many", lambda data, *a, **k: list(data))
+    add = _degrading("add", False)
+    delete = _degrading("delete", False)
+    delete_many = _degrading("delete_many", None)
+    touch = _degrading("touch", False)
+    incr = _degrading("incr", lambda key, delta=1, version=None: delta)
+    has_key = _degrading("has_key", False)

@@ -1,0 +1,62 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Industry
+
+
+class SalesRepProfile(models.Model):
+    """What round-robin assignment needs to know about a sales rep."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rep_profile")
+    industries = models.JSONField(
+        _("industries"), default=list, blank=True,
+        help_text=_("Only receive new prospects of these industries (empty: any industry)."),
+    )
+    accepts_new_prospects = models.BooleanField(_("accepts new prospects"), default=True)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sales rep profile")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        unknown = set(self.industries) - set(Industry.values)
+        if unknown:
+            raise ValidationError({"industries": _("Unknown industries: %s") % ", ".join(sorted(unknown))})
+
+
+class AuditEvent(models.Model):
+    """Who viewed, exported, changed, merged or deleted contacts and rules, and when.
+    Holds ids and field names, never the personal data itself."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", _("viewed")
+        CREATE = "create", _("created")
+        CHANGE = "change", _("changed")
+        DELETE = "delete", _("deleted")
+        ANONYMISE = "anonymise", _("anonymised")
+        EXPORT = "export", _("exported")
+        IMPORT = "import", _("imported")
+        MERGE = "merge", _("merged")
+        PUBLISH = "publish", _("published")
+        ACCESS_REQUEST = "access", _("downloaded subject data")
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    object_type = models.CharField(max_length=50)
+    object_id = models.CharField(max_length=50, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.object_type}#{self.object_id}"

@@ -1,0 +1,441 @@
+"""Pure lead-scoring engine for Saring.
+
+Why pure: the same function scores live contacts, replays history "as of" a past
+date and backs reconciliation checks, so it must not depend on Django, the
+database or the clock. Everything arrives in the arguments and `now` is the only
+notion of time, which makes every result reproducible.
+"""
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+STAGES: tuple[str, ...] = ("contact", "lead", "prospect", "customer")
+INTENT_LEVELS: tuple[str, ...] = ("awareness", "interest", "intent", "conversion")
+OPERATORS: tuple[str, ...] = (
+    "eq", "neq", "in", "not_in", "contains", "startswith", "endswith",
+    "is_set", "is_blank", "gt", "gte", "lt", "lte",
+)
+# Contact fields attribute rules may read (name -> type), plus any "attributes.<key>".
+ATTRIBUTE_FIELDS: dict[str, str] = {
+    "full_name": "text", "email": "text", "email_domain": "text", "phone": "text",
+    "social_handle": "text", "company": "text", "job_title": "text", "city": "text",
+    "industry": "text", "source": "text", "utm_source": "text", "utm_medium": "text",
+    "utm_campaign": "text", "consent_email": "bool", "consent_whatsapp": "bool",
+    "consent_sms": "bool", "do_not_contact": "bool",
+}
+ATTRIBUTES_PREFIX = "attributes."
+
+_CENT = Decimal("0.01")
+_TRUE_WORDS = frozenset({"true", "yes", "1"})
+_FALSE_WORDS = frozenset({"false", "no", "0"})
+_TEXT_OPS = ("contains", "startswith", "endswith")
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+}
+
+
+# Mutable containers are excluded from hashing so the frozen dataclasses stay hashable.
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    value: Any = field(default=None, hash=False)
+
+
+@dataclass(frozen=True)
+class InteractionRule:
+    id: int
+    label: str
+    kind: str
+    points: float
+    window_days: int | None = None
+    max_occurrences: int | None = None
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class AttributeRule:
+    id: int
+    label: str
+    condition: Condition
+    points: float
+
+
+@dataclass(frozen=True)
+class StagePolicy:
+    lead_threshold: int
+    prospect_threshold: int
+    prospect_requires_intent: bool = True
+    intent_window_days: int | None = 30
+    intent_kinds: frozenset[str] = frozenset()
+    conversion_kinds: frozenset[str] = frozenset()
+    demote_after_days: int | None = None
+    decay_half_life_days: float | None = None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    version_id: int | None
+    interaction_rules: tuple[InteractionRule, ...]
+    attribute_rules: tuple[AttributeRule, ...]
+    policy: StagePolicy
+
+
+@dataclass(frozen=True)
+class Touch:
+    id: int
+    kind: str
+    occurred_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class ContactFacts:
+    fields: Mapping[str, Any] = field(hash=False)
+    touches: Sequence[Touch] = field(hash=False)
+    stage: str = "contact"
+    pinned: bool = False
+    stage_changed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule_id: int
+    label: str
+    points: Decimal
+    count: int
+    touch_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    params: Mapping[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class Result:
+    score: int
+    hits: tuple[RuleHit, ...]
+    earned_stage: str
+    stage: str
+    reason: Reason | None
+    previous_stage: str
+
+    @property
+    def changed(self) -> bool:
+        """Whether the caller has to persist a stage transition."""
+        return self.stage != self.previous_stage
+
+
+# --- values and conditions -------------------------------------------------------
+
+
+def field_value(facts: ContactFacts, name: str) -> Any:
+    """Read a contact field the way attribute rules see it (derived fields included)."""
+    if name == "email_domain":
+        email = facts.fields.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            return None
+        return email.rpartition("@")[2].strip().lower() or None
+    if name.startswith(ATTRIBUTES_PREFIX):
+        attributes = facts.fields.get("attributes")
+        if not isinstance(attributes, Mapping):
+            return None
+        return attributes.get(name[len(ATTRIBUTES_PREFIX):])
+    return facts.fields.get(name)
+
+
+def _norm(value: Any) -> str:
+    return str(value).strip().casefold()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _as_number(value: Any) -> float | None:
+    """A finite float for numbers and numeric strings; bools are flags, not numbers."""
+    if _is_number(value):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _as_bool(value: Any) -> bool | None:
+    """Forms and imports deliver flags as words or 0/1, so accept those too."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = _norm(value)
+        return True if word in _TRUE_WORDS else False if word in _FALSE_WORDS else None
+    if _is_number(value) and value in (0, 1):
+        return bool(value)
+    return None
+
+
+def _equals(actual: Any, expected: Any) -> bool:
+    if actual is None or expected is None:
+        return False
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        flag = _as_bool(actual)
+        return flag is not None and flag == _as_bool(expected)
+    if _is_number(expected):
+        number = _as_number(actual)
+        if number is not None:
+            return number == float(expected)
+    return _norm(actual) == _norm(expected)
+
+
+def _is_set(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        return bool(value)
+    return True
+
+
+def condition_holds(cond: Condition, actual: Any) -> bool:
+    """Evaluate one condition; a missing value only satisfies the negative operators."""
+    op, expected = cond.op, cond.value
+    if op == "is_set":
+        return _is_set(actual)
+    if op == "is_blank":
+        return not _is_set(actual)
+    if actual is None:
+        return op in ("neq", "not_in")
+    if op in ("eq", "neq"):
+        return _equals(actual, expected) == (op == "eq")
+    if op in ("in", "not_in"):
+        options = expected if isinstance(expected, (list, tuple, set, frozenset)) else [expected]
+        return any(_equals(actual, option) for option in options) == (op == "in")
+    if op in _TEXT_OPS:
+        if expected is None:
+            return False
+        text, needle = _norm(actual), _norm(expected)
+        if op == "contains":
+            return needle in text
+        return text.startswith(needle) if op == "startswith" else text.endswith(needle)
+    if op in _COMPARISONS:
+        left, right = _as_number(actual), _as_number(expected)
+        return left is not None and right is not None and _COMPARISONS[op](left, right)
+    return False  # unknown operators never match; validate_condition reports them
+
+
+def _is_attribute_field(name: str) -> bool:
+    if name in ATTRIBUTE_FIELDS:
+        return True
+    return name.startswith(ATTRIBUTES_PREFIX) and bool(name[len(ATTRIBUTES_PREFIX):].strip())
+
+
+def _value_problem(op: str, value: Any, *, bool_field: bool) -> str | None:
+    """Why `value` cannot be used with `op`, phrased to follow "Operator 'x' on field 'y'"."""
+    scalar = isinstance(value, (str, int, float, bool))
+    if op in ("in", "not_in"):
+        if not isinstance(value, (list, tuple)) or not value:
+            return "needs a non-empty list of values"
+        if not all(isinstance(item, (str, int, float, bool)) for item in value):
+            return "needs a list of plain values (text, numbers or true/false)"
+    elif op in _COMPARISONS:
+        if not _is_number(value) or not math.isfinite(value):
+            return f"needs a number, got {value!r}"
+    elif op in _TEXT_OPS:
+        if not isinstance(value, str) or not value.strip():
+            return "needs non-empty text"
+    elif op in ("is_set", "is_blank"):
+        if value is not None:
+            return f"takes no value, got {value!r}"
+    elif not scalar:
+        return f"needs a single value (text, number or true/false), got {value!r}"
+    elif bool_field and not isinstance(value, bool):
+        return f"needs true or false because it is a yes/no field, got {value!r}"
+    return None
+
+
+def validate_condition(cond: Condition, *, for_attribute_rule: bool) -> list[str]:
+    """Human-readable problems with a rule's condition; an empty list means it is usable."""
+    errors: list[str] = []
+    name = cond.field if isinstance(cond.field, str) else ""
+    if for_attribute_rule and not _is_attribute_field(name):
+        allowed = ", ".join(ATTRIBUTE_FIELDS)
+        errors.append(f"Unknown field '{cond.field}'. Allowed: {allowed}, or attributes.<key>.")
+    elif not for_attribute_rule and not name.strip():
+        errors.append("Field is required: name a key of the interaction data.")
+    if cond.op not in OPERATORS:
+        errors.append(
+            f"Unknown operator '{cond.op}' on field '{cond.field}'. Allowed: {', '.join(OPERATORS)}."
+        )
+        return errors
+    bool_field = for_attribute_rule and ATTRIBUTE_FIELDS.get(name) == "bool"
+    problem = _value_problem(cond.op, cond.value, bool_field=bool_field)
+    if problem:
+        errors.append(f"Operator '{cond.op}' on field '{cond.field}' {problem}.")
+    return errors
+
+
+# --- scoring ---------------------------------------------------------------------
+
+
+def _cents(value: float) -> Decimal:
+    """Going through str() rounds what the user typed (2.675), not its binary approximation."""
+    return Decimal(str(value)).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def score_total(points: Iterable[Decimal]) -> int:
+    """The one rounding rule, so a score always equals the rounded sum of its breakdown."""
+    total = sum(points, Decimal(0))
+    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _recency(touch: Touch) -> tuple[datetime, int]:
+    return touch.occurred_at, touch.id
+
+
+def _since(now: datetime, days: float | None) -> datetime | None:
+    return None if days is None else now - timedelta(days=days)
+
+
+def _decay(touch: Touch, policy: StagePolicy, now: datetime) -> float:
+    """Exponential half-life decay; a missing or non-positive half-life means no decay."""
+    half_life = policy.decay_half_life_days
+    if half_life is None or half_life <= 0:
+        return 1.0
+    age_days = (now - touch.occurred_at).total_seconds() / 86400
+    return 0.5 ** (age_days / float(half_life))
+
+
+def _interaction_hit(
+    rule: InteractionRule, touches: Sequence[Touch], policy: StagePolicy, now: datetime
+) -> RuleHit | None:
+    since = _since(now, rule.window_days)
+    cond = rule.condition
+    matches = sorted(
+        (
+            t for t in touches
+            if t.kind == rule.kind
+            and (since is None or t.occurred_at >= since)
+            and (cond is None or condition_holds(cond, (t.data or {}).get(cond.field)))
+        ),
+        key=_recency,
+        reverse=True,
+    )
+    if rule.max_occurrences is not None:
+        matches = matches[: max(rule.max_occurrences, 0)]  # the cap keeps the most recent
+    if not matches:
+        return None
+    # fsum is exact, so the total cannot depend on float summation order.
+    total = math.fsum(float(rule.points) * _decay(t, policy, now) for t in matches)
+    return RuleHit(rule.id, rule.label, _cents(total), len(matches), tuple(t.id for t in matches))
+
+
+def _attribute_hit(rule: AttributeRule, facts: ContactFacts) -> RuleHit | None:
+    if not condition_holds(rule.condition, field_value(facts, rule.condition.field)):
+        return None
+    return RuleHit(rule.id, rule.label, _cents(float(rule.points)), 1, ())
+
+
+# --- stages ----------------------------------------------------------------------
+
+
+def _iso_date(moment: datetime, now: datetime) -> str:
+    """Calendar day in `now`'s timezone, so callers choose the business timezone."""
+    return moment.astimezone(now.tzinfo).date().isoformat()
+
+
+def _earned_stage(
+    score: int, touches: Sequence[Touch], policy: StagePolicy, now: datetime
+) -> tuple[str, Reason | None]:
+    """The stage the evidence alone justifies, with the reason a promotion would cite."""
+    conversions = [t for t in touches if t.kind in policy.conversion_kinds]
+    if conversions:
+        first = min(conversions, key=_recency)
+        return "customer", Reason("conversion", {"kind": first.kind, "date": _iso_date(first.occurred_at, now)})
+    since = _since(now, policy.intent_window_days)
+    intents = [
+        t for t in touches
+        if t.kind in policy.intent_kinds and (since is None or t.occurred_at >= since)
+    ]
+    if score >= policy.prospect_threshold and (intents or not policy.prospect_requires_intent):
+        params: dict[str, Any] = {"score": score, "threshold": policy.prospect_threshold}
+        if intents:
+            latest = max(intents, key=_recency)
+            params["intent_kind"] = latest.kind
+            params["intent_date"] = _iso_date(latest.occurred_at, now)
+        return "prospect", Reason("prospect", params)
+    if score >= policy.lead_threshold:
+        return "lead", Reason("lead", {"score": score, "threshold": policy.lead_threshold})
+    return "contact", None
+
+
+def _last_activity(touches: Sequence[Touch], stage_changed_at: datetime | None) -> datetime | None:
+    moments = [t.occurred_at for t in touches]
+    if stage_changed_at is not None:
+        moments.append(stage_changed_at)
+    return max(moments, default=None)
+
+
+def _apply_policy(
+    facts: ContactFacts,
+    earned: str,
+    earned_reason: Reason | None,
+    score: int,
+    touches: Sequence[Touch],
+    policy: StagePolicy,
+    now: datetime,
+) -> tuple[str, Reason | None]:
+    """Stages only move forward, except that an idle lead/prospect drops one step.
+
+    Demotion requires that the score no longer justifies the stage, otherwise the
+    next run would promote again. Inactivity is measured from the last touch or the
+    last stage change, whichever is later, so a contact demoted at `now` and
+    re-evaluated at the same `now` stays put (evaluation is idempotent).
+    """
+    current = facts.stage
+    if facts.pinned:
+        return current, None
+    rank, earned_rank = STAGES.index(current), STAGES.index(earned)
+    if earned_rank > rank:
+        return earned, earned_reason
+    days = policy.demote_after_days
+    if earned_rank < rank and current in ("lead", "prospect") and days is not None and days > 0:
+        last = _last_activity(touches, facts.stage_changed_at)
+        if last is None or last <= now - timedelta(days=days):
+            params = {
+                "days": days,
+                "last_activity": None if last is None else _iso_date(last, now),
+                "score": score,
+            }
+            return STAGES[rank - 1], Reason("demoted_inactive", params)
+    return current, None
+
+
+def evaluate(ruleset: RuleSet, facts: ContactFacts, now: datetime) -> Result:
+    """Score a contact and decide its stage as of `now`; touches after `now` do not exist yet."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    if facts.stage not in STAGES:
+        raise ValueError(f"Unknown stage {facts.stage!r}; expected one of {', '.join(STAGES)}")
+    policy = ruleset.policy
+    touches = [t for t in facts.touches if t.occurred_at <= now]
+    hits = [_interaction_hit(rule, touches, policy, now) for rule in ruleset.interaction_rules]
+    hits += [_attribute_hit(rule, facts) for rule in ruleset.attribute_rules]
+    kept = tuple(hit for hit in hits if hit is not None)
+    score = score_total(hit.points for hit in kept)
+    earned, earned_reason = _earned_stage(score, touches, policy, now)
+    stage, reason = _apply_policy(facts, earned, earned_reason, score, touches, policy, now)
+    return Result(score, kept, earned, stage, reason, facts.stage)

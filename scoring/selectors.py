@@ -1,0 +1,226 @@
+"""Reads that turn stored rules and contacts into the engine's plain dataclasses."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F, Max
+
+from contacts.models import Contact, Industry, IntentLevel, Interaction, InteractionKind
+from scoring import engine
+from scoring.models import Rule, RuleSet, RuleSetVersion
+
+# Contact columns the engine may look at (ATTRIBUTE_FIELDS minus the derived email_domain).
+FACT_FIELDS = tuple(name for name in engine.ATTRIBUTE_FIELDS if name != "email_domain")
+STATE_FIELDS = ("id", "industry", "stage", "stage_pinned", "stage_changed_at", "updated_at", "attributes")
+
+_published_cache: dict[tuple[Any, ...], engine.RuleSet] = {}
+
+
+def _catalog_stamp() -> Any:
+    """Changes whenever the interaction-kind catalog changes (intent levels feed the policy)."""
+    return InteractionKind.objects.aggregate(m=Max("updated_at"))["m"]
+
+
+def version_to_engine(version: RuleSetVersion, *, catalog_stamp: Any = None) -> engine.RuleSet:
+    """The engine's view of one version. Published versions never change, so they are
+    cached per process (keyed with the catalog stamp); drafts are always read fresh."""
+    # published_at is part of the key: ids can be reused (SQLite after a rollback), a publish time cannot.
+    key = (version.pk, version.published_at, catalog_stamp if catalog_stamp is not None else _catalog_stamp())
+    if not version.is_draft and key in _published_cache:
+        return _published_cache[key]
+    rules = list(version.rules.all().order_by("position", "id"))
+    intent_kinds = frozenset(InteractionKind.objects.filter(intent_level=IntentLevel.INTENT).values_list("slug", flat=True))
+    policy = engine.StagePolicy(
+        lead_threshold=version.lead_threshold,
+        prospect_threshold=version.prospect_threshold,
+        prospect_requires_intent=version.prospect_requires_intent,
+        intent_window_days=version.intent_window_days,
+        intent_kinds=intent_kinds,
+        conversion_kinds=frozenset(version.conversion_kinds.values_list("slug", flat=True)),
+        demote_after_days=version.demote_after_days,
+        decay_half_life_days=version.decay_half_life_days,
+    )
+    result = engine.RuleSet(
+        version_id=version.pk,
+        interaction_rules=tuple(rule_to_engine(r) for r in rules if r.type == Rule.Type.INTERACTION),
+        attribute_rules=tuple(rule_to_engine(r) for r in rules if r.type == Rule.Type.ATTRIBUTE),
+        policy=policy,
+    )
+    if not version.is_draft:
+        _published_cache[key] = result
+    return result
+
+
+def rule_to_engine(rule: Rule) -> engine.InteractionRule | engine.AttributeRule:
+    condition = engine.Condition(rule.field, rule.operator, rule.value) if rule.field and rule.operator else None
+    if rule.type == Rule.Type.INTERACTION:
+        return engine.InteractionRule(
+            id=rule.pk, label=rule.label, kind=rule.interaction_kind_id, points=rule.points,
+            window_days=rule.window_days, max_occurrences=rule.max_occurrences, condition=condition,
+        )
+    assert condition is not None, "attribute rules always have a condition"
+    return engine.AttributeRule(id=rule.pk, label=rule.label, condition=condition, points=rule.points)
+
+
+@dataclass(frozen=True)
+class ActiveRuleSets:
+    """The published rule set per industry ("" is the default)."""
+
+    by_industry: dict[str, engine.RuleSet]
+    versions: dict[int, RuleSetVersion]
+
+    def for_industry(self, industry: str) -> engine.RuleSet | None:
+        return self.by_industry.get(industry) or self.by_industry.get("")
+
+    @property
+    def needs_data(self) -> bool:
+        """Only load interactions' JSON data when some rule has a condition on it."""
+        return any(r.condition for rs in self.by_industry.values() for r in rs.interaction_rules)
+
+
+def active_rulesets() -> ActiveRuleSets:
+    versions = {
+        v.pk: v
+        for v in RuleSetVersion.objects.filter(ruleset__active_version=F("pk")).select_related("ruleset")
+    }
+    stamp = _catalog_stamp()
+    return ActiveRuleSets(
+        by_industry={v.ruleset.industry: version_to_engine(v, catalog_stamp=stamp) for v in versions.values()},
+        versions=versions,
+    )
+
+
+def single_ruleset(version: RuleSetVersion) -> ActiveRuleSets:
+    """Score everyone in the version's scope with this one version (preview, backtest)."""
+    return ActiveRuleSets(by_industry={version.ruleset.industry: version_to_engine(version)}, versions={version.pk: version})
+
+
+def scope_filter(version: RuleSetVersion) -> dict[str, Any]:
+    """The contacts a rule set scores: its industry, or for the default every industry
+    that has no published set of its own."""
+    industry = version.ruleset.industry
+    if industry:
+        return {"industry": industry}
+    own = RuleSet.objects.exclude(industry="").filter(active_version__isnull=False).values_list("industry", flat=True)
+    return {"industry__in": [i for i in Industry.values if i not in set(own)]}
+
+
+def contact_facts(row: dict[str, Any], touches: Sequence[engine.Touch]) -> engine.ContactFacts:
+    fields = {name: row.get(name) for name in FACT_FIELDS}
+    fields["attributes"] = row.get("attributes") or {}
+    return engine.ContactFacts(
+        fields=fields, touches=touches, stage=row["stage"], pinned=row["stage_pinned"],
+        stage_changed_at=row["stage_changed_at"],
+    )
+
+
+def load_touches(contact_ids: Iterable[int], *, with_data: bool) -> dict[int, list[engine.Touch]]:
+    columns = ["id", "contact_id", "kind_id", "occurred_at"] + (["data"] if with_data else [])
+    touches: dict[int, list[engine.Touch]] = defaultdict(list)
+    for row in Interaction.objects.filter(contact_id__in=list(contact_ids)).order_by().values_list(*columns):
+        touches[row[1]].append(engine.Touch(id=row[0], kind=row[2], occurred_at=row[3], data=row[4] if with_data else {}))
+    return touches
+
+
+def iter_contact_facts(
+    queryset, *, with_data: bool, batch: int = 2000,
+) -> Iterator[list[tuple[dict[str, Any], engine.ContactFacts]]]:
+    """Batches of (state row, facts) in id order, two queries per batch (keyset pagination)."""
+    last_id = 0
+    columns = tuple(dict.fromkeys(STATE_FIELDS + FACT_FIELDS))
+    while True:
+        rows = list(queryset.filter(pk__gt=last_id).order_by("pk").values(*columns)[:batch])
+        if not rows:
+            return
+        last_id = rows[-1]["id"]
+        touches = load_touches([r["id"] for r in rows], with_data=with_data)
+        yield [(row, contact_facts(row, touches.get(row["id"], []))) for row in rows]
+
+
+def contact_row(contact_id: int) -> dict[str, Any] | None:
+    columns = tuple(dict.fromkeys(STATE_FIELDS + FACT_FIELDS + ("objects_to_profiling",)))
+    return Contact.objects.filter(pk=contact_id).values(*columns).first()
+
+
+# --- The bulk path (full rescores): raw reads, rules narrowed per contact -------------------
+#
+# Profiling a full rescore (docs/performance.md) showed most time outside the engine: Django's
+# per-row converters (every interaction's JSON `data` decoded although two rules look at one
+# key each) and the engine trying all ~25 rules on every contact. These readers return exactly
+# what iter_contact_facts returns, from plain cursors; the engine stays the one semantics.
+
+_RANGE_COLUMNS = tuple(dict.fromkeys(STATE_FIELDS + FACT_FIELDS))
+
+
+def data_fields(rulesets: ActiveRuleSets) -> tuple[str, ...]:
+    """The interaction-data keys some rule's condition reads (only these are loaded)."""
+    fields = {r.condition.field for rs in rulesets.by_industry.values() for r in rs.interaction_rules if r.condition}
+    return tuple(sorted(fields))
+
+
+def iter_range_facts(
+    first_id: int, last_id: int, *, data_keys: Sequence[str] = (), batch: int = 2000,
+) -> Iterator[list[tuple[dict[str, Any], engine.ContactFacts]]]:
+    """Batches of (state row, facts) for contacts first_id..last_id that do not object to
+    profiling, in id order: two plain queries per batch, keyset-paginated, with only the
+    interaction-data keys in `data_keys` (what iter_contact_facts gives the engine, cheaper)."""
+    import json
+
+    from django.db import connection
+
+    contact_sql = (
+        f"SELECT {', '.join(_RANGE_COLUMNS)} FROM contacts_contact"
+        " WHERE id > %s AND id <= %s AND NOT objects_to_profiling ORDER BY id LIMIT %s"
+    )
+    extra = "".join(", data -> %s" for _ in data_keys)
+    touch_sql = (
+        f"SELECT contact_id, id, kind_id, occurred_at{extra} FROM contacts_interaction"
+        " WHERE contact_id >= %s AND contact_id <= %s"
+    )
+    no_data: dict[str, Any] = {}  # shared: the engine only reads Touch.data
+    attributes_at = _RANGE_COLUMNS.index("attributes")
+    loads = json.loads
+    cursor_after = first_id - 1
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(contact_sql, (cursor_after, last_id, batch))
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            cursor_after = rows[-1][0]
+            cursor.execute(touch_sql, (*data_keys, rows[0][0], cursor_after))
+            touches: dict[int, list[engine.Touch]] = defaultdict(list)
+            for contact_id, touch_id, kind, occurred_at, *values in cursor.fetchall():
+                data = ({key: loads(v) if isinstance(v, str) else v for key, v in zip(data_keys, values, strict=True) if v is not None}
+                        if any(v is not None for v in values) else no_data)
+                touches[contact_id].append(engine.Touch(touch_id, kind, occurred_at, data))
+            out = []
+            for values in rows:
+                row = dict(zip(_RANGE_COLUMNS, values, strict=True))
+                attributes = values[attributes_at]
+                row["attributes"] = loads(attributes) if isinstance(attributes, str) else attributes
+                out.append((row, contact_facts(row, touches.get(row["id"], []))))
+            yield out
+
+
+_narrowed_cache: dict[tuple[int, frozenset[str]], tuple[engine.RuleSet, engine.RuleSet]] = {}
+
+
+def ruleset_for_kinds(ruleset: engine.RuleSet, kinds: frozenset[str]) -> engine.RuleSet:
+    """The rule set without the interaction rules that cannot match a contact who only has
+    interactions of `kinds`. Such rules yield no hit, and the kept rules stay in order, so
+    engine.evaluate gives the same result; it just stops trying 25 rules per contact."""
+    key = (id(ruleset), kinds)
+    cached = _narrowed_cache.get(key)
+    if cached is not None and cached[0] is ruleset:  # same object, not a new one at a reused address
+        return cached[1]
+    if len(_narrowed_cache) > 20_000:
+        _narrowed_cache.clear()
+    rules = tuple(r for r in ruleset.interaction_rules if r.kind in kinds)
+    narrowed = engine.RuleSet(ruleset.version_id, rules, ruleset.attribute_rules, ruleset.policy)
+    _narrowed_cache[key] = (ruleset, narrowed)
+    return narrowed

@@ -1,0 +1,593 @@
+"""Scoring writes: run the engine and store score, breakdown and stage changes.
+
+Every path recomputes from the interactions (never adds to a stored total), so a
+task delivered twice, or two at once, ends in the same state.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Max, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.models import Contact, Note, Stage, StageChange
+from contacts.services import note_add
+from crm.models import SalesRepProfile
+from crm.roles import SALES
+from scoring import engine
+from scoring.models import RescoreChunk, RescoreRun, Rule, RuleSet, RuleSetVersion
+from scoring.selectors import (
+    ActiveRuleSets,
+    active_rulesets,
+    contact_facts,
+    contact_row,
+    data_fields,
+    iter_contact_facts,
+    iter_range_facts,
+    load_touches,
+    ruleset_for_kinds,
+    scope_filter,
+    single_ruleset,
+)
+
+log = logging.getLogger(__name__)
+
+
+# --- Breakdown -----------------------------------------------------------------
+
+def breakdown_json(result: engine.Result, version: RuleSetVersion | None, now: datetime) -> dict[str, Any]:
+    """The stored explanation: which rule gave how many points from which interactions."""
+    return {
+        "version": version.pk if version else None,
+        "version_number": version.number if version else None,
+        "ruleset": version.ruleset.name if version else None,
+        "score": result.score,
+        "computed_at": now.isoformat(),
+        "hits": [
+            {"rule": h.rule_id, "label": h.label, "points": str(h.points), "count": h.count, "interactions": list(h.touch_ids)}
+            for h in result.hits
+        ],
+    }
+
+
+def breakdown_reconciles(breakdown: dict[str, Any], score: int) -> bool:
+    """The ledger check: a stored score equals the rounded sum of its breakdown."""
+    from decimal import Decimal
+
+    if not breakdown:
+        return score == 0
+    return engine.score_total(Decimal(h["points"]) for h in breakdown.get("hits", [])) == score == breakdown.get("score")
+
+
+# --- One contact ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scored:
+    contact_id: int
+    score: int
+    stage: str
+    changed: bool
+
+
+def contact_rescore(*, contact_id: int, now: datetime | None = None, rulesets: ActiveRuleSets | None = None) -> Scored | None:
+    """Score one contact under the published rule set for its industry. Idempotent and
+    race-safe: the contact row is locked while its score is computed and stored."""
+    now = now or timezone.now()
+    rulesets = rulesets or active_rulesets()
+    with transaction.atomic():
+        if not Contact.objects.select_for_update().filter(pk=contact_id).exists():
+            return None  # deleted after the task was queued
+        row = contact_row(contact_id)
+        ruleset = rulesets.for_industry(row["industry"])
+        if ruleset is None or row["objects_to_profiling"]:
+            # No rules yet, or the person objected to profiling: nothing automated applies.
+            Contact.objects.filter(pk=contact_id).update(needs_rescore=False)
+            return Scored(contact_id, 0, row["stage"], changed=False)
+        touches = load_touches([contact_id], with_data=rulesets.needs_data).get(contact_id, [])
+        result = engine.evaluate(ruleset, contact_facts(row, touches), now)
+        version = rulesets.versions.get(ruleset.version_id)
+        Contact.objects.filter(pk=contact_id).update(
+            score=result.score, score_breakdown=breakdown_json(result, version, now), scored_at=now, needs_rescore=False,
+            **({"stage": result.stage, "stage_changed_at": now} if result.changed else {}),
+        )
+        if result.changed:
+            _record_stage_change(contact_id, row["stage"], result, version, now)
+    return Scored(contact_id, result.score, result.stage, result.changed)
+
+
+def _record_stage_change(contact_id: int, from_stage: str, result: engine.Result,
+                         version: RuleSetVersion | None, now: datetime) -> None:
+    StageChange.objects.create(
+        contact_id=contact_id, from_stage=from_stage, to_stage=result.stage, changed_at=now,
+        reason_code=result.reason.code, reason_params=dict(result.reason.params), score=result.score,
+        ruleset_version=version,
+    )
+    if result.stage == Stage.PROSPECT:
+        prospect_assign(contact_id=contact_id, now=now)
+
+
+# --- New prospects: an owner and a follow-up ------------------------------------
+
+def prospect_assign(*, contact_id: int, now: datetime | None = None) -> None:
+    """A new prospect gets an owner (round-robin over active sales reps, preferring reps
+    tagged for its industry) and a follow-up due within the follow-up time."""
+    now = now or timezone.now()
+    contact = Contact.objects.select_related("owner").get(pk=contact_id)
+    if contact.owner_id is None and (rep := _next_rep(contact.industry, now)) is not None:
+        Contact.objects.filter(pk=contact_id).update(owner=rep)
+        contact.owner = rep
+        note_add(contact_id=contact_id, author=None, kind=Note.Kind.SYSTEM,
+                 body=_("Became a prospect; assigned to %(rep)s by round-robin.") % {"rep": rep.get_full_name() or rep.username})
+    due = now + timedelta(hours=settings.CRM_FOLLOW_UP_HOURS)
+    note_add(contact_id=contact_id, author=None, kind=Note.Kind.FOLLOW_UP, due_at=due,
+             body=_("New prospect: follow up personally within %(hours)d hours.") % {"hours": settings.CRM_FOLLOW_UP_HOURS})
+
+
+def _next_rep(industry: str, now: datetime):
+    reps = get_user_model().objects.filter(is_active=True, groups__name=SALES).exclude(rep_profile__accepts_new_prospects=False)
+    profiles = {p.user_id: p for p in SalesRepProfile.objects.filter(user__in=reps)}
+    candidates = list(reps.distinct())
+    tagged = [u for u in candidates if industry in (profiles.get(u.pk).industries if u.pk in profiles else [])]
+    pool = tagged or [u for u in candidates if not (profiles.get(u.pk) and profiles[u.pk].industries)] or candidates
+    if not pool:
+        return None
+    epoch = timezone.make_aware(datetime(1970, 1, 1))
+    rep = min(pool, key=lambda u: ((profiles[u.pk].last_assigned_at or epoch) if u.pk in profiles else epoch, u.pk))
+    SalesRepProfile.objects.update_or_create(user=rep, defaults={"last_assigned_at": now})
+    return rep
+
+
+# --- Many contacts ---------------------------------------------------------------
+
+@dataclass
+class BatchOutcome:
+    scored: int = 0
+    stage_changes: int = 0
+    transitions: Counter = field(default_factory=Counter)
+
+
+def rescore_range(*, first_id: int, last_id: int, now: datetime | None = None,
+                  rulesets: ActiveRuleSets | None = None) -> BatchOutcome:
+    """Score every contact with first_id <= id <= last_id: batched reads, set-based writes.
+
+    Writes are optimistic: a row is written only if its `updated_at` is what we read,
+    so a contact changed meanwhile keeps its needs_rescore mark for the one-contact path.
+    Costs and what was tried are in docs/performance.md."""
+    now = now or timezone.now()
+    rulesets = rulesets or active_rulesets()
+    outcome = BatchOutcome()
+    if connection.vendor == "postgresql":
+        batches = iter_range_facts(first_id, last_id, data_keys=data_fields(rulesets))
+    else:
+        queryset = Contact.objects.filter(pk__gte=first_id, pk__lte=last_id, objects_to_profiling=False)
+        batches = iter_contact_facts(queryset, with_data=rulesets.needs_data)
+    evaluate, for_industry, narrow = engine.evaluate, rulesets.for_industry, ruleset_for_kinds
+    gc_was_enabled = gc.isenabled()
+    for batch in batches:
+        updates, moves = [], []
+        # The batch allocates ~100 objects per contact and frees them by reference counting;
+        # the cyclic collector would rescan them over and over (a fifth of the CPU time).
+        gc.disable()
+        try:
+            for row, facts in batch:
+                ruleset = for_industry(row["industry"])
+                if ruleset is None:
+                    continue
+                # Only the rules for kinds this contact has can match (same result, fewer loops).
+                result = evaluate(narrow(ruleset, frozenset(t.kind for t in facts.touches)), facts, now)
+                version = rulesets.versions.get(ruleset.version_id)
+                updates.append((row["id"], row["updated_at"], row["stage"], result, breakdown_json(result, version, now)))
+                if result.changed:
+                    moves.append((row, result, version))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        written = _write_scores(updates, now)
+        outcome.scored += len(written)
+        moved = [(row, result, version) for row, result, version in moves if row["id"] in written]
+        # One INSERT for the batch's stage changes; new prospects then get owner and follow-up.
+        StageChange.objects.bulk_create(
+            StageChange(contact_id=row["id"], from_stage=row["stage"], to_stage=result.stage, changed_at=now,
+                        reason_code=result.reason.code, reason_params=dict(result.reason.params), score=result.score,
+                        ruleset_version=version)
+            for row, result, version in moved
+        )
+        for row, result, _version in moved:
+            if result.stage == Stage.PROSPECT:
+                prospect_assign(contact_id=row["id"], now=now)
+            outcome.stage_changes += 1
+            outcome.transitions[(row["stage"], result.stage)] += 1
+    return outcome
+
+
+def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict]], now: datetime) -> set[int]:
+    """Store many results in one statement per batch; returns the ids actually written.
+
+    A row is skipped when its data or stage changed after we read it (another writer or
+    the one-contact scorer got there first), so no stage move is ever recorded twice."""
+    if not updates:
+        return set()
+    if connection.vendor == "postgresql":
+        # COPY into a temporary table, then one UPDATE … FROM it: cheaper on both sides than
+        # a VALUES list of bound parameters (docs/performance.md). Text format: the JSON is
+        # ASCII (json.dumps escapes the rest), so only backslashes need doubling.
+        import io
+        import json
+
+        def line(pk: int, seen: datetime, seen_stage: str, result: engine.Result, breakdown: dict) -> str:
+            payload = json.dumps(breakdown).replace("\\", "\\\\")
+            return f"{pk}\t{seen.isoformat()}\t{seen_stage}\t{result.score}\t{result.stage}\t{payload}\n"
+
+        buffer = io.StringIO("".join(line(*update) for update in updates))
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS scoring_write_scores (id bigint, seen timestamptz, seen_stage text,"
+                " score integer, stage text, breakdown jsonb) ON COMMIT DELETE ROWS"
+            )
+            cursor.execute("DELETE FROM scoring_write_scores")  # leftovers when inside a caller's transaction
+            cursor.cursor.copy_expert("COPY scoring_write_scores FROM STDIN", buffer)
+            cursor.execute(
+                "UPDATE contacts_contact AS c SET score = v.score, stage = v.stage, score_breakdown = v.breakdown,"
+                " scored_at = %s, needs_rescore = false,"
+                " stage_changed_at = CASE WHEN v.stage <> c.stage THEN %s ELSE c.stage_changed_at END"
+                " FROM scoring_write_scores AS v"
+                " WHERE c.id = v.id AND c.updated_at = v.seen AND c.stage = v.seen_stage RETURNING c.id",
+                [now, now],
+            )
+            return {r[0] for r in cursor.fetchall()}
+    written = set()
+    for pk, seen, seen_stage, result, breakdown in updates:
+        fields = {"score": result.score, "score_breakdown": breakdown, "scored_at": now, "needs_rescore": False}
+        if result.changed:
+            fields.update(stage=result.stage, stage_changed_at=now)
+        if Contact.objects.filter(pk=pk, updated_at=seen, stage=seen_stage).update(**fields):
+            written.add(pk)
+    return written
+
+
+def rescore_start(*, reason: str = "", by=None, chunk_size: int | None = None) -> RescoreRun:
+    """Split all contacts into id ranges; each becomes one task any worker may take."""
+    chunk_size = chunk_size or settings.CRM_RESCORE_CHUNK
+    bounds = Contact.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+    with transaction.atomic():
+        run = RescoreRun.objects.create(reason=reason[:200], started_by=by)
+        if bounds["lo"] is not None:
+            RescoreChunk.objects.bulk_create(
+                RescoreChunk(run=run, first_id=lo, last_id=min(lo + chunk_size - 1, bounds["hi"]))
+                for lo in range(bounds["lo"], bounds["hi"] + 1, chunk_size)
+            )
+        run.total_chunks = run.chunks.count()
+        if not run.total_chunks:
+            run.status, run.finished_at = RescoreRun.Status.DONE, timezone.now()
+        run.save()
+        chunk_ids = list(run.chunks.values_list("pk", flat=True))
+        transaction.on_commit(lambda: _queue_chunks(chunk_ids))
+    return run
+
+
+def _queue_chunks(chunk_ids: list[int]) -> None:
+    from scoring.tasks import rescore_chunk_task
+
+    for chunk_id in chunk_ids:
+        rescore_chunk_task.delay(chunk_id)
+
+
+def rescore_chunk(*, chunk_id: int, now: datetime | None = None) -> BatchOutcome | None:
+    """Score one chunk and record progress. Running it again is harmless."""
+    chunk = RescoreChunk.objects.filter(pk=chunk_id, done_at__isnull=True).first()
+    if chunk is None:
+        return None  # already done (a redelivered task) or the run was deleted
+    outcome = rescore_range(first_id=chunk.first_id, last_id=chunk.last_id, now=now)
+    with transaction.atomic():
+        # Claim completion with a conditional UPDATE: only one of two racing runs counts it.
+        if RescoreChunk.objects.filter(pk=chunk_id, done_at__isnull=True).update(done_at=timezone.now()):
+            RescoreRun.objects.filter(pk=chunk.run_id).update(
+                done_chunks=F("done_chunks") + 1, contacts_scored=F("contacts_scored") + outcome.scored,
+                stage_changes=F("stage_changes") + outcome.stage_changes,
+            )
+            RescoreRun.objects.filter(pk=chunk.run_id, done_chunks=F("total_chunks"), status=RescoreRun.Status.RUNNING).update(
+                status=RescoreRun.Status.DONE, finished_at=timezone.now(),
+            )
+    return outcome
+
+
+def rescore_resume(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Queue again the chunks of unfinished runs that nobody finished (a worker died)."""
+    stale = RescoreChunk.objects.filter(
+        done_at__isnull=True, run__status=RescoreRun.Status.RUNNING, queued_at__lt=timezone.now() - older_than,
+    )
+    chunk_ids = list(stale.values_list("pk", flat=True))
+    stale.update(queued_at=timezone.now())
+    _queue_chunks(chunk_ids)
+    return len(chunk_ids)
+
+
+def rescore_stale(*, limit: int = 5000) -> int:
+    """Score contacts whose scoring task was lost (e.g. the broker was down)."""
+    ids = list(Contact.objects.filter(needs_rescore=True).order_by("pk").values_list("pk", flat=True)[:limit])
+    rulesets = active_rulesets()
+    for contact_id in ids:
+        contact_rescore(contact_id=contact_id, rulesets=rulesets)
+    return len(ids)
+
+
+def rescore_all_now(*, now: datetime | None = None) -> BatchOutcome:
+    """Rescore every contact in this process (commands, tests, the embedded default)."""
+    bounds = Contact.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+    if bounds["lo"] is None:
+        return BatchOutcome()
+    return rescore_range(first_id=bounds["lo"], last_id=bounds["hi"], now=now)
+
+
+# --- Rule sets: draft, validate, preview, publish --------------------------------
+
+def rule_validate(rule: Rule) -> None:
+    """Refuse unknown fields, wrong value types and incomplete rules, naming the field."""
+    errors: dict[str, str] = {}
+    if rule.type == Rule.Type.INTERACTION:
+        if not rule.interaction_kind_id:
+            errors["interaction_kind"] = _("Choose the interaction kind this rule counts.")
+        if bool(rule.field) != bool(rule.operator):
+            errors["operator" if rule.field else "field"] = _("A data condition needs both a key and an operator.")
+    elif not rule.field or not rule.operator:
+        errors["field" if not rule.field else "operator"] = _("An attribute rule needs a field and an operator.")
+    if rule.field and rule.operator:
+        problems = engine.validate_condition(
+            engine.Condition(rule.field, rule.operator, rule.value), for_attribute_rule=rule.type == Rule.Type.ATTRIBUTE,
+        )
+        if problems:
+            errors[_condition_error_field(rule)] = " ".join(problems)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _condition_error_field(rule: Rule) -> str:
+    """Which form field a condition problem belongs to, so the message lands next to it."""
+    if rule.operator not in engine.OPERATORS:
+        return "operator"
+    if rule.type == Rule.Type.ATTRIBUTE and rule.field not in engine.ATTRIBUTE_FIELDS and not (
+        rule.field.startswith(engine.ATTRIBUTES_PREFIX) and len(rule.field) > len(engine.ATTRIBUTES_PREFIX)
+    ):
+        return "field"
+    return "value"
+
+
+@transaction.atomic
+def version_draft(*, ruleset: RuleSet, by=None) -> RuleSetVersion:
+    """The rule set's draft: the existing one, or a copy of the active version."""
+    ruleset = RuleSet.objects.select_for_update().get(pk=ruleset.pk)
+    if draft := ruleset.draft():
+        return draft
+    source = ruleset.active_version or ruleset.versions.order_by("-number").first()
+    number = (ruleset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    draft = RuleSetVersion.objects.create(
+        ruleset=ruleset, number=number, status=RuleSetVersion.Status.DRAFT, created_by=by,
+        **({name: getattr(source, name) for name in POLICY_FIELDS} if source else {}),
+    )
+    if source:
+        draft.conversion_kinds.set(source.conversion_kinds.all())
+        Rule.objects.bulk_create(
+            Rule(version=draft, **{f.name: getattr(r, f.name) for f in Rule._meta.concrete_fields if f.name not in ("id", "version")})
+            for r in source.rules.all()
+        )
+    return draft
+
+
+POLICY_FIELDS = (
+    "lead_threshold", "prospect_threshold", "prospect_requires_intent", "intent_window_days",
+    "demote_after_days", "decay_half_life_days",
+)
+
+
+class NotADraft(ValidationError):
+    """The version was published (or discarded) while someone was editing it."""
+
+    def __init__(self) -> None:
+        super().__init__(_("This version is no longer a draft; nothing was changed."))
+
+
+def _lock_draft(version_id: int) -> RuleSetVersion:
+    """Inside a transaction: the version, locked, provided it is still a draft, so an
+    edit racing a publish can never change a version that has become active."""
+    version = RuleSetVersion.objects.select_for_update().get(pk=version_id)
+    if not version.is_draft:
+        raise NotADraft
+    return version
+
+
+@transaction.atomic
+def version_policy_update(*, version: RuleSetVersion, values: dict[str, Any], conversion_kinds=None, by=None) -> RuleSetVersion:
+    """Change a draft's stage policy (and note); conversion kinds when given."""
+    from crm.audit import audit
+
+    locked = _lock_draft(version.pk)
+    changed = sorted(k for k, v in values.items() if k in (*POLICY_FIELDS, "note") and getattr(locked, k) != v)
+    for name in changed:
+        setattr(locked, name, values[name])
+    if locked.prospect_threshold < locked.lead_threshold:
+        raise ValidationError({"prospect_threshold": _("Must be at least the lead threshold.")})
+    locked.save()
+    if conversion_kinds is not None:
+        before = set(locked.conversion_kinds.values_list("pk", flat=True))
+        locked.conversion_kinds.set(conversion_kinds)
+        if before != set(locked.conversion_kinds.values_list("pk", flat=True)):
+            changed.append("conversion_kinds")
+    audit(by, "change", locked, what="policy", fields=changed)
+    return locked
+
+
+@transaction.atomic
+def rule_save(*, version: RuleSetVersion, rule: Rule, by=None) -> Rule:
+    """Add a rule to a draft, or save a changed rule of it, after validating it."""
+    from crm.audit import audit
+
+    locked = _lock_draft(version.pk)
+    created = rule.pk is None
+    if created:
+        rule.version = locked
+        rule.position = (locked.rules.aggregate(n=Max("position"))["n"] or 0) + 1
+        changed = ["type", "label", "points"]
+    else:
+        original = Rule.objects.get(pk=rule.pk)
+        if original.version_id != locked.pk:
+            raise NotADraft
+        changed = [f.name for f in Rule._meta.concrete_fields if getattr(original, f.attname) != getattr(rule, f.attname)]
+    rule_validate(rule)
+    rule.save()
+    audit(by, "change", locked, what="rule_added" if created else "rule_changed", rule=rule.pk, fields=changed)
+    return rule
+
+
+@transaction.atomic
+def rule_delete(*, rule: Rule, by=None) -> None:
+    from crm.audit import audit
+
+    version = _lock_draft(rule.version_id)
+    rule_id, label = rule.pk, rule.label
+    rule.delete()
+    audit(by, "change", version, what="rule_deleted", rule=rule_id, label=label)
+
+
+@transaction.atomic
+def version_publish(*, version: RuleSetVersion, by=None, rescore: bool = True) -> RuleSetVersion:
+    """Make a draft (or an older version, to roll back) the active one and rescore."""
+    version = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
+    ruleset = RuleSet.objects.select_for_update().get(pk=version.ruleset_id)
+    for rule in version.rules.all():
+        rule_validate(rule)
+    if version.prospect_threshold < version.lead_threshold:
+        raise ValidationError({"prospect_threshold": _("Must be at least the lead threshold.")})
+    if version.status == RuleSetVersion.Status.ARCHIVED:
+        # Rolling back: publish a copy so history stays linear and the old row stays as it was.
+        version = _copy_as_published(version, by=by)
+    RuleSetVersion.objects.filter(ruleset=ruleset, status=RuleSetVersion.Status.PUBLISHED).exclude(pk=version.pk).update(
+        status=RuleSetVersion.Status.ARCHIVED
+    )
+    version.status = RuleSetVersion.Status.PUBLISHED
+    version.published_at, version.published_by = timezone.now(), by
+    version.save(update_fields=["status", "published_at", "published_by"])
+    ruleset.active_version = version
+    ruleset.save(update_fields=["active_version"])
+    if rescore:
+        transaction.on_commit(lambda: _queue_rescore_all(f"published {ruleset.name} v{version.number}", by))
+    return version
+
+
+def _copy_as_published(old: RuleSetVersion, *, by) -> RuleSetVersion:
+    number = (old.ruleset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    new = RuleSetVersion.objects.create(
+        ruleset=old.ruleset, number=number, status=RuleSetVersion.Status.ARCHIVED, created_by=by,
+        note=_("Rollback to v%(n)d") % {"n": old.number}, **{name: getattr(old, name) for name in POLICY_FIELDS},
+    )
+    new.conversion_kinds.set(old.conversion_kinds.all())
+    Rule.objects.bulk_create(
+        Rule(version=new, **{f.name: getattr(r, f.name) for f in Rule._meta.concrete_fields if f.name not in ("id", "version")})
+        for r in old.rules.all()
+    )
+    return new
+
+
+def _queue_rescore_all(reason: str, by) -> None:
+    from scoring.tasks import rescore_all_task
+
+    rescore_all_task.delay(reason=reason, user_id=getattr(by, "pk", None))
+
+
+@dataclass
+class Preview:
+    version: RuleSetVersion
+    evaluated: int = 0
+    transitions: Counter = field(default_factory=Counter)  # (from, to) -> count
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    score_changes: int = 0
+
+    @property
+    def moves(self) -> list[tuple[str, str, int]]:
+        return sorted(((a, b, n) for (a, b), n in self.transitions.items() if a != b),
+                      key=lambda t: (Stage.order(t[0]), Stage.order(t[1])))
+
+    @property
+    def stage_totals(self) -> dict[str, dict[str, int]]:
+        before, after = Counter(), Counter()
+        for (a, b), n in self.transitions.items():
+            before[a] += n
+            after[b] += n
+        return {s: {"before": before[s], "after": after[s]} for s in Stage.values}
+
+
+def version_preview(*, version: RuleSetVersion, now: datetime | None = None, examples: int = 20) -> Preview:
+    """What publishing this version would do, computed without writing anything."""
+    now = now or timezone.now()
+    rulesets = single_ruleset(version)
+    ruleset = rulesets.by_industry[version.ruleset.industry]
+    preview = Preview(version=version)
+    queryset = Contact.objects.filter(objects_to_profiling=False, **scope_filter(version))
+    for batch in iter_contact_facts(queryset, with_data=rulesets.needs_data):
+        for row, facts in batch:
+            result = engine.evaluate(ruleset, facts, now)
+            preview.evaluated += 1
+            preview.transitions[(row["stage"], result.stage)] += 1
+            if result.changed and len(preview.examples) < examples:
+                preview.examples.append({"contact_id": row["id"], "name": row["full_name"] or row["email"] or f"#{row['id']}",
+                                         "from": row["stage"], "to": result.stage, "score": result.score, "result": result})
+    return preview
+
+
+def scores_reconcile() -> dict[str, Any]:
+    """The ledger check behind `check_scores`: every stored score equals its breakdown."""
+    checked, mismatched = 0, []
+    rows = Contact.objects.filter(scored_at__isnull=False).values_list("pk", "score", "score_breakdown")
+    for pk, score, breakdown in rows.iterator(chunk_size=5000):
+        checked += 1
+        if not breakdown_reconciles(breakdown, score):
+            mismatched.append(pk)
+    return {"checked": checked, "mismatched": mismatched}
+
+
+# --- Playbooks ---------------------------------------------------------------------
+
+@transaction.atomic
+def playbook_load(*, name: str, by=None, publish: bool = True) -> RuleSetVersion:
+    """Load a built-in playbook into its rule set's draft (replacing the draft's rules);
+    publish it unless asked to leave it as a draft for review."""
+    from contacts.catalog import catalog_ensure
+    from scoring.playbooks import PLAYBOOKS, A
+
+    if name not in PLAYBOOKS:
+        raise ValidationError({"name": _("Unknown playbook “%(name)s”; choose one of %(names)s.") % {"name": name, "names": ", ".join(PLAYBOOKS)}})
+    playbook = PLAYBOOKS[name]
+    catalog_ensure()
+    ruleset, _created = RuleSet.objects.get_or_create(industry=playbook.industry, defaults={"name": playbook.title})
+    RuleSet.objects.filter(pk=ruleset.pk).update(playbook=name)
+    draft = version_draft(ruleset=ruleset, by=by)
+    draft.rules.all().delete()
+    for name_ in POLICY_FIELDS:
+        setattr(draft, name_, getattr(playbook, name_))
+    draft.note = _("Loaded from the %(name)s playbook") % {"name": name}
+    draft.save()
+    draft.conversion_kinds.set(playbook.conversion_kinds)
+    rules = []
+    for position, spec in enumerate(playbook.rules):
+        if isinstance(spec, A):
+            rules.append(Rule(version=draft, position=position, type=Rule.Type.ATTRIBUTE, label=spec.label, points=spec.points,
+                              field=spec.field, operator=spec.operator, value=spec.value))
+        else:
+            key, op, value = spec.condition or ("", "", None)
+            rules.append(Rule(version=draft, position=position, type=Rule.Type.INTERACTION, label=spec.label, points=spec.points,
+                              interaction_kind_id=spec.kind, window_days=spec.window_days,
+                              max_occurrences=spec.max_occurrences, field=key, operator=op, value=value))
+    for rule in rules:
+        rule_validate(rule)
+    Rule.objects.bulk_create(rules)
+    return version_publish(version=draft, by=by) if publish else draft

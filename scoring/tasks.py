@@ -1,0 +1,51 @@
+"""Thin Celery tasks: arguments are ids, bodies call one service.
+
+All of them are idempotent (they recompute, never increment a stored score), so
+acks_late redelivery and retries are safe. Retries only on transient DB errors."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+TRANSIENT = (OperationalError, InterfaceError)
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 8}
+
+
+@shared_task(**RETRY)
+def score_contact_task(contact_id: int) -> None:
+    from scoring.services import contact_rescore
+
+    contact_rescore(contact_id=contact_id)
+
+
+@shared_task(**RETRY)
+def rescore_all_task(reason: str = "nightly", user_id: int | None = None) -> int:
+    from scoring.services import rescore_start
+
+    return rescore_start(reason=reason, by=_user(user_id)).pk
+
+
+@shared_task(**RETRY)
+def rescore_chunk_task(chunk_id: int) -> None:
+    from scoring.services import rescore_chunk
+
+    rescore_chunk(chunk_id=chunk_id)
+
+
+@shared_task(**RETRY)
+def rescore_stale_task() -> int:
+    from scoring.services import rescore_stale
+
+    return rescore_stale()
+
+
+@shared_task(**RETRY)
+def resume_rescore_runs_task() -> int:
+    from scoring.services import rescore_resume
+
+    return rescore_resume()
+
+
+def _user(user_id: int | None):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id).first() if user_id else None

@@ -1,0 +1,285 @@
+"""The rules pages (admins only): rule sets, the draft editor, preview, publish, rollback
+and the progress of the rescore that publishing starts.
+
+Only drafts are edited. Every write locks the version row and checks it is still a draft,
+so an edit racing a publish cannot change a version that has become active.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Prefetch
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from contacts.models import Stage
+from crm.audit import audit
+from crm.roles import ADMIN, role_required
+from scoring import services
+from scoring.forms import PlaybookForm, PolicyForm, RuleForm, field_options
+from scoring.models import RescoreRun, Rule, RuleSet, RuleSetVersion
+
+admin_only = role_required(ADMIN)
+
+
+NotADraft = services.NotADraft
+
+
+# --- reads -----------------------------------------------------------------------------
+
+def _rulesets_overview() -> list[dict]:
+    """Every rule set with its active version, draft and history: three queries in all."""
+    versions = RuleSetVersion.objects.annotate(rule_count=Count("rules")).select_related("published_by", "created_by")
+    rulesets = RuleSet.objects.prefetch_related(Prefetch("versions", queryset=versions, to_attr="all_versions"))
+    rows = []
+    for ruleset in rulesets:
+        active = next((v for v in ruleset.all_versions if v.pk == ruleset.active_version_id), None)
+        draft = next((v for v in ruleset.all_versions if v.is_draft), None)
+        history = [v for v in ruleset.all_versions if v not in (active, draft)]
+        rows.append({"ruleset": ruleset, "active": active, "draft": draft, "history": history})
+    return rows
+
+
+def _draft_or_404(ruleset_id: int) -> RuleSetVersion:
+    draft = (
+        RuleSetVersion.objects.filter(ruleset_id=ruleset_id, status=RuleSetVersion.Status.DRAFT)
+        .select_related("ruleset", "created_by").first()
+    )
+    if draft is None:
+        raise Http404("no draft")
+    return draft
+
+
+def _rules_of(version: RuleSetVersion) -> list[Rule]:
+    return list(version.rules.select_related("interaction_kind").order_by("type", "position", "id"))
+
+
+def _policy_save(form: PolicyForm, *, by) -> RuleSetVersion:
+    data = form.cleaned_data
+    return services.version_policy_update(
+        version=form.instance, values={k: v for k, v in data.items() if k != "conversion_kinds"},
+        conversion_kinds=data.get("conversion_kinds"), by=by,
+    )
+
+
+def _rule_save(form: RuleForm, *, version: RuleSetVersion, by) -> Rule:
+    return services.rule_save(version=version, rule=form.save(commit=False), by=by)
+
+
+def _rule_delete(rule: Rule, *, by) -> None:
+    services.rule_delete(rule=rule, by=by)
+
+
+def _not_a_draft(request: HttpRequest, ruleset_id: int) -> HttpResponse:
+    messages.error(request, _("This version is no longer a draft (it was published meanwhile); nothing was changed."))
+    return redirect("rules:index")
+
+
+# --- pages -----------------------------------------------------------------------------
+
+@admin_only
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    runs = list(RescoreRun.objects.select_related("started_by")[:5])
+    return render(request, "scoring/ruleset_list.html", {
+        "rows": _rulesets_overview(),
+        "runs": runs,
+        "last_run": runs[0] if runs else None,
+        "playbook_form": PlaybookForm(),
+    })
+
+
+@admin_only
+@require_POST
+def playbook_load(request: HttpRequest) -> HttpResponse:
+    form = PlaybookForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose one of the playbooks."))
+        return redirect("rules:index")
+    draft = services.playbook_load(name=form.cleaned_data["name"], by=request.user, publish=False)
+    audit(request.user, "change", draft, what="playbook_loaded", playbook=form.cleaned_data["name"])
+    messages.success(request, _("Loaded the %(name)s playbook into a draft of “%(ruleset)s”. Review it, preview, then publish.")
+                     % {"name": form.cleaned_data["name"], "ruleset": draft.ruleset.name})
+    return redirect("rules:draft", ruleset_id=draft.ruleset_id)
+
+
+@admin_only
+@require_POST
+def edit(request: HttpRequest, ruleset_id: int) -> HttpResponse:
+    ruleset = get_object_or_404(RuleSet, pk=ruleset_id)
+    existed = ruleset.draft() is not None
+    draft = services.version_draft(ruleset=ruleset, by=request.user)
+    if not existed:
+        audit(request.user, "create", draft, what="draft", copied_from=ruleset.active_version_id)
+    return redirect("rules:draft", ruleset_id=ruleset.pk)
+
+
+@admin_only
+@require_http_methods(["GET", "POST"])
+def draft(request: HttpRequest, ruleset_id: int) -> HttpResponse:
+    """The draft editor: stage policy (this form posts here), the rules, a new-rule form."""
+    version = _draft_or_404(ruleset_id)
+    policy_form = PolicyForm(request.POST if request.method == "POST" else None, instance=version)
+    if request.method == "POST":
+        if policy_form.is_valid():
+            try:
+                _policy_save(policy_form, by=request.user)
+            except NotADraft:
+                return _not_a_draft(request, ruleset_id)
+            messages.success(request, _("Stage policy saved."))
+            return redirect("rules:draft", ruleset_id=ruleset_id)
+        messages.error(request, _("The stage policy was not saved: correct the fields marked below."))
+    return _render_editor(request, version, policy_form=policy_form, rule_form=RuleForm(prefix="new", initial={"type": Rule.Type.INTERACTION}))
+
+
+def _render_editor(request: HttpRequest, version: RuleSetVersion, *, policy_form: PolicyForm, rule_form: RuleForm) -> HttpResponse:
+    return render(request, "scoring/version_draft.html", {
+        "version": version,
+        "ruleset": version.ruleset,
+        "active": version.ruleset.active_version,
+        "rules": _rules_of(version),
+        "policy_form": policy_form,
+        "rule_form": rule_form,
+        "field_options": field_options(),
+    })
+
+
+@admin_only
+@require_POST
+def rule_add(request: HttpRequest, ruleset_id: int) -> HttpResponse:
+    version = _draft_or_404(ruleset_id)
+    form = RuleForm(request.POST, prefix="new", instance=Rule(version=version))
+    if not form.is_valid():
+        messages.error(request, _("The rule was not added: correct the fields marked below."))
+        return _render_editor(request, version, policy_form=PolicyForm(instance=version), rule_form=form)
+    try:
+        rule = _rule_save(form, version=version, by=request.user)
+    except NotADraft:
+        return _not_a_draft(request, ruleset_id)
+    messages.success(request, _("Rule “%(label)s” added.") % {"label": rule.label})
+    return redirect(reverse("rules:draft", args=[ruleset_id]) + f"#rule-{rule.pk}")
+
+
+@admin_only
+@require_http_methods(["GET", "POST"])
+def rule_edit(request: HttpRequest, ruleset_id: int, rule_id: int) -> HttpResponse:
+    version = _draft_or_404(ruleset_id)
+    rule = get_object_or_404(Rule.objects.select_related("interaction_kind"), pk=rule_id, version=version)
+    form = RuleForm(request.POST if request.method == "POST" else None, instance=rule)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                _rule_save(form, version=version, by=request.user)
+            except NotADraft:
+                return _not_a_draft(request, ruleset_id)
+            messages.success(request, _("Rule “%(label)s” saved.") % {"label": form.instance.label})
+            return redirect(reverse("rules:draft", args=[ruleset_id]) + f"#rule-{rule_id}")
+        messages.error(request, _("The rule was not saved: correct the fields marked below."))
+    return render(request, "scoring/rule_form.html", {
+        "version": version, "ruleset": version.ruleset, "rule": rule, "form": form, "field_options": field_options(),
+    })
+
+
+@admin_only
+@require_POST
+def rule_delete(request: HttpRequest, ruleset_id: int, rule_id: int) -> HttpResponse:
+    version = _draft_or_404(ruleset_id)
+    rule = get_object_or_404(Rule, pk=rule_id, version=version)
+    label = rule.label
+    try:
+        _rule_delete(rule, by=request.user)
+    except NotADraft:
+        return _not_a_draft(request, ruleset_id)
+    messages.success(request, _("Rule “%(label)s” deleted.") % {"label": label})
+    return redirect("rules:draft", ruleset_id=ruleset_id)
+
+
+@admin_only
+@require_http_methods(["GET", "POST"])
+def preview(request: HttpRequest, ruleset_id: int) -> HttpResponse:
+    """What publishing the draft would do; computed on every visit, nothing is written."""
+    version = _draft_or_404(ruleset_id)
+    result = services.version_preview(version=version)
+    moved = sum(n for _from, _to, n in result.moves)
+    return render(request, "scoring/version_preview.html", {
+        "version": version,
+        "ruleset": version.ruleset,
+        "preview": result,
+        "moved": moved,
+        "unchanged": result.evaluated - moved,
+        "totals": [(stage, label, result.stage_totals[stage]) for stage, label in Stage.choices],
+    })
+
+
+@admin_only
+@require_POST
+def publish(request: HttpRequest, ruleset_id: int) -> HttpResponse:
+    version = _draft_or_404(ruleset_id)
+    try:
+        published = services.version_publish(version=version, by=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("rules:draft", ruleset_id=ruleset_id)
+    audit(request.user, "publish", published, ruleset=published.ruleset_id, number=published.number)
+    messages.success(request, _("Published %(ruleset)s v%(number)s. Every contact is being rescored.")
+                     % {"ruleset": published.ruleset.name, "number": published.number})
+    return redirect(reverse("rules:index") + "#rescore")
+
+
+@admin_only
+@require_GET
+def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = get_object_or_404(
+        RuleSetVersion.objects.select_related("ruleset", "created_by", "published_by")
+        .prefetch_related("conversion_kinds").annotate(stage_change_count=Count("stage_changes")),
+        pk=version_id,
+    )
+    return render(request, "scoring/version_detail.html", {
+        "version": version,
+        "ruleset": version.ruleset,
+        "rules": _rules_of(version),
+        "is_active": version.ruleset.active_version_id == version.pk,
+    })
+
+
+@admin_only
+@require_POST
+def rollback(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Publish an archived version again (the service publishes a copy, so history stays linear)."""
+    version = get_object_or_404(RuleSetVersion.objects.select_related("ruleset"), pk=version_id)
+    if version.status != RuleSetVersion.Status.ARCHIVED:
+        messages.error(request, _("Only an archived version can be published again."))
+        return redirect("rules:version", version_id=version_id)
+    try:
+        published = services.version_publish(version=version, by=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("rules:version", version_id=version_id)
+    audit(request.user, "publish", published, ruleset=published.ruleset_id, number=published.number, rollback_of=version.pk)
+    messages.success(request, _("Rolled back: v%(old)s is active again as v%(new)s. Every contact is being rescored.")
+                     % {"old": version.number, "new": published.number})
+    return redirect(reverse("rules:index") + "#rescore")
+
+
+@admin_only
+@require_GET
+def rescore_progress(request: HttpRequest, run_id: int) -> JsonResponse:
+    run = get_object_or_404(RescoreRun, pk=run_id)
+    return JsonResponse({
+        "id": run.pk,
+        "status": run.status,
+        "running": run.status == RescoreRun.Status.RUNNING,
+        "percent": run.percent,
+        "done_chunks": run.done_chunks,
+        "total_chunks": run.total_chunks,
+        "contacts_scored": run.contacts_scored,
+        "stage_changes": run.stage_changes,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    })

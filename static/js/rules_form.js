@@ -1,0 +1,34 @@
+// Rule forms: show only the parts that apply to the chosen rule type, disable the value
+// for "is set"/"is blank", and ask before destructive or far-reaching submits.
+// Every field still works without JS (all parts are then visible).
+(function () {
+  "use strict";
+
+  document.querySelectorAll("form.rule-form").forEach(function (form) {
+    var type = form.querySelector("select[name$=type]");
+    var operator = form.querySelector("select[name$=operator]");
+    var value = form.querySelector("input[name$=value]");
+    var interactionPart = form.querySelector("[data-rule-part=interaction]");
+    var hint = form.querySelector("[data-rule-hint=interaction]");
+
+    function sync() {
+      var isInteraction = !type || type.value !== "attribute";
+      if (interactionPart) { interactionPart.hidden = !isInteraction; }
+      if (hint) { hint.hidden = !isInteraction; }
+      if (operator && value) {
+        var noValue = operator.value === "is_set" || operator.value === "is_blank";
+        value.disabled = noValue;
+        if (noValue) { value.value = ""; }
+      }
+    }
+    if (type) { type.addEventListener("change", sync); }
+    if (operator) { operator.addEventListener("change", sync); }
+    sync();
+  });
+
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+    });
+  });
+})();

@@ -1,0 +1,328 @@
+"""Scoring as the product runs it: services write scores, breakdowns and stage changes."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.utils import timezone
+
+from contacts.models import Contact, Note, StageChange
+from contacts.services import contact_set_stage, contact_unpin, contact_update
+from crm.models import SalesRepProfile
+from scoring import engine
+from scoring.models import Rule, RuleSet, RuleSetVersion
+from scoring.services import (
+    breakdown_reconciles,
+    contact_rescore,
+    rescore_all_now,
+    rule_validate,
+    version_draft,
+    version_preview,
+    version_publish,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_interactions_promote_contact_to_lead_to_prospect_with_reasons(playbooks, make_contact, log, rep):
+    person = make_contact(full_name="Dewi Lestari", email="dewi@kantor.co.id", industry="other")
+    assert (person.stage, person.score) == ("contact", 0)
+
+    log(person, "form_submitted")
+    assert (person.stage, person.score) == ("contact", 12)
+    log(person, "form_submitted")
+    assert (person.stage, person.score) == ("lead", 24)
+    log(person, "price_requested")
+    assert person.stage == "lead"  # 44 < prospect threshold 50
+    log(person, "demo_requested")
+    assert (person.stage, person.score) == ("prospect", 69)
+
+    changes = list(person.stage_changes.order_by("changed_at"))
+    assert [(c.from_stage, c.to_stage, c.reason_code) for c in changes] == [("contact", "lead", "lead"), ("lead", "prospect", "prospect")]
+    general = RuleSet.objects.get(industry="").active_version
+    assert all(c.ruleset_version == general for c in changes)
+    assert changes[1].reason_params["intent_kind"] == "demo_requested"
+    assert "69 ≥" in changes[1].reason_text and "demo_requested" in changes[1].reason_text
+    assert breakdown_reconciles(person.score_breakdown, person.score)
+    labels = {h["label"]: h for h in person.score_breakdown["hits"]}
+    assert labels["Filled a landing-page form"]["count"] == 2
+    assert len(labels["Filled a landing-page form"]["interactions"]) == 2
+
+
+def test_reason_renders_in_indonesian(playbooks, make_contact, log):
+    from django.utils import translation
+
+    person = make_contact(industry="other")
+    log(person, "form_submitted")
+    log(person, "form_submitted")
+    change = person.stage_changes.get()
+    with translation.override("en"):
+        assert change.reason_text == "score 24 ≥ lead threshold 20"
+    with translation.override("id"):
+        assert "24" in change.reason_text and "20" in change.reason_text
+
+
+def test_new_prospect_gets_round_robin_owner_and_follow_up(playbooks, make_contact, log, rep, other_rep, settings):
+    settings.CRM_FOLLOW_UP_HOURS = 24
+    owners = []
+    for _ in range(3):
+        person = make_contact(industry="other")
+        for kind in ("form_submitted", "form_submitted", "price_requested", "demo_requested"):
+            log(person, kind)
+        assert person.stage == "prospect"
+        owners.append(person.owner)
+        follow_up = person.notes.get(kind=Note.Kind.FOLLOW_UP)
+        assert timedelta(hours=23) < follow_up.due_at - timezone.now() <= timedelta(hours=24)
+        assert person.notes.filter(kind=Note.Kind.SYSTEM, body__contains="round-robin").exists()
+    assert owners[0] != owners[1] and owners[2] == owners[0], "reps take turns"
+
+
+def test_round_robin_prefers_reps_tagged_for_the_industry(playbooks, make_contact, log, rep, other_rep):
+    SalesRepProfile.objects.create(user=other_rep, industries=["b2b"])
+    for _ in range(2):
+        person = make_contact(industry="b2b", company="PT Maju", job_title="Direktur")
+        for kind in ("whitepaper_downloaded", "webinar_attended", "demo_requested", "price_requested"):
+            log(person, kind)
+        assert person.stage == "prospect"
+        assert person.owner == other_rep
+
+
+def test_an_existing_owner_is_kept(playbooks, make_contact, log, rep, other_rep):
+    person = make_contact(industry="other", owner=other_rep)
+    for kind in ("form_submitted", "form_submitted", "price_requested", "demo_requested"):
+        log(person, kind)
+    assert person.stage == "prospect" and person.owner == other_rep
+
+
+def test_rescoring_twice_records_one_stage_change(playbooks, make_contact, log):
+    person = make_contact(industry="other")
+    log(person, "form_submitted", rescore=False)
+    log(person, "form_submitted", rescore=False)
+    first = contact_rescore(contact_id=person.pk)
+    second = contact_rescore(contact_id=person.pk)
+    assert first.changed and not second.changed
+    assert StageChange.objects.filter(contact=person).count() == 1
+
+
+def test_a_deleted_contact_is_ignored(playbooks):
+    assert contact_rescore(contact_id=123456789) is None
+
+
+def test_pinned_stage_is_kept_until_unpinned(playbooks, make_contact, log, admin, django_capture_on_commit_callbacks):
+    person = make_contact(industry="other")
+    contact_set_stage(contact=person, stage="customer", by=admin, note="signed offline")
+    log(person, "form_submitted")
+    log(person, "form_submitted")
+    assert person.stage == "customer" and person.stage_pinned and person.score == 24
+    manual = person.stage_changes.get()
+    assert manual.reason_code == "manual" and manual.user == admin and "signed offline" in manual.reason_text
+
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_unpin(contact=person, by=admin)
+    person.refresh_from_db()
+    # Forward-only: a customer stays a customer once unpinned; rules may move it again.
+    assert not person.stage_pinned and person.stage == "customer"
+
+
+def test_unpinning_lets_rules_promote(playbooks, make_contact, log, admin, django_capture_on_commit_callbacks):
+    person = make_contact(industry="other")
+    contact_set_stage(contact=person, stage="contact", by=admin)
+    log(person, "form_submitted")
+    log(person, "form_submitted")
+    assert person.stage == "contact"
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_unpin(contact=person, by=admin)
+    person.refresh_from_db()
+    assert person.stage == "lead"
+
+
+def test_objection_to_profiling_stops_automated_scoring(playbooks, make_contact, log):
+    person = make_contact(industry="other", objects_to_profiling=True)
+    log(person, "form_submitted")
+    log(person, "form_submitted")
+    assert (person.stage, person.score) == ("contact", 0)
+
+
+def test_changing_a_scored_field_rescores(playbooks, make_contact, django_capture_on_commit_callbacks):
+    person = make_contact(industry="other")
+    assert person.score == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_update(contact=person, data={"phone": "0812-3456-7890"})
+    person.refresh_from_db()
+    assert person.score == 5  # "Has a phone number"
+
+
+def test_conversion_makes_a_customer(playbooks, make_contact, log):
+    person = make_contact(industry="ecommerce")
+    log(person, "purchase", data={"order_value": 150000})
+    assert person.stage == "customer"
+    change = person.stage_changes.get()
+    assert change.reason_code == "conversion" and change.reason_params["kind"] == "purchase"
+
+
+def test_inactive_lead_is_demoted_when_its_score_no_longer_holds(playbooks, make_contact, log):
+    # E-commerce: lead at 15, windows of days, demotion after 45 inactive days.
+    person = make_contact(industry="ecommerce")
+    long_ago = timezone.now() - timedelta(days=100)
+    log(person, "form_submitted", occurred_at=long_ago, rescore=False)
+    log(person, "cart_added", occurred_at=long_ago, rescore=False)
+    contact_rescore(contact_id=person.pk, now=long_ago + timedelta(hours=1))
+    person.refresh_from_db()
+    assert person.stage == "lead"
+    result = contact_rescore(contact_id=person.pk)
+    person.refresh_from_db()
+    assert result.changed and person.stage == "contact"
+    demotion = person.stage_changes.latest("changed_at")
+    assert demotion.reason_code == "demoted_inactive" and demotion.reason_params["days"] == 45
+    assert not contact_rescore(contact_id=person.pk).changed, "evaluation is idempotent after a demotion"
+
+
+def test_bulk_rescore_agrees_with_the_engine_on_random_contacts(playbooks):
+    """The bulk path (batched reads, set-based writes) must give exactly the engine's
+    score, stage and breakdown for every contact."""
+    from contacts.demo import DemoGenerator
+    from contacts.models import Interaction
+
+    now = timezone.now()
+    generator = DemoGenerator(seed=7, now=now)
+    demo = list(generator.contacts(1500))
+    rows = Contact.objects.bulk_create([Contact(**d.fields) for d in demo])
+    Interaction.objects.bulk_create(
+        Interaction(contact_id=c.pk, kind_id=k, occurred_at=at, channel=ch, data=data)
+        for c, d in zip(rows, demo, strict=True) for k, at, ch, data in d.interactions
+    )
+    outcome = rescore_all_now(now=now)
+    assert outcome.scored == 1500
+
+    from scoring.selectors import active_rulesets
+
+    rulesets = active_rulesets()
+    stored = {c.pk: c for c in Contact.objects.prefetch_related("interactions")}
+    for contact in stored.values():
+        facts = engine.ContactFacts(
+            fields={**{f: getattr(contact, f) for f in engine.ATTRIBUTE_FIELDS if f != "email_domain"}, "attributes": contact.attributes},
+            touches=[engine.Touch(i.pk, i.kind_id, i.occurred_at, i.data) for i in contact.interactions.all()],
+            stage="contact",
+        )
+        expected = engine.evaluate(rulesets.for_industry(contact.industry), facts, now)
+        assert (contact.score, contact.stage) == (expected.score, expected.stage), contact.pk
+        assert [Decimal(h["points"]) for h in contact.score_breakdown["hits"]] == [h.points for h in expected.hits]
+        assert breakdown_reconciles(contact.score_breakdown, contact.score)
+    stages = {s: sum(1 for c in stored.values() if c.stage == s) for s in ("contact", "lead", "prospect", "customer")}
+    assert stages["contact"] > stages["lead"] > stages["prospect"] > 0 and stages["customer"] > 0, stages
+    assert StageChange.objects.count() == sum(1 for c in stored.values() if c.stage != "contact")
+
+
+def test_check_scores_finds_a_tampered_score(playbooks, make_contact, log, capsys):
+    person = make_contact(industry="other")
+    log(person, "form_submitted")
+    call_command("check_scores")
+    assert "reconcile" in capsys.readouterr().out
+    Contact.objects.filter(pk=person.pk).update(score=99)
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="do not reconcile"):
+        call_command("check_scores")
+
+
+def test_draft_preview_and_publish(playbooks, make_contact, log, admin, django_capture_on_commit_callbacks):
+    people = [make_contact(industry="other") for _ in range(3)]
+    for person in people[:2]:
+        log(person, "form_submitted")  # 12 points: below the lead threshold of 20
+    default = RuleSet.objects.get(industry="")
+    old = default.active_version
+    draft = version_draft(ruleset=default, by=admin)
+    assert draft.is_draft and draft.rules.count() == old.rules.count()
+    assert version_draft(ruleset=default, by=admin) == draft, "one draft per rule set"
+    draft.lead_threshold = 10
+    draft.save()
+
+    preview = version_preview(version=draft)
+    assert preview.evaluated == 3
+    assert preview.moves == [("contact", "lead", 2)]
+    assert preview.stage_totals["lead"] == {"before": 0, "after": 2}
+    assert {e["contact_id"] for e in preview.examples} == {people[0].pk, people[1].pk}
+    assert Contact.objects.filter(stage="lead").count() == 0, "preview writes nothing"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        version_publish(version=draft, by=admin)
+    default.refresh_from_db()
+    old.refresh_from_db()
+    assert default.active_version == draft and old.status == RuleSetVersion.Status.ARCHIVED
+    assert Contact.objects.filter(stage="lead").count() == 2
+    assert set(StageChange.objects.values_list("ruleset_version", flat=True)) == {draft.pk}
+
+
+def test_rolling_back_publishes_an_older_version_again(playbooks, admin, django_capture_on_commit_callbacks):
+    default = RuleSet.objects.get(industry="")
+    v1 = default.active_version
+    draft = version_draft(ruleset=default, by=admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        version_publish(version=draft, by=admin)
+        rolled = version_publish(version=RuleSetVersion.objects.get(pk=v1.pk), by=admin)
+    default.refresh_from_db()
+    assert default.active_version == rolled and rolled.number == 3
+    assert rolled.rules.count() == v1.rules.count()
+    assert RuleSetVersion.objects.get(pk=v1.pk).status == RuleSetVersion.Status.ARCHIVED
+
+
+@pytest.mark.parametrize(
+    ("fields", "error_field"),
+    [
+        ({"type": "attribute", "field": "shoe_size", "operator": "eq", "value": "42"}, "field"),
+        ({"type": "attribute", "field": "attributes.age", "operator": "gt", "value": "forty"}, "value"),
+        ({"type": "attribute", "field": "city", "operator": "in", "value": "Jakarta"}, "value"),
+        ({"type": "interaction", "field": "", "operator": ""}, "interaction_kind"),
+    ],
+)
+def test_invalid_rules_are_refused_naming_the_field(playbooks, fields, error_field):
+    rule = Rule(version=RuleSet.objects.get(industry="").active_version, label="x", points=5, **fields)
+    with pytest.raises(ValidationError) as exc:
+        rule_validate(rule)
+    assert error_field in exc.value.message_dict
+
+
+def test_unknown_playbook_is_refused(db):
+    from scoring.services import playbook_load
+
+    with pytest.raises(ValidationError, match="Unknown playbook"):
+        playbook_load(name="fintech")
+
+
+def test_every_playbook_loads_with_valid_rules(playbooks):
+    for name, version in playbooks.items():
+        assert version.status == RuleSetVersion.Status.PUBLISHED
+        assert version.rules.count() >= 15, name
+        assert version.conversion_kinds.exists()
+        for rule in version.rules.all():
+            rule_validate(rule)
+
+
+def test_demo_data_gives_a_plausible_funnel(playbooks):
+    call_command("seed_demo", contacts=1500, seed=3)
+    counts = {s: Contact.objects.filter(stage=s).count() for s in ("contact", "lead", "prospect", "customer")}
+    assert counts["contact"] > counts["lead"] > counts["prospect"] > 0, counts
+    assert 0 < counts["customer"] < counts["lead"], counts
+    call_command("check_scores")
+
+
+@pytest.mark.worker
+def test_real_worker_promotes_contacts(celery_worker_process, playbooks, rep):
+    """Through the services on a real broker: the worker moves contact → lead → prospect."""
+    from contacts.services import contact_upsert, interaction_log
+    from tests.conftest import wait_for
+
+    person = contact_upsert(data={"full_name": "Rina Worker", "email": "rina@pabrik.co.id", "industry": "other"}).contact
+    for kind in ("form_submitted", "form_submitted"):
+        interaction_log(contact=person, kind=kind)
+    wait_for(lambda: Contact.objects.get(pk=person.pk).stage == "lead")
+    interaction_log(contact=person, kind="price_requested")
+    interaction_log(contact=person, kind="demo_requested")
+    wait_for(lambda: Contact.objects.get(pk=person.pk).stage == "prospect")
+    person.refresh_from_db()
+    assert person.score == 69, person.score_breakdown
+    changes = list(person.stage_changes.order_by("changed_at").values_list("from_stage", "to_stage", "reason_code"))
+    assert changes == [("contact", "lead", "lead"), ("lead", "prospect", "prospect")]
+    assert person.owner == rep and not person.needs_rescore

@@ -1,0 +1,174 @@
+"""The authorization matrix as data: every URL pattern × role × own/other object.
+
+Key: the URL name with its namespace ("contacts:detail", "contact-list"), or for an
+unnamed pattern its full route. The whole Django admin is one key, "admin:*", checked
+through a few representative pages. test_security_authz.py fails when a URL pattern of
+the project has no key here, so a new page or endpoint must be added with its expectations.
+
+Expectations, per role (`anonymous`, `sales`, `marketer`, `admin`):
+- an int: that exact status;
+- LOGIN: a redirect to the login page (pages) / ADMIN_LOGIN for the Django admin;
+- ALLOW: access granted (2xx, a redirect that is not to a login page, or a 400/409 saying
+  the submitted data is wrong, which only someone allowed in gets to see);
+- a pair (own, other): the first for the user's own object, the second for someone else's.
+
+Objects (`kw` maps a URL kwarg to one; "@name" in `data` is replaced by its id):
+contact (owned by the user, or by a stranger of the same role), note and interaction (on
+that contact), import_job and run (created/started by the user or the stranger), ruleset,
+version and rule (the default rule set, its published version, a rule of its draft: the
+same for everyone), kind (the page_viewed slug). Anonymous requests use the sales rep's objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+LOGIN = "login"
+ADMIN_LOGIN = "admin-login"
+ALLOW = "allow"
+
+Expect = int | str | tuple[int | str, int | str]
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str = "GET"
+    anonymous: Expect = LOGIN
+    sales: Expect = 200
+    marketer: Expect = 200
+    admin: Expect = 200
+    kw: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] | None = None
+    json: bool = False  # send `data` as a JSON body (API)
+    path: str | None = None  # for unnamed patterns: the literal path to request
+
+
+CONTACT = {"pk": "contact"}
+ADMIN_ONLY = {"sales": 403, "marketer": 403, "admin": ALLOW}
+IO = {"sales": 403, "marketer": ALLOW, "admin": ALLOW}  # import/export: admins and marketers
+API_ANON = 401
+
+MATRIX: dict[str, list[Row]] = {
+    # --- Project level -----------------------------------------------------------------
+    "healthz": [Row(anonymous=200)],
+    "login": [Row(anonymous=200, sales=ALLOW, marketer=ALLOW, admin=ALLOW)],
+    "logout": [Row("POST", anonymous=LOGIN, sales=LOGIN, marketer=LOGIN, admin=LOGIN)],  # LOGOUT_REDIRECT_URL
+    "profile": [Row()],
+    "set_language": [Row("POST", anonymous=ALLOW, sales=ALLOW, marketer=ALLOW, admin=ALLOW, data={"language": "en"})],
+    "home": [Row()],
+    "admin:*": [
+        Row(path="/admin/", anonymous=ADMIN_LOGIN, sales=ADMIN_LOGIN, marketer=ADMIN_LOGIN, admin=200),
+        Row(path="/admin/contacts/contact/", anonymous=ADMIN_LOGIN, sales=ADMIN_LOGIN, marketer=ADMIN_LOGIN, admin=200),
+        Row(path="/admin/contacts/contact/{pk}/change/", kw=CONTACT,
+            anonymous=ADMIN_LOGIN, sales=ADMIN_LOGIN, marketer=ADMIN_LOGIN, admin=200),
+        # Admins read the audit log and consent evidence in the admin too (read-only there).
+        Row(path="/admin/crm/auditevent/", anonymous=ADMIN_LOGIN, sales=ADMIN_LOGIN, marketer=ADMIN_LOGIN, admin=200),
+        Row(path="/admin/contacts/consentrecord/", anonymous=ADMIN_LOGIN, sales=ADMIN_LOGIN, marketer=ADMIN_LOGIN, admin=200),
+        Row(path="/admin/auth/user/", anonymous=ADMIN_LOGIN, sales=ADMIN_LOGIN, marketer=ADMIN_LOGIN, admin=200),
+    ],
+
+    # --- REST API (token or session) -------------------------------------------------------
+    "api-schema": [Row(anonymous=200)],
+    "api-docs": [Row(anonymous=200)],
+    # Capture takes a form key or an API token, never a session: a logged-in browser is anonymous here.
+    "capture": [Row("POST", anonymous=API_ANON, sales=API_ANON, marketer=API_ANON, admin=API_ANON,
+                    data={"email": "new@example.co.id"}, json=True)],
+    "contact-list": [
+        Row(anonymous=API_ANON),
+        Row("POST", anonymous=API_ANON, sales=201, marketer=201, admin=201, data={"full_name": "Baru"}, json=True),
+    ],
+    "contact-detail": [
+        Row(anonymous=API_ANON, sales=(200, 404), kw=CONTACT),
+        Row("PATCH", anonymous=API_ANON, sales=(200, 404), kw=CONTACT, data={"city": "Bandung"}, json=True),
+    ],
+    "interaction-list": [
+        Row(anonymous=API_ANON),
+        Row("POST", anonymous=API_ANON, sales=(201, 400), marketer=201, admin=201,
+            data={"contact": "@contact", "kind": "page_viewed"}, json=True),
+    ],
+    "interaction-detail": [Row(anonymous=API_ANON, sales=(200, 404), kw={"pk": "interaction"})],
+    "note-list": [
+        Row(anonymous=API_ANON),
+        Row("POST", anonymous=API_ANON, sales=(201, 400), marketer=201, admin=201,
+            data={"contact": "@contact", "body": "Called back"}, json=True),
+    ],
+    "note-detail": [Row(anonymous=API_ANON, sales=(200, 404), kw={"pk": "note"})],
+    "interaction-kind-list": [
+        Row(anonymous=API_ANON),
+        Row("POST", anonymous=API_ANON, sales=403, marketer=403, admin=201,
+            data={"slug": "kiosk_visit", "name": "Kiosk visit", "intent_level": "interest"}, json=True),
+    ],
+    "interaction-kind-detail": [Row(anonymous=API_ANON, kw={"pk": "kind"})],
+    "funnel": [Row(anonymous=API_ANON)],
+    "ruleset-list": [Row(anonymous=API_ANON, sales=403)],
+    "ruleset-detail": [Row(anonymous=API_ANON, sales=403, kw={"pk": "ruleset"})],
+    "ruleset-draft": [
+        Row(anonymous=API_ANON, sales=403, kw={"pk": "ruleset"}),
+        Row("PATCH", anonymous=API_ANON, sales=403, marketer=403, admin=ALLOW, kw={"pk": "ruleset"},
+            data={"lead_threshold": 25}, json=True),
+    ],
+    "ruleset-preview": [Row("POST", anonymous=API_ANON, sales=403, marketer=403, admin=200, kw={"pk": "ruleset"}, json=True)],
+    "ruleset-publish": [Row("POST", anonymous=API_ANON, sales=403, marketer=403, admin=ALLOW, kw={"pk": "ruleset"}, json=True)],
+    "api/^": [Row(path="/api/no-such-endpoint/", anonymous=404, sales=404, marketer=404, admin=404)],
+
+    # --- Contact pages ----------------------------------------------------------------------
+    "contacts:list": [Row()],
+    "contacts:bulk": [Row("POST", sales=(ALLOW, 403), marketer=ALLOW, admin=ALLOW,
+                          data={"ids": "@contact", "action": "tag", "tag": "vip"})],
+    "contacts:detail": [Row(sales=(200, 404), kw=CONTACT)],
+    "contacts:edit": [Row(sales=(200, 404), kw=CONTACT)],
+    "contacts:log_interaction": [Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW, kw=CONTACT,
+                                     data={"kind": "page_viewed", "channel": "web"})],
+    "contacts:add_note": [Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW, kw=CONTACT, data={"body": "Called"})],
+    "contacts:complete_note": [Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW,
+                                   kw={"pk": "contact", "note_id": "note"})],
+    "contacts:set_stage": [Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW, kw=CONTACT, data={"stage": "lead"})],
+    "contacts:unpin": [Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW, kw=CONTACT)],
+    # Reassigning needs a sales manager or an admin.
+    "contacts:assign_owner": [Row("POST", sales=(403, 404), marketer=403, admin=ALLOW, kw=CONTACT, data={"owner": ""})],
+    "contacts:my_prospects": [Row(sales=200, marketer=403, admin=403)],
+    "contacts:quick_note": [Row("POST", sales=(ALLOW, 404), marketer=403, admin=403, kw=CONTACT, data={"body": "Called"})],
+
+    # --- Import, export, duplicates ------------------------------------------------------------
+    "import": [Row(**IO)],
+    "import_progress": [Row(**IO, kw={"pk": "import_job"})],
+    "import_mapping": [Row(**IO, kw={"pk": "import_job"})],
+    "import_mapping_json": [Row(**IO, kw={"pk": "import_job"})],
+    "import_status": [Row(**IO, kw={"pk": "import_job"})],
+    "import_errors": [Row(**IO, kw={"pk": "import_job"})],
+    "import_restart": [Row("POST", **IO, kw={"pk": "import_job"})],
+    "export": [Row(**IO)],
+    "duplicates": [Row(**IO)],
+    "merge": [Row("POST", **IO, data={})],
+
+    # --- Rules (admins) ------------------------------------------------------------------------
+    "rules:index": [Row(**ADMIN_ONLY)],
+    "rules:playbook": [Row("POST", **ADMIN_ONLY, data={"name": "general"})],
+    "rules:edit": [Row("POST", **ADMIN_ONLY, kw={"ruleset_id": "ruleset"})],
+    "rules:draft": [Row(**ADMIN_ONLY, kw={"ruleset_id": "ruleset"})],
+    "rules:rule_add": [Row("POST", **ADMIN_ONLY, kw={"ruleset_id": "ruleset"}, data={})],
+    "rules:rule_edit": [Row(**ADMIN_ONLY, kw={"ruleset_id": "ruleset", "rule_id": "rule"})],
+    "rules:rule_delete": [Row("POST", **ADMIN_ONLY, kw={"ruleset_id": "ruleset", "rule_id": "rule"})],
+    "rules:preview": [Row(**ADMIN_ONLY, kw={"ruleset_id": "ruleset"})],
+    "rules:publish": [Row("POST", **ADMIN_ONLY, kw={"ruleset_id": "ruleset"})],
+    "rules:version": [Row(**ADMIN_ONLY, kw={"version_id": "version"})],
+    "rules:rollback": [Row("POST", **ADMIN_ONLY, kw={"version_id": "version"})],
+    "rules:progress": [Row(**ADMIN_ONLY, kw={"run_id": "run"})],
+    "rules:backtest_new": [Row(**ADMIN_ONLY, kw={"version_id": "version"})],
+    "rules:backtest": [Row(**ADMIN_ONLY, kw={"backtest_id": "backtest"})],
+    "rules:backtest_status": [Row(**ADMIN_ONLY, kw={"backtest_id": "backtest"})],
+    "rules:advisor_new": [Row(**ADMIN_ONLY, kw={"ruleset_id": "ruleset"})],
+    "rules:advisor": [Row(**ADMIN_ONLY, kw={"backtest_id": "advisor"})],
+
+    # --- Personal data and audit (contacts/urls_privacy.py, crm/urls_audit.py) -------------------
+    "privacy:overview": [Row(sales=403, kw=CONTACT)],
+    "privacy:consent_withdraw": [Row("POST", sales=403, marketer=302, admin=302, kw={**CONTACT, "channel": "=email"})],
+    "privacy:profiling": [Row("POST", sales=403, marketer=403, admin=302, kw=CONTACT, data={"objects": "1"})],
+    "privacy:access": [Row(sales=403, marketer=403, admin=200, kw=CONTACT)],
+    "privacy:erase": [
+        Row(sales=403, marketer=403, admin=200, kw=CONTACT),
+        Row("POST", sales=403, marketer=403, admin=302, kw=CONTACT, data={"mode": "anonymise", "confirm": "on"}),
+    ],
+    "audit:list": [Row(sales=403, marketer=403, admin=200)],
+}
