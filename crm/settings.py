@@ -298,6 +298,9 @@ CRM_FUTURE_SKEW = timedelta(minutes=env.int("CRM_FUTURE_SKEW_MINUTES", default=5
 CRM_RETENTION_MONTHS = env.int("CRM_RETENTION_MONTHS", default=0)
 # Contacts per chunk of a full rescore; each chunk is one Celery task.
 CRM_RESCORE_CHUNK = env.int("CRM_RESCORE_CHUNK", default=5000)
+# With a broker, events wake one bulk scoring run; a lost wake-up expires after this long
+# (the stale sweeper scores the contacts meanwhile).
+CRM_PENDING_WAKE_SECONDS = env.int("CRM_PENDING_WAKE_SECONDS", default=60)
 
 # --- Logging -------------------------------------------------------------------
 LOGGING = {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import F, Max
 
 from contacts.models import Contact, Industry, IntentLevel, Interaction, InteractionKind
@@ -168,22 +170,11 @@ def iter_range_facts(
     """Batches of (state row, facts) for contacts first_id..last_id that do not object to
     profiling, in id order: two plain queries per batch, keyset-paginated, with only the
     interaction-data keys in `data_keys` (what iter_contact_facts gives the engine, cheaper)."""
-    import json
-
-    from django.db import connection
-
     contact_sql = (
         f"SELECT {', '.join(_RANGE_COLUMNS)} FROM contacts_contact"
         " WHERE id > %s AND id <= %s AND NOT objects_to_profiling ORDER BY id LIMIT %s"
     )
-    extra = "".join(", data -> %s" for _ in data_keys)
-    touch_sql = (
-        f"SELECT contact_id, id, kind_id, occurred_at{extra} FROM contacts_interaction"
-        " WHERE contact_id >= %s AND contact_id <= %s"
-    )
-    no_data: dict[str, Any] = {}  # shared: the engine only reads Touch.data
-    attributes_at = _RANGE_COLUMNS.index("attributes")
-    loads = json.loads
+    touch_sql = _touch_sql(data_keys, "contact_id >= %s AND contact_id <= %s")
     cursor_after = first_id - 1
     with connection.cursor() as cursor:
         while True:
@@ -193,18 +184,53 @@ def iter_range_facts(
                 return
             cursor_after = rows[-1][0]
             cursor.execute(touch_sql, (*data_keys, rows[0][0], cursor_after))
-            touches: dict[int, list[engine.Touch]] = defaultdict(list)
-            for contact_id, touch_id, kind, occurred_at, *values in cursor.fetchall():
-                data = ({key: loads(v) if isinstance(v, str) else v for key, v in zip(data_keys, values, strict=True) if v is not None}
-                        if any(v is not None for v in values) else no_data)
-                touches[contact_id].append(engine.Touch(touch_id, kind, occurred_at, data))
-            out = []
-            for values in rows:
-                row = dict(zip(_RANGE_COLUMNS, values, strict=True))
-                attributes = values[attributes_at]
-                row["attributes"] = loads(attributes) if isinstance(attributes, str) else attributes
-                out.append((row, contact_facts(row, touches.get(row["id"], []))))
-            yield out
+            yield _facts_batch(rows, cursor.fetchall(), data_keys)
+
+
+def iter_ids_facts(
+    contact_ids: Sequence[int], *, data_keys: Sequence[str] = (), batch: int = 2000,
+) -> Iterator[list[tuple[dict[str, Any], engine.ContactFacts]]]:
+    """iter_range_facts for a list of ids (the contacts a burst of events touched)."""
+    contact_sql = (
+        f"SELECT {', '.join(_RANGE_COLUMNS)} FROM contacts_contact"
+        " WHERE id = ANY(%s) AND NOT objects_to_profiling ORDER BY id"
+    )
+    touch_sql = _touch_sql(data_keys, "contact_id = ANY(%s)")
+    ordered = sorted(set(contact_ids))
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), batch):
+            chunk = ordered[start:start + batch]
+            cursor.execute(contact_sql, (chunk,))
+            rows = cursor.fetchall()
+            if rows:
+                cursor.execute(touch_sql, (*data_keys, [r[0] for r in rows]))
+                yield _facts_batch(rows, cursor.fetchall(), data_keys)
+
+
+def _touch_sql(data_keys: Sequence[str], where: str) -> str:
+    extra = "".join(", data -> %s" for _ in data_keys)
+    return f"SELECT contact_id, id, kind_id, occurred_at{extra} FROM contacts_interaction WHERE {where}"
+
+
+_NO_DATA: dict[str, Any] = {}  # shared: the engine only reads Touch.data
+
+
+def _facts_batch(rows: Sequence[tuple], touch_rows: Sequence[tuple],
+                 data_keys: Sequence[str]) -> list[tuple[dict[str, Any], engine.ContactFacts]]:
+    loads = json.loads
+    touches: dict[int, list[engine.Touch]] = defaultdict(list)
+    for contact_id, touch_id, kind, occurred_at, *values in touch_rows:
+        data = ({key: loads(v) if isinstance(v, str) else v for key, v in zip(data_keys, values, strict=True) if v is not None}
+                if any(v is not None for v in values) else _NO_DATA)
+        touches[contact_id].append(engine.Touch(touch_id, kind, occurred_at, data))
+    attributes_at = _RANGE_COLUMNS.index("attributes")
+    out = []
+    for values in rows:
+        row = dict(zip(_RANGE_COLUMNS, values, strict=True))
+        attributes = values[attributes_at]
+        row["attributes"] = loads(attributes) if isinstance(attributes, str) else attributes
+        out.append((row, contact_facts(row, touches.get(row["id"], []))))
+    return out
 
 
 _narrowed_cache: dict[tuple[int, frozenset[str]], tuple[engine.RuleSet, engine.RuleSet]] = {}

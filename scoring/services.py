@@ -9,12 +9,14 @@ from __future__ import annotations
 import gc
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Max, Min
@@ -34,6 +36,7 @@ from scoring.selectors import (
     contact_row,
     data_fields,
     iter_contact_facts,
+    iter_ids_facts,
     iter_range_facts,
     load_touches,
     ruleset_for_kinds,
@@ -155,6 +158,7 @@ class BatchOutcome:
     scored: int = 0
     stage_changes: int = 0
     transitions: Counter = field(default_factory=Counter)
+    written: set[int] = field(default_factory=set, repr=False)
 
 
 def rescore_range(*, first_id: int, last_id: int, now: datetime | None = None,
@@ -164,14 +168,39 @@ def rescore_range(*, first_id: int, last_id: int, now: datetime | None = None,
     Writes are optimistic: a row is written only if its `updated_at` is what we read,
     so a contact changed meanwhile keeps its needs_rescore mark for the one-contact path.
     Costs and what was tried are in docs/performance.md."""
-    now = now or timezone.now()
     rulesets = rulesets or active_rulesets()
-    outcome = BatchOutcome()
     if connection.vendor == "postgresql":
         batches = iter_range_facts(first_id, last_id, data_keys=data_fields(rulesets))
     else:
         queryset = Contact.objects.filter(pk__gte=first_id, pk__lte=last_id, objects_to_profiling=False)
         batches = iter_contact_facts(queryset, with_data=rulesets.needs_data)
+    return _score_batches(batches, rulesets, now or timezone.now())
+
+
+def contacts_rescore(*, contact_ids: Iterable[int], now: datetime | None = None,
+                     rulesets: ActiveRuleSets | None = None) -> BatchOutcome:
+    """Score many contacts at once (a burst of events, the stale sweep) through the bulk path.
+    Contacts it could not write (changed while read, no rule set, objecting to profiling)
+    go through contact_rescore, which locks the row: every id ends scored and unmarked."""
+    ids = sorted(set(contact_ids))
+    rulesets = rulesets or active_rulesets()
+    now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        batches = iter_ids_facts(ids, data_keys=data_fields(rulesets))
+    else:
+        batches = iter_contact_facts(Contact.objects.filter(pk__in=ids, objects_to_profiling=False),
+                                     with_data=rulesets.needs_data)
+    outcome = _score_batches(batches, rulesets, now)
+    for contact_id in sorted(set(ids) - outcome.written):
+        scored = contact_rescore(contact_id=contact_id, now=now, rulesets=rulesets)
+        if scored is not None and scored.changed:
+            outcome.stage_changes += 1
+    outcome.scored = len(ids)
+    return outcome
+
+
+def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime) -> BatchOutcome:
+    outcome = BatchOutcome()
     evaluate, for_industry, narrow = engine.evaluate, rulesets.for_industry, ruleset_for_kinds
     gc_was_enabled = gc.isenabled()
     for batch in batches:
@@ -195,6 +224,7 @@ def rescore_range(*, first_id: int, last_id: int, now: datetime | None = None,
                 gc.enable()
         written = _write_scores(updates, now)
         outcome.scored += len(written)
+        outcome.written |= written
         moved = [(row, result, version) for row, result, version in moves if row["id"] in written]
         # One INSERT for the batch's stage changes; new prospects then get owner and follow-up.
         StageChange.objects.bulk_create(
@@ -314,12 +344,34 @@ def rescore_resume(*, older_than: timedelta = timedelta(minutes=10)) -> int:
 
 
 def rescore_stale(*, limit: int = 5000) -> int:
-    """Score contacts whose scoring task was lost (e.g. the broker was down)."""
+    """Score contacts still marked needs_rescore (their wake-up was lost, e.g. the broker
+    was down, or it is on its way): up to `limit`, lowest ids first, in one bulk pass."""
     ids = list(Contact.objects.filter(needs_rescore=True).order_by("pk").values_list("pk", flat=True)[:limit])
-    rulesets = active_rulesets()
-    for contact_id in ids:
-        contact_rescore(contact_id=contact_id, rulesets=rulesets)
+    if ids:
+        contacts_rescore(contact_ids=ids)
     return len(ids)
+
+
+PENDING_WAKE_KEY = "scoring:pending-wake"
+
+
+def rescore_pending(*, limit: int = 2000) -> int:
+    """The worker side of event scoring: score what is marked, in bulk. The wake-up mark
+    is cleared first, so an event committed from now on queues the next run."""
+    cache.delete(PENDING_WAKE_KEY)
+    done = rescore_stale(limit=limit)
+    if done == limit:
+        pending_wake()  # more than one run's worth: keep going
+    return done
+
+
+def pending_wake() -> None:
+    """Queue one rescore_pending run unless one is queued already: a burst of 200 events
+    a second becomes a few bulk runs instead of 200 one-contact tasks."""
+    from scoring.tasks import score_pending_task
+
+    if cache.add(PENDING_WAKE_KEY, 1, timeout=settings.CRM_PENDING_WAKE_SECONDS):
+        score_pending_task.delay()
 
 
 def rescore_all_now(*, now: datetime | None = None) -> BatchOutcome:

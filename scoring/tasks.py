@@ -18,6 +18,13 @@ def score_contact_task(contact_id: int) -> None:
 
 
 @shared_task(**RETRY)
+def score_pending_task() -> int:
+    from scoring.services import rescore_pending
+
+    return rescore_pending()
+
+
+@shared_task(**RETRY)
 def rescore_all_task(reason: str = "nightly", user_id: int | None = None) -> int:
     from scoring.services import rescore_start
 

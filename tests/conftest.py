@@ -191,6 +191,11 @@ def celery_worker_process(transactional_db, settings):
          "--without-heartbeat", "--without-gossip", "--without-mingle"],
         env=env, cwd=str(Path(__file__).resolve().parent.parent),
     )
+    from django.core.cache import cache
+
+    from scoring.services import PENDING_WAKE_KEY
+
+    cache.delete(PENDING_WAKE_KEY)  # a wake-up left by an earlier test would hold this test's back
     previous = (app.conf.task_always_eager, app.conf.task_default_queue)
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
@@ -209,6 +214,7 @@ def celery_worker_process(transactional_db, settings):
         except subprocess.TimeoutExpired:
             proc.kill()
         redis.Redis.from_url(settings.REDIS_URL).delete(queue)
+        cache.delete(PENDING_WAKE_KEY)
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):

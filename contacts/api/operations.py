@@ -8,7 +8,6 @@ events is all-or-nothing with one rescore per contact, consent changes leave evi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,16 +18,17 @@ from contacts.models import Contact, InteractionKind, Note
 from contacts.privacy import CHANNEL_FLAGS, consent_set
 from contacts.selectors import contacts_editable_by, contacts_visible_to
 from contacts.services import (
+    Event,
     LoggedInteraction,
     contact_assign_owner,
     contact_set_stage,
     contact_update,
     contact_upsert,
     interaction_log,
+    interactions_log_many,
     normalize_email,
     normalize_phone,
     note_add,
-    queue_rescore,
 )
 from crm.api_common import Conflict
 from crm.audit import audit
@@ -127,19 +127,8 @@ def contact_patch(*, contact: Contact, data: Mapping[str, Any], by, owner=UNSET,
 
 # --- Interactions ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ResolvedEvent:
-    contact: Contact
-    kind: str
-    occurred_at: Any
-    channel: str
-    data: dict
-    source: str
-    external_id: str | None
-
-
 def events_resolve(items: Sequence[tuple[int, Mapping[str, Any]]], *, user, batch: bool,
-                   errors: dict[str, list[str]] | None = None) -> list[ResolvedEvent]:
+                   errors: dict[str, list[str]] | None = None) -> list[Event]:
     """Check every (index, item) before anything is written: the contact (by id, email or
     phone, among those the user may change) and the kind. Problems are collected with
     those found earlier (`errors`) and raised together, named by item index and field."""
@@ -164,7 +153,7 @@ def events_resolve(items: Sequence[tuple[int, Mapping[str, Any]]], *, user, batc
     named_kinds = {item["kind"] for _index, item in items}
     known_kinds = set(InteractionKind.objects.filter(slug__in=named_kinds).values_list("slug", flat=True)) if named_kinds else set()
 
-    resolved: list[ResolvedEvent] = []
+    resolved: list[Event] = []
     for index, item in items:
         contact = None
         if item.get("contact"):
@@ -182,7 +171,7 @@ def events_resolve(items: Sequence[tuple[int, Mapping[str, Any]]], *, user, batc
         if item["kind"] not in known_kinds:
             error(index, "kind", _("Unknown interaction kind “%(kind)s”.") % {"kind": item["kind"]})
         if contact is not None:
-            resolved.append(ResolvedEvent(
+            resolved.append(Event(
                 contact=contact, kind=item["kind"], occurred_at=item.get("occurred_at"), channel=item.get("channel") or "",
                 data=item.get("data") or {}, source=item.get("source") or "", external_id=item.get("external_id") or None,
             ))
@@ -197,22 +186,21 @@ def _natural(path: str) -> tuple:
 
 
 @transaction.atomic
-def events_log(*, events: Sequence[ResolvedEvent], by, batch: bool) -> list[LoggedInteraction]:
+def events_log(*, events: Sequence[Event], by, batch: bool) -> list[LoggedInteraction]:
     """Log events all-or-nothing; retries (same source and external_id) come back as the
-    original rows. Each touched contact is rescored once, after commit."""
-    logged = []
-    for index, event in enumerate(events):
-        try:
-            logged.append(interaction_log(
-                contact=event.contact, kind=event.kind, occurred_at=event.occurred_at, channel=event.channel,
-                data=event.data, source=event.source, external_id=event.external_id, by=by, rescore=False,
-            ))
-        except ValidationError as exc:
-            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            raise ValidationError({f"{index}.{name}" if batch else name: messages
-                                   for name, messages in detail.items()}) from exc
-    queue_rescore({item.interaction.contact_id for item in logged if item.created})
-    return logged
+    original rows. Each touched contact is rescored once, after commit. A batch goes
+    through the bulk service (a few queries for the whole batch)."""
+    if batch:
+        return interactions_log_many(events=events, by=by)
+    (event,) = events
+    try:
+        return [interaction_log(
+            contact=event.contact, kind=event.kind, occurred_at=event.occurred_at, channel=event.channel,
+            data=event.data, source=event.source, external_id=event.external_id, by=by,
+        )]
+    except ValidationError as exc:
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        raise ValidationError(detail) from exc
 
 
 # --- Notes, kinds ------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ from django.utils import timezone
 
 from contacts.models import Contact, Interaction, Note
 from contacts.services import (
+    Event,
     contact_upsert,
     interaction_log,
+    interactions_log_many,
     normalize_email,
     normalize_phone,
     note_add,
@@ -187,6 +189,40 @@ def test_interaction_updates_last_activity_and_marks_for_scoring():
     person.refresh_from_db()
     assert person.last_interaction_at == later
     assert person.needs_rescore  # on_commit has not run: the durable mark is there
+
+
+def test_a_batch_of_events_is_written_in_bulk_like_one_by_one(django_assert_max_num_queries):
+    """interactions_log_many: replays (stored before, or earlier in the same batch) return the
+    first row; each contact's last activity is its newest event; a few queries in all."""
+    people = [contact_upsert(data={"email": f"b{i}@contoh.co.id"}, rescore=False).contact for i in range(3)]
+    first = interaction_log(contact=people[0], kind="ad_clicked", source="ads", external_id="a-1", rescore=False).interaction
+    now = timezone.now()
+    events = [Event(contact=people[i % 3], kind="page_viewed", occurred_at=now - timedelta(hours=i), source="web",
+                    external_id=f"w-{i}") for i in range(30)]
+    events += [Event(contact=people[0], kind="ad_clicked", source="ads", external_id="a-1"),  # stored before
+               Event(contact=people[1], kind="page_viewed", source="web", external_id="w-4"),  # earlier in this batch
+               Event(contact=people[2], kind="form_submitted", occurred_at=now - timedelta(days=5),
+                     data={"form": "brosur"})]  # no external id
+    with django_assert_max_num_queries(12):
+        logged = interactions_log_many(events=events)
+    assert [item.created for item in logged] == [True] * 30 + [False, False, True]
+    assert logged[30].interaction.pk == first.pk and logged[31].interaction.pk == logged[4].interaction.pk
+    assert Interaction.objects.count() == 32
+    for i, person in enumerate(people):
+        person.refresh_from_db()
+        assert person.last_interaction_at == now - timedelta(hours=i) and person.needs_rescore
+    assert Interaction.objects.get(kind_id="form_submitted").data == {"form": "brosur"}
+
+
+def test_a_batch_with_a_bad_event_writes_nothing_and_names_each_problem():
+    person = contact_upsert(data={"email": "x@contoh.co.id"}, rescore=False).contact
+    events = [Event(contact=person, kind="page_viewed"), Event(contact=person, kind="teleported"),
+              Event(contact=person, kind="ad_clicked", occurred_at=timezone.now() + timedelta(days=1)),
+              Event(contact=person, kind="ad_clicked", source="web\x00")]
+    with pytest.raises(ValidationError) as exc:
+        interactions_log_many(events=events)
+    assert sorted(exc.value.message_dict) == ["1.kind", "2.occurred_at", "3.source"]
+    assert not Interaction.objects.exists()
 
 
 def test_notes_and_follow_ups(rep):

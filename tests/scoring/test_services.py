@@ -215,6 +215,72 @@ def test_bulk_rescore_agrees_with_the_engine_on_random_contacts(playbooks):
     assert StageChange.objects.count() == sum(1 for c in stored.values() if c.stage != "contact")
 
 
+def _demo_contacts(n: int, seed: int, now):
+    from contacts.demo import DemoGenerator
+    from contacts.models import Interaction
+
+    demo = list(DemoGenerator(seed=seed, now=now).contacts(n))
+    rows = Contact.objects.bulk_create([Contact(**d.fields) for d in demo])
+    Interaction.objects.bulk_create(
+        Interaction(contact_id=c.pk, kind_id=k, occurred_at=at, channel=ch, data=data)
+        for c, d in zip(rows, demo, strict=True) for k, at, ch, data in d.interactions
+    )
+    return rows
+
+
+def test_stale_sweep_scores_every_marked_contact_in_bulk(playbooks):
+    """rescore_stale (the worker's path for bursts of events) scores each marked contact
+    exactly as the one-contact path would, and leaves nobody marked."""
+    from scoring.services import rescore_stale
+
+    now = timezone.now()
+    rows = _demo_contacts(300, seed=11, now=now)
+    objecting = rows[0]
+    Contact.objects.filter(pk=objecting.pk).update(objects_to_profiling=True)
+    Contact.objects.update(needs_rescore=True)
+
+    assert rescore_stale(limit=1000) == 300
+    bulk = {c["id"]: c for c in Contact.objects.values("id", "score", "stage", "needs_rescore", "score_breakdown")}
+    assert not any(c["needs_rescore"] for c in bulk.values())
+    assert bulk[objecting.pk]["stage"] == "contact" and bulk[objecting.pk]["score"] == 0
+    assert StageChange.objects.count() == sum(1 for c in bulk.values() if c["stage"] != "contact")
+
+    # The one-contact path, from the same start, agrees on every score, stage and breakdown.
+    StageChange.objects.all().delete()
+    Contact.objects.update(stage="contact", score=0, score_breakdown={}, stage_changed_at=None)
+    for pk in bulk:
+        contact_rescore(contact_id=pk, now=now)
+    for c in Contact.objects.values("id", "score", "stage", "score_breakdown"):
+        assert (c["score"], c["stage"]) == (bulk[c["id"]]["score"], bulk[c["id"]]["stage"]), c["id"]
+        assert c["score_breakdown"].get("hits") == bulk[c["id"]]["score_breakdown"].get("hits"), c["id"]
+
+
+def test_bulk_scoring_rescores_a_contact_changed_while_it_was_read(playbooks, monkeypatch):
+    """A contact written to between the bulk read and the bulk write is not overwritten
+    with stale facts: the one-contact path scores it again, and its move is recorded once."""
+    from contacts.models import Interaction
+    from scoring import services
+    from scoring.services import contacts_rescore
+
+    now = timezone.now()
+    person = Contact.objects.create(full_name="Rina", industry="other", needs_rescore=True)
+    Interaction.objects.create(contact=person, kind_id="form_submitted", occurred_at=now - timedelta(hours=1))
+    real_write = services._write_scores
+
+    def write_after_a_concurrent_event(updates, when):
+        # What interaction_log does for an event that lands mid-run: a new row, a touched contact.
+        Interaction.objects.create(contact=person, kind_id="form_submitted", occurred_at=now)
+        Contact.objects.filter(pk=person.pk).update(updated_at=timezone.now())
+        return real_write(updates, when)
+
+    monkeypatch.setattr(services, "_write_scores", write_after_a_concurrent_event)
+    outcome = contacts_rescore(contact_ids=[person.pk], now=now)
+    person.refresh_from_db()
+    assert outcome.scored == 1 and not person.needs_rescore
+    assert person.stage == "lead" and len(person.score_breakdown["hits"][0]["interactions"]) == 2
+    assert list(person.stage_changes.values_list("from_stage", "to_stage")) == [("contact", "lead")]
+
+
 def test_check_scores_finds_a_tampered_score(playbooks, make_contact, log, capsys):
     person = make_contact(industry="other")
     log(person, "form_submitted")
@@ -326,3 +392,29 @@ def test_real_worker_promotes_contacts(celery_worker_process, playbooks, rep):
     changes = list(person.stage_changes.order_by("changed_at").values_list("from_stage", "to_stage", "reason_code"))
     assert changes == [("contact", "lead", "lead"), ("lead", "prospect", "prospect")]
     assert person.owner == rep and not person.needs_rescore
+
+
+@pytest.mark.worker
+def test_real_worker_scores_a_burst_of_events_in_bulk(celery_worker_process, playbooks, rep):
+    """Forty events in a burst wake the bulk scorer instead of queueing forty tasks; every
+    contact ends scored as the engine says, each move recorded once."""
+    from django.core.cache import cache
+
+    from contacts.services import contact_upsert, interaction_log
+    from scoring.services import PENDING_WAKE_KEY
+    from tests.conftest import wait_for
+
+    people = [contact_upsert(data={"full_name": f"Burst {i}", "email": f"burst{i}@pabrik.co.id", "industry": "other"}).contact
+              for i in range(40)]
+    wait_for(lambda: not Contact.objects.filter(needs_rescore=True).exists())
+    for person in people:
+        interaction_log(contact=person, kind="price_requested")
+        interaction_log(contact=person, kind="form_submitted")
+    wait_for(lambda: not Contact.objects.filter(needs_rescore=True).exists())
+    wait_for(lambda: cache.get(PENDING_WAKE_KEY) is None)  # the last run has started, nothing more is queued
+    assert set(Contact.objects.values_list("stage", flat=True)) == {"lead"}
+    assert StageChange.objects.filter(to_stage="lead").count() == 40
+    before = dict(Contact.objects.values_list("pk", "score"))
+    for person in people:  # the one-contact path agrees and moves nobody again
+        assert contact_rescore(contact_id=person.pk).changed is False
+    assert dict(Contact.objects.values_list("pk", "score")) == before
