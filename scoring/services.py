@@ -24,7 +24,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact, Note, Stage, StageChange
-from contacts.services import note_add
 from crm.models import SalesRepProfile
 from crm.roles import SALES
 from scoring import engine
@@ -117,38 +116,67 @@ def _record_stage_change(contact_id: int, from_stage: str, result: engine.Result
         ruleset_version=version,
     )
     if result.stage == Stage.PROSPECT:
-        prospect_assign(contact_id=contact_id, now=now)
+        prospects_assign(contact_ids=[contact_id], now=now)
 
 
 # --- New prospects: an owner and a follow-up ------------------------------------
 
-def prospect_assign(*, contact_id: int, now: datetime | None = None) -> None:
-    """A new prospect gets an owner (round-robin over active sales reps, preferring reps
-    tagged for its industry) and a follow-up due within the follow-up time."""
+def prospects_assign(*, contact_ids: Iterable[int], now: datetime | None = None) -> None:
+    """New prospects get an owner (round-robin over active sales reps, preferring reps
+    tagged for their industry) and a follow-up due within the follow-up time. A handful of
+    queries for any number of prospects: a rescore can make thousands at once."""
     now = now or timezone.now()
-    contact = Contact.objects.select_related("owner").get(pk=contact_id)
-    if contact.owner_id is None and (rep := _next_rep(contact.industry, now)) is not None:
-        Contact.objects.filter(pk=contact_id).update(owner=rep)
-        contact.owner = rep
-        note_add(contact_id=contact_id, author=None, kind=Note.Kind.SYSTEM,
-                 body=_("Became a prospect; assigned to %(rep)s by round-robin.") % {"rep": rep.get_full_name() or rep.username})
-    due = now + timedelta(hours=settings.CRM_FOLLOW_UP_HOURS)
-    note_add(contact_id=contact_id, author=None, kind=Note.Kind.FOLLOW_UP, due_at=due,
-             body=_("New prospect: follow up personally within %(hours)d hours.") % {"hours": settings.CRM_FOLLOW_UP_HOURS})
+    contacts = list(Contact.objects.filter(pk__in=list(contact_ids)).order_by("pk").values_list("pk", "owner_id", "industry"))
+    if not contacts:
+        return
+    roster = _RepRoster.load(now)
+    hours = settings.CRM_FOLLOW_UP_HOURS
+    assigned: dict[Any, list[int]] = {}
+    notes = []
+    for contact_id, owner_id, industry in contacts:
+        if owner_id is None and (rep := roster.next_for(industry)) is not None:
+            assigned.setdefault(rep, []).append(contact_id)
+            notes.append(Note(contact_id=contact_id, kind=Note.Kind.SYSTEM, body=_(
+                "Became a prospect; assigned to %(rep)s by round-robin.") % {"rep": rep.get_full_name() or rep.username}))
+        notes.append(Note(contact_id=contact_id, kind=Note.Kind.FOLLOW_UP, due_at=now + timedelta(hours=hours),
+                          body=_("New prospect: follow up personally within %(hours)d hours.") % {"hours": hours}))
+    with transaction.atomic():
+        for rep, ids in assigned.items():
+            Contact.objects.filter(pk__in=ids, owner__isnull=True).update(owner=rep)
+        Note.objects.bulk_create(notes)
+        roster.save()
 
 
-def _next_rep(industry: str, now: datetime):
-    reps = get_user_model().objects.filter(is_active=True, groups__name=SALES).exclude(rep_profile__accepts_new_prospects=False)
-    profiles = {p.user_id: p for p in SalesRepProfile.objects.filter(user__in=reps)}
-    candidates = list(reps.distinct())
-    tagged = [u for u in candidates if industry in (profiles.get(u.pk).industries if u.pk in profiles else [])]
-    pool = tagged or [u for u in candidates if not (profiles.get(u.pk) and profiles[u.pk].industries)] or candidates
-    if not pool:
-        return None
-    epoch = timezone.make_aware(datetime(1970, 1, 1))
-    rep = min(pool, key=lambda u: ((profiles[u.pk].last_assigned_at or epoch) if u.pk in profiles else epoch, u.pk))
-    SalesRepProfile.objects.update_or_create(user=rep, defaults={"last_assigned_at": now})
-    return rep
+class _RepRoster:
+    """Who gets the next prospect: the rep assigned longest ago, in memory for a batch."""
+
+    def __init__(self, reps: list, profiles: dict, now: datetime) -> None:
+        epoch = timezone.make_aware(datetime(1970, 1, 1))
+        self.reps, self.profiles, self.now = reps, profiles, now
+        self.turn = {u.pk: (profiles[u.pk].last_assigned_at or epoch) if u.pk in profiles else epoch for u in reps}
+        self.picks: list[int] = []  # rep ids, one per prospect of this batch
+
+    @classmethod
+    def load(cls, now: datetime) -> _RepRoster:
+        reps = list(get_user_model().objects.filter(is_active=True, groups__name=SALES)
+                    .exclude(rep_profile__accepts_new_prospects=False).distinct())
+        return cls(reps, {p.user_id: p for p in SalesRepProfile.objects.filter(user__in=reps)}, now)
+
+    def next_for(self, industry: str):
+        industries = {u.pk: (self.profiles[u.pk].industries if u.pk in self.profiles else []) for u in self.reps}
+        pool = ([u for u in self.reps if industry in industries[u.pk]] or [u for u in self.reps if not industries[u.pk]]
+                or self.reps)
+        if not pool:
+            return None
+        rep = min(pool, key=lambda u: (self.turn[u.pk], u.pk))
+        # Later picks of one batch count as later turns, so the rotation goes on across batches.
+        self.turn[rep.pk] = self.now + timedelta(microseconds=len(self.picks))
+        self.picks.append(rep.pk)
+        return rep
+
+    def save(self) -> None:
+        for rep_id in set(self.picks):
+            SalesRepProfile.objects.update_or_create(user_id=rep_id, defaults={"last_assigned_at": self.turn[rep_id]})
 
 
 # --- Many contacts ---------------------------------------------------------------
@@ -233,9 +261,8 @@ def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime) -> BatchOut
                         ruleset_version=version)
             for row, result, version in moved
         )
+        prospects_assign(contact_ids=[row["id"] for row, result, _version in moved if result.stage == Stage.PROSPECT], now=now)
         for row, result, _version in moved:
-            if result.stage == Stage.PROSPECT:
-                prospect_assign(contact_id=row["id"], now=now)
             outcome.stage_changes += 1
             outcome.transitions[(row["stage"], result.stage)] += 1
     return outcome

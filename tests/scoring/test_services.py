@@ -79,6 +79,28 @@ def test_new_prospect_gets_round_robin_owner_and_follow_up(playbooks, make_conta
     assert owners[0] != owners[1] and owners[2] == owners[0], "reps take turns"
 
 
+def test_prospects_made_by_one_bulk_rescore_are_shared_out_in_turn(playbooks, rep, other_rep):
+    from contacts.models import Interaction
+
+    now = timezone.now()
+    people = Contact.objects.bulk_create(Contact(full_name=f"P{i}", industry="other") for i in range(6))
+    Interaction.objects.bulk_create(
+        Interaction(contact=p, kind_id=kind, occurred_at=now - timedelta(hours=1))
+        for p in people for kind in ("form_submitted", "form_submitted", "price_requested", "demo_requested")
+    )
+    rescore_all_now(now=now)
+    owners = list(Contact.objects.order_by("pk").values_list("stage", "owner__username"))
+    assert owners == [("prospect", name) for name in [rep.username, other_rep.username] * 3], (owners, rep.username)
+    assert Note.objects.filter(kind=Note.Kind.FOLLOW_UP, due_at__isnull=False).count() == 6
+    assert Note.objects.filter(kind=Note.Kind.SYSTEM, body__contains="round-robin").count() == 6
+    # The next prospect continues the rotation where the batch left it.
+    late = Contact.objects.create(full_name="Late", industry="other")
+    Interaction.objects.bulk_create(Interaction(contact=late, kind_id=kind, occurred_at=now)
+                                    for kind in ("form_submitted", "form_submitted", "price_requested", "demo_requested"))
+    contact_rescore(contact_id=late.pk)
+    assert Contact.objects.get(pk=late.pk).owner == rep
+
+
 def test_round_robin_prefers_reps_tagged_for_the_industry(playbooks, make_contact, log, rep, other_rep):
     SalesRepProfile.objects.create(user=other_rep, industries=["b2b"])
     for _ in range(2):
