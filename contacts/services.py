@@ -415,11 +415,11 @@ def interactions_log_many(*, events: Sequence[Event], by=None, rescore: bool = T
         elif key[1] and key in new_rows:
             results.append(None)  # a repeat inside the batch: filled in once the first is written
         else:
-            new_rows[key if key[1] else index] = Interaction(
+            row = new_rows[key if key[1] else index] = Interaction(
                 contact=event.contact, kind_id=event.kind, occurred_at=event.occurred_at or now, channel=event.channel or "",
                 data=dict(event.data or {}), source=key[0], external_id=key[1], created_by=by, created_at=now,
             )
-            results.append(LoggedInteraction(new_rows[key if key[1] else index], created=True))
+            results.append(LoggedInteraction(row, created=True))
     try:
         with transaction.atomic():
             Interaction.objects.bulk_create(new_rows.values())

@@ -152,7 +152,8 @@ class _RepRoster:
 
     def __init__(self, reps: list, profiles: dict, now: datetime) -> None:
         epoch = timezone.make_aware(datetime(1970, 1, 1))
-        self.reps, self.profiles, self.now = reps, profiles, now
+        self.reps, self.now = reps, now
+        self.industries = {u.pk: profiles[u.pk].industries if u.pk in profiles else [] for u in reps}
         self.turn = {u.pk: (profiles[u.pk].last_assigned_at or epoch) if u.pk in profiles else epoch for u in reps}
         self.picks: list[int] = []  # rep ids, one per prospect of this batch
 
@@ -163,9 +164,8 @@ class _RepRoster:
         return cls(reps, {p.user_id: p for p in SalesRepProfile.objects.filter(user__in=reps)}, now)
 
     def next_for(self, industry: str):
-        industries = {u.pk: (self.profiles[u.pk].industries if u.pk in self.profiles else []) for u in self.reps}
-        pool = ([u for u in self.reps if industry in industries[u.pk]] or [u for u in self.reps if not industries[u.pk]]
-                or self.reps)
+        tagged = self.industries
+        pool = [u for u in self.reps if industry in tagged[u.pk]] or [u for u in self.reps if not tagged[u.pk]] or self.reps
         if not pool:
             return None
         rep = min(pool, key=lambda u: (self.turn[u.pk], u.pk))

@@ -193,14 +193,10 @@ def events_log(*, events: Sequence[Event], by, batch: bool) -> list[LoggedIntera
     if batch:
         return interactions_log_many(events=events, by=by)
     (event,) = events
-    try:
-        return [interaction_log(
-            contact=event.contact, kind=event.kind, occurred_at=event.occurred_at, channel=event.channel,
-            data=event.data, source=event.source, external_id=event.external_id, by=by,
-        )]
-    except ValidationError as exc:
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        raise ValidationError(detail) from exc
+    return [interaction_log(
+        contact=event.contact, kind=event.kind, occurred_at=event.occurred_at, channel=event.channel,
+        data=event.data, source=event.source, external_id=event.external_id, by=by,
+    )]
 
 
 # --- Notes, kinds ------------------------------------------------------------------------------

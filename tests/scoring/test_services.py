@@ -90,7 +90,7 @@ def test_prospects_made_by_one_bulk_rescore_are_shared_out_in_turn(playbooks, re
     )
     rescore_all_now(now=now)
     owners = list(Contact.objects.order_by("pk").values_list("stage", "owner__username"))
-    assert owners == [("prospect", name) for name in [rep.username, other_rep.username] * 3], (owners, rep.username)
+    assert owners == [("prospect", name) for name in [rep.username, other_rep.username] * 3]
     assert Note.objects.filter(kind=Note.Kind.FOLLOW_UP, due_at__isnull=False).count() == 6
     assert Note.objects.filter(kind=Note.Kind.SYSTEM, body__contains="round-robin").count() == 6
     # The next prospect continues the rotation where the batch left it.
@@ -201,20 +201,24 @@ def test_inactive_lead_is_demoted_when_its_score_no_longer_holds(playbooks, make
     assert not contact_rescore(contact_id=person.pk).changed, "evaluation is idempotent after a demotion"
 
 
-def test_bulk_rescore_agrees_with_the_engine_on_random_contacts(playbooks):
-    """The bulk path (batched reads, set-based writes) must give exactly the engine's
-    score, stage and breakdown for every contact."""
+def _demo_contacts(n: int, seed: int, now):
     from contacts.demo import DemoGenerator
     from contacts.models import Interaction
 
-    now = timezone.now()
-    generator = DemoGenerator(seed=7, now=now)
-    demo = list(generator.contacts(1500))
+    demo = list(DemoGenerator(seed=seed, now=now).contacts(n))
     rows = Contact.objects.bulk_create([Contact(**d.fields) for d in demo])
     Interaction.objects.bulk_create(
         Interaction(contact_id=c.pk, kind_id=k, occurred_at=at, channel=ch, data=data)
         for c, d in zip(rows, demo, strict=True) for k, at, ch, data in d.interactions
     )
+    return rows
+
+
+def test_bulk_rescore_agrees_with_the_engine_on_random_contacts(playbooks):
+    """The bulk path (batched reads, set-based writes) must give exactly the engine's
+    score, stage and breakdown for every contact."""
+    now = timezone.now()
+    _demo_contacts(1500, seed=7, now=now)
     outcome = rescore_all_now(now=now)
     assert outcome.scored == 1500
 
@@ -235,19 +239,6 @@ def test_bulk_rescore_agrees_with_the_engine_on_random_contacts(playbooks):
     stages = {s: sum(1 for c in stored.values() if c.stage == s) for s in ("contact", "lead", "prospect", "customer")}
     assert stages["contact"] > stages["lead"] > stages["prospect"] > 0 and stages["customer"] > 0, stages
     assert StageChange.objects.count() == sum(1 for c in stored.values() if c.stage != "contact")
-
-
-def _demo_contacts(n: int, seed: int, now):
-    from contacts.demo import DemoGenerator
-    from contacts.models import Interaction
-
-    demo = list(DemoGenerator(seed=seed, now=now).contacts(n))
-    rows = Contact.objects.bulk_create([Contact(**d.fields) for d in demo])
-    Interaction.objects.bulk_create(
-        Interaction(contact_id=c.pk, kind_id=k, occurred_at=at, channel=ch, data=data)
-        for c, d in zip(rows, demo, strict=True) for k, at, ch, data in d.interactions
-    )
-    return rows
 
 
 def test_stale_sweep_scores_every_marked_contact_in_bulk(playbooks):
