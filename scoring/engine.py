@@ -319,34 +319,131 @@ def _decay(touch: Touch, policy: StagePolicy, now: datetime) -> float:
     return 0.5 ** (age_days / float(half_life))
 
 
-def _interaction_hit(
-    rule: InteractionRule, touches: Sequence[Touch], policy: StagePolicy, now: datetime
-) -> RuleHit | None:
-    since = _since(now, rule.window_days)
-    cond = rule.condition
-    matches = sorted(
-        (
-            t for t in touches
-            if t.kind == rule.kind
-            and (since is None or t.occurred_at >= since)
-            and (cond is None or condition_holds(cond, (t.data or {}).get(cond.field)))
-        ),
-        key=_recency,
-        reverse=True,
-    )
-    if rule.max_occurrences is not None:
-        matches = matches[: max(rule.max_occurrences, 0)]  # the cap keeps the most recent
-    if not matches:
-        return None
-    # fsum is exact, so the total cannot depend on float summation order.
-    total = math.fsum(float(rule.points) * _decay(t, policy, now) for t in matches)
-    return RuleHit(rule.id, rule.label, _cents(total), len(matches), tuple(t.id for t in matches))
+# Rule sets are compiled once (per process) into the shapes evaluate() walks: each
+# contact's touches are sorted newest first once and grouped by kind, so a rule only
+# looks at its own kind and stops at its window's edge or its cap; conditions on text
+# compare against pre-normalised options; an attribute rule's hit is built once.
+# tests/scoring/reference_engine.py is the plain one-rule-at-a-time reading of the
+# same semantics, and the tests check that both agree on random rule sets and contacts.
 
 
-def _attribute_hit(rule: AttributeRule, facts: ContactFacts) -> RuleHit | None:
-    if not condition_holds(rule.condition, field_value(facts, rule.condition.field)):
-        return None
-    return RuleHit(rule.id, rule.label, _cents(float(rule.points)), 1, ())
+def _predicate(cond: Condition) -> Callable[[Any], bool]:
+    """condition_holds(cond, ·), with `eq`/`in` (and their negations) on text precomputed."""
+    op, expected = cond.op, cond.value
+    if op in ("eq", "neq", "in", "not_in"):
+        if op in ("in", "not_in"):
+            options = expected if isinstance(expected, (list, tuple, set, frozenset)) else [expected]
+        else:
+            options = [expected]
+        if options and all(isinstance(option, str) for option in options):
+            normalised = frozenset(_norm(option) for option in options)
+            positive = op in ("eq", "in")
+
+            def holds(actual: Any) -> bool:
+                if type(actual) is str:  # text against text: _equals is a normalised comparison
+                    return (actual.strip().casefold() in normalised) == positive
+                return condition_holds(cond, actual)
+
+            return holds
+    return lambda actual: condition_holds(cond, actual)
+
+
+def _getter(name: str) -> Callable[[ContactFacts], Any]:
+    if name == "email_domain" or name.startswith(ATTRIBUTES_PREFIX):
+        return lambda facts: field_value(facts, name)
+    return lambda facts: facts.fields.get(name)
+
+
+@dataclass(frozen=True)
+class _InteractionStep:
+    rule: InteractionRule
+    points: float
+    cap: int | None
+    data_field: str | None
+    holds: Callable[[Any], bool] | None
+
+
+class _Compiled:
+    """One rule set, ready to evaluate many contacts (see evaluate)."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
+        policy = ruleset.policy
+        half_life = policy.decay_half_life_days
+        self.half_life = float(half_life) if half_life is not None and half_life > 0 else None
+        self.steps = tuple(
+            _InteractionStep(
+                rule, float(rule.points), None if rule.max_occurrences is None else max(rule.max_occurrences, 0),
+                rule.condition.field if rule.condition else None,
+                _predicate(rule.condition) if rule.condition else None,
+            )
+            for rule in ruleset.interaction_rules
+        )
+        self.attributes = tuple(
+            (_getter(rule.condition.field), _predicate(rule.condition),
+             RuleHit(rule.id, rule.label, _cents(float(rule.points)), 1, ()))
+            for rule in ruleset.attribute_rules
+        )
+        self._windows: tuple[datetime, tuple[datetime | None, ...]] | None = None
+
+    def window_starts(self, now: datetime) -> tuple[datetime | None, ...]:
+        """Each interaction rule's window start for `now` (a full rescore shares one `now`)."""
+        cached = self._windows
+        if cached is None or cached[0] != now:
+            cached = (now, tuple(_since(now, step.rule.window_days) for step in self.steps))
+            self._windows = cached
+        return cached[1]
+
+    def interaction_hits(self, newest_first: Sequence[Touch], now: datetime) -> list[RuleHit]:
+        by_kind: dict[str, list[Touch]] = {}
+        for touch in newest_first:
+            group = by_kind.get(touch.kind)
+            if group is None:
+                by_kind[touch.kind] = [touch]
+            else:
+                group.append(touch)
+        half_life, fsum = self.half_life, math.fsum
+        hits = []
+        for step, since in zip(self.steps, self.window_starts(now), strict=True):
+            group = by_kind.get(step.rule.kind)
+            if not group or step.cap == 0:
+                continue
+            holds, data_field, cap = step.holds, step.data_field, step.cap
+            matches = []
+            for touch in group:
+                if since is not None and touch.occurred_at < since:
+                    break  # newest first: everything after this is older still
+                if holds is not None and not holds((touch.data or {}).get(data_field)):
+                    continue
+                matches.append(touch)
+                if len(matches) == cap:  # the cap keeps the most recent
+                    break
+            if not matches:
+                continue
+            # fsum is exact, so the total cannot depend on float summation order.
+            if half_life is None:
+                total = fsum(step.points * 1.0 for _touch in matches)
+            else:
+                total = fsum(step.points * 0.5 ** (((now - touch.occurred_at).total_seconds() / 86400) / half_life)
+                             for touch in matches)
+            hits.append(RuleHit(step.rule.id, step.rule.label, _cents(total), len(matches), tuple(t.id for t in matches)))
+        return hits
+
+    def attribute_hits(self, facts: ContactFacts) -> list[RuleHit]:
+        return [hit for get, holds, hit in self.attributes if holds(get(facts))]
+
+
+_compiled_cache: dict[int, _Compiled] = {}
+
+
+def _compiled(ruleset: RuleSet) -> _Compiled:
+    """The compiled form of a rule set, cached by identity (rule sets are immutable)."""
+    compiled = _compiled_cache.get(id(ruleset))
+    if compiled is None or compiled.ruleset is not ruleset:  # not a new object at a reused address
+        if len(_compiled_cache) > 1000:
+            _compiled_cache.clear()
+        compiled = _compiled_cache[id(ruleset)] = _Compiled(ruleset)
+    return compiled
 
 
 # --- stages ----------------------------------------------------------------------
@@ -431,10 +528,10 @@ def evaluate(ruleset: RuleSet, facts: ContactFacts, now: datetime) -> Result:
     if facts.stage not in STAGES:
         raise ValueError(f"Unknown stage {facts.stage!r}; expected one of {', '.join(STAGES)}")
     policy = ruleset.policy
+    compiled = _compiled(ruleset)
     touches = [t for t in facts.touches if t.occurred_at <= now]
-    hits = [_interaction_hit(rule, touches, policy, now) for rule in ruleset.interaction_rules]
-    hits += [_attribute_hit(rule, facts) for rule in ruleset.attribute_rules]
-    kept = tuple(hit for hit in hits if hit is not None)
+    newest_first = sorted(touches, key=_recency, reverse=True)
+    kept = tuple(compiled.interaction_hits(newest_first, now) + compiled.attribute_hits(facts))
     score = score_total(hit.points for hit in kept)
     earned, earned_reason = _earned_stage(score, touches, policy, now)
     stage, reason = _apply_policy(facts, earned, earned_reason, score, touches, policy, now)

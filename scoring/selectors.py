@@ -174,7 +174,7 @@ def iter_range_facts(
         f"SELECT {', '.join(_RANGE_COLUMNS)} FROM contacts_contact"
         " WHERE id > %s AND id <= %s AND NOT objects_to_profiling ORDER BY id LIMIT %s"
     )
-    touch_sql = _touch_sql(data_keys, "contact_id >= %s AND contact_id <= %s")
+    touch_sql, data_params = _touch_sql(data_keys, "contact_id >= %s AND contact_id <= %s")
     cursor_after = first_id - 1
     with connection.cursor() as cursor:
         while True:
@@ -183,8 +183,8 @@ def iter_range_facts(
             if not rows:
                 return
             cursor_after = rows[-1][0]
-            cursor.execute(touch_sql, (*data_keys, rows[0][0], cursor_after))
-            yield _facts_batch(rows, cursor.fetchall(), data_keys)
+            cursor.execute(touch_sql, (*data_params, rows[0][0], cursor_after))
+            yield _facts_batch(rows, cursor.fetchall())
 
 
 def iter_ids_facts(
@@ -195,7 +195,7 @@ def iter_ids_facts(
         f"SELECT {', '.join(_RANGE_COLUMNS)} FROM contacts_contact"
         " WHERE id = ANY(%s) AND NOT objects_to_profiling ORDER BY id"
     )
-    touch_sql = _touch_sql(data_keys, "contact_id = ANY(%s)")
+    touch_sql, data_params = _touch_sql(data_keys, "contact_id = ANY(%s)")
     ordered = sorted(set(contact_ids))
     with connection.cursor() as cursor:
         for start in range(0, len(ordered), batch):
@@ -203,26 +203,32 @@ def iter_ids_facts(
             cursor.execute(contact_sql, (chunk,))
             rows = cursor.fetchall()
             if rows:
-                cursor.execute(touch_sql, (*data_keys, [r[0] for r in rows]))
-                yield _facts_batch(rows, cursor.fetchall(), data_keys)
+                cursor.execute(touch_sql, (*data_params, [r[0] for r in rows]))
+                yield _facts_batch(rows, cursor.fetchall())
 
 
-def _touch_sql(data_keys: Sequence[str], where: str) -> str:
-    extra = "".join(", data -> %s" for _ in data_keys)
-    return f"SELECT contact_id, id, kind_id, occurred_at{extra} FROM contacts_interaction WHERE {where}"
+def _touch_sql(data_keys: Sequence[str], where: str) -> tuple[str, list[Any]]:
+    """The touches query and its leading parameters. The data column is NULL for the many
+    interactions that have none of `data_keys`, else an object of just those keys (one
+    JSON value to decode per touch, not one per key)."""
+    if not data_keys:
+        return f"SELECT contact_id, id, kind_id, occurred_at, NULL FROM contacts_interaction WHERE {where}", []
+    pairs = ", ".join("%s, data -> %s" for _ in data_keys)
+    sql = (f"SELECT contact_id, id, kind_id, occurred_at, CASE WHEN data ?| %s THEN jsonb_build_object({pairs}) END"
+           f" FROM contacts_interaction WHERE {where}")
+    return sql, [list(data_keys), *(key for key in data_keys for _ in range(2))]
 
 
 _NO_DATA: dict[str, Any] = {}  # shared: the engine only reads Touch.data
 
 
-def _facts_batch(rows: Sequence[tuple], touch_rows: Sequence[tuple],
-                 data_keys: Sequence[str]) -> list[tuple[dict[str, Any], engine.ContactFacts]]:
-    loads = json.loads
+def _facts_batch(rows: Sequence[tuple], touch_rows: Sequence[tuple]) -> list[tuple[dict[str, Any], engine.ContactFacts]]:
+    loads, touch = json.loads, engine.Touch
     touches: dict[int, list[engine.Touch]] = defaultdict(list)
-    for contact_id, touch_id, kind, occurred_at, *values in touch_rows:
-        data = ({key: loads(v) if isinstance(v, str) else v for key, v in zip(data_keys, values, strict=True) if v is not None}
-                if any(v is not None for v in values) else _NO_DATA)
-        touches[contact_id].append(engine.Touch(touch_id, kind, occurred_at, data))
+    for contact_id, touch_id, kind, occurred_at, data in touch_rows:
+        if data:  # a JSON null is no value, as the ORM path's .get() would see it
+            data = {key: value for key, value in (loads(data) if isinstance(data, str) else data).items() if value is not None}
+        touches[contact_id].append(touch(touch_id, kind, occurred_at, data or _NO_DATA))
     attributes_at = _RANGE_COLUMNS.index("attributes")
     out = []
     for values in rows:
@@ -231,22 +237,3 @@ def _facts_batch(rows: Sequence[tuple], touch_rows: Sequence[tuple],
         row["attributes"] = loads(attributes) if isinstance(attributes, str) else attributes
         out.append((row, contact_facts(row, touches.get(row["id"], []))))
     return out
-
-
-_narrowed_cache: dict[tuple[int, frozenset[str]], tuple[engine.RuleSet, engine.RuleSet]] = {}
-
-
-def ruleset_for_kinds(ruleset: engine.RuleSet, kinds: frozenset[str]) -> engine.RuleSet:
-    """The rule set without the interaction rules that cannot match a contact who only has
-    interactions of `kinds`. Such rules yield no hit, and the kept rules stay in order, so
-    engine.evaluate gives the same result; it just stops trying 25 rules per contact."""
-    key = (id(ruleset), kinds)
-    cached = _narrowed_cache.get(key)
-    if cached is not None and cached[0] is ruleset:  # same object, not a new one at a reused address
-        return cached[1]
-    if len(_narrowed_cache) > 20_000:
-        _narrowed_cache.clear()
-    rules = tuple(r for r in ruleset.interaction_rules if r.kind in kinds)
-    narrowed = engine.RuleSet(ruleset.version_id, rules, ruleset.attribute_rules, ruleset.policy)
-    _narrowed_cache[key] = (ruleset, narrowed)
-    return narrowed

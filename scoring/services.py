@@ -38,7 +38,6 @@ from scoring.selectors import (
     iter_ids_facts,
     iter_range_facts,
     load_touches,
-    ruleset_for_kinds,
     scope_filter,
     single_ruleset,
 )
@@ -85,11 +84,12 @@ class Scored:
 def contact_rescore(*, contact_id: int, now: datetime | None = None, rulesets: ActiveRuleSets | None = None) -> Scored | None:
     """Score one contact under the published rule set for its industry. Idempotent and
     race-safe: the contact row is locked while its score is computed and stored."""
-    now = now or timezone.now()
     rulesets = rulesets or active_rulesets()
     with transaction.atomic():
         if not Contact.objects.select_for_update().filter(pk=contact_id).exists():
             return None  # deleted after the task was queued
+        # Taken under the lock: every interaction committed before it is in the past of `now`.
+        now = now or timezone.now()
         row = contact_row(contact_id)
         ruleset = rulesets.for_industry(row["industry"])
         if ruleset is None or row["objects_to_profiling"]:
@@ -202,7 +202,7 @@ def rescore_range(*, first_id: int, last_id: int, now: datetime | None = None,
     else:
         queryset = Contact.objects.filter(pk__gte=first_id, pk__lte=last_id, objects_to_profiling=False)
         batches = iter_contact_facts(queryset, with_data=rulesets.needs_data)
-    return _score_batches(batches, rulesets, now or timezone.now())
+    return _score_batches(batches, rulesets, now)
 
 
 def contacts_rescore(*, contact_ids: Iterable[int], now: datetime | None = None,
@@ -212,7 +212,6 @@ def contacts_rescore(*, contact_ids: Iterable[int], now: datetime | None = None,
     go through contact_rescore, which locks the row: every id ends scored and unmarked."""
     ids = sorted(set(contact_ids))
     rulesets = rulesets or active_rulesets()
-    now = now or timezone.now()
     if connection.vendor == "postgresql":
         batches = iter_ids_facts(ids, data_keys=data_fields(rulesets))
     else:
@@ -227,11 +226,16 @@ def contacts_rescore(*, contact_ids: Iterable[int], now: datetime | None = None,
     return outcome
 
 
-def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime) -> BatchOutcome:
+def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime | None) -> BatchOutcome:
+    """Without an explicit `now`, each batch is scored as of the moment it was read: an
+    interaction committed just before the read (its time is its commit's, or earlier) is
+    then never "in the future" of the score that clears its contact's needs_rescore mark."""
     outcome = BatchOutcome()
-    evaluate, for_industry, narrow = engine.evaluate, rulesets.for_industry, ruleset_for_kinds
+    explicit_now = now
+    evaluate, for_industry = engine.evaluate, rulesets.for_industry
     gc_was_enabled = gc.isenabled()
     for batch in batches:
+        now = explicit_now or timezone.now()
         updates, moves = [], []
         # The batch allocates ~100 objects per contact and frees them by reference counting;
         # the cyclic collector would rescan them over and over (a fifth of the CPU time).
@@ -241,8 +245,7 @@ def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime) -> BatchOut
                 ruleset = for_industry(row["industry"])
                 if ruleset is None:
                     continue
-                # Only the rules for kinds this contact has can match (same result, fewer loops).
-                result = evaluate(narrow(ruleset, frozenset(t.kind for t in facts.touches)), facts, now)
+                result = evaluate(ruleset, facts, now)
                 version = rulesets.versions.get(ruleset.version_id)
                 updates.append((row["id"], row["updated_at"], row["stage"], result, breakdown_json(result, version, now)))
                 if result.changed:

@@ -637,3 +637,58 @@ def test_property_evaluation_is_idempotent(rules: RuleSet, contact: ContactFacts
         settled = replace(contact, stage=result.stage, stage_changed_at=NOW)
         again = engine.evaluate(rules, settled, NOW)
         assert (again.stage, again.changed) == (result.stage, False)
+
+
+# --- the compiled engine agrees with the plain reading (tests/scoring/reference_engine.py) ---
+
+ODD_VALUES = ["Pricing", " pricing ", "blog", "", "1", "yes", 1, 0, 1.0, True, False, None, ["pricing"], {"a": 1}]
+wide_condition_st = st.builds(
+    Condition,
+    field=st.sampled_from(["page", "city", "consent_email", "attributes.tier", "email_domain"]),
+    op=st.sampled_from(engine.OPERATORS + ("nope",)),
+    value=st.sampled_from(ODD_VALUES) | st.lists(st.sampled_from(ODD_VALUES), max_size=3),
+)
+
+
+@st.composite
+def wide_ruleset_st(draw: st.DrawFn) -> RuleSet:
+    interaction = draw(st.lists(st.builds(
+        InteractionRule, id=st.just(0), label=st.just("rule"), kind=st.sampled_from(KINDS), points=points_st,
+        window_days=st.none() | st.sampled_from([0, 1, 5, 30]) | st.integers(0, 120),  # windows ending on a touch
+        max_occurrences=st.none() | st.integers(-1, 4),
+        condition=st.none() | wide_condition_st.map(lambda c: replace(c, field="page"))), max_size=8))
+    attribute = draw(st.lists(st.builds(AttributeRule, id=st.just(0), label=st.just("attr"),
+                                        condition=wide_condition_st, points=points_st), max_size=4))
+    return RuleSet(
+        version_id=1,
+        interaction_rules=tuple(replace(rule, id=i) for i, rule in enumerate(interaction, start=1)),
+        attribute_rules=tuple(replace(rule, id=100 + i) for i, rule in enumerate(attribute, start=1)),
+        policy=draw(policy_st()),
+    )
+
+
+@st.composite
+def wide_facts_st(draw: st.DrawFn) -> ContactFacts:
+    # Few distinct instants and repeated ids, so ties in (time, id) happen.
+    touches = draw(st.lists(st.builds(
+        Touch, id=st.integers(1, 6), kind=st.sampled_from(KINDS),
+        occurred_at=st.sampled_from([-3, 0, 1, 5, 29, 30, 31, 90]).map(lambda d: NOW - timedelta(days=d)),
+        data=st.fixed_dictionaries({}, optional={"page": st.sampled_from(ODD_VALUES)})), max_size=14))
+    value = st.sampled_from(ODD_VALUES)
+    return ContactFacts(
+        fields={"city": draw(value), "consent_email": draw(value), "email": draw(st.sampled_from(["a@Contoh.id", "x", None])),
+                "attributes": {"tier": draw(value)}},
+        touches=tuple(touches), stage=draw(st.sampled_from(engine.STAGES)), pinned=draw(st.booleans()),
+        stage_changed_at=draw(st.none() | st.integers(0, 200).map(lambda d: NOW - timedelta(days=d))),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(wide_ruleset_st(), wide_facts_st(), st.sampled_from([NOW, NOW + timedelta(days=1, microseconds=7)]))
+def test_property_compiled_engine_agrees_with_the_reference(rules: RuleSet, contact: ContactFacts, now: datetime) -> None:
+    from tests.scoring import reference_engine
+
+    assert engine.evaluate(rules, contact, now) == reference_engine.evaluate(rules, contact, now)
+    # the same compiled rule set, asked again at another moment, must not reuse the first moment's windows
+    later = now + timedelta(days=30)
+    assert engine.evaluate(rules, contact, later) == reference_engine.evaluate(rules, contact, later)
