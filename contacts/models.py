@@ -173,7 +173,11 @@ class Contact(TimeStamped):
             models.Index(fields=["stage", "-score", "-id"], name="contact_stage_score"),
             models.Index(fields=["stage", "-last_interaction_at"], name="contact_stage_activity"),
             models.Index(fields=["stage", "-created_at"], name="contact_stage_created"),
-            models.Index(fields=["industry", "stage"], name="contact_industry_stage"),
+            # Industry is the usual segment: its stage lists page through score order on this index.
+            models.Index(fields=["industry", "stage", "-score", "-id"], name="contact_industry_stage_score"),
+            # The dashboard's "never contacted" prospects, oldest wait first (counted on every view).
+            models.Index(fields=["stage_changed_at", "id"], condition=Q(stage="prospect", first_contacted_at__isnull=True),
+                         name="contact_prospect_waiting"),
             models.Index(fields=["owner", "stage"], name="contact_owner_stage"),
             models.Index(fields=["source", "stage"], name="contact_source_stage"),
             models.Index(fields=["-updated_at"], name="contact_updated"),
