@@ -144,6 +144,9 @@ class Contact(TimeStamped):
     score = models.IntegerField(_("score"), default=0)
     score_breakdown = models.JSONField(_("score breakdown"), default=dict, blank=True)
     scored_at = models.DateTimeField(_("scored"), null=True, blank=True)
+    # Fingerprint of the stored result (scoring.services.result_digest): a rescore that
+    # reaches the same result skips rewriting the row.
+    score_digest = models.BigIntegerField(null=True, blank=True, editable=False)
     # Durable "score is stale" mark: set in the same transaction as the write that
     # changes a score, cleared by the scorer. A beat job sweeps what a lost task left.
     needs_rescore = models.BooleanField(default=False)

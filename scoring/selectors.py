@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.db import connection
 from django.db.models import F, Max
 
@@ -17,7 +17,8 @@ from scoring.models import Rule, RuleSet, RuleSetVersion
 
 # Contact columns the engine may look at (ATTRIBUTE_FIELDS minus the derived email_domain).
 FACT_FIELDS = tuple(name for name in engine.ATTRIBUTE_FIELDS if name != "email_domain")
-STATE_FIELDS = ("id", "industry", "stage", "stage_pinned", "stage_changed_at", "updated_at", "attributes")
+STATE_FIELDS = ("id", "industry", "stage", "stage_pinned", "stage_changed_at", "updated_at", "attributes",
+                "needs_rescore", "score_digest")
 
 _published_cache: dict[tuple[Any, ...], engine.RuleSet] = {}
 
@@ -223,17 +224,22 @@ _NO_DATA: dict[str, Any] = {}  # shared: the engine only reads Touch.data
 
 
 def _facts_batch(rows: Sequence[tuple], touch_rows: Sequence[tuple]) -> list[tuple[dict[str, Any], engine.ContactFacts]]:
-    loads, touch = json.loads, engine.Touch
+    loads, touch = orjson.loads, engine.Touch  # orjson: a fifth of json's time per document
     touches: dict[int, list[engine.Touch]] = defaultdict(list)
     for contact_id, touch_id, kind, occurred_at, data in touch_rows:
         if data:  # a JSON null is no value, as the ORM path's .get() would see it
             data = {key: value for key, value in (loads(data) if isinstance(data, str) else data).items() if value is not None}
         touches[contact_id].append(touch(touch_id, kind, occurred_at, data or _NO_DATA))
     attributes_at = _RANGE_COLUMNS.index("attributes")
+    facts, no_touches = engine.ContactFacts, ()
     out = []
     for values in rows:
         row = dict(zip(_RANGE_COLUMNS, values, strict=True))
         attributes = values[attributes_at]
-        row["attributes"] = loads(attributes) if isinstance(attributes, str) else attributes
-        out.append((row, contact_facts(row, touches.get(row["id"], []))))
+        row["attributes"] = (loads(attributes) if isinstance(attributes, str) else attributes) or {}
+        # The row doubles as the engine's fields: it holds every FACT_FIELDS column, and
+        # attribute rules can only name those (validate_condition), so the extra state
+        # columns are never read. Saves copying 17 fields per contact.
+        out.append((row, facts(fields=row, touches=touches.get(row["id"], no_touches), stage=row["stage"],
+                               pinned=row["stage_pinned"], stage_changed_at=row["stage_changed_at"])))
     return out

@@ -7,6 +7,7 @@ task delivered twice, or two at once, ends in the same state.
 from __future__ import annotations
 
 import gc
+import io
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -101,6 +103,7 @@ def contact_rescore(*, contact_id: int, now: datetime | None = None, rulesets: A
         version = rulesets.versions.get(ruleset.version_id)
         Contact.objects.filter(pk=contact_id).update(
             score=result.score, score_breakdown=breakdown_json(result, version, now), scored_at=now, needs_rescore=False,
+            score_digest=engine.result_digest(result, ruleset.version_id),
             **({"stage": result.stage, "stage_changed_at": now} if result.changed else {}),
         )
         if result.changed:
@@ -236,7 +239,7 @@ def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime | None) -> B
     gc_was_enabled = gc.isenabled()
     for batch in batches:
         now = explicit_now or timezone.now()
-        updates, moves = [], []
+        updates, moves, unchanged = [], [], set()
         # The batch allocates ~100 objects per contact and frees them by reference counting;
         # the cyclic collector would rescan them over and over (a fifth of the CPU time).
         gc.disable()
@@ -246,16 +249,20 @@ def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime | None) -> B
                 if ruleset is None:
                     continue
                 result = evaluate(ruleset, facts, now)
+                digest = engine.result_digest(result, ruleset.version_id)
+                if digest == row["score_digest"] and not result.changed and not row["needs_rescore"]:
+                    unchanged.add(row["id"])  # what is stored is what we would store: no breakdown, no write
+                    continue
                 version = rulesets.versions.get(ruleset.version_id)
-                updates.append((row["id"], row["updated_at"], row["stage"], result, breakdown_json(result, version, now)))
+                updates.append((row["id"], row["updated_at"], row["stage"], result, breakdown_json(result, version, now), digest))
                 if result.changed:
                     moves.append((row, result, version))
         finally:
             if gc_was_enabled:
                 gc.enable()
         written = _write_scores(updates, now)
-        outcome.scored += len(written)
-        outcome.written |= written
+        outcome.scored += len(written) + len(unchanged)
+        outcome.written |= written | unchanged
         moved = [(row, result, version) for row, result, version in moves if row["id"] in written]
         # One INSERT for the batch's stage changes; new prospects then get owner and follow-up.
         StageChange.objects.bulk_create(
@@ -271,7 +278,7 @@ def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime | None) -> B
     return outcome
 
 
-def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict]], now: datetime) -> set[int]:
+def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict, int]], now: datetime) -> set[int]:
     """Store many results in one statement per batch; returns the ids actually written.
 
     A row is skipped when its data or stage changed after we read it (another writer or
@@ -280,25 +287,22 @@ def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict]],
         return set()
     if connection.vendor == "postgresql":
         # COPY into a temporary table, then one UPDATE … FROM it: cheaper on both sides than
-        # a VALUES list of bound parameters (docs/performance.md). Text format: the JSON is
-        # ASCII (json.dumps escapes the rest), so only backslashes need doubling.
-        import io
-        import json
-
-        def line(pk: int, seen: datetime, seen_stage: str, result: engine.Result, breakdown: dict) -> str:
-            payload = json.dumps(breakdown).replace("\\", "\\\\")
-            return f"{pk}\t{seen.isoformat()}\t{seen_stage}\t{result.score}\t{result.stage}\t{payload}\n"
+        # a VALUES list of bound parameters (docs/performance.md). Text format: JSON escapes
+        # tabs and newlines inside strings, so only backslashes need doubling.
+        def line(pk: int, seen: datetime, seen_stage: str, result: engine.Result, breakdown: dict, digest: int) -> str:
+            payload = orjson.dumps(breakdown).decode().replace("\\", "\\\\")
+            return f"{pk}\t{seen.isoformat()}\t{seen_stage}\t{result.score}\t{result.stage}\t{payload}\t{digest}\n"
 
         buffer = io.StringIO("".join(line(*update) for update in updates))
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS scoring_write_scores (id bigint, seen timestamptz, seen_stage text,"
-                " score integer, stage text, breakdown jsonb) ON COMMIT DELETE ROWS"
+                " score integer, stage text, breakdown jsonb, digest bigint) ON COMMIT DELETE ROWS"
             )
             cursor.execute("DELETE FROM scoring_write_scores")  # leftovers when inside a caller's transaction
             cursor.cursor.copy_expert("COPY scoring_write_scores FROM STDIN", buffer)
             cursor.execute(
-                "UPDATE contacts_contact AS c SET score = v.score, stage = v.stage, score_breakdown = v.breakdown,"
+                "UPDATE contacts_contact AS c SET score = v.score, stage = v.stage, score_breakdown = v.breakdown, score_digest = v.digest,"
                 " scored_at = %s, needs_rescore = false,"
                 " stage_changed_at = CASE WHEN v.stage <> c.stage THEN %s ELSE c.stage_changed_at END"
                 " FROM scoring_write_scores AS v"
@@ -307,8 +311,9 @@ def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict]],
             )
             return {r[0] for r in cursor.fetchall()}
     written = set()
-    for pk, seen, seen_stage, result, breakdown in updates:
-        fields = {"score": result.score, "score_breakdown": breakdown, "scored_at": now, "needs_rescore": False}
+    for pk, seen, seen_stage, result, breakdown, digest in updates:
+        fields = {"score": result.score, "score_breakdown": breakdown, "score_digest": digest, "scored_at": now,
+                  "needs_rescore": False}
         if result.changed:
             fields.update(stage=result.stage, stage_changed_at=now)
         if Contact.objects.filter(pk=pk, updated_at=seen, stage=seen_stage).update(**fields):

@@ -642,9 +642,20 @@ def test_property_evaluation_is_idempotent(rules: RuleSet, contact: ContactFacts
 # --- the compiled engine agrees with the plain reading (tests/scoring/reference_engine.py) ---
 
 ODD_VALUES = ["Pricing", " pricing ", "blog", "", "1", "yes", 1, 0, 1.0, True, False, None, ["pricing"], {"a": 1}]
+CONDITION_FIELDS = ["page", "city", "consent_email", "attributes.tier", "email_domain"]
+# The shapes the compiled engine precomputes (flags, text against text, text operators), often,
+# and anything else too.
+SHAPED_CONDITIONS = [
+    ("eq", True), ("neq", False), ("eq", "pricing"), ("neq", "Pricing"), ("in", ["pricing", " BLOG"]),
+    ("not_in", ["pricing"]), ("contains", "ric"), ("startswith", " Pri"), ("endswith", "LOG "), ("is_set", None),
+    ("is_blank", None), ("gte", 1),
+]
 wide_condition_st = st.builds(
+    lambda field, shape: Condition(field, *shape),
+    field=st.sampled_from(CONDITION_FIELDS), shape=st.sampled_from(SHAPED_CONDITIONS),
+) | st.builds(
     Condition,
-    field=st.sampled_from(["page", "city", "consent_email", "attributes.tier", "email_domain"]),
+    field=st.sampled_from(CONDITION_FIELDS),
     op=st.sampled_from(engine.OPERATORS + ("nope",)),
     value=st.sampled_from(ODD_VALUES) | st.lists(st.sampled_from(ODD_VALUES), max_size=3),
 )
@@ -683,7 +694,7 @@ def wide_facts_st(draw: st.DrawFn) -> ContactFacts:
     )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(wide_ruleset_st(), wide_facts_st(), st.sampled_from([NOW, NOW + timedelta(days=1, microseconds=7)]))
 def test_property_compiled_engine_agrees_with_the_reference(rules: RuleSet, contact: ContactFacts, now: datetime) -> None:
     from tests.scoring import reference_engine
@@ -692,3 +703,11 @@ def test_property_compiled_engine_agrees_with_the_reference(rules: RuleSet, cont
     # the same compiled rule set, asked again at another moment, must not reuse the first moment's windows
     later = now + timedelta(days=30)
     assert engine.evaluate(rules, contact, later) == reference_engine.evaluate(rules, contact, later)
+
+
+@pytest.mark.parametrize("shape", SHAPED_CONDITIONS, ids=str)
+def test_precomputed_conditions_agree_with_condition_holds(shape) -> None:
+    condition = Condition("city", *shape)
+    holds = engine._predicate(condition)
+    for actual in [*ODD_VALUES, " Pricing page", "BLOG ", "  pri", 2, -1.5, float("nan"), "2"]:
+        assert holds(actual) == engine.condition_holds(condition, actual), actual

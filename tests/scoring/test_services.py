@@ -214,6 +214,20 @@ def _demo_contacts(n: int, seed: int, now):
     return rows
 
 
+def _engine_results(contacts, now, *, stage=None):
+    """(contact, what engine.evaluate says as of `now`) from the ORM objects, independently of the bulk path."""
+    from scoring.selectors import active_rulesets
+
+    rulesets = active_rulesets()
+    for contact in contacts:
+        facts = engine.ContactFacts(
+            fields={**{f: getattr(contact, f) for f in engine.ATTRIBUTE_FIELDS if f != "email_domain"}, "attributes": contact.attributes},
+            touches=[engine.Touch(i.pk, i.kind_id, i.occurred_at, i.data) for i in contact.interactions.all()],
+            stage=stage or contact.stage, stage_changed_at=contact.stage_changed_at,
+        )
+        yield contact, engine.evaluate(rulesets.for_industry(contact.industry), facts, now)
+
+
 def test_bulk_rescore_agrees_with_the_engine_on_random_contacts(playbooks):
     """The bulk path (batched reads, set-based writes) must give exactly the engine's
     score, stage and breakdown for every contact."""
@@ -222,17 +236,9 @@ def test_bulk_rescore_agrees_with_the_engine_on_random_contacts(playbooks):
     outcome = rescore_all_now(now=now)
     assert outcome.scored == 1500
 
-    from scoring.selectors import active_rulesets
 
-    rulesets = active_rulesets()
     stored = {c.pk: c for c in Contact.objects.prefetch_related("interactions")}
-    for contact in stored.values():
-        facts = engine.ContactFacts(
-            fields={**{f: getattr(contact, f) for f in engine.ATTRIBUTE_FIELDS if f != "email_domain"}, "attributes": contact.attributes},
-            touches=[engine.Touch(i.pk, i.kind_id, i.occurred_at, i.data) for i in contact.interactions.all()],
-            stage="contact",
-        )
-        expected = engine.evaluate(rulesets.for_industry(contact.industry), facts, now)
+    for contact, expected in _engine_results(stored.values(), now, stage="contact"):
         assert (contact.score, contact.stage) == (expected.score, expected.stage), contact.pk
         assert [Decimal(h["points"]) for h in contact.score_breakdown["hits"]] == [h.points for h in expected.hits]
         assert breakdown_reconciles(contact.score_breakdown, contact.score)
@@ -292,6 +298,60 @@ def test_bulk_scoring_rescores_a_contact_changed_while_it_was_read(playbooks, mo
     assert outcome.scored == 1 and not person.needs_rescore
     assert person.stage == "lead" and len(person.score_breakdown["hits"][0]["interactions"]) == 2
     assert list(person.stage_changes.values_list("from_stage", "to_stage")) == [("contact", "lead")]
+
+
+def test_a_rescore_that_finds_nothing_new_writes_nothing(playbooks):
+    """A result equal to the stored one (same digest) is not written again, so a nightly
+    rescore only rewrites the contacts whose score, stage or breakdown moved. Marked
+    contacts are always written (to clear the mark); what is stored stays what the engine says."""
+    now = timezone.now()
+    rows = _demo_contacts(300, seed=5, now=now)
+    rescore_all_now(now=now)
+    scored_at = dict(Contact.objects.values_list("pk", "scored_at"))
+    marked = rows[3]
+    Contact.objects.filter(pk=marked.pk).update(needs_rescore=True)
+
+    later = now + timedelta(seconds=1)
+    assert rescore_all_now(now=later).scored == 300
+    rewritten = {pk for pk, at in Contact.objects.values_list("pk", "scored_at") if at != scored_at[pk]}
+    assert marked.pk in rewritten and not Contact.objects.get(pk=marked.pk).needs_rescore
+    assert len(rewritten) < 30, "a second of decay moves a few cents at most"
+    _assert_stored_as_the_engine_says(later)
+
+    # Two months on, decay and windows have moved the breakdown of everyone with recent
+    # interactions (the demo's dormant contacts keep theirs): those rows are written.
+    two_months = now + timedelta(days=60)
+    assert rescore_all_now(now=two_months).scored == 300
+    assert Contact.objects.filter(scored_at=two_months).count() > 100
+    _assert_stored_as_the_engine_says(two_months)
+
+
+def _assert_stored_as_the_engine_says(now):
+    for contact, expected in _engine_results(Contact.objects.prefetch_related("interactions"), now):
+        assert contact.score == expected.score and contact.stage == expected.stage, contact.pk
+        assert [(h["rule"], Decimal(h["points"]), h["interactions"]) for h in contact.score_breakdown["hits"]] == [
+            (h.rule_id, h.points, list(h.touch_ids)) for h in expected.hits], contact.pk
+
+
+def test_result_digest_is_the_same_in_every_process():
+    """Workers compare digests another process wrote, so no per-process salted hash (str,
+    bytes, datetime) may enter one."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from decimal import Decimal; from scoring import engine;"
+        "hit = engine.RuleHit(7, 'Asked for a price', Decimal('12.34'), 2, (10, 11));"
+        "r = engine.Result(24, (hit,), 'lead', 'lead', engine.Reason('lead', {}), 'contact');"
+        "print(engine.result_digest(r, 3))"
+    )
+    digests = {
+        subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed}, check=True,
+                       capture_output=True, text=True).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1 and int(digests.pop())
 
 
 def test_check_scores_finds_a_tampered_score(playbooks, make_contact, log, capsys):
