@@ -224,7 +224,7 @@ def run(ctx) -> list[Row]:
     rows.append(Row(FIGURE, "full rescore, 1 worker process", one[0], "s", baseline=two[0], baseline_label="with 2",
                     ratio=one[0] / two[0], note="ratio = speed-up from the second worker process"))
     rows.append(Row(FIGURE, "full rescore a day later, in-process, per contact", day_later_us, "µs",
-                    baseline=unchanged_us, baseline_label="µs when nothing changed", ratio=day_later_us / unchanged_us,
+                    baseline=unchanged_us, baseline_label="when nothing changed", ratio=day_later_us / unchanged_us,
                     note=f"first {sampled:,} contacts as of tomorrow: {rewritten:,} rows rewritten; at this cost"
                          f" {n:,} contacts take ~{projected:.0f} s with 2 worker processes ({speedup:.1f}× one)"))
     rows.append(Row(FIGURE, "peak worker RSS", max(one[1], two[1]), "MB", "rescore_rss",

@@ -57,7 +57,8 @@ CONTACT_HELP = {
     "stage_pinned": H("The stage was set by hand; rules do not move it until it is unpinned."),
     "stage_changed_at": H("When the stage last changed."),
     "score": H("Score under the active rule set (read-only; see score_breakdown)."),
-    "scored_at": H("When the score was last computed."),
+    "scored_at": H("When the score was last stored. A rescore that reaches the same result (score, stage and "
+                   "breakdown) leaves the row, and this time, as they were."),
     "last_interaction_at": H("Time of the latest interaction."),
     "first_contacted_at": H("When a sales rep first wrote a note on the contact."),
     "created_at": H("When the contact was created."),
@@ -85,7 +86,8 @@ class ScoreBreakdownSerializer(serializers.Serializer):
     version_number = serializers.IntegerField(allow_null=True, help_text=H("That version's number within its rule set."))
     ruleset = serializers.CharField(allow_null=True, help_text=H("Name of the rule set."))
     score = serializers.IntegerField(help_text=H("The total: the rounded sum of the hits' points."))
-    computed_at = serializers.CharField(help_text=H("When this breakdown was computed (ISO 8601)."))
+    computed_at = serializers.CharField(help_text=H("When this breakdown was computed (ISO 8601); later rescores that "
+                                                    "reached the same result kept it."))
     hits = BreakdownHitSerializer(many=True, help_text=H("The rules that gave points."))
 
 
