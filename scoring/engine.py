@@ -557,10 +557,12 @@ def evaluate(ruleset: RuleSet, facts: ContactFacts, now: datetime) -> Result:
 
 
 def result_digest(result: Result, version_id: int | None) -> int:
-    """A 64-bit fingerprint of what a rescore stores (version, score, stage, every hit's
-    rule, points, count and interactions). Built from ints and Decimals, whose hashes are
-    not salted per process, so every worker computes the same value. Labels are left out:
-    a published version's rules never change. A different Python could hash differently;
-    then every row is simply written once more."""
+    """A 64-bit fingerprint of a result as far as a rescore must rewrite it: version, score,
+    stage, and each hit's rule, count and interactions. Points are left out on purpose: with
+    the same rules and interactions they differ only by decay's cents, and while the score
+    and stage stand, the stored breakdown (exact as of its computed_at) is kept rather than
+    rewritten every night for cent drift. Built from ints and tuples, whose hashes are not
+    salted per process, so every worker computes the same value; a different Python could
+    hash differently, and then every row is simply written once more."""
     return hash((version_id, result.score, STAGES.index(result.stage),  # an index: str hashes are salted
-                 tuple((hit.rule_id, hit.points, hit.count, hit.touch_ids) for hit in result.hits)))
+                 tuple((hit.rule_id, hit.count, hit.touch_ids) for hit in result.hits)))

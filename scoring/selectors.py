@@ -156,28 +156,47 @@ def contact_row(contact_id: int) -> dict[str, Any] | None:
 # key each) and the engine trying all ~25 rules on every contact. These readers return exactly
 # what iter_contact_facts returns, from plain cursors; the engine stays the one semantics.
 
-_RANGE_COLUMNS = tuple(dict.fromkeys(STATE_FIELDS + FACT_FIELDS))
-# jsonb as text: decoded by orjson here, not first handed through the driver's Python-level typecaster.
-_RANGE_SELECT = ", ".join(f"{name}::text" if name == "attributes" else name for name in _RANGE_COLUMNS)
+# The contact columns the bulk path always reads (the write guard and the digest need the last three).
+_BULK_STATE = ("id", "industry", "stage", "stage_pinned", "stage_changed_at", "updated_at", "needs_rescore", "score_digest")
 
 
-def data_fields(rulesets: ActiveRuleSets) -> tuple[str, ...]:
-    """The interaction-data keys some rule's condition reads (only these are loaded)."""
-    fields = {r.condition.field for rs in rulesets.by_industry.values() for r in rs.interaction_rules if r.condition}
-    return tuple(sorted(fields))
+@dataclass(frozen=True)
+class BulkRead:
+    """What the bulk readers load: the contact columns some attribute rule reads, and the
+    interaction-data keys some interaction rule's condition reads. Nothing else is parsed."""
+
+    fact_columns: tuple[str, ...] = (*FACT_FIELDS, "attributes")
+    data_keys: tuple[str, ...] = ()
+
+    @classmethod
+    def for_rulesets(cls, rulesets: ActiveRuleSets) -> BulkRead:
+        readable = {*FACT_FIELDS, "attributes"}
+        columns, keys = set(), set()
+        for ruleset in rulesets.by_industry.values():
+            for rule in ruleset.attribute_rules:
+                name = rule.condition.field
+                columns.add("email" if name == "email_domain" else "attributes" if name.startswith(engine.ATTRIBUTES_PREFIX) else name)
+            keys |= {rule.condition.field for rule in ruleset.interaction_rules if rule.condition}
+        return cls(tuple(sorted(columns & readable)), tuple(sorted(keys)))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(_BULK_STATE + self.fact_columns))
+
+    def contact_sql(self, where: str) -> str:
+        # jsonb as text: decoded by orjson, not first handed through the driver's Python-level typecaster.
+        select = ", ".join(f"{name}::text" if name == "attributes" else name for name in self.columns)
+        return f"SELECT {select} FROM contacts_contact WHERE {where}"
 
 
 def iter_range_facts(
-    first_id: int, last_id: int, *, data_keys: Sequence[str] = (), batch: int = 2000,
+    first_id: int, last_id: int, *, read: BulkRead = BulkRead(), batch: int = 2000,
 ) -> Iterator[list[tuple[dict[str, Any], engine.ContactFacts]]]:
     """Batches of (state row, facts) for contacts first_id..last_id that do not object to
-    profiling, in id order: two plain queries per batch, keyset-paginated, with only the
-    interaction-data keys in `data_keys` (what iter_contact_facts gives the engine, cheaper)."""
-    contact_sql = (
-        f"SELECT {_RANGE_SELECT} FROM contacts_contact"
-        " WHERE id > %s AND id <= %s AND NOT objects_to_profiling ORDER BY id LIMIT %s"
-    )
-    touch_sql, data_params = _touch_sql(data_keys, "contact_id >= %s AND contact_id <= %s")
+    profiling, in id order: two plain queries per batch, keyset-paginated, loading only what
+    `read` names (what iter_contact_facts gives the engine for those rules, cheaper)."""
+    contact_sql = read.contact_sql("id > %s AND id <= %s AND NOT objects_to_profiling ORDER BY id LIMIT %s")
+    touch_sql, data_params = _touch_sql(read.data_keys, "contact_id >= %s AND contact_id <= %s")
     cursor_after = first_id - 1
     with connection.cursor() as cursor:
         while True:
@@ -187,18 +206,15 @@ def iter_range_facts(
                 return
             cursor_after = rows[-1][0]
             cursor.execute(touch_sql, (*data_params, rows[0][0], cursor_after))
-            yield _facts_batch(rows, cursor.fetchall())
+            yield _facts_batch(read.columns, rows, cursor.fetchall())
 
 
 def iter_ids_facts(
-    contact_ids: Sequence[int], *, data_keys: Sequence[str] = (), batch: int = 2000,
+    contact_ids: Sequence[int], *, read: BulkRead = BulkRead(), batch: int = 2000,
 ) -> Iterator[list[tuple[dict[str, Any], engine.ContactFacts]]]:
     """iter_range_facts for a list of ids (the contacts a burst of events touched)."""
-    contact_sql = (
-        f"SELECT {_RANGE_SELECT} FROM contacts_contact"
-        " WHERE id = ANY(%s) AND NOT objects_to_profiling ORDER BY id"
-    )
-    touch_sql, data_params = _touch_sql(data_keys, "contact_id = ANY(%s)")
+    contact_sql = read.contact_sql("id = ANY(%s) AND NOT objects_to_profiling ORDER BY id")
+    touch_sql, data_params = _touch_sql(read.data_keys, "contact_id = ANY(%s)")
     ordered = sorted(set(contact_ids))
     with connection.cursor() as cursor:
         for start in range(0, len(ordered), batch):
@@ -207,7 +223,7 @@ def iter_ids_facts(
             rows = cursor.fetchall()
             if rows:
                 cursor.execute(touch_sql, (*data_params, [r[0] for r in rows]))
-                yield _facts_batch(rows, cursor.fetchall())
+                yield _facts_batch(read.columns, rows, cursor.fetchall())
 
 
 def _touch_sql(data_keys: Sequence[str], where: str) -> tuple[str, list[Any]]:
@@ -233,7 +249,8 @@ def _touch_data(text: str) -> dict[str, Any]:
     return {key: value for key, value in orjson.loads(text).items() if value is not None} or _NO_DATA
 
 
-def _facts_batch(rows: Sequence[tuple], touch_rows: Sequence[tuple]) -> list[tuple[dict[str, Any], engine.ContactFacts]]:
+def _facts_batch(columns: Sequence[str], rows: Sequence[tuple],
+                 touch_rows: Sequence[tuple]) -> list[tuple[dict[str, Any], engine.ContactFacts]]:
     touch = engine.Touch
     touches: dict[int, list[engine.Touch]] = {}
     for contact_id, ids, kinds, times, datas in touch_rows:
@@ -243,16 +260,17 @@ def _facts_batch(rows: Sequence[tuple], touch_rows: Sequence[tuple]) -> list[tup
             datas = [_NO_DATA if data is None else _touch_data(data) for data in datas]
             touches[contact_id] = list(map(touch, ids, kinds, times, datas))
     loads = orjson.loads  # orjson: a fifth of json's time per document
-    attributes_at = _RANGE_COLUMNS.index("attributes")
+    attributes_at = columns.index("attributes") if "attributes" in columns else None
     facts, no_touches = engine.ContactFacts, ()
     out = []
     for values in rows:
-        row = dict(zip(_RANGE_COLUMNS, values, strict=True))
-        attributes = values[attributes_at]
-        row["attributes"] = (loads(attributes) if attributes is not None else None) or {}
-        # The row doubles as the engine's fields: it holds every FACT_FIELDS column, and
-        # attribute rules can only name those (validate_condition), so the extra state
-        # columns are never read. Saves copying 17 fields per contact.
+        row = dict(zip(columns, values, strict=True))
+        if attributes_at is not None:
+            attributes = values[attributes_at]
+            row["attributes"] = (loads(attributes) if attributes is not None else None) or {}
+        # The row doubles as the engine's fields: it holds every column an attribute rule of
+        # these rule sets reads, and the extra state columns are never read. Saves copying
+        # the fields per contact.
         out.append((row, facts(fields=row, touches=touches.get(row["id"], no_touches), stage=row["stage"],
                                pinned=row["stage_pinned"], stage_changed_at=row["stage_changed_at"])))
     return out

@@ -32,10 +32,10 @@ from scoring import engine
 from scoring.models import RescoreChunk, RescoreRun, Rule, RuleSet, RuleSetVersion
 from scoring.selectors import (
     ActiveRuleSets,
+    BulkRead,
     active_rulesets,
     contact_facts,
     contact_row,
-    data_fields,
     iter_contact_facts,
     iter_ids_facts,
     iter_range_facts,
@@ -201,7 +201,7 @@ def rescore_range(*, first_id: int, last_id: int, now: datetime | None = None,
     Costs and what was tried are in docs/performance.md."""
     rulesets = rulesets or active_rulesets()
     if connection.vendor == "postgresql":
-        batches = iter_range_facts(first_id, last_id, data_keys=data_fields(rulesets))
+        batches = iter_range_facts(first_id, last_id, read=BulkRead.for_rulesets(rulesets))
     else:
         queryset = Contact.objects.filter(pk__gte=first_id, pk__lte=last_id, objects_to_profiling=False)
         batches = iter_contact_facts(queryset, with_data=rulesets.needs_data)
@@ -216,7 +216,7 @@ def contacts_rescore(*, contact_ids: Iterable[int], now: datetime | None = None,
     ids = sorted(set(contact_ids))
     rulesets = rulesets or active_rulesets()
     if connection.vendor == "postgresql":
-        batches = iter_ids_facts(ids, data_keys=data_fields(rulesets))
+        batches = iter_ids_facts(ids, read=BulkRead.for_rulesets(rulesets))
     else:
         batches = iter_contact_facts(Contact.objects.filter(pk__in=ids, objects_to_profiling=False),
                                      with_data=rulesets.needs_data)
