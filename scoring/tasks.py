@@ -17,7 +17,11 @@ def score_contact_task(contact_id: int) -> None:
     contact_rescore(contact_id=contact_id)
 
 
-@shared_task(**RETRY)
+# Acked on receipt, unlike the rest: with Redis, a task that holds its prefetch slot until it
+# ends stops the worker from fetching until the next one-second poll (celery#4378, #7718),
+# and that second was the p99 of event -> stage. Nothing is lost if a worker dies mid-run:
+# the contacts stay marked needs_rescore, and the next event or the minute's sweep scores them.
+@shared_task(acks_late=False, **RETRY)
 def score_pending_task() -> int:
     from scoring.services import rescore_pending
 
