@@ -315,15 +315,6 @@ def _since(now: datetime, days: float | None) -> datetime | None:
     return None if days is None else now - timedelta(days=days)
 
 
-def _decay(touch: Touch, policy: StagePolicy, now: datetime) -> float:
-    """Exponential half-life decay; a missing or non-positive half-life means no decay."""
-    half_life = policy.decay_half_life_days
-    if half_life is None or half_life <= 0:
-        return 1.0
-    age_days = (now - touch.occurred_at).total_seconds() / 86400
-    return 0.5 ** (age_days / float(half_life))
-
-
 # Rule sets are compiled once (per process) into the shapes evaluate() walks: each
 # contact's touches are sorted newest first once and grouped by kind, so a rule only
 # looks at its own kind and stops at its window's edge or its cap; conditions on text
@@ -405,7 +396,7 @@ class _Compiled:
 
     def plan(self, now: datetime) -> tuple[tuple, ...]:
         """Per interaction rule, flat for the hot loop: kind, window start as of `now`,
-        condition (field and test), cap, points, id, label. A full rescore shares one `now`."""
+        condition (field and test), cap, points, id, label. A batch of contacts shares one `now`."""
         cached = self._plan
         if cached is None or cached[0] != now:
             cached = (now, tuple((kind, _since(now, window_days), *rest)

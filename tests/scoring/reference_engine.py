@@ -21,7 +21,6 @@ from scoring.engine import (
     Touch,
     _apply_policy,
     _cents,
-    _decay,
     _earned_stage,
     _recency,
     _since,
@@ -29,6 +28,15 @@ from scoring.engine import (
     field_value,
     score_total,
 )
+
+
+def _decay(touch: Touch, policy: StagePolicy, now: datetime) -> float:
+    """Exponential half-life decay; a missing or non-positive half-life means no decay."""
+    half_life = policy.decay_half_life_days
+    if half_life is None or half_life <= 0:
+        return 1.0
+    age_days = (now - touch.occurred_at).total_seconds() / 86400
+    return 0.5 ** (age_days / float(half_life))
 
 
 def _interaction_hit(
