@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="skip seeding when the bench database already holds this size and seed (development only)")
     parser.add_argument("--redis-db", type=int, default=15,
                         help="Redis database number for the bench's queue on REDIS_URL's server (default 15)")
+    parser.add_argument("--log-dir", type=Path,
+                        help="keep the services' logs and per-event timings here (default: a temporary directory)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a budget is missed")
     return parser.parse_args(argv)
 
@@ -69,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     print(f"bench: size {args.size}, database {url.rsplit('/', 1)[-1]}{' (created)' if created else ''}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        log_dir = args.log_dir or Path(tmp)
+        log_dir.mkdir(parents=True, exist_ok=True)
         misses = run(size=args.size, seed=args.seed, url=url, figures=selected, output=args.output,
-                     reuse=args.reuse_data, log_dir=Path(tmp), started=started)
+                     reuse=args.reuse_data, log_dir=log_dir, started=started)
     print(f"bench: done in {time.perf_counter() - t0:.0f} s; results in {args.output}", flush=True)
     return 1 if (misses and args.strict) else 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import io
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -188,6 +189,7 @@ class _RepRoster:
 class BatchOutcome:
     scored: int = 0
     stage_changes: int = 0
+    one_by_one: int = 0  # contacts the bulk write skipped, scored again under their row lock
     transitions: Counter = field(default_factory=Counter)
     written: set[int] = field(default_factory=set, repr=False)
 
@@ -222,6 +224,7 @@ def contacts_rescore(*, contact_ids: Iterable[int], now: datetime | None = None,
                                      with_data=rulesets.needs_data)
     outcome = _score_batches(batches, rulesets, now)
     for contact_id in sorted(set(ids) - outcome.written):
+        outcome.one_by_one += 1
         scored = contact_rescore(contact_id=contact_id, now=now, rulesets=rulesets)
         if scored is not None and scored.changed:
             outcome.stage_changes += 1
@@ -381,22 +384,41 @@ def rescore_resume(*, older_than: timedelta = timedelta(minutes=10)) -> int:
 def rescore_stale(*, limit: int = 5000) -> int:
     """Score contacts still marked needs_rescore (their wake-up was lost, e.g. the broker
     was down, or it is on its way): up to `limit`, lowest ids first, in one bulk pass."""
+    started = time.perf_counter()
     ids = list(Contact.objects.filter(needs_rescore=True).order_by("pk").values_list("pk", flat=True)[:limit])
     if ids:
-        contacts_rescore(contact_ids=ids)
+        outcome = contacts_rescore(contact_ids=ids)
+        # One line per run: how long event -> stage waits on the worker, and why (docs/performance.md).
+        log.info("scored %d marked contacts in %.0f ms (%d one by one, %d stage changes)",
+                 len(ids), (time.perf_counter() - started) * 1000, outcome.one_by_one, outcome.stage_changes)
     return len(ids)
 
 
 PENDING_WAKE_KEY = "scoring:pending-wake"
+PENDING_DRAIN_KEY = "scoring:pending-drain"
 
 
 def rescore_pending(*, limit: int = 2000) -> int:
-    """The worker side of event scoring: score what is marked, in bulk. The wake-up mark
-    is cleared first, so an event committed from now on queues the next run."""
-    cache.delete(PENDING_WAKE_KEY)
-    done = rescore_stale(limit=limit)
-    if done == limit:
-        pending_wake()  # more than one run's worth: keep going
+    """The worker side of event scoring: one drainer at a time scores what is marked, in
+    bulk, until nothing is. Two runs at once read the same contacts, and the one writing
+    second had to redo one by one every contact the first had moved (docs/performance.md).
+
+    A run that finds the drain taken returns at once: its contacts were marked before it was
+    woken, and the drainer looks once more after letting go, so it scores them. If the
+    drainer dies, its key expires; the stale sweeper covers the minute in between."""
+    timeout = settings.CRM_PENDING_WAKE_SECONDS
+    done = 0
+    while cache.add(PENDING_DRAIN_KEY, 1, timeout=timeout):
+        try:
+            while scored := rescore_stale(limit=limit):
+                done += scored
+                cache.touch(PENDING_DRAIN_KEY, timeout)
+            # Events from here on queue a run (their wake-up is no longer swallowed by ours).
+            cache.delete(PENDING_WAKE_KEY)
+        finally:
+            cache.delete(PENDING_DRAIN_KEY)
+        if not Contact.objects.filter(needs_rescore=True).exists():
+            break
     return done
 
 

@@ -193,9 +193,9 @@ def celery_worker_process(transactional_db, settings):
     )
     from django.core.cache import cache
 
-    from scoring.services import PENDING_WAKE_KEY
+    from scoring.services import PENDING_DRAIN_KEY, PENDING_WAKE_KEY
 
-    cache.delete(PENDING_WAKE_KEY)  # a wake-up left by an earlier test would hold this test's back
+    cache.delete_many([PENDING_WAKE_KEY, PENDING_DRAIN_KEY])  # left by an earlier test, they would hold this test's back
     previous = (app.conf.task_always_eager, app.conf.task_default_queue)
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
@@ -214,7 +214,7 @@ def celery_worker_process(transactional_db, settings):
         except subprocess.TimeoutExpired:
             proc.kill()
         redis.Redis.from_url(settings.REDIS_URL).delete(queue)
-        cache.delete(PENDING_WAKE_KEY)
+        cache.delete_many([PENDING_WAKE_KEY, PENDING_DRAIN_KEY])
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):

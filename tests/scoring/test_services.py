@@ -274,6 +274,57 @@ def test_stale_sweep_scores_every_marked_contact_in_bulk(playbooks):
         assert c["score_breakdown"].get("hits") == bulk[c["id"]]["score_breakdown"].get("hits"), c["id"]
 
 
+def test_pending_drain_scores_until_nothing_is_marked_and_lets_go(playbooks):
+    """The event drainer takes batches of `limit` until no contact is marked, then frees
+    both keys so the next event wakes a new run."""
+    from django.core.cache import cache
+
+    from scoring.services import PENDING_DRAIN_KEY, PENDING_WAKE_KEY, rescore_pending
+
+    _demo_contacts(30, seed=5, now=timezone.now())
+    Contact.objects.update(needs_rescore=True)
+    cache.set(PENDING_WAKE_KEY, 1)  # as the event that queued this run left it
+
+    assert rescore_pending(limit=7) == 30
+    assert not Contact.objects.filter(needs_rescore=True).exists()
+    assert cache.get(PENDING_WAKE_KEY) is None and cache.get(PENDING_DRAIN_KEY) is None
+
+
+def test_a_run_woken_during_a_drain_leaves_its_contacts_to_the_drainer(playbooks, monkeypatch):
+    """Two runs at once would read the same contacts. A run that finds the drain taken
+    returns at once; an event that lands after the drainer's last batch is still scored,
+    because the drainer looks once more after letting go."""
+    from django.core.cache import cache
+
+    from scoring import services
+    from scoring.services import PENDING_DRAIN_KEY, rescore_pending
+
+    first, late = _demo_contacts(2, seed=6, now=timezone.now())
+    Contact.objects.filter(pk=first.pk).update(needs_rescore=True)
+    real_stale, nested = services.rescore_stale, []
+
+    def stale_then_a_late_event(*, limit):
+        scored = real_stale(limit=limit)
+        if not scored and not nested:
+            # An event commits now; its wake-up runs on the other worker process and finds the drain taken.
+            Contact.objects.filter(pk=late.pk).update(needs_rescore=True)
+            nested.append(rescore_pending())
+        return scored
+
+    monkeypatch.setattr(services, "rescore_stale", stale_then_a_late_event)
+    assert rescore_pending() == 2
+    assert nested == [0]
+    assert not Contact.objects.filter(needs_rescore=True).exists()
+
+    cache.add(PENDING_DRAIN_KEY, 1)  # a drain in progress elsewhere
+    try:
+        Contact.objects.filter(pk=first.pk).update(needs_rescore=True)
+        assert rescore_pending() == 0
+        assert Contact.objects.get(pk=first.pk).needs_rescore  # left to that drainer (or, if it died, the sweeper)
+    finally:
+        cache.delete(PENDING_DRAIN_KEY)
+
+
 def test_bulk_scoring_rescores_a_contact_changed_while_it_was_read(playbooks, monkeypatch):
     """A contact written to between the bulk read and the bulk write is not overwritten
     with stale facts: the one-contact path scores it again, and its move is recorded once."""
@@ -494,7 +545,7 @@ def test_real_worker_scores_a_burst_of_events_in_bulk(celery_worker_process, pla
         interaction_log(contact=person, kind="price_requested")
         interaction_log(contact=person, kind="form_submitted")
     wait_for(lambda: not Contact.objects.filter(needs_rescore=True).exists())
-    wait_for(lambda: cache.get(PENDING_WAKE_KEY) is None)  # the last run has started, nothing more is queued
+    wait_for(lambda: cache.get(PENDING_WAKE_KEY) is None)  # the drain has ended, nothing more is queued
     assert set(Contact.objects.values_list("stage", flat=True)) == {"lead"}
     assert StageChange.objects.filter(to_stage="lead").count() == 40
     before = dict(Contact.objects.values_list("pk", "score"))
