@@ -120,6 +120,8 @@ def run(*, size: str, seed: int, url: str, figures: set[str], output: Path, reus
         if name not in figures:
             continue
         ctx.log(f"figure {name}: running")
+        if unsettled := harness.checkpoint():
+            ctx.log(f"  {unsettled}: earlier figures' write-back may land on this one")
         try:
             new = module.run(ctx)
         except Exception as exc:  # noqa: BLE001 - one broken figure must not hide the others
