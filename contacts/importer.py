@@ -923,7 +923,8 @@ class ChunkOutcome:
     skipped: int = 0
     failed: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
-    touched: set[int] = field(default_factory=set)
+    touched: set[int] = field(default_factory=set)  # to be scored after the last chunk
+    scored: int = 0  # new contacts inserted scored
 
 
 def _interaction_external_id(contact_id: int, key: str) -> str:
@@ -985,9 +986,15 @@ def _create_new(compiled: _Compiled, plans: list[_RowPlan], known: _Known, by, o
         ready.append(plan)
     if not contacts:
         return []
+    from scoring.services import new_contacts_record_moves, new_contacts_score
+
+    # Rows without interactions are scored now and inserted scored; the rest after the chunk, with them.
+    now = timezone.now()
+    moves = new_contacts_score((c for c, plan in zip(contacts, ready, strict=True) if not plan.interactions), now=now)
     try:
         with transaction.atomic():
             Contact.objects.bulk_create(contacts, batch_size=500)
+            new_contacts_record_moves(moves, now=now)
             Interaction.objects.bulk_create([
                 Interaction(contact_id=contact.pk, kind_id=spec.kind, occurred_at=when, channel=spec.channel,
                             data={"import_column": spec.column, "value": raw}, source=compiled.source,
@@ -1003,9 +1010,12 @@ def _create_new(compiled: _Compiled, plans: list[_RowPlan], known: _Known, by, o
                 ], ignore_conflicts=True)
     except IntegrityError:
         return ready  # someone else wrote one of these identities meanwhile: go row by row
-    for contact in contacts:
+    for contact, plan in zip(contacts, ready, strict=True):
         known.remember(contact)
-        outcome.touched.add(contact.pk)
+        if plan.interactions:
+            outcome.touched.add(contact.pk)
+        elif contact.scored_at is not None:
+            outcome.scored += 1
     outcome.created += len(contacts)
     return []
 
@@ -1093,7 +1103,9 @@ def _commit_chunk(job: ImportJob, compiled: _Compiled, rows: list[tuple[int, lis
         if outcome.errors and room:
             errors = errors + outcome.errors[:room]
         ranges = _ranges(outcome.touched, job.options.get("rescore_ranges", ()))
-        options = {**job.options, "rescore_ranges": ranges}
+        options = {**job.options, "rescore_ranges": ranges,
+                   "scored_at_insert": job.options.get("scored_at_insert", 0) + outcome.scored,
+                   "to_rescore": job.options.get("to_rescore", 0) + len(outcome.touched)}
         ImportJob.objects.filter(pk=job.pk).update(
             created=F("created") + outcome.created, updated=F("updated") + outcome.updated,
             skipped=F("skipped") + outcome.skipped, failed=F("failed") + outcome.failed, errors=errors, options=options,
@@ -1143,7 +1155,8 @@ def import_run(*, job_id: int, chunk_size: int = CHUNK_SIZE, time_budget: float 
                 if time_budget is not None and time.monotonic() - started > time_budget:
                     return job
             ImportJob.objects.filter(pk=job.pk).update(message=_("Scoring the imported contacts…"))
-            scored = import_rescore(job)
+            # The rescore's ranges also hold untouched neighbours (and contacts inserted scored): count the touched.
+            scored = job.options.get("scored_at_insert", 0) + min(import_rescore(job), job.options.get("to_rescore", 0))
         except (ValidationError, csv.Error, UnicodeDecodeError) as exc:
             # The file itself is unreadable from here on: stop with a message; counted rows stay counted.
             _mark_failed(job_id, " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))

@@ -6,6 +6,7 @@ a score can change, marks the contact stale and queues scoring after commit.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,11 +40,18 @@ BOOLEAN_FIELDS = frozenset({"consent_email", "consent_whatsapp", "consent_sms", 
 
 # --- Normalisation -------------------------------------------------------------
 
+# An import normalises each row's email and phone twice (the duplicate lookup, then the
+# cleaner); parsing a phone number was a tenth of its time. Only valid results are cached:
+# a ValidationError is raised afresh, in the reader's language.
+
 def normalize_email(value: str | None) -> str | None:
     """Lowercased and trimmed; None when blank; ValidationError when not an address."""
     value = (value or "").strip().lower()
-    if not value:
-        return None
+    return _valid_email(value) if value else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_email(value: str) -> str:
     validate_email(value)
     return value
 
@@ -51,8 +59,11 @@ def normalize_email(value: str | None) -> str | None:
 def normalize_phone(value: str | None, region: str = "ID") -> str | None:
     """E.164 (`0812-3456-7890` → `+6281234567890`); None when blank."""
     raw = (str(value) if value is not None else "").strip()
-    if not raw:
-        return None
+    return _e164(raw, region) if raw else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _e164(raw: str, region: str) -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:

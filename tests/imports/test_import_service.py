@@ -305,6 +305,53 @@ def test_bulk_created_contacts_equal_what_contact_upsert_stores(run_import, monk
     assert fast.errors == slow.errors
 
 
+SCORED = [
+    ["Nama", "Email", "No HP", "Perusahaan", "Jabatan", "Industri", "WA Opt-in", "Kota", "Last Activity"],
+    ["Dian", "dian@pabrik.co.id", "0812-1111-0001", "PT Baja", "Direktur Utama", "B2B", "", "", ""],  # 15+5+5: lead
+    ["Eko", "eko@gmail.com", "", "PT Kayu", "Manager", "b2b", "", "", ""],  # 10+5-5: contact
+    ["Fitri", "fitri@toko.id", "0812-1111-0003", "", "", "e-commerce", "ya", "Jakarta", ""],  # 5+3+2: contact
+    ["Gita", "gita@pabrik.co.id", "0812-1111-0004", "PT Besi", "Direktur", "B2B", "", "", "05/03/2026"],
+    ["Hadi", "hadi@klinik.id", "", "", "", "kesehatan", "", "", ""],
+]
+
+
+def test_new_contacts_are_inserted_scored_as_the_row_by_row_path_scores_them(run_import, playbooks, rep, monkeypatch):
+    """Rows without interactions are scored before the insert (no UPDATE after it); the
+    stored score, stage, digest, breakdown and stage changes equal those of the row-by-row
+    path, which scores after the import."""
+    mapping = {"source": "pameran", "identity": "auto", "columns": {
+        "Nama": "full_name", "Email": "email", "No HP": "phone", "Perusahaan": "company", "Jabatan": "job_title",
+        "Industri": "industry", "WA Opt-in": "consent_whatsapp", "Kota": "city",
+        "Last Activity": {"target": "interaction", "kind": "page_viewed", "mode": "date"}}}
+
+    def stored() -> dict:
+        return {c.full_name: {**_stored(c), "hits": c.score_breakdown.get("hits"), "moves": list(
+            c.stage_changes.values_list("from_stage", "to_stage", "reason_code", "score"))}
+            for c in Contact.objects.prefetch_related("tags", "interactions")}
+
+    fast = run_import(csv_bytes(SCORED), mapping=mapping)
+    by_fast = stored()
+    # Only Gita (who has an interaction) was left for the rescore after the chunk.
+    gita = Contact.objects.get(full_name="Gita").pk
+    assert all(lo <= gita <= hi for lo, hi in fast.options["rescore_ranges"]) and len(fast.options["rescore_ranges"]) == 1
+    assert "5 created" in fast.message and "5 contacts scored" in fast.message
+    StageChange.objects.all().delete()
+    Contact.objects.all().delete()
+
+    monkeypatch.setattr(importer, "BULK_CREATE_NEW", False)
+    run_import(csv_bytes(SCORED), mapping=mapping)
+    by_slow = stored()
+
+    assert by_fast == by_slow
+    assert by_fast["Dian"]["stage"] == "lead" and by_fast["Dian"]["score"] == 25
+    assert by_fast["Dian"]["moves"] == [("contact", "lead", "lead", 25)]
+    assert by_fast["Eko"]["stage"] == "contact" and by_fast["Eko"]["score"] == 10
+    assert by_fast["Fitri"]["score"] == 10
+    assert {name: row["stage"] for name, row in by_fast.items() if row["stage"] != "contact"} == {"Dian": "lead", "Gita": "lead"}
+    assert not any(row["needs_rescore"] for row in by_fast.values())
+    assert all(row["score_digest"] is not None for row in by_fast.values())
+
+
 def test_a_concurrent_writer_sends_new_rows_back_through_contact_upsert(run_import, make_contact, monkeypatch):
     taken = make_contact(email="balapan@contoh.co.id", full_name="")
     # The chunk's lookup misses the contact (as if it was created just after the lookup).
