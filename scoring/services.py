@@ -263,7 +263,8 @@ def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime | None) -> B
     return outcome
 
 
-Move = tuple[int, str, engine.Result, "RuleSetVersion | None"]  # contact id, from stage, result, version
+Move = tuple[int, str, engine.Result, RuleSetVersion | None]  # contact id, from stage, result, version
+NewMove = tuple[Contact, str, engine.Result, RuleSetVersion | None]  # the same, before the contact has an id
 
 
 def _moves_record(moves: list[Move], now: datetime) -> None:
@@ -280,7 +281,7 @@ def _moves_record(moves: list[Move], now: datetime) -> None:
 
 # --- New contacts, scored before they are inserted ---------------------------------
 
-def new_contacts_score(contacts: Iterable[Contact], *, now: datetime) -> list[tuple[Contact, str, engine.Result, RuleSetVersion | None]]:
+def new_contacts_score(contacts: Iterable[Contact], *, now: datetime) -> list[NewMove]:
     """Score unsaved contacts that have no interactions yet (an import's new people) on
     their fields alone, and set the result on them: inserted scored, they need no UPDATE
     afterwards, which rewrote each new row and its 19 index entries (a third of an import's
@@ -302,7 +303,7 @@ def new_contacts_score(contacts: Iterable[Contact], *, now: datetime) -> list[tu
     return moves
 
 
-def new_contacts_record_moves(moves: list[tuple[Contact, str, engine.Result, RuleSetVersion | None]], *, now: datetime) -> None:
+def new_contacts_record_moves(moves: list[NewMove], *, now: datetime) -> None:
     """The stage changes new_contacts_score found, recorded once their contacts are inserted."""
     _moves_record([(contact.pk, from_stage, result, version) for contact, from_stage, result, version in moves], now)
 
