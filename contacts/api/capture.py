@@ -202,7 +202,7 @@ of a form with a thank-you URL is answered with a `303` redirect there.
     request={"application/json": CaptureSerializer, "application/x-www-form-urlencoded": CaptureSerializer,
              "multipart/form-data": CaptureSerializer},
     parameters=[OpenApiParameter(FORM_KEY_HEADER, str, OpenApiParameter.HEADER, required=False,
-                                 description=str(H("The capture form's public key (instead of the form_key field).")))],
+                                 description=H("The capture form's public key (instead of the form_key field)."))],
     responses={
         201: OpenApiResponse(CaptureResultSerializer, description="A new contact was created."),
         200: OpenApiResponse(CaptureResultSerializer, description="An existing contact was updated (or the submission was a retry)."),

@@ -14,7 +14,7 @@ from contacts.models import Interaction, Note
 from contacts.selectors import BoundedIsoDateTimeFilter
 
 
-@extend_schema_field({"type": "integer", "minimum": 1, "description": "Contact id."})
+@extend_schema_field({"type": "integer", "minimum": 1, "description": gettext_lazy("Contact id.")})
 class ContactIdFilter(django_filters.NumberFilter):
     """A contact id: a whole number in the database's range (anything else is a 400)."""
 
