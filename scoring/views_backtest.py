@@ -1,7 +1,7 @@
 """Backtest and rule-advisor pages (admins only), mounted under /rules/.
 
 - A version's backtest: form -> scoring.backtest.backtest_start -> /rules/backtest/<id>/,
-  which shows progress while the task runs (static/js/backtest_progress.js polls
+  which shows progress while the task runs (static/js/progress.js polls
   status.json; without JS a link reloads) and then the stored results.
 - A rule set's advisor: form -> scoring.advisor.advisor_start -> /rules/advisor/<id>/:
   the evidence behind every suggested rule, the held-out backtest, and the draft it wrote.

@@ -112,17 +112,17 @@ def test_progress_follows_a_running_backtest_then_shows_results(browse, screensh
     page = browse(admin)
     page.goto(page.base + f"/rules/backtest/{run.pk}/")
     card = page.locator("#progress")
-    expect(card.locator('[data-backtest="percent"]')).to_have_text("0")
+    expect(card.locator('[data-progress="progress"]')).to_have_text("0")
     expect(card.get_by_role("link", name="Refresh")).to_be_visible()  # the no-JS fallback
 
     Backtest.objects.filter(pk=run.pk).update(status=Backtest.Status.RUNNING, progress=45)
-    expect(card.locator('[data-backtest="percent"]')).to_have_text("45")
-    expect(card.locator('[data-backtest="status"]')).to_have_text("Running")
+    expect(card.locator('[data-progress="progress"]')).to_have_text("45")
+    expect(card.locator('[data-progress="status"]')).to_have_text("Running")
     assert "w-45" in card.locator(".progress-bar").get_attribute("class")
     screenshot(page, "backtest_progress")
 
     backtest_run(backtest_id=run.pk)  # the worker finishes: the page reloads once, with the results
-    expect(page.locator("[data-backtest-status-url]")).to_have_count(0)
+    expect(page.locator("[data-progress-url]")).to_have_count(0)
     expect(page.locator('[data-chart="deciles"] svg')).to_be_visible()
     assert not page.errors, page.errors
 

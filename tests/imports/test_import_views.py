@@ -69,7 +69,7 @@ def test_upload_map_import_and_download_the_bad_rows(client_for, marketer, djang
     assert progress.status_code == 200
     assert progress.context["progress"]["percent"] == 100
     html = progress.content.decode()
-    assert f"/import/{job.pk}/errors.csv" in html and "import_progress.js" not in html
+    assert f"/import/{job.pk}/errors.csv" in html and "js/progress.js" not in html
 
     status = client.get(f"/import/{job.pk}/status.json").json()
     assert {k: status[k] for k in ("status", "running", "rows_done", "created", "failed")} == {
@@ -133,9 +133,9 @@ def test_a_running_import_polls_and_has_a_no_script_refresh(client_for, admin):
 
     html = client.get(f"/import/{job.pk}/").content.decode()
 
-    assert "js/import_progress.js" in html
+    assert "js/progress.js" in html
     assert '<noscript><meta http-equiv="refresh"' in html
-    assert f'data-status-url="/import/{job.pk}/status.json"' in html
+    assert f'data-progress-url="/import/{job.pk}/status.json"' in html
     assert "progress-bar w-25" in html
     assert client.get(f"/import/{job.pk}/status.json").json()["percent"] == 25
 

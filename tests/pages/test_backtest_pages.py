@@ -160,7 +160,7 @@ def test_backtest_runs_and_shows_auc_deciles_and_stages(client_for, admin, defau
     assert '<td class="num" data-metric="recall">75%</td>' in lead
     assert re.search(r'data-stage-size="lead">.*?<strong class="num">3</strong>', body, flags=re.S)
     assert 'data-result="compare"' not in body  # nothing to compare with
-    assert "backtest_progress.js" not in body  # done: nothing to poll
+    assert "js/progress.js" not in body  # done: nothing to poll
     # The result is stored with the version: its page links to it.
     body = client.get(reverse("rules:version", args=[active.pk])).content.decode()
     assert f'<a href="{response.url}" data-backtest="last">Latest backtest (done)</a>' in body
@@ -235,10 +235,10 @@ def test_result_pages_have_a_bounded_number_of_queries(client_for, admin, defaul
 def test_a_queued_run_shows_progress_with_a_poller_and_a_fallback_link(client_for, admin, default_set):
     run = Backtest.objects.create(version=default_set.active_version, kind="backtest", progress=40, created_by=admin)
     body = client_for(admin).get(reverse("rules:backtest", args=[run.pk])).content.decode()
-    assert f'data-backtest-status-url="{reverse("rules:backtest_status", args=[run.pk])}"' in body
-    assert "js/backtest_progress.js" in body
+    assert f'data-progress-url="{reverse("rules:backtest_status", args=[run.pk])}"' in body
+    assert "js/progress.js" in body
     assert 'class="progress-bar w-40"' in body
-    assert f'<a href="{reverse("rules:backtest", args=[run.pk])}" data-backtest="refresh">' in body  # without JS
+    assert f'<a href="{reverse("rules:backtest", args=[run.pk])}" data-progress="refresh">' in body  # without JS
     assert "<script>" not in body and " style=" not in body  # the CSP allows neither
 
 
