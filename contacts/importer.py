@@ -924,7 +924,7 @@ class ChunkOutcome:
     failed: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     touched: set[int] = field(default_factory=set)  # to be scored after the last chunk
-    scored: int = 0  # new contacts inserted scored
+    scored: set[int] = field(default_factory=set)  # new contacts inserted scored
 
 
 def _interaction_external_id(contact_id: int, key: str) -> str:
@@ -1015,7 +1015,7 @@ def _create_new(compiled: _Compiled, plans: list[_RowPlan], known: _Known, by, o
         if plan.interactions:
             outcome.touched.add(contact.pk)
         elif contact.scored_at is not None:
-            outcome.scored += 1
+            outcome.scored.add(contact.pk)
     outcome.created += len(contacts)
     return []
 
@@ -1104,7 +1104,8 @@ def _commit_chunk(job: ImportJob, compiled: _Compiled, rows: list[tuple[int, lis
             errors = errors + outcome.errors[:room]
         ranges = _ranges(outcome.touched, job.options.get("rescore_ranges", ()))
         options = {**job.options, "rescore_ranges": ranges,
-                   "scored_at_insert": job.options.get("scored_at_insert", 0) + outcome.scored,
+                   "scored_at_insert": job.options.get("scored_at_insert", 0) + len(outcome.scored),
+                   "scored_ranges": _ranges(outcome.scored, job.options.get("scored_ranges", ())),
                    "to_rescore": job.options.get("to_rescore", 0) + len(outcome.touched)}
         ImportJob.objects.filter(pk=job.pk).update(
             created=F("created") + outcome.created, updated=F("updated") + outcome.updated,
@@ -1121,12 +1122,18 @@ def _commit_chunk(job: ImportJob, compiled: _Compiled, rows: list[tuple[int, lis
 
 def import_rescore(job: ImportJob) -> int:
     """One bulk rescore over the contacts the import touched (as id ranges), instead of a task per row."""
+    from scoring.models import RuleSetVersion
     from scoring.selectors import active_rulesets
     from scoring.services import rescore_range
 
     rulesets = active_rulesets()
+    ranges = job.options.get("rescore_ranges", [])
+    if job.started_at and RuleSetVersion.objects.filter(published_at__gte=job.started_at).exists():
+        # Rules were published during the import: a chunk scored under the old ones may have
+        # committed after the publish's rescore had read the contacts. Score those again too.
+        ranges = _ranges((), [*ranges, *job.options.get("scored_ranges", ())])
     scored = 0
-    for lo, hi in job.options.get("rescore_ranges", ()):
+    for lo, hi in ranges:
         # One transaction per range: on SQLite each autocommitted UPDATE would wait for its own fsync.
         with transaction.atomic():
             scored += rescore_range(first_id=lo, last_id=hi, rulesets=rulesets).scored

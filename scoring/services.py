@@ -434,19 +434,24 @@ def rescore_pending(*, limit: int = 2000) -> int:
     second had to redo one by one every contact the first had moved (docs/performance.md).
 
     A run that finds the drain taken returns at once: its contacts were marked before it was
-    woken, and the drainer looks once more after letting go, so it scores them. If the
-    drainer dies, its key expires; the stale sweeper covers the minute in between."""
+    woken, and the drainer, after letting go and clearing the wake-up key, looks once more.
+    If the drainer dies, its key expires; the stale sweeper covers the minute in between."""
     timeout = settings.CRM_PENDING_WAKE_SECONDS
     done = 0
-    while cache.add(PENDING_DRAIN_KEY, 1, timeout=timeout):
+    while True:
+        # add() also says False when Redis errs (crm.cache); then nobody is known to hold the
+        # drain, and draining anyway is right: two drainers are only slower.
+        if not cache.add(PENDING_DRAIN_KEY, 1, timeout=timeout) and cache.get(PENDING_DRAIN_KEY) is not None:
+            break
         try:
             while scored := rescore_stale(limit=limit):
                 done += scored
                 cache.touch(PENDING_DRAIN_KEY, timeout)
-            # Events from here on queue a run (their wake-up is no longer swallowed by ours).
-            cache.delete(PENDING_WAKE_KEY)
         finally:
+            # Let go, then clear the wake-up: a run woken meanwhile has returned, and events from
+            # here on queue a new run (an error mid-drain must not leave either key behind).
             cache.delete(PENDING_DRAIN_KEY)
+            cache.delete(PENDING_WAKE_KEY)
         if not Contact.objects.filter(needs_rescore=True).exists():
             break
     return done

@@ -4,6 +4,7 @@ and pages and stage-change reasons render in the language the reader asks for.""
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -386,8 +387,9 @@ def test_catalog_holds_every_marked_string(tmp_path):
     root = Path(settings.BASE_DIR)
     copy = tmp_path / "src"
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "node_modules", "test-artifacts", "staticfiles", "__pycache__", "*.sqlite3", "*.mo"))
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "crm.settings", "LC_ALL": "C.UTF-8"}
+        ".venv", ".git", ".env", "node_modules", "test-artifacts", "staticfiles", "__pycache__", "*.sqlite3", "*.mo"))
+    # The embedded default's settings (no .env, no service URLs); xgettext from the same PATH it was found on.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "crm.settings", "LC_ALL": "C.UTF-8"}
     result = subprocess.run([sys.executable, "manage.py", "makemessages", "-l", "id", "--ignore=.venv", "-v", "0"],
                             cwd=copy, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr

@@ -333,7 +333,7 @@ def test_new_contacts_are_inserted_scored_as_the_row_by_row_path_scores_them(run
     by_fast = stored()
     # Only Gita (who has an interaction) was left for the rescore after the chunk.
     gita = Contact.objects.get(full_name="Gita").pk
-    assert all(lo <= gita <= hi for lo, hi in fast.options["rescore_ranges"]) and len(fast.options["rescore_ranges"]) == 1
+    assert fast.options["rescore_ranges"] == [[gita, gita]] and fast.options["scored_at_insert"] == 4
     assert "5 created" in fast.message and "5 contacts scored" in fast.message
     StageChange.objects.all().delete()
     Contact.objects.all().delete()
@@ -350,6 +350,41 @@ def test_new_contacts_are_inserted_scored_as_the_row_by_row_path_scores_them(run
     assert {name: row["stage"] for name, row in by_fast.items() if row["stage"] != "contact"} == {"Dian": "lead", "Gita": "lead"}
     assert not any(row["needs_rescore"] for row in by_fast.values())
     assert all(row["score_digest"] is not None for row in by_fast.values())
+
+
+def test_rules_published_during_an_import_rescore_the_contacts_inserted_scored(run_import, playbooks, monkeypatch):
+    """A chunk scored under the old rules may commit after the publish's rescore read the
+    contacts: when a version was published while the import ran, its inserted-scored
+    contacts are scored again at the end, under the rules in force then."""
+    from scoring.models import Rule, RuleSetVersion
+    from scoring.services import rule_save, version_draft, version_publish
+
+    real_rows = importer._import_rows
+    calls = []
+
+    def publish_after_the_first_chunk(*args, **kwargs):
+        outcome = real_rows(*args, **kwargs)
+        if not calls:
+            # The first chunk was scored under the playbook: a director of a company with a phone is a lead (25).
+            draft = version_draft(ruleset=playbooks["b2b"].ruleset)
+            rule = draft.rules.get(field="job_title", value="direktur")
+            rule.points = 0
+            rule_save(version=draft, rule=rule)
+            version_publish(version=draft, rescore=False)  # its rescore ran before this chunk committed
+        calls.append(1)
+        return outcome
+
+    monkeypatch.setattr(importer, "_import_rows", publish_after_the_first_chunk)
+    rows = [SCORED[0], SCORED[1], ["Dewa", "dewa@pabrik.co.id", "0812-1111-0009", "PT Timah", "Direktur", "B2B", "", "", ""]]
+    job = run_import(csv_bytes(rows), chunk_size=1)
+
+    assert len(calls) == 2 and job.options["rescore_ranges"] == []
+    assert Rule.objects.filter(field="job_title", value="direktur", points=0).exists()
+    # Both scored under the new rules: 0 + company 5 + phone 5. Dian became a lead under the old
+    # ones, and stages do not fall back with the score (only inactivity demotes).
+    stored = {c.full_name: (c.score, c.stage, c.score_breakdown["version"]) for c in Contact.objects.all()}
+    version = RuleSetVersion.objects.filter(ruleset=playbooks["b2b"].ruleset, status="published").get().pk
+    assert stored == {"Dian": (10, "lead", version), "Dewa": (10, "contact", version)}
 
 
 def test_a_concurrent_writer_sends_new_rows_back_through_contact_upsert(run_import, make_contact, monkeypatch):

@@ -325,6 +325,47 @@ def test_a_run_woken_during_a_drain_leaves_its_contacts_to_the_drainer(playbooks
         cache.delete(PENDING_DRAIN_KEY)
 
 
+def test_the_drainer_leaves_no_key_behind_that_would_swallow_wake_ups(playbooks, monkeypatch):
+    """A run woken near the end of a drain returns at once; the drainer then clears the
+    wake-up key, or every event for the next minute would find it set and queue nothing.
+    An error mid-drain clears both keys too, and a cache that cannot answer does not stop
+    the drain."""
+    from django.core.cache import cache
+
+    from scoring import services
+    from scoring.services import PENDING_DRAIN_KEY, PENDING_WAKE_KEY, rescore_pending
+
+    (person,) = _demo_contacts(1, seed=8, now=timezone.now())
+    Contact.objects.filter(pk=person.pk).update(needs_rescore=True)
+    real_stale, nested = services.rescore_stale, []
+
+    def stale_then_a_wake_up(*, limit):
+        scored = real_stale(limit=limit)
+        if not scored and not nested:
+            cache.add(PENDING_WAKE_KEY, 1)  # an event committed, its wake-up queued a run...
+            nested.append(rescore_pending())  # ...which finds the drain taken
+        return scored
+
+    monkeypatch.setattr(services, "rescore_stale", stale_then_a_wake_up)
+    assert rescore_pending() == 1 and nested == [0]
+    assert cache.get(PENDING_WAKE_KEY) is None and cache.get(PENDING_DRAIN_KEY) is None
+
+    def broken(*, limit):
+        raise RuntimeError("a rule that crashes")
+
+    monkeypatch.setattr(services, "rescore_stale", broken)
+    cache.add(PENDING_WAKE_KEY, 1)
+    with pytest.raises(RuntimeError):
+        rescore_pending()
+    assert cache.get(PENDING_WAKE_KEY) is None and cache.get(PENDING_DRAIN_KEY) is None
+
+    monkeypatch.setattr(services, "rescore_stale", real_stale)
+    monkeypatch.setattr(services.cache, "add", lambda *args, **kwargs: False)  # what crm.cache answers when Redis errs
+    Contact.objects.filter(pk=person.pk).update(needs_rescore=True)
+    assert rescore_pending() == 1
+    assert not Contact.objects.filter(needs_rescore=True).exists()
+
+
 def test_bulk_scoring_rescores_a_contact_changed_while_it_was_read(playbooks, monkeypatch):
     """A contact written to between the bulk read and the bulk write is not overwritten
     with stale facts: the one-contact path scores it again, and its move is recorded once."""
