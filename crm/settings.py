@@ -156,6 +156,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "nightly-rescore": {"task": "scoring.tasks.rescore_all_task", "schedule": timedelta(days=1)},
     "sweep-stale-scores": {"task": "scoring.tasks.rescore_stale_task", "schedule": timedelta(minutes=1)},
+    # Above 50,000 contacts the dashboard's panels are cached for two minutes: keep the unfiltered one warm.
+    "warm-dashboard": {"task": "crm.tasks.dashboard_warm_task", "schedule": timedelta(minutes=1)},
     "resume-rescore-runs": {"task": "scoring.tasks.resume_rescore_runs_task", "schedule": timedelta(minutes=5)},
     "retention": {"task": "contacts.tasks_privacy.retention_run_task", "schedule": timedelta(days=1)},
 }

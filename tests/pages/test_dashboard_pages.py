@@ -137,10 +137,10 @@ def test_indonesian_formats_stay_out_of_svg_coordinates(client, marketer, funnel
 def test_big_installations_get_briefly_cached_panels_but_a_live_follow_up_queue(client_for, marketer, journey, monkeypatch):
     from django.core.cache import cache
 
-    from crm import views as crm_views
+    from crm import dashboard
 
     cache.clear()
-    monkeypatch.setattr(crm_views, "CACHE_ABOVE_CONTACTS", 0)  # treat this database as big
+    monkeypatch.setattr(dashboard, "CACHE_ABOVE_CONTACTS", 0)  # treat this database as big
     client = client_for(marketer)
     now = timezone.now()
     journey(steps=[("prospect", now - timedelta(days=3))])
@@ -154,3 +154,36 @@ def test_big_installations_get_briefly_cached_panels_but_a_live_follow_up_queue(
     assert second.context["queue"]["uncontacted"] == 2  # computed fresh
     assert client.get("/", {"industry": "other"}).context["funnel"]["total"] == 2  # other filters, other entry
     cache.clear()
+
+
+def test_the_beat_job_keeps_the_unfiltered_panels_warm_in_each_language(client_for, marketer, journey, monkeypatch):
+    """On a big installation nobody waits for the panels of the plain dashboard: the job
+    stores them in both languages, and a page view then runs only its live queries."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm import dashboard
+    from crm.tasks import dashboard_warm_task
+
+    cache.clear()
+    now = timezone.now()
+    journey(steps=[("prospect", now - timedelta(days=3))])
+    assert dashboard_warm_task() == 0  # small installations are never cached: nothing to warm
+
+    monkeypatch.setattr(dashboard, "CACHE_ABOVE_CONTACTS", 0)
+    assert dashboard_warm_task() == 2
+    client = client_for(marketer)
+    journey(full_name="Late Larasati", steps=[("prospect", now - timedelta(days=2))])
+    for language in ("id", "en"):
+        served = client.get("/", HTTP_ACCEPT_LANGUAGE=language)
+        assert served.context["funnel"]["total"] == 1, language  # what the job stored, in this language
+    with CaptureQueriesContext(connection) as warm:
+        client.get("/")
+    with CaptureQueriesContext(connection) as cold:
+        client.get("/", {"industry": "other"})  # filtered: not warmed, computed now
+    assert len(cold) - len(warm) >= 4, (len(warm), len(cold))  # the panels' own queries ran only for the cold one
+    dashboard_warm_task()
+    assert client.get("/").context["funnel"]["total"] == 2
+    cache.clear()
+
