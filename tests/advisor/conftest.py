@@ -18,7 +18,7 @@ from django.conf import settings
 CREATED_AT = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
 CONVERTED_AT = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 PERIOD_END = datetime(2025, 6, 30, 23, 0, tzinfo=UTC)
-DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
+DATA = Path(settings.BASE_DIR) / "data"
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def load_outcome_csv(db):
              drop: Sequence[str] = ()) -> Loaded:
         path = DATA / file_name
         if not path.exists():
-            pytest.fail(f"{path} is missing: the shared data sets must sit beside the repository (../shared/data)")
+            pytest.fail(f"{path} is missing: the public data sets live in the repository (data/)")
         with path.open(newline="", encoding="utf-8") as handle:
             records = list(csv.DictReader(handle, delimiter=delimiter))
         rows = [{k: v for k, v in r.items() if k != label and k not in drop} for r in records]

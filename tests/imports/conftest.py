@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-DATA_DIR = Path(settings.BASE_DIR).parent / "shared" / "data"
+DATA_DIR = Path(settings.BASE_DIR) / "data"
 
 
 def csv_bytes(rows: list[list], *, delimiter: str = ",", encoding: str = "utf-8") -> bytes:
