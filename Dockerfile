@@ -25,11 +25,13 @@ COPY . .
 RUN DJANGO_SECRET_KEY=build-only-dummy-key-not-used-at-runtime-0123456789abcdef \
     DJANGO_DEBUG=0 \
     DJANGO_ALLOWED_HOSTS='*' \
-    sh -c 'python manage.py collectstatic --noinput \
-        && if [ -d locale ]; then python manage.py compilemessages -l id; fi'
+    bin/saring build
 
 # Code and static files stay root-owned: the app process cannot modify them.
 USER app
 
+# bin/saring is the one entry point, shared with docker-compose.yml and CI's production smoke test.
+# A deployed image is never in debug mode, whatever the environment forgets to say.
+ENV DJANGO_DEBUG=0
 EXPOSE 8000
-CMD ["gunicorn", "crm.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["bin/saring", "web"]

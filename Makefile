@@ -7,13 +7,15 @@ VPY := $(VENV)/bin/python
 DEMO_CONTACTS ?= 3000
 PYTEST_ARGS ?=
 SIZE ?= S
+# make demo DATA=bank (or shoppers): a real public data set from data/ instead of generated contacts.
+DATA ?=
 
 # Prefer the compose plugin when it works; Debian's docker-compose 1.29 otherwise.
 COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 # apt needs root; use sudo when we are not.
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv messages demo test bench browser-deps lint check-deploy compose-check clean
+.PHONY: venv messages demo test bench browser-deps lint check-deploy compose-check smoke backup restore clean
 
 # The stamp is newer than both requirements files only after a successful install,
 # so editing either one re-installs and nothing else does.
@@ -34,9 +36,11 @@ messages: venv
 		$(VPY) manage.py compilemessages -l id --ignore=$(VENV); \
 	fi
 
+# The demo is a development server: debug on, said explicitly (a missing DJANGO_DEBUG means off).
+demo: export DJANGO_DEBUG ?= 1
 demo: venv messages
 	$(VPY) manage.py migrate --noinput
-	$(VPY) manage.py seed_demo --contacts $(DEMO_CONTACTS) --with-users --if-empty
+	$(VPY) manage.py seed_demo $(if $(DATA),--from $(DATA),--contacts $(DEMO_CONTACTS)) --with-users --if-empty
 	$(VPY) manage.py runserver 127.0.0.1:8000
 
 # pytest options live in the pytest config; PYTEST_ARGS is for ad-hoc additions.
@@ -57,6 +61,21 @@ browser-deps:
 
 lint: venv
 	$(VPY) -m ruff check .
+
+# What the Dockerfile does, without Docker: a runtime-only venv, DEBUG off, gunicorn + worker + beat
+# on PostgreSQL and Redis (127.0.0.1), checked from outside over HTTP. See .ci/smoke.
+smoke:
+	bash .ci/smoke
+
+# backups/saring-<time>.dump (PostgreSQL) or .sqlite3 (embedded default); FILE= names it yourself.
+backup: venv
+	$(VPY) manage.py backup $(FILE)
+
+# Stop web, worker and beat first. Replaces the database's content with the backup's.
+restore: venv
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/saring-....dump"; exit 2; }
+	$(VPY) manage.py restore $(FILE)
+	$(VPY) manage.py migrate --noinput
 
 # Production-like settings with a throwaway 60-character key (token_urlsafe(45) is 60 chars).
 check-deploy: venv

@@ -15,10 +15,18 @@ class CrmConfig(AppConfig):
         post_migrate.connect(_refresh_role_groups, sender=self)
         if settings.EMBEDDED_DATABASE or settings.EMBEDDED_BROKER:
             logging.getLogger("crm").info(
-                "Running on the embedded default (%s; %s). Set DATABASE_URL and REDIS_URL for PostgreSQL and Redis.",
-                "SQLite db.sqlite3" if settings.EMBEDDED_DATABASE else "PostgreSQL",
+                "Running partly on the embedded default (database: %s; %s). Set DATABASE_URL and REDIS_URL for "
+                "PostgreSQL and Redis.",
+                database_description(settings.DATABASES["default"]),
                 "Celery tasks run eagerly in-process" if settings.CELERY_TASK_ALWAYS_EAGER else "Redis broker",
             )
+
+
+def database_description(database: dict) -> str:
+    """The engine and the database it points at, as a person reads it: "SQLite /srv/crm.sqlite3"."""
+    engine = database["ENGINE"].rsplit(".", 1)[-1]
+    label = {"sqlite3": "SQLite", "postgresql": "PostgreSQL"}.get(engine, engine)
+    return f"{label} {database.get('NAME') or ''}".strip()
 
 
 def _refresh_role_groups(sender, **kwargs) -> None:

@@ -1,10 +1,14 @@
-"""Demo data across the four industries, scored by the playbooks."""
+"""Demo data across the four industries, scored by the playbooks; or, with --from, a real public
+data set (data/) imported through the importer, as a marketer's upload would be."""
 
 import secrets
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +26,8 @@ DEMO_USERS = (
     ("sales2", "Budi Sales", ["sales"], False, ["b2b", "education"]),
     ("manager", "Hendra Manager", ["sales", "sales_manager"], False, []),
 )
+# The public data sets shipped in data/ (CC BY 4.0, see data/README.md), by short name.
+DATA_SETS = {"bank": "uci_bank_full.csv", "shoppers": "uci_online_shoppers_intention.csv"}
 
 
 class Command(BaseCommand):
@@ -33,8 +39,10 @@ class Command(BaseCommand):
         parser.add_argument("--with-users", action="store_true", help="Create demo users and print their passwords.")
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if there are contacts already.")
         parser.add_argument("--batch", type=int, default=2000)
+        parser.add_argument("--from", dest="data_set", metavar="DATA",
+                            help=f"import a real data set instead of generating one: {', '.join(DATA_SETS)} or a file path")
 
-    def handle(self, *args, contacts, seed, with_users, if_empty, batch, **options):
+    def handle(self, *args, contacts, seed, with_users, if_empty, batch, data_set=None, **options):
         from scoring.models import RuleSet
         from scoring.services import playbook_load, rescore_all_now
 
@@ -48,6 +56,9 @@ class Command(BaseCommand):
             for name in ("general", "ecommerce", "b2b", "healthcare", "education"):
                 playbook_load(name=name, publish=True)
             # Loading publishes and queues rescores of an empty table; the real scoring is below.
+        if data_set:
+            self._import(data_set)
+            return
         reps = list(get_user_model().objects.filter(groups__name="sales", is_active=True))
         generator = DemoGenerator(seed=seed, now=timezone.now())
         progress = Progress(contacts, "Seeding contacts", stream=self.stdout)
@@ -84,6 +95,15 @@ class Command(BaseCommand):
             for kind, at, channel, data in dc.interactions
         ]
         Interaction.objects.bulk_create(interactions, batch_size=5000)
+
+    def _import(self, data_set: str) -> None:
+        """The importer with its progress bar and the shipped mapping its header selects; it scores too."""
+        path = Path(settings.BASE_DIR) / "data" / DATA_SETS[data_set] if data_set in DATA_SETS else Path(data_set)
+        if not path.is_file():
+            raise CommandError(f"No data set {data_set!r}: use {' or '.join(DATA_SETS)}, or a CSV/XLSX file path.")
+        call_command("import_contacts", str(path), stdout=self.stdout, stderr=self.stderr)
+        for stage, n in sorted(_stage_counts().items()):
+            self.stdout.write(f"  {stage:9} {n}")
 
     def _users(self):
         User = get_user_model()
