@@ -132,31 +132,27 @@ def clean_contact_data(data: Mapping[str, Any]) -> dict[str, Any]:
 # --- Scoring hook --------------------------------------------------------------
 
 def queue_rescore(contact_ids: Iterable[int]) -> None:
-    """Mark contacts stale now (inside the caller's transaction) and queue scoring after
+    """Mark contacts stale now (inside the caller's transaction) and wake the scorer after
     commit. If the broker is down the mark stays and the sweeper catches up later."""
     ids = sorted(set(contact_ids))
     if not ids:
         return
     Contact.objects.filter(pk__in=ids, needs_rescore=False).update(needs_rescore=True)
-    transaction.on_commit(lambda: _enqueue_scoring(ids))
+    transaction.on_commit(_wake_scorer)
 
 
-def _enqueue_scoring(ids: list[int]) -> None:
-    """In-process (eager): score each contact now. With a broker: wake the bulk scorer,
-    which scores every marked contact in one pass (one task per burst, not per event)."""
+def _wake_scorer() -> None:
+    """Wake the bulk scorer, which scores every marked contact in one pass (one run per burst,
+    not per event). With a broker it runs on a worker; on the embedded default (eager Celery)
+    the very same task runs here, synchronously."""
     from crm.celery import app
     from scoring.services import pending_wake
-    from scoring.tasks import score_contact_task
 
     try:
-        if not app.conf.task_always_eager:
-            pending_wake()
-            return
-        for contact_id in ids:
-            score_contact_task.delay(contact_id)
+        pending_wake()
     except (DatabaseError, InterfaceError) as exc:
-        # In-process (eager) scoring hit a busy or lost database after the write was
-        # committed: the write stands, the mark stays, and the stale sweeper scores it.
+        # In-process scoring hit a busy or lost database after the write was committed: the
+        # write stands, the mark stays, and the stale sweeper scores it.
         log.warning("Scoring deferred (%s); contact left for the stale sweeper.", type(exc).__name__)
     except Exception as exc:
         if app.conf.task_always_eager:

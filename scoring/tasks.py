@@ -10,13 +10,6 @@ TRANSIENT = (OperationalError, InterfaceError)
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 8}
 
 
-@shared_task(**RETRY)
-def score_contact_task(contact_id: int) -> None:
-    from scoring.services import contact_rescore
-
-    contact_rescore(contact_id=contact_id)
-
-
 # Acked on receipt, unlike the rest: with Redis, a task that holds its prefetch slot until it
 # ends stops the worker from fetching until the next one-second poll (celery#4378, #7718),
 # and that second was the p99 of event -> stage. Nothing is lost if a worker dies mid-run:

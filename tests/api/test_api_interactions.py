@@ -9,23 +9,23 @@ from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Contact, Interaction
-from scoring import tasks as scoring_tasks
+from scoring import services as scoring_services
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def scored_ids(monkeypatch):
-    """Contact ids the scoring task was queued for (the real task still runs)."""
-    queued: list[int] = []
-    original = scoring_tasks.score_contact_task.delay
+def scored_runs(monkeypatch):
+    """The contact ids of each bulk scoring pass the woken scorer made (the real scoring still runs)."""
+    runs: list[list[int]] = []
+    original = scoring_services.contacts_rescore
 
-    def spy(contact_id, *args, **kwargs):
-        queued.append(contact_id)
-        return original(contact_id, *args, **kwargs)
+    def spy(*, contact_ids, **kwargs):
+        runs.append(sorted(contact_ids))
+        return original(contact_ids=contact_ids, **kwargs)
 
-    monkeypatch.setattr(scoring_tasks.score_contact_task, "delay", spy)
-    return queued
+    monkeypatch.setattr(scoring_services, "contacts_rescore", spy)
+    return runs
 
 
 def test_one_event_by_email_is_created_then_replayed(api_for, marketer, make_contact, catalog, on_commit, playbooks):
@@ -108,10 +108,10 @@ def test_batch_limits(api_for, admin, catalog):
 
 
 def test_a_retried_batch_of_1000_changes_nothing_the_second_time(
-    api_for, marketer, make_contact, catalog, playbooks, on_commit, scored_ids,
+    api_for, marketer, make_contact, catalog, playbooks, on_commit, scored_runs,
 ):
     contacts = [make_contact() for _ in range(10)]
-    scored_ids.clear()
+    scored_runs.clear()
     start = timezone.now() - timedelta(days=2)
     batch = [
         {"contact": contacts[i % 10].pk, "kind": "page_viewed" if i % 50 else "price_requested", "source": "shop",
@@ -123,8 +123,8 @@ def test_a_retried_batch_of_1000_changes_nothing_the_second_time(
         first = client.post("/api/interactions/", batch, format="json")
     assert first.status_code == 201
     assert (first.json()["created"], first.json()["replayed"]) == (1000, 0)
-    # One scoring task per touched contact, not one per event.
-    assert sorted(scored_ids) == sorted(c.pk for c in contacts)
+    # One bulk scoring pass over the touched contacts, not one per event.
+    assert scored_runs == [sorted(c.pk for c in contacts)]
 
     def state():
         return (
@@ -133,7 +133,7 @@ def test_a_retried_batch_of_1000_changes_nothing_the_second_time(
         )
 
     before = state()
-    scored_ids.clear()
+    scored_runs.clear()
     with on_commit():
         second = client.post("/api/interactions/", batch, format="json")
     assert second.status_code == 200
@@ -141,7 +141,7 @@ def test_a_retried_batch_of_1000_changes_nothing_the_second_time(
     assert [r["id"] for r in second.json()["results"]] == [r["id"] for r in first.json()["results"]]
     assert {r["status"] for r in second.json()["results"]} == {"replayed"}
     assert state() == before
-    assert scored_ids == []
+    assert scored_runs == []
 
 
 def test_list_filters_by_contact_kind_and_since(api_for, rep, other_rep, make_contact, log, catalog):

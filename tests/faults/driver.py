@@ -168,15 +168,15 @@ def cmd_race(args) -> None:
     from scoring import tasks
 
     task = getattr(tasks, args.task)
-    ids = [int(i) for i in args.ids.split(",")]
+    calls = [[int(i)] for i in args.ids.split(",")] if args.ids else [[]]  # a task of ids, or one without arguments
     barrier = threading.Barrier(args.threads)
     errors: list[str] = []
 
     def work() -> None:
         try:
             barrier.wait()
-            for value in ids:
-                task.apply(args=[value], throw=True)
+            for call_args in calls:
+                task.apply(args=call_args, throw=True)
         except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on any
             errors.append(repr(exc))
         finally:
@@ -187,7 +187,13 @@ def cmd_race(args) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    out({"runs": args.threads * len(ids), "errors": errors})
+    out({"runs": args.threads * len(calls), "errors": errors})
+
+
+def cmd_mark(args) -> None:
+    """Mark contacts needs_rescore as an event's transaction does, without waking the scorer."""
+    ids = [int(i) for i in args.ids.split(",")]
+    out({"marked": Contact.objects.filter(pk__in=ids).update(needs_rescore=True)})
 
 
 def cmd_publish_variant(args) -> None:
@@ -280,8 +286,10 @@ def main() -> None:
     p.add_argument("--adjacent", action="store_true")
     p = sub.add_parser("race")
     p.add_argument("task")
-    p.add_argument("--ids", required=True)
+    p.add_argument("--ids", default="")
     p.add_argument("--threads", type=int, default=2)
+    p = sub.add_parser("mark")
+    p.add_argument("--ids", required=True)
     sub.add_parser("publish_variant")
     sub.add_parser("run_state")
     sub.add_parser("resume")

@@ -15,8 +15,10 @@ EVENTS = CONTACTS * 6
 
 
 def _stale_contacts(driver, env, prefix: str) -> list[int]:
-    """Contacts with interactions whose scoring never ran (nothing queued)."""
+    """Contacts with interactions whose scoring never ran, marked needs_rescore as an event's
+    transaction leaves them, with no wake-up queued."""
     logged = driver(env, "log", "--contacts", str(CONTACTS), "--events", str(EVENTS), "--prefix", prefix, "--no-rescore")
+    driver(env, "mark", "--ids", _ids(logged["contact_ids"]))
     return logged["contact_ids"]
 
 
@@ -37,41 +39,55 @@ def _ids(values: list[int]) -> str:
     return ",".join(map(str, values))
 
 
-def test_score_contact_task_twice_sequentially(redis_server, env_for, procs, driver, figures):
+def _settled(driver, env, ids: list[int]) -> dict:
+    """The contacts' state once no contact is marked any more (the drain may still be finishing)."""
+    wait_for(lambda: driver(env, "check", "--prefix", "")["stale"] == 0, timeout=60, interval=0.2,
+             what="every marked contact to be scored")
+    return driver(env, "snapshot", "--ids", _ids(ids))["state"]
+
+
+def test_score_pending_task_twice_sequentially(redis_server, env_for, procs, driver, figures):
+    """The scoring task production runs for events, delivered again after it did its work (contacts
+    marked again, as a replayed event marks them): the same state, no second move or follow-up."""
     env = env_for(redis_server)
     ids = _stale_contacts(driver, env, "sq")
     procs.worker(env, name="w1")
-    driver(env, "send", "score_contact_task", "--ids", _ids(ids))
+    driver(env, "send", "score_pending_task")
     _drain(redis_server)
-    once = driver(env, "snapshot", "--ids", _ids(ids))["state"]
-    driver(env, "send", "score_contact_task", "--ids", _ids(ids))
+    once = _settled(driver, env, ids)
+    driver(env, "mark", "--ids", _ids(ids))
+    driver(env, "send", "score_pending_task")
     _drain(redis_server)
-    twice = driver(env, "snapshot", "--ids", _ids(ids))["state"]
+    twice = _settled(driver, env, ids)
     check = _assert_clean(driver, env, "sq")
-    figures("duplicate score_contact sequential", {"contacts": len(ids), "deliveries": 2 * len(ids),
+    figures("duplicate score_pending sequential", {"contacts": len(ids), "deliveries": 2,
                                                     "stage_changes": check["stage_changes"], "states_equal": once == twice})
     assert once == twice
     assert all(s["stage"] == "prospect" and len(s["stage_changes"]) == 1 and s["follow_ups"] == 1 for s in once.values())
 
 
-def test_score_contact_task_twice_at_once(redis_server, env_for, procs, driver, figures):
+def test_scoring_runs_at_once(redis_server, env_for, procs, driver, figures):
+    """Copies of the wake-up on two workers, and the every-minute sweep racing the drain in four
+    threads (the sweep does not take the drain key, so these bulk passes really overlap): every
+    contact scored once, one stage change and one follow-up each."""
     env = env_for(redis_server)
     ids = _stale_contacts(driver, env, "cc")
     procs.worker(env, name="w1")
     procs.worker(env, name="w2")
-    # Copies side by side in the queue: the two idle workers take both copies of a contact together.
-    driver(env, "send", "score_contact_task", "--ids", _ids(ids), "--times", "2", "--adjacent")
+    driver(env, "send", "score_pending_task", "--times", "4")
     _drain(redis_server)
+    _settled(driver, env, ids)
     workers = _assert_clean(driver, env, "cc")
 
-    # And threads in one process, released together, four copies each.
     more = _stale_contacts(driver, env, "ct")
-    raced = driver(env, "race", "score_contact_task", "--ids", _ids(more), "--threads", "4")
+    raced = driver(env, "race", "rescore_stale_task", "--threads", "4")
     assert raced["errors"] == []
+    pending = driver(env, "race", "score_pending_task", "--threads", "2")
+    assert pending["errors"] == []
     threads = _assert_clean(driver, env, "ct")
     state = driver(env, "snapshot", "--ids", _ids(ids + more))["state"]
-    figures("duplicate score_contact concurrent", {
-        "contacts": len(ids) + len(more), "deliveries": 2 * len(ids) + raced["runs"],
+    figures("duplicate scoring runs concurrent", {
+        "contacts": len(ids) + len(more), "deliveries": 4 + raced["runs"] + pending["runs"],
         "stage_changes": workers["stage_changes"] + threads["stage_changes"],
     })
     assert all(len(s["stage_changes"]) == 1 and s["follow_ups"] == 1 and s["owner"] for s in state.values())

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from contacts.models import Contact
 from contacts.services import contact_upsert, interaction_log
-from scoring.tasks import score_contact_task
+from scoring.tasks import score_pending_task
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.security.urls_full")]
 
@@ -63,7 +63,8 @@ def test_odd_values_are_stored_verbatim_or_refused_and_shown_escaped(admin, play
         interaction_log(contact=contact, kind="form_submitted", data={"pesan": data_value, value[:50]: field})
     except ValidationError as exc:
         assert set(exc.message_dict) <= {"data"}, exc.message_dict
-    score_contact_task.apply(args=[contact.pk], throw=True)  # the worker's code path; must not raise
+    Contact.objects.filter(pk=contact.pk).update(needs_rescore=True)
+    score_pending_task.apply(throw=True)  # the worker's code path; must not raise
     assert Contact.objects.get(pk=contact.pk).scored_at is not None
 
     client = Client()
