@@ -21,8 +21,13 @@ What it does, on the contacts with a known outcome (scoring.outcomes):
    windows, numeric steps) from being counted twice. Where a column's categories cover
    everyone, the weakest is anchored at 0 (every score moves alike, so rankings stay),
    which leaves mostly positive points. Rules rounding to 0 are dropped.
-5. Thresholds: prospect = the lowest score whose precision on the learning split
-   reaches the target precision, lead = the same for a lower target (half by default).
+5. Thresholds from the sales team's capacity (scoring.advisor_thresholds, pure): prospects
+   are the largest group within the capacity (a share of new contacts, or prospects a
+   week divided by the new contacts a week; by default at most 25 %) that converts at
+   ≥ 2× the base rate, both with 95 % confidence on the learning split; when the data do
+   not allow both, the capacity is filled and the page says so. Leads are the contacts
+   who showed any interest: the highest threshold whose group still holds 90 % of the
+   conversions (the ones below convert rarely).
 6. Writes the rules into the rule set's ordinary draft (each label carries its
    evidence: "job=management (n=812, rate 18.2%, lift 1.6, +12)") and backtests the
    draft, through the engine, on the 30 % held out, beside the active version.
@@ -40,9 +45,15 @@ Backtest row of kind "advisor":
                       "n": 812, "conversions": 148, "rate": 0.182, "ci_low": 0.157, "ci_high": 0.21,
                       "lift": 1.6, "coef": 1.21, "points": 12}, ...],   # every supported candidate; 0 = no rule
         "rules": 41,                                   # rules written into the draft
-        "thresholds": {"lead": {"threshold": 12, "target": 0.25, "precision": 0.26, "recall": 0.6,
-                                "contacts": 300, "reached": True},
-                       "prospect": {...}},
+        "thresholds": {"prospect": {"threshold": 33, "status": "met", "capacity": 0.25, "min_lift": 2.0,
+                                    "contacts": 7370, "share": 0.233, "rate": 0.306, "lift": 2.59, "recall": 0.6, ...},
+                       "lead": {"threshold": 22, "status": "met", "target_recall": 0.9, "negative": False,
+                                "share": 0.74, "below_share": 0.26, "below_lift": 0.34, ...}},  # learning split
+        "capacity": {"share": 0.25, "source": "default", "per_week": None, "weekly_new": None},
+        "tradeoff": {"points": [point, ...], "table": [point, ...]},   # on the held-out 30 %, highest
+                    # threshold first; point = {"threshold", "contacts", "conversions", "total", "positives",
+                    #                           "share", "rate", "lift", "recall"}
+        "few_conversions": False,                      # the held-out 30 % has < 30 conversions: noise
         "prospect_requires_intent": False,
         "excluded": [{"column": "attributes.y", "reason": "..."}],
         "fit": {"method": "...", "shrinkage": 10.0, "points_per_logodds": 10, "iterations": 7,
@@ -59,6 +70,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -68,8 +80,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.audit import audit
+from scoring import advisor_thresholds as thresholds
 from scoring import engine
-from scoring.backtest import ProgressFn, auc, compare, needs_data, queue_run, run_tracked
+from scoring.backtest import ProgressFn, auc, compare, evaluate, needs_data, queue_run, run_tracked
 from scoring.models import Backtest, Rule, RuleSet, RuleSetVersion
 from scoring.outcomes import Observation, observations_load, outcome_kinds, outcome_queryset, period_parse
 from scoring.selectors import version_to_engine
@@ -79,8 +92,11 @@ DEFAULTS: dict[str, Any] = {
     "outcome": "conversion",
     "start": None,
     "end": None,
-    "target_precision": 0.5,  # prospect threshold
-    "lead_precision": None,  # lead threshold; None = half the target
+    "capacity_share": None,  # prospects the team can follow up, as a share of new contacts (None: the default)
+    "capacity_per_week": None,  # ... or as prospects a week (divided by the new contacts a week)
+    "min_lift": thresholds.MIN_LIFT,  # prospects convert at least this many times the base rate
+    "target_precision": None,  # optional: prospects also convert at least this often
+    "lead_recall": thresholds.LEAD_RECALL,  # leads and prospects hold this share of the conversions
     "min_support": 30,  # contacts a candidate needs on the learning split (and without it)
     "seed": 7,
     "train_fraction": 0.7,
@@ -267,6 +283,7 @@ class Suggestion:
     evidence: list[Evidence]
     thresholds: dict[str, dict[str, Any]]
     prospect_requires_intent: bool
+    capacity: dict[str, Any] = field(default_factory=dict)
     excluded: list[dict[str, str]] = field(default_factory=list)
     fit: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -457,8 +474,9 @@ def _has_intent(o: Observation, policy: engine.StagePolicy) -> bool:
 
 
 def suggest(train: Sequence[Observation], *, policy: engine.StagePolicy, options: dict[str, Any],
-            outcome_kinds: frozenset[str], industry: str) -> Suggestion:
-    """The evidence table, points, and thresholds, from the learning split alone."""
+            outcome_kinds: frozenset[str], industry: str, weekly_new: float | None = None) -> Suggestion:
+    """The evidence table, points, and thresholds, from the learning split alone.
+    weekly_new: new contacts a week, to turn a capacity per week into a share."""
     options = {**DEFAULTS, **options}
     min_support = int(options["min_support"])
     labels = np.array([o.converted for o in train], dtype=float)
@@ -497,19 +515,20 @@ def suggest(train: Sequence[Observation], *, policy: engine.StagePolicy, options
         requires_intent, eligible = False, None
         notes.append(_("Almost no contact had a buying-intent interaction before converting, so becoming a prospect "
                        "no longer requires one in this draft."))
-    target = float(options["target_precision"])
-    lead_target = float(options["lead_precision"] or target / 2)
-    prospect = threshold_for_precision(scores, labels.tolist(), target, min_size=min_support, eligible=eligible)
-    lead = threshold_for_precision(scores, labels.tolist(), lead_target, min_size=min_support)
-    if prospect["threshold"] is not None and lead["threshold"] is not None and lead["threshold"] > prospect["threshold"]:
-        # Precision is not monotonic in the threshold; a lead never needs more than a prospect.
-        lead = {**threshold_at(scores, labels.tolist(), prospect["threshold"]), "target": lead_target, "reached": False}
-    if not prospect["reached"]:
-        notes.append(_("No score reaches a precision of %(target)s on the learning split; the prospect threshold is "
-                       "the most precise one.") % {"target": f"{target:.0%}"})
+    capacity, source = thresholds.capacity_share(
+        share=options.get("capacity_share"), per_week=options.get("capacity_per_week"), weekly_new=weekly_new,
+    )
+    label_list = [bool(y) for y in labels.tolist()]
+    prospect = thresholds.choose_prospect(
+        thresholds.tradeoff(scores, label_list, eligible), capacity=capacity, min_lift=float(options["min_lift"]),
+        min_size=min_support, min_precision=options.get("target_precision"),
+    )
+    lead = thresholds.choose_lead(thresholds.tradeoff(scores, label_list), prospect_threshold=prospect["threshold"],
+                                  recall=float(options["lead_recall"]))
     return Suggestion(
         evidence=evidence,
         thresholds={"lead": lead, "prospect": prospect},
+        capacity={"share": capacity, "source": source, "per_week": options.get("capacity_per_week"), "weekly_new": weekly_new},
         prospect_requires_intent=requires_intent,
         excluded=excluded,
         fit={
@@ -589,11 +608,13 @@ def advisor_params(params: dict[str, Any] | None) -> dict[str, Any]:
     clean["outcome"] = str(clean["outcome"]).strip()
     outcome_kinds(clean["outcome"])
     clean.update(period_parse(clean["start"], clean["end"]).as_json())
-    clean["target_precision"] = _number_param(clean, "target_precision", float, 0.01, 1.0)
-    if clean["lead_precision"] not in (None, ""):
-        clean["lead_precision"] = _number_param(clean, "lead_precision", float, 0.0, clean["target_precision"])
-    else:
-        clean["lead_precision"] = None
+    for name, kind, low, high in (("capacity_share", float, 0.001, 1.0), ("capacity_per_week", int, 1, 10**6),
+                                  ("target_precision", float, 0.01, 1.0)):
+        clean[name] = None if clean[name] in (None, "") else _number_param(clean, name, kind, low, high)
+    if clean["capacity_share"] is not None and clean["capacity_per_week"] is not None:
+        raise ValidationError({"capacity_share": _("Give the capacity per week or as a share of new contacts, not both.")})
+    clean["min_lift"] = _number_param(clean, "min_lift", float, 0.0, 100.0)
+    clean["lead_recall"] = _number_param(clean, "lead_recall", float, 0.5, 1.0)
     clean["min_support"] = _number_param(clean, "min_support", int, 1, 10**6)
     clean["seed"] = _number_param(clean, "seed", int, 0, 2**31)
     clean["train_fraction"] = _number_param(clean, "train_fraction", float, 0.1, 0.95)
@@ -610,7 +631,8 @@ def advisor_params(params: dict[str, Any] | None) -> dict[str, Any]:
 def advisor_start(ruleset: RuleSet, by, params: dict[str, Any] | None = None, *, queue: bool = True) -> Backtest:
     """Create the advisor run on the rule set's draft (made now if there is none) and queue it.
 
-    params: see DEFAULTS (outcome, start, end, target_precision, lead_precision, min_support,
+    params: see DEFAULTS (outcome, start, end, capacity_share, capacity_per_week, min_lift,
+    target_precision, lead_recall, min_support,
     seed, train_fraction, bins, max_categories, shrinkage, points_per_logodds,
     max_occurrences, exclude). Raises ValidationError naming the bad parameter. When it
     runs, the draft's rules are replaced by the suggestion (see the module doc for the
@@ -650,23 +672,41 @@ def _advise_work(backtest: Backtest, progress: ProgressFn) -> dict[str, Any]:
     test = [o for o in observations if o.contact_id not in train_ids]
     if sum(o.converted for o in observations) < 2 or not test:
         raise ValidationError(_("Too few contacts with a known outcome to learn from (%(n)d).") % {"n": len(observations)})
-    suggestion = suggest(train, policy=version_to_engine(version).policy, options=options, outcome_kinds=kinds,
-                         industry=version.ruleset.industry)
+    weekly_new = None
+    if options.get("capacity_per_week") is not None:
+        weeks = thresholds.INTAKE_WEEKS
+        recent = outcome_queryset(version, period).filter(created_at__gt=period.end - timedelta(weeks=weeks))
+        weekly_new = recent.count() / weeks
+    policy = version_to_engine(version).policy
+    suggestion = suggest(train, policy=policy, options=options, outcome_kinds=kinds,
+                         industry=version.ruleset.industry, weekly_new=weekly_new)
     progress(75)
     draft_write(version=version, suggestion=suggestion, kinds=kinds, backtest=backtest)
     progress(85)
     version.refresh_from_db()
+    # The trade-off of every threshold on the held-out 30 %, scored by the engine as published.
+    held = evaluate(version_to_engine(version), test)
+    eligible = [_has_intent(o, policy) for o in test] if suggestion.prospect_requires_intent else None
+    curve = thresholds.tradeoff([r.score for r in held], [o.converted for o in test], eligible)
+    marks = [suggestion.thresholds["prospect"]["threshold"], suggestion.thresholds["lead"]["threshold"]]
+    test_conversions = sum(o.converted for o in test)
     return {
         "outcome": options["outcome"], "kinds": sorted(kinds), "period": period.as_json(),
         "split": {
             "seed": int(options["seed"]), "train_fraction": float(options["train_fraction"]),
             "train": len(train), "test": len(test),
-            "train_conversions": sum(o.converted for o in train), "test_conversions": sum(o.converted for o in test),
+            "train_conversions": sum(o.converted for o in train), "test_conversions": test_conversions,
         },
         "evidence": [e.as_json() for e in suggestion.evidence],
         "rules": len(suggestion.rules),
         "thresholds": suggestion.thresholds,
         "prospect_requires_intent": suggestion.prospect_requires_intent,
+        "capacity": suggestion.capacity,
+        "tradeoff": {
+            "points": [p.as_json() for p in thresholds.thin(curve)],
+            "table": [p.as_json() for p in thresholds.table_points(curve, marks)],
+        },
+        "few_conversions": thresholds.few_conversions(test_conversions),
         "excluded": suggestion.excluded,
         "fit": suggestion.fit,
         "notes": suggestion.notes,

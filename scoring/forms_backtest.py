@@ -88,13 +88,26 @@ class BacktestForm(PeriodForm):
 class AdvisorForm(PeriodForm):
     """"Suggest rules from my conversions": what the admin may tune of scoring.advisor.DEFAULTS."""
 
-    field_order = ["outcome", "target_precision", "min_support", "start", "end", "exclude"]
+    field_order = ["outcome", "capacity_per_week", "capacity_share", "min_lift", "target_precision", "min_support",
+                   "start", "end", "exclude"]
 
     outcome = forms.ChoiceField(label=_("Outcome"), required=False, help_text=_("What counts as converted."))
+    capacity_per_week = forms.IntegerField(
+        label=_("Prospects your team can follow up a week"), required=False, min_value=1, max_value=10**6,
+        help_text=_("Divided by the new contacts of the last 12 weeks, this is the share of contacts that may become prospects."),
+    )
+    capacity_share = forms.IntegerField(
+        label=_("…or as a share of new contacts (%)"), required=False, min_value=1, max_value=100,
+        help_text=_("Empty (and no number a week): at most 25 % of contacts become prospects."),
+    )
+    min_lift = forms.FloatField(
+        label=_("Prospects convert at least (× the base rate)"), required=False, min_value=0, max_value=100, initial=2, localize=True,
+        help_text=_("The prospect threshold is the lowest score within the capacity whose contacts convert at least this "
+                    "many times as often as the average contact. 1 or less: fill the capacity."),
+    )
     target_precision = forms.IntegerField(
-        label=_("Target precision of prospects (%)"), min_value=1, max_value=100, initial=50,
-        help_text=_("The prospect threshold is the lowest score at which at least this share of contacts converted. "
-                    "Leads aim for half of it."),
+        label=_("…and at least this share of them converts (%)"), required=False, min_value=1, max_value=100,
+        help_text=_("Optional."),
     )
     min_support = forms.IntegerField(
         label=_("Minimum support"), min_value=1, max_value=10**6, initial=30,
@@ -110,6 +123,12 @@ class AdvisorForm(PeriodForm):
         super().__init__(*args, **kwargs)
         self.fields["outcome"].choices = outcome_choices()
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("capacity_per_week") is not None and data.get("capacity_share") is not None:
+            self.add_error("capacity_share", _("Give the capacity per week or as a share of new contacts, not both."))
+        return data
+
     def clean_exclude(self) -> list[str]:
         return [part.strip() for part in (self.cleaned_data.get("exclude") or "").split(",") if part.strip()]
 
@@ -117,8 +136,11 @@ class AdvisorForm(PeriodForm):
         data = self.cleaned_data
         return {
             "outcome": data.get("outcome") or CONVERSION, **self.period_params(),
-            "target_precision": data["target_precision"] / 100, "min_support": data["min_support"],
-            "exclude": data["exclude"],
+            "capacity_per_week": data.get("capacity_per_week"),
+            "capacity_share": None if data.get("capacity_share") is None else data["capacity_share"] / 100,
+            "min_lift": 2.0 if data.get("min_lift") is None else data["min_lift"],
+            "target_precision": None if data.get("target_precision") is None else data["target_precision"] / 100,
+            "min_support": data["min_support"], "exclude": data["exclude"],
         }
 
 

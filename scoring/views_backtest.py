@@ -24,6 +24,7 @@ from contacts.models import IntentLevel
 from crm.audit import audit
 from crm.roles import ADMIN, role_required
 from scoring.advisor import advisor_start
+from scoring.advisor_thresholds import MIN_CONVERSIONS
 from scoring.backtest import backtest_start, backtest_status_json, backtests_for
 from scoring.forms_backtest import AdvisorForm, BacktestForm, errors_from_service
 from scoring.models import Backtest, RuleSet, RuleSetVersion
@@ -54,6 +55,62 @@ def _evidence_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(results.get("evidence", []), key=lambda e: (e["points"] == 0, -e["points"], -e["n"]))
 
 
+def _coord(value: float) -> str:
+    """An SVG coordinate as a string with a dot, whatever the language."""
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _tradeoff_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trade-off table (held-out contacts), each row marked with the stage it starts."""
+    chosen = {stage: (results.get("thresholds", {}).get(stage) or {}).get("threshold") for stage in ("prospect", "lead")}
+    return [{**row, "stages": [stage for stage, t in chosen.items() if t == row["threshold"]]}
+            for row in (results.get("tradeoff") or {}).get("table", [])]
+
+
+def _tradeoff_chart(results: dict[str, Any]) -> dict[str, Any] | None:
+    """Conversion rate and recall against the share of contacts held ("score ≥ t" for every
+    t, on the held-out contacts), with the base rate, the lift aimed for, the capacity and
+    the chosen thresholds: the geometry of templates/scoring/advisor_tradeoff_chart.html."""
+    points = [p for p in (results.get("tradeoff") or {}).get("points", []) if p["rate"] is not None]
+    if not points:
+        return None
+    width, height, left, right, top, bottom = 440, 240, 40, 12, 14, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x(share: float) -> float:
+        return left + plot_w * min(max(share, 0.0), 1.0)
+
+    def y(value: float) -> float:
+        return top + plot_h - plot_h * min(max(value, 0.0), 1.0)
+
+    base = points[0]["positives"] / points[0]["total"] if points[0]["total"] else None
+    start = [{"share": 0.0, "rate": points[0]["rate"], "recall": 0.0}]
+    line = start + points
+    prospect = results.get("thresholds", {}).get("prospect") or {}
+    capacity = (results.get("capacity") or {}).get("share", prospect.get("capacity"))
+    min_lift = prospect.get("min_lift")
+    marks = []
+    for row in _tradeoff_rows(results):
+        for stage in row["stages"]:
+            if row["rate"] is not None:
+                marks.append({"stage": stage, "row": row, "cx": _coord(x(row["share"])), "cy": _coord(y(row["rate"]))})
+    return {
+        "width": str(width), "height": str(height), "left": str(left), "right": str(width - right),
+        "top": str(top), "bottom": str(top + plot_h),
+        "rate_line": " ".join(f"{_coord(x(p['share']))},{_coord(y(p['rate']))}" for p in line),
+        "recall_line": " ".join(f"{_coord(x(p['share']))},{_coord(y(p['recall'] or 0.0))}" for p in line),
+        "ticks": [{"value": k / 4, "x": _coord(x(k / 4)), "y": _coord(y(k / 4))} for k in range(5)],
+        "axis_x": str(left - 6), "label_y": str(top + plot_h + 14), "caption_y": str(height - 4),
+        "legend_y": str(height - 18), "caption_x": str(left),
+        "base_rate": base, "base_y": _coord(y(base)) if base is not None else None,
+        "aim": base * min_lift if base is not None and min_lift and base * min_lift <= 1 else None,
+        "aim_y": _coord(y(base * min_lift)) if base is not None and min_lift and base * min_lift <= 1 else None,
+        "capacity": capacity, "capacity_x": _coord(x(capacity)) if capacity is not None else None,
+        "marks": marks,
+        "first": points[0], "last": points[-1],
+    }
+
+
 def _period(run: Backtest) -> dict[str, datetime | None]:
     """The run's period as datetimes (stored as ISO text), for the page to format."""
     stored = (run.results or {}).get("period") or run.params
@@ -77,6 +134,9 @@ def _run_context(run: Backtest) -> dict[str, Any]:
     }
     if run.kind == ADVISOR:
         context["evidence"] = _evidence_rows(results)
+        context["tradeoff_rows"] = _tradeoff_rows(results)
+        context["tradeoff_chart"] = _tradeoff_chart(results)
+        context["min_conversions"] = MIN_CONVERSIONS
     return context
 
 

@@ -84,7 +84,7 @@ def test_advisor_task_runs_on_commit_and_stores_its_run(shop_history, admin, dja
     run.refresh_from_db()
     assert run.status == Backtest.Status.DONE, run.message
     assert run.kind == "advisor" and run.version == ruleset.draft() and run.results["rules"] > 0
-    assert run.params["target_precision"] == 0.5 and run.params["seed"] == 7
+    assert run.params["target_precision"] is None and run.params["min_lift"] == 2.0 and run.params["seed"] == 7
     from crm.models import AuditEvent
 
     event = AuditEvent.objects.get(details__what="advisor_rules")

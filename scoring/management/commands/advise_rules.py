@@ -5,6 +5,10 @@ from django.utils.translation import gettext as _
 from contacts.models import Industry
 
 
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
 class Command(BaseCommand):
     help = (
         "Learn suggested rules from contacts with known outcomes (70 % of them, seeded), print the evidence, "
@@ -14,8 +18,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--outcome", required=True, help="An interaction kind, or 'conversion' for any conversion-level kind.")
         parser.add_argument("--industry", required=True, choices=[*Industry.values, "default"])
-        parser.add_argument("--target-precision", type=float, default=0.5, help="Precision the prospect threshold aims for.")
-        parser.add_argument("--lead-precision", type=float, default=None, help="Precision the lead threshold aims for (default: half the target).")
+        parser.add_argument("--capacity-share", type=float, default=None,
+                            help="Share of new contacts the sales team can follow up as prospects (default: at most 0.25).")
+        parser.add_argument("--capacity-per-week", type=int, default=None,
+                            help="Prospects the sales team can follow up a week (instead of --capacity-share).")
+        parser.add_argument("--min-lift", type=float, default=2.0, help="Prospects convert at least this many times the base rate.")
+        parser.add_argument("--target-precision", type=float, default=None, help="Optional: prospects also convert at least this often.")
+        parser.add_argument("--lead-recall", type=float, default=0.9, help="Share of the conversions leads and prospects hold.")
         parser.add_argument("--min-support", type=int, default=30, help="Contacts a rule needs on the learning split.")
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--bins", type=int, default=5, help="Quantile steps per numeric column.")
@@ -32,7 +41,8 @@ class Command(BaseCommand):
         name = _("Default") if not industry else Industry(industry).label
         ruleset, _created = RuleSet.objects.get_or_create(industry=industry, defaults={"name": name})
         params = {
-            "outcome": opts["outcome"], "target_precision": opts["target_precision"], "lead_precision": opts["lead_precision"],
+            "outcome": opts["outcome"], "capacity_share": opts["capacity_share"], "capacity_per_week": opts["capacity_per_week"],
+            "min_lift": opts["min_lift"], "target_precision": opts["target_precision"], "lead_recall": opts["lead_recall"],
             "min_support": opts["min_support"], "seed": opts["seed"], "bins": opts["bins"], "exclude": opts["exclude"],
             "start": opts["start"], "end": opts["end"],
         }
@@ -73,8 +83,14 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(note))
         for stage in ("lead", "prospect"):
             t = results["thresholds"][stage]
-            precision = "–" if t["precision"] is None else f"{t['precision']:.1%}"
-            self.stdout.write(_("%(stage)s threshold %(threshold)s: precision %(precision)s on the learning split (target %(target)s)") % {
-                "stage": stage, "threshold": t["threshold"], "precision": precision, "target": f"{t['target']:.0%}",
+            self.stdout.write(_("%(stage)s threshold %(threshold)s: %(share)s of contacts, converting at %(rate)s "
+                                "(lift %(lift)s, recall %(recall)s) on the learning split [%(status)s]") % {
+                "stage": stage, "threshold": t["threshold"], "share": _pct(t.get("share")), "rate": _pct(t.get("rate")),
+                "lift": "–" if t.get("lift") is None else f"{t['lift']:.2f}", "recall": _pct(t.get("recall")),
+                "status": t["status"],
             })
+        if results.get("few_conversions"):
+            self.stdout.write(self.style.WARNING(
+                _("Only %(n)d conversions among the held-out contacts: the figures below are noise.") % {"n": split["test_conversions"]}
+            ))
         self.stdout.write(_("Backtest on the %(test)d held-out contacts:") % {"test": split["test"]})
