@@ -189,14 +189,28 @@ def _natural(path: str) -> tuple:
 def events_log(*, events: Sequence[Event], by, batch: bool) -> list[LoggedInteraction]:
     """Log events all-or-nothing; retries (same source and external_id) come back as the
     original rows. Each touched contact is rescored once, after commit. A batch goes
-    through the bulk service (a few queries for the whole batch)."""
+    through the bulk service (a few queries for the whole batch).
+
+    A replay only ever answers with a row the caller may read: a (source, external_id)
+    taken by an event on a contact the caller cannot see is a 409 that names the field
+    and nothing else, and the whole request is rolled back (nothing stored)."""
     if batch:
-        return interactions_log_many(events=events, by=by)
-    (event,) = events
-    return [interaction_log(
-        contact=event.contact, kind=event.kind, occurred_at=event.occurred_at, channel=event.channel,
-        data=event.data, source=event.source, external_id=event.external_id, by=by,
-    )]
+        logged = interactions_log_many(events=events, by=by)
+    else:
+        (event,) = events
+        logged = [interaction_log(
+            contact=event.contact, kind=event.kind, occurred_at=event.occurred_at, channel=event.channel,
+            data=event.data, source=event.source, external_id=event.external_id, by=by,
+        )]
+    replayed = {item.interaction.contact_id for item in logged if not item.created}
+    if replayed:
+        readable = set(contacts_visible_to(by).filter(pk__in=replayed).values_list("pk", flat=True))
+        hidden = [index for index, item in enumerate(logged) if not item.created and item.interaction.contact_id not in readable]
+        if hidden:
+            message = _("This source and external_id are taken by an event you cannot see; nothing was stored. "
+                        "Use another external_id.")
+            raise Conflict({f"{index}.external_id" if batch else "external_id": [message] for index in hidden}, message)
+    return logged
 
 
 # --- Notes, kinds ------------------------------------------------------------------------------
