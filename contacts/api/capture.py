@@ -21,7 +21,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as H
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,6 +33,7 @@ from contacts.models import CaptureForm, Contact, Industry, Interaction
 from contacts.services import clean_contact_data, contact_upsert, interaction_log, queue_rescore
 from crm import roles
 from crm.api_common import CaptureRateThrottle, FormParser, JSONParser, MultiPartParser, no_nul
+from crm.tokens import ExpiringTokenAuthentication
 
 CONTACT_KEYS = ("full_name", "email", "phone", "company", "job_title", "city", "industry", "source",
                 "utm_source", "utm_medium", "utm_campaign")
@@ -257,7 +257,7 @@ class CaptureView(APIView):
     # logged-in browser cannot be tricked into acting with its session. A keyed post can
     # only add a submission (never read or change anything else), is limited to the
     # form's allowed origins for browsers, and is rate-limited per key and address.
-    authentication_classes = [TokenAuthentication]
+    authentication_classes = [ExpiringTokenAuthentication]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
     permission_classes = [CapturePermission]
     throttle_classes = [UserRateThrottle, CaptureRateThrottle]
