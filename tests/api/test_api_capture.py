@@ -288,3 +288,18 @@ def test_deeply_nested_json_is_a_400_and_is_throttled(api_for, capture_form, dep
     assert responses[0].json()["error"] == "parse_error"
     assert responses[30].status_code == 429
     assert not Contact.objects.exists()
+
+
+def test_the_migration_moves_earlier_keyed_submissions_into_their_forms_key_space(capture_form, make_contact, log):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("contacts.migrations.0009_captureform_overwrite_contact_fields")
+    visitor = make_contact(email="visitor@example.co.id")
+    poisoned = log(visitor, "form_submitted", source="shop", external_id="ord-9999", data={"form": capture_form.name}).interaction
+    integration = log(visitor, "form_submitted", source="shop", external_id="ord-1", data={}).interaction
+    migration.capture_keys_into_form_key_spaces(apps, None)
+    poisoned.refresh_from_db()
+    integration.refresh_from_db()
+    assert (poisoned.source, integration.source) == (f"form:{capture_form.pk}", "shop")
