@@ -26,6 +26,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VPY) -m pip install -r requirements-dev.txt
 	touch $@
 
+# Development entry points run with DEBUG on (it is off when DJANGO_DEBUG is unset), unless
+# the caller says otherwise; DEBUG on also lets the embedded default use its development secret key.
+DEV_ENV = DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
+
 # Compiled catalogs are build output (.gitignore'd); Django's own catalogs live in .venv.
 messages: venv
 	@if [ ! -d locale ]; then \
@@ -33,17 +37,16 @@ messages: venv
 	elif ! command -v msgfmt >/dev/null 2>&1; then \
 		echo "messages: msgfmt not found; install gettext (apt-get install gettext). Skipping."; \
 	else \
-		$(VPY) manage.py compilemessages -l id --ignore=$(VENV); \
+		$(DEV_ENV) $(VPY) manage.py compilemessages -l id --ignore=$(VENV); \
 	fi
 
-# The demo is a development server: debug on, said explicitly (a missing DJANGO_DEBUG means off).
-demo: export DJANGO_DEBUG ?= 1
 demo: venv messages
-	$(VPY) manage.py migrate --noinput
-	$(VPY) manage.py seed_demo $(if $(DATA),--from $(DATA),--contacts $(DEMO_CONTACTS)) --with-users --if-empty
-	$(VPY) manage.py runserver 127.0.0.1:8000
+	$(DEV_ENV) $(VPY) manage.py migrate --noinput
+	$(DEV_ENV) $(VPY) manage.py seed_demo $(if $(DATA),--from $(DATA),--contacts $(DEMO_CONTACTS)) --with-users --if-empty
+	$(DEV_ENV) $(VPY) manage.py runserver 127.0.0.1:8000
 
-# pytest options live in the pytest config; PYTEST_ARGS is for ad-hoc additions.
+# pytest options live in the pytest config (its settings module, crm.settings_test, turns DEBUG on);
+# PYTEST_ARGS is for ad-hoc additions.
 test: venv messages
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
@@ -69,13 +72,13 @@ smoke:
 
 # backups/saring-<time>.dump (PostgreSQL) or .sqlite3 (embedded default); FILE= names it yourself.
 backup: venv
-	$(VPY) manage.py backup $(FILE)
+	$(DEV_ENV) $(VPY) manage.py backup $(FILE)
 
 # Stop web, worker and beat first. Replaces the database's content with the backup's.
 restore: venv
 	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/saring-....dump"; exit 2; }
-	$(VPY) manage.py restore $(FILE)
-	$(VPY) manage.py migrate --noinput
+	$(DEV_ENV) $(VPY) manage.py restore $(FILE)
+	$(DEV_ENV) $(VPY) manage.py migrate --noinput
 
 # Production-like settings with a throwaway 60-character key (token_urlsafe(45) is 60 chars).
 check-deploy: venv

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("REDIS_URL"):
         os.environ["REDIS_URL"] = bench_redis_url(os.environ["REDIS_URL"], args.redis_db)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")  # a development tool: DEBUG is off when unset
     os.environ["AXES_ENABLED"] = "0"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
 

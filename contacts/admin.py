@@ -103,8 +103,8 @@ class ConsentRecordAdmin(admin.ModelAdmin):
 
 @admin.register(CaptureForm)
 class CaptureFormAdmin(admin.ModelAdmin):
-    list_display = ("name", "public_key", "source", "industry", "is_active", "created_at")
-    list_filter = ("is_active", "industry")
+    list_display = ("name", "public_key", "source", "industry", "overwrite_contact_fields", "is_active", "created_at")
+    list_filter = ("is_active", "industry", "overwrite_contact_fields")
     search_fields = ("name", "source")
 
 

@@ -336,6 +336,13 @@ class CaptureForm(models.Model):
     source = models.CharField(_("source"), max_length=100, blank=True)
     industry = models.CharField(_("industry"), max_length=12, choices=Industry.choices, blank=True)
     consent_wording_version = models.CharField(_("consent wording version"), max_length=50, blank=True)
+    # Off: a submission only fills an existing contact's blank fields (anyone who knows an email
+    # could otherwise rewrite that contact); what it said is kept on the timeline either way.
+    overwrite_contact_fields = models.BooleanField(
+        _("overwrite existing contacts' fields"), default=False,
+        help_text=_("Off (recommended): a submission for an existing contact only fills its empty fields; the values "
+                    "sent are kept with the submission. On: name, company, job title, city and industry are replaced "
+                    "by what the visitor typed. Email and phone are never replaced."))
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

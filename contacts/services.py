@@ -163,9 +163,10 @@ def _wake_scorer() -> None:
 
 # --- Contacts ------------------------------------------------------------------
 
-def _apply(contact: Contact, cleaned: Mapping[str, Any], *, overwrite: bool) -> set[str]:
+def _apply(contact: Contact, cleaned: Mapping[str, Any], *, overwrite: bool, fill_only: bool = False) -> set[str]:
     """Copy cleaned values onto the contact. Without overwrite, blanks never replace data
-    and existing values are kept for identity fields (fill-only merge)."""
+    and existing values are kept for identity fields. With fill_only (an anonymous form
+    submission), no field that holds a value is replaced: only blanks are filled."""
     changed: set[str] = set()
     for name, value in cleaned.items():
         if name in ("attributes", "tags", "owner"):
@@ -187,11 +188,14 @@ def _apply(contact: Contact, cleaned: Mapping[str, Any], *, overwrite: bool) -> 
             continue  # never replace an identity silently
         if name == "external_source" and contact.external_ref and not overwrite:
             continue  # the source belongs to the reference we keep
+        if fill_only and not overwrite and current not in (None, ""):
+            continue  # someone set this: a fill-only merge leaves it
         if current != value:
             setattr(contact, name, value)
             changed.add(name)
     if cleaned.get("attributes"):
-        merged = {**contact.attributes, **cleaned["attributes"]}
+        merged = ({**cleaned["attributes"], **contact.attributes} if fill_only and not overwrite
+                  else {**contact.attributes, **cleaned["attributes"]})
         if merged != contact.attributes:
             contact.attributes = merged
             changed.add("attributes")
@@ -220,9 +224,10 @@ class UpsertResult:
     changed: frozenset[str]
 
 
-def contact_upsert(*, data: Mapping[str, Any], by=None, rescore: bool = True) -> UpsertResult:
+def contact_upsert(*, data: Mapping[str, Any], by=None, rescore: bool = True, fill_only: bool = False) -> UpsertResult:
     """Create a contact, or merge into the one with the same email, phone or external
-    reference: new non-empty values fill in, blanks never overwrite.
+    reference: new non-empty values fill in, blanks never overwrite. With fill_only, an
+    existing contact's non-empty fields are kept too (anonymous landing-page submissions).
 
     Safe under concurrency: two simultaneous upserts of one email make one contact
     (the unique constraint decides; the loser merges into the winner)."""
@@ -232,7 +237,7 @@ def contact_upsert(*, data: Mapping[str, Any], by=None, rescore: bool = True) ->
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return _contact_upsert_once(cleaned, by=by, rescore=rescore)
+                return _contact_upsert_once(cleaned, by=by, rescore=rescore, fill_only=fill_only)
         except IntegrityError:
             if attempt == 2:
                 raise
@@ -240,7 +245,7 @@ def contact_upsert(*, data: Mapping[str, Any], by=None, rescore: bool = True) ->
     raise AssertionError("unreachable")
 
 
-def _contact_upsert_once(cleaned: dict[str, Any], *, by, rescore: bool) -> UpsertResult:
+def _contact_upsert_once(cleaned: dict[str, Any], *, by, rescore: bool, fill_only: bool = False) -> UpsertResult:
     existing = contact_find(
         email=cleaned.get("email"), phone=cleaned.get("phone"),
         external_source=cleaned.get("external_source", ""), external_ref=cleaned.get("external_ref"),
@@ -259,7 +264,7 @@ def _contact_upsert_once(cleaned: dict[str, Any], *, by, rescore: bool) -> Upser
             value = cleaned.get(name)
             if value and getattr(contact, name) != value and Contact.objects.filter(**{name: value}).exclude(pk=contact.pk).exists():
                 cleaned = {k: v for k, v in cleaned.items() if k != name}
-        changed = frozenset(_apply(contact, cleaned, overwrite=False))
+        changed = frozenset(_apply(contact, cleaned, overwrite=False, fill_only=fill_only))
         if changed:
             contact.save(update_fields=[*changed, "updated_at"])
         created = False
@@ -316,6 +321,16 @@ def contacts_assign_owner(*, contact_ids: Iterable[int], owner, by=None) -> int:
 
 
 # --- Interactions --------------------------------------------------------------
+
+# Interaction sources that are capture submissions' own key spaces ("form:<form id>", and
+# "capture:user:<id>" for token callers without a form): only capture writes them, so no
+# other sender can take (or be shadowed by) a submission's external_id.
+CAPTURE_KEY_PREFIXES = ("form:", "capture:")
+
+
+def is_capture_key_space(source: str | None) -> bool:
+    return (source or "").strip().lower().startswith(CAPTURE_KEY_PREFIXES)
+
 
 @dataclass(frozen=True)
 class LoggedInteraction:

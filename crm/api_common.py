@@ -37,6 +37,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from crm import roles
+from crm.net import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,37 @@ class _BodyLimit:
         return super().parse(stream, media_type, parser_context)
 
 
+# Deeper JSON than any of our bodies needs is refused while parsing: deep nesting otherwise
+# exhausts the interpreter's recursion limit somewhere later (a 500).
+MAX_JSON_DEPTH = 32
+
+
+def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when no list or object in `value` is nested more than `limit` levels (iterative)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
 class JSONParser(_BodyLimit, parsers.JSONParser):
-    pass
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError(_("JSON nested more than %(n)d levels deep.") % {"n": MAX_JSON_DEPTH}) from exc
+        if not json_depth_ok(data):
+            raise exceptions.ParseError(_("JSON nested more than %(n)d levels deep.") % {"n": MAX_JSON_DEPTH})
+        return data
 
 
 class FormParser(_BodyLimit, parsers.FormParser):
@@ -328,16 +358,22 @@ class FlexiblePagination(BasePagination):
 # --- Throttles --------------------------------------------------------------------------
 
 class CaptureRateThrottle(SimpleRateThrottle):
-    """Landing-page posts (no token): per form key and client address, rate "capture".
-    Token holders are counted by the per-user throttle instead."""
+    """Landing-page posts (no token): per client address, rate "capture". Token holders are
+    counted by the per-user throttle instead.
+
+    The key never depends on the body: throttles run before it is parsed, so a body that
+    fails to parse (or a made-up form key) is counted like any other post. The address is
+    crm.net.client_ip's (the socket's unless CRM_NUM_PROXIES is set)."""
 
     scope = "capture"
+
+    def get_ident(self, request) -> str:
+        return client_ip(request)
 
     def get_cache_key(self, request, view) -> str | None:
         if request.user and request.user.is_authenticated:
             return None
-        key = view.form_key(request) if hasattr(view, "form_key") else ""
-        return self.cache_format % {"scope": self.scope, "ident": f"{key[:64]}:{self.get_ident(request)}"}
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 # --- Schema ----------------------------------------------------------------------------

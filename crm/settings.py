@@ -3,8 +3,10 @@
 With nothing set, the app runs on the *embedded default*: a SQLite file next to
 manage.py and Celery tasks executed eagerly in-process, so `make demo` needs
 nothing but Python. Set DATABASE_URL and REDIS_URL for PostgreSQL and a real
-broker; set DJANGO_DEBUG=0 for production, which then insists on a secret key
-and allowed hosts. Every variable is listed in the README.
+broker. DEBUG is off unless DJANGO_DEBUG=1 says otherwise (`make demo` and the
+test settings do), and with DEBUG off a secret key and allowed hosts are
+required: a missing environment never means debug. Every variable is listed in
+the README.
 """
 
 from datetime import timedelta
@@ -18,7 +20,8 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless asked for: an image started without its environment must not serve debug pages.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 DEV_SECRET_KEY = "dev-insecure-only-for-the-embedded-default"
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else "")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
@@ -26,9 +29,13 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 if not DEBUG:
     if not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY:
-        raise ImproperlyConfigured("DJANGO_DEBUG=0 needs DJANGO_SECRET_KEY set to a long random value.")
+        raise ImproperlyConfigured(
+            "DEBUG is off (DJANGO_DEBUG unset or 0), so DJANGO_SECRET_KEY must be set to a long random value. "
+            "For development set DJANGO_DEBUG=1 (make demo and make test do).")
     if not ALLOWED_HOSTS:
-        raise ImproperlyConfigured("DJANGO_DEBUG=0 needs DJANGO_ALLOWED_HOSTS (comma-separated host names).")
+        raise ImproperlyConfigured(
+            "DEBUG is off (DJANGO_DEBUG unset or 0), so DJANGO_ALLOWED_HOSTS (comma-separated host names) is required. "
+            "For development set DJANGO_DEBUG=1 (make demo and make test do).")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -183,6 +190,8 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+# The same client address as the API throttles (the socket's unless CRM_NUM_PROXIES says otherwise).
+AXES_CLIENT_IP_CALLABLE = "crm.net.client_ip"
 
 # --- I18n ----------------------------------------------------------------------
 LANGUAGE_CODE = "id"
@@ -211,7 +220,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # --- REST API ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's tokens, refused after CRM_API_TOKEN_DAYS (crm.tokens).
+        "crm.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Every API view says which roles may do what (crm.api_common.RolePermission); a view that
@@ -229,8 +239,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "crm.api_common.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle", "rest_framework.throttling.AnonRateThrottle"],
-    # Behind N reverse proxies, throttles read the client address from X-Forwarded-For.
-    "NUM_PROXIES": env.int("CRM_NUM_PROXIES", default=None),
+    # Behind N reverse proxies, throttles read the client address from X-Forwarded-For. Unset (0):
+    # the socket's address, whatever X-Forwarded-For says (crm.net.client_ip, also used by axes).
+    "NUM_PROXIES": env.int("CRM_NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("CRM_API_RATE", default="6000/min"),
         "anon": env.str("CRM_API_ANON_RATE", default="60/min"),
@@ -303,6 +314,14 @@ CRM_RESCORE_CHUNK = env.int("CRM_RESCORE_CHUNK", default=5000)
 # With a broker, events wake one bulk scoring run; a lost wake-up expires after this long
 # (the stale sweeper scores the contacts meanwhile).
 CRM_PENDING_WAKE_SECONDS = env.int("CRM_PENDING_WAKE_SECONDS", default=60)
+
+# Days an API token works after it is created (the profile page makes a new one); 0: no expiry.
+CRM_API_TOKEN_DAYS = env.int("CRM_API_TOKEN_DAYS", default=90)
+# /api/schema/ and /api/docs/ need a login unless this opens them to everyone.
+CRM_PUBLIC_API_DOCS = env.bool("CRM_PUBLIC_API_DOCS", default=False)
+# POST /api/contacts/ refusals that name no contact (the identity belongs to one the caller cannot see):
+# at most this many per user and hour, so guessing who is in the CRM stays slow and visible.
+CRM_HIDDEN_DUPLICATE_LIMIT = env.int("CRM_HIDDEN_DUPLICATE_LIMIT", default=20)
 
 # --- Logging -------------------------------------------------------------------
 LOGGING = {

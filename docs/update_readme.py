@@ -25,6 +25,7 @@ if __name__ == "__main__":
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")
     django.setup()
     path = ROOT / "README.md"
     path.write_text(render(path.read_text()))

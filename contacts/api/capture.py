@@ -2,8 +2,8 @@
 
 A landing page on another site posts its form here with the form's public key (a
 CaptureForm), or an integration posts with an API token. The contact is upserted by
-email or phone (new non-empty values update it, blanks never erase), `form_submitted` is
-logged with the form's other fields, consent checkboxes are stored with evidence, and
+email or phone (a keyed post only fills blanks unless its form opts in; blanks never
+erase), `form_submitted` is logged with the form's other fields, consent checkboxes are stored with evidence, and
 the contact is rescored once, after commit."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpResponseRedirect
@@ -20,7 +21,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as H
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,9 +30,10 @@ from rest_framework.views import APIView
 from contacts.api.operations import consent_evidence
 from contacts.api.serializers import CONTACT_HELP
 from contacts.models import CaptureForm, Contact, Industry, Interaction
-from contacts.services import contact_upsert, interaction_log, queue_rescore
+from contacts.services import clean_contact_data, contact_upsert, interaction_log, queue_rescore
 from crm import roles
 from crm.api_common import CaptureRateThrottle, FormParser, JSONParser, MultiPartParser, no_nul
+from crm.tokens import ExpiringTokenAuthentication
 
 CONTACT_KEYS = ("full_name", "email", "phone", "company", "job_title", "city", "industry", "source",
                 "utm_source", "utm_medium", "utm_campaign")
@@ -61,7 +62,7 @@ class CaptureSerializer(serializers.Serializer):
     industry = serializers.ChoiceField(choices=Industry.choices, required=False, allow_blank=True, help_text=H(
         "Industry; default: the form's industry."))
     source = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text=H(
-        "Where the contact came from; default: the form's source, else “capture”. Also the interaction's source."))
+        "Where the contact came from (fills a blank source); default: the form's source, else “capture”."))
     utm_source = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text=CONTACT_HELP["utm_source"])
     utm_medium = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text=CONTACT_HELP["utm_medium"])
     utm_campaign = serializers.CharField(required=False, allow_blank=True, max_length=150, help_text=CONTACT_HELP["utm_campaign"])
@@ -70,7 +71,8 @@ class CaptureSerializer(serializers.Serializer):
     consent_whatsapp = serializers.BooleanField(required=False, help_text=H("WhatsApp opt-in checkbox, as consent_email."))
     consent_sms = serializers.BooleanField(required=False, help_text=H("SMS opt-in checkbox, as consent_email."))
     external_id = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text=H(
-        "A submission id: a retry with the same id (and source) returns the first result and writes nothing."))
+        "A submission id: a retry with the same id to the same form returns the first result and writes nothing. "
+        "Ids live in the form's own key space (source “form:<form id>”), apart from every integration's."))
 
     def validate(self, attrs: dict) -> dict:
         if not (attrs.get("email") or attrs.get("phone")):
@@ -93,12 +95,31 @@ class Captured:
     replayed: bool
 
 
+# Fields a visitor types that describe the person: when a fill-only merge keeps the contact's
+# own value, what the visitor sent is kept with the submission (data["submitted"]).
+SUBMITTED_KEYS = ("full_name", "email", "phone", "company", "job_title", "city", "industry")
+def capture_key_space(*, form: CaptureForm | None, by=None) -> str:
+    """The interaction source of a submission: its form's own key space, or (a token caller
+    without a form key) the caller's. Never what the body says, so a visitor's external_id
+    can only ever collide with an earlier submission of the same form (the interactions API
+    refuses these sources: contacts.services.CAPTURE_KEY_PREFIXES)."""
+    if form is not None:
+        return f"form:{form.pk}"
+    return f"capture:user:{by.pk}"
+
+
 def capture_submit(*, form: CaptureForm | None, fields: Mapping[str, Any], extra: Mapping[str, Any], by=None) -> Captured:
-    """Upsert the contact, log form_submitted with the rest of the form, store consent; one rescore."""
+    """Upsert the contact, log form_submitted with the rest of the form, store consent; one rescore.
+
+    An anonymous (keyed) submission fills an existing contact's blank fields only, unless
+    its form opts in (CaptureForm.overwrite_contact_fields); token callers, who may edit
+    contacts anyway, merge as contact_upsert does. Either way an identity is never replaced."""
     fields = dict(fields)
     source = (fields.pop("source", "") or (form.source if form else "") or "capture").strip()
+    key_space = capture_key_space(form=form, by=by)
     external_id = (fields.pop("external_id", "") or "").strip() or None
-    if external_id and (found := Interaction.objects.select_related("contact").filter(source=source, external_id=external_id).first()):
+    if external_id and (found := Interaction.objects.select_related("contact").filter(
+            source=key_space, external_id=external_id).first()):
         return Captured(found.contact, created=False, interaction=found, replayed=True)
     name = fields.pop("name", "")
     consents = {key: True for key in CONSENT_KEYS if fields.pop(key, False)}
@@ -107,14 +128,17 @@ def capture_submit(*, form: CaptureForm | None, fields: Mapping[str, Any], extra
     data["source"] = source
     if form and form.industry:
         data.setdefault("industry", form.industry)
+    fill_only = by is None and not (form and form.overwrite_contact_fields)
     with transaction.atomic():
-        result = contact_upsert(data={**data, **consents}, by=by, rescore=False)
+        result = contact_upsert(data={**data, **consents}, by=by, rescore=False, fill_only=fill_only)
         consent_evidence(contact=result.contact, flags=consents, source=form.name if form else "api",
                          wording_version=form.consent_wording_version if form else "", by=by)
         details = {**({"form": form.name} if form else {}), **{k: data[k] for k in UTM_KEYS if k in data}, **extra}
+        if kept := _not_applied(result.contact, data):
+            details["submitted"] = kept
         logged = interaction_log(
             contact=result.contact, kind="form_submitted", occurred_at=timezone.now(), channel="web", data=details,
-            source=source, external_id=external_id, by=by, rescore=False,
+            source=key_space, external_id=external_id, by=by, rescore=False,
         )
         if logged.created:
             queue_rescore([result.contact.pk])
@@ -126,6 +150,18 @@ def capture_submit(*, form: CaptureForm | None, fields: Mapping[str, Any], extra
         original = Interaction.objects.select_related("contact").get(pk=logged.interaction.pk)
         return Captured(original.contact, created=False, interaction=original, replayed=True)
     return Captured(result.contact, result.created, logged.interaction, replayed=False)
+
+
+def _not_applied(contact: Contact, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The submitted person fields the contact does not hold (kept, not applied), as sent."""
+    submitted = {key: data[key] for key in SUBMITTED_KEYS if data.get(key) not in (None, "")}
+    if not submitted:
+        return {}
+    try:
+        cleaned = clean_contact_data(submitted)
+    except ValidationError:
+        return submitted
+    return {key: submitted[key] for key, value in cleaned.items() if getattr(contact, key) != value}
 
 
 def _extra_fields(raw: Any) -> dict[str, Any]:
@@ -183,13 +219,18 @@ The landing-page form endpoint. Send JSON or an ordinary HTML form post
 
 **Who may post:** a form's public key (`form_key` field or `X-Form-Key` header; the form must be active, and a browser's
 `Origin` must be in the form's allowed origins; requests without an `Origin` header, i.e. servers, are accepted), or an
-API token of an admin or marketer. Keyed posts are rate-limited per key and client address.
+API token of an admin or marketer. Keyed posts are rate-limited per client address (counted before the body is read,
+so a malformed body counts too).
 
-**What happens:** the contact is upserted by email or phone (new non-empty values update it, blanks never erase
-anything, and an existing email or phone is never replaced),
+**What happens:** the contact is found by email or phone or created. A keyed (anonymous) post only fills the
+existing contact's empty fields, unless the form is set to overwrite them; what the visitor typed is kept with the
+submission (`data.submitted`) either way. Token callers update non-empty fields too. Blanks never erase anything,
+and an existing email or phone is never replaced.
 `form_submitted` is logged with every other field of the form in its data, ticked consent boxes are set on the contact
 and recorded with the form's consent wording version, and the contact is rescored (which can make it a lead).
-`external_id` makes a retried submission a no-op.
+`external_id` makes a retried submission a no-op. Submissions live in their form's own key space (the interaction's
+source is `form:<form id>`, or `capture:user:<id>` for a token caller without a form key), so a visitor can never
+claim an integration's `(source, external_id)`.
 
 **Answer:** JSON (`201` new contact, `200` existing contact). A plain HTML form post (`Accept: text/html` without JSON)
 of a form with a thank-you URL is answered with a `303` redirect there.
@@ -216,7 +257,7 @@ class CaptureView(APIView):
     # logged-in browser cannot be tricked into acting with its session. A keyed post can
     # only add a submission (never read or change anything else), is limited to the
     # form's allowed origins for browsers, and is rate-limited per key and address.
-    authentication_classes = [TokenAuthentication]
+    authentication_classes = [ExpiringTokenAuthentication]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
     permission_classes = [CapturePermission]
     throttle_classes = [UserRateThrottle, CaptureRateThrottle]

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from rest_framework import exceptions
 
 from contacts.models import Contact, InteractionKind, Note
 from contacts.privacy import CHANNEL_FLAGS, consent_set
@@ -79,7 +82,7 @@ def contact_create(*, data: Mapping[str, Any], by, owner=UNSET, stage: str | Non
         duplicates["external_ref"] = [_("A contact with this external reference exists already.")]
         existing_id = existing_id or pk
     if duplicates:
-        raise _conflict(duplicates, existing_id, visible)
+        raise _conflict(duplicates, existing_id, visible, by=by)
     values = dict(data)
     if owner is not UNSET:
         values["owner"] = owner
@@ -88,7 +91,7 @@ def contact_create(*, data: Mapping[str, Any], by, owner=UNSET, stage: str | Non
         # A concurrent request created the same identity between our check and the insert;
         # raising rolls back the merge contact_upsert just made.
         raise _conflict({"email": [_("A contact with this identity was just created by another request.")]},
-                        result.contact.pk, visible)
+                        result.contact.pk, visible, by=by)
     contact = result.contact
     # Created with its flags; what was opted into (or out of) is recorded as evidence.
     consent_evidence(contact=contact, flags={flag: True for flag in CONSENT_FLAGS if data.get(flag)}, source="api", by=by)
@@ -98,12 +101,34 @@ def contact_create(*, data: Mapping[str, Any], by, owner=UNSET, stage: str | Non
     return contact
 
 
-def _conflict(fields: dict[str, list[str]], existing_id: int | None, visible) -> Conflict:
-    # Name the existing contact only to callers who may see it (a rep must not learn of others' contacts).
+def _conflict(fields: dict[str, list[str]], existing_id: int | None, visible, *, by) -> exceptions.APIException:
+    """409 naming the field and the contact, to callers who may see that contact. Anyone else
+    (a rep, another rep's contact) gets one answer whatever matched, naming neither the field
+    nor the contact, and only CRM_HIDDEN_DUPLICATE_LIMIT of them an hour: the unique email
+    and phone make "this cannot be created" unavoidable, but not a free lookup service."""
     if existing_id and visible.filter(pk=existing_id).exists():
         return Conflict(fields, _("Contact #%(id)s has this identity already; PATCH it, or POST /api/capture/ to merge.")
                         % {"id": existing_id})
-    return Conflict(fields, _("A contact with this identity exists already."))
+    if not _hidden_duplicate_allowed(by):
+        return exceptions.Throttled(wait=HIDDEN_DUPLICATE_WINDOW, detail=_(
+            "Too many contacts refused in the last hour; ask an admin or a sales manager."))
+    return Conflict({}, _("This contact cannot be created from your account; ask an admin or a sales manager to look "
+                          "it up."))
+
+
+HIDDEN_DUPLICATE_WINDOW = 3600
+
+
+def _hidden_duplicate_allowed(user) -> bool:
+    """Count one refusal that named no contact; False once the hour's budget is spent."""
+    key = f"crm:hidden-duplicate:{getattr(user, 'pk', None)}"
+    cache.add(key, 0, HIDDEN_DUPLICATE_WINDOW)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, HIDDEN_DUPLICATE_WINDOW)
+        count = 1
+    return count <= settings.CRM_HIDDEN_DUPLICATE_LIMIT
 
 
 @transaction.atomic
@@ -189,14 +214,28 @@ def _natural(path: str) -> tuple:
 def events_log(*, events: Sequence[Event], by, batch: bool) -> list[LoggedInteraction]:
     """Log events all-or-nothing; retries (same source and external_id) come back as the
     original rows. Each touched contact is rescored once, after commit. A batch goes
-    through the bulk service (a few queries for the whole batch)."""
+    through the bulk service (a few queries for the whole batch).
+
+    A replay only ever answers with a row the caller may read: a (source, external_id)
+    taken by an event on a contact the caller cannot see is a 409 that names the field
+    and nothing else, and the whole request is rolled back (nothing stored)."""
     if batch:
-        return interactions_log_many(events=events, by=by)
-    (event,) = events
-    return [interaction_log(
-        contact=event.contact, kind=event.kind, occurred_at=event.occurred_at, channel=event.channel,
-        data=event.data, source=event.source, external_id=event.external_id, by=by,
-    )]
+        logged = interactions_log_many(events=events, by=by)
+    else:
+        (event,) = events
+        logged = [interaction_log(
+            contact=event.contact, kind=event.kind, occurred_at=event.occurred_at, channel=event.channel,
+            data=event.data, source=event.source, external_id=event.external_id, by=by,
+        )]
+    replayed = {item.interaction.contact_id for item in logged if not item.created}
+    if replayed:
+        readable = set(contacts_visible_to(by).filter(pk__in=replayed).values_list("pk", flat=True))
+        hidden = [index for index, item in enumerate(logged) if not item.created and item.interaction.contact_id not in readable]
+        if hidden:
+            message = _("This source and external_id are taken by an event you cannot see; nothing was stored. "
+                        "Use another external_id.")
+            raise Conflict({f"{index}.external_id" if batch else "external_id": [message] for index in hidden}, message)
+    return logged
 
 
 # --- Notes, kinds ------------------------------------------------------------------------------

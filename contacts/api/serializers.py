@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from contacts.models import Channel, Contact, Industry, IntentLevel, Interaction, InteractionKind, Note, Stage, StageChange
 from contacts.selectors import owner_choices
+from contacts.services import is_capture_key_space
 from crm.api_common import StrictInputSerializer, no_nul
 
 MAX_BATCH = 1000
@@ -255,6 +256,12 @@ class InteractionInputSerializer(StrictInputSerializer):
                                         help_text=INTERACTION_HELP["external_id"])
 
     read_only_names = frozenset({"id", "created_at", "created_by", "replayed"})
+
+    def validate_source(self, value: str) -> str:
+        if is_capture_key_space(value):
+            raise serializers.ValidationError(
+                _("Sources starting with “form:” or “capture:” belong to landing-page capture; choose another."))
+        return value
 
     def validate_occurred_at(self, value: datetime) -> datetime:
         if value > timezone.now() + settings.CRM_FUTURE_SKEW:

@@ -186,3 +186,29 @@ def test_put_and_delete_are_not_allowed(api_for, admin, make_contact):
     for response in (client.put(f"/api/contacts/{contact.pk}/", {}, format="json"), client.delete(f"/api/contacts/{contact.pk}/")):
         assert response.status_code == 405
         assert response.json()["error"] == "method_not_allowed"
+
+
+# --- Security round two (issue 15) ------------------------------------------------------------
+
+def test_a_rep_is_told_nothing_about_a_contact_they_cannot_see(api_for, rep, other_rep, make_contact):
+    """Which identity field matched, and that it matched a contact at all, stays hidden: one generic answer."""
+    make_contact(email="taken@example.co.id", phone="081211112222", owner=other_rep)
+    client = api_for(rep)
+    by_email = client.post("/api/contacts/", {"full_name": "A", "email": "taken@example.co.id"}, format="json")
+    by_phone = client.post("/api/contacts/", {"full_name": "B", "phone": "+6281211112222"}, format="json")
+    assert by_email.status_code == by_phone.status_code == 409
+    assert by_email.json() == by_phone.json()
+    assert by_email.json()["fields"] == {}
+    assert "exists" not in by_email.json()["detail"]
+
+
+def test_duplicate_refusals_of_hidden_contacts_are_rate_limited(api_for, rep, other_rep, make_contact, settings):
+    settings.CRM_HIDDEN_DUPLICATE_LIMIT = 3
+    for n in range(4):
+        make_contact(email=f"hidden{n}@example.co.id", owner=other_rep)
+    client = api_for(rep)
+    statuses = [client.post("/api/contacts/", {"email": f"hidden{n}@example.co.id"}, format="json").status_code
+                for n in range(4)]
+    assert statuses == [409, 409, 409, 429]
+    # A rep's ordinary creations are not limited by it.
+    assert client.post("/api/contacts/", {"email": "fresh@example.co.id"}, format="json").status_code == 201

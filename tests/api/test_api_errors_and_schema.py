@@ -105,9 +105,10 @@ def test_per_token_throttling(api_for, admin, monkeypatch):
 @pytest.fixture(scope="module")
 def schema(django_db_blocker) -> dict:
     with django_db_blocker.unblock():
-        from django.test import Client
+        from django.test import Client, override_settings
 
-        response = Client().get("/api/schema/?format=json")
+        with override_settings(CRM_PUBLIC_API_DOCS=True):
+            response = Client().get("/api/schema/?format=json")
     assert response.status_code == 200
     return json.loads(response.content)
 
@@ -165,7 +166,8 @@ def test_every_property_and_parameter_has_a_description(schema):
     assert missing == []
 
 
-def test_swagger_ui_is_served_from_our_own_static_files(client):
+def test_swagger_ui_is_served_from_our_own_static_files(client, marketer):
+    client.force_login(marketer)
     response = client.get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -182,3 +184,23 @@ def test_messages_follow_accept_language(api_for, admin):
     assert english.json()["fields"]["score"] == ["This field is read-only."]
     assert indonesian.json()["fields"]["score"] != english.json()["fields"]["score"]
     assert indonesian.json()["error"] == english.json()["error"] == "validation_error"  # codes never translate
+
+
+# --- Security round two (issue 15) ------------------------------------------------------------
+
+def test_schema_and_docs_need_a_login_by_default(client, api_for, rep):
+    schema = client.get("/api/schema/?format=json")
+    assert schema.status_code == 401 and schema.json()["error"] == "not_authenticated"
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 302 and "/accounts/login/" in docs["Location"]
+    assert client.get("/api/docs/?script=").status_code == 302
+    assert api_for(rep).get("/api/schema/?format=json").status_code == 200
+    client.force_login(rep)
+    assert client.get("/api/docs/").status_code == 200
+    assert client.get("/api/schema/?format=json").status_code == 200
+
+
+def test_a_setting_opens_schema_and_docs_to_everyone(client, settings):
+    settings.CRM_PUBLIC_API_DOCS = True
+    assert client.get("/api/schema/?format=json").status_code == 200
+    assert client.get("/api/docs/").status_code == 200

@@ -188,3 +188,38 @@ def test_concurrent_identical_batches_store_each_event_once(api_for, marketer, m
     assert Interaction.objects.count() == 60
     ids = [[item["id"] for item in r.json()["results"]] for r in responses]
     assert ids[0] == ids[1]  # both answers list the same 60 interactions
+
+
+# --- Security round two (issue 15) ------------------------------------------------------------
+
+def test_a_replay_of_another_reps_event_reveals_nothing_and_stores_nothing(api_for, rep, other_rep, make_contact, log, catalog):
+    theirs = make_contact(owner=other_rep, full_name="Rahasia Orang")
+    mine = make_contact(owner=rep)
+    original = log(theirs, "price_requested", source="wa-bot", external_id="wa-77", data={"note": "budget 90 juta"}).interaction
+    client = api_for(rep)
+
+    one = client.post("/api/interactions/", {"contact": mine.pk, "kind": "page_viewed", "source": "wa-bot",
+                                             "external_id": "wa-77"}, format="json")
+    batch = client.post("/api/interactions/", [
+        {"contact": mine.pk, "kind": "page_viewed", "source": "wa-bot", "external_id": "wa-new"},
+        {"contact": mine.pk, "kind": "page_viewed", "source": "wa-bot", "external_id": "wa-77"},
+    ], format="json")
+    for response in (one, batch):
+        assert response.status_code == 409, response.json()
+        body = response.json()
+        assert set(body) == {"error", "detail", "fields"}
+        text = str(body)
+        assert "90 juta" not in text and "Rahasia" not in text and f"#{original.pk}" not in text
+        assert set(body["fields"]) in ({"external_id"}, {"1.external_id"})  # the field, never the other row
+    assert list(Interaction.objects.values_list("pk", flat=True)) == [original.pk]
+    mine.refresh_from_db()
+    assert mine.last_interaction_at is None
+
+
+def test_a_rep_replaying_their_own_event_still_gets_it_back(api_for, rep, make_contact, catalog):
+    mine = make_contact(owner=rep)
+    event = {"contact": mine.pk, "kind": "page_viewed", "source": "wa-bot", "external_id": "wa-1"}
+    client = api_for(rep)
+    first, second = client.post("/api/interactions/", event, format="json"), client.post("/api/interactions/", event, format="json")
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["id"] == first.json()["id"] and second.json()["replayed"] is True

@@ -194,7 +194,8 @@ def django_env(database_url: str, redis_url: str | None, **extra: str) -> dict[s
     """The environment of a Django process bound to the throwaway services only."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DATABASE_URL", "REDIS_URL", "CELERY_", "CRM_", "DJANGO_", "PYTEST", "AXES_"))}
-    env.update(DJANGO_SETTINGS_MODULE="crm.settings", DATABASE_URL=database_url, PYTHONPATH=str(REPO),
+    # DJANGO_DEBUG=1: development settings (the dev secret key); DEBUG is off when it is unset.
+    env.update(DJANGO_SETTINGS_MODULE="crm.settings", DJANGO_DEBUG="1", DATABASE_URL=database_url, PYTHONPATH=str(REPO),
                PYTHONUNBUFFERED="1", LOG_LEVEL="INFO")
     if redis_url:
         env["REDIS_URL"] = redis_url

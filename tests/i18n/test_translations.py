@@ -389,7 +389,8 @@ def test_catalog_holds_every_marked_string(tmp_path):
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns(
         ".venv", ".git", ".env", "node_modules", "test-artifacts", "staticfiles", "__pycache__", "*.sqlite3", "*.mo"))
     # The embedded default's settings (no .env, no service URLs); xgettext from the same PATH it was found on.
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "crm.settings", "LC_ALL": "C.UTF-8"}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "crm.settings", "DJANGO_DEBUG": "1",
+           "LC_ALL": "C.UTF-8"}
     result = subprocess.run([sys.executable, "manage.py", "makemessages", "-l", "id", "--ignore=.venv", "-v", "0"],
                             cwd=copy, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr

@@ -69,8 +69,9 @@ MATRIX: dict[str, list[Row]] = {
     ],
 
     # --- REST API (token or session) -------------------------------------------------------
-    "api-schema": [Row(anonymous=200)],
-    "api-docs": [Row(anonymous=200)],
+    # A login unless CRM_PUBLIC_API_DOCS=1.
+    "api-schema": [Row(anonymous=API_ANON)],
+    "api-docs": [Row(anonymous=LOGIN)],
     # Capture takes a form key or an API token, never a session: a logged-in browser is anonymous here.
     "capture": [Row("POST", anonymous=API_ANON, sales=API_ANON, marketer=API_ANON, admin=API_ANON,
                     data={"email": "new@example.co.id"}, json=True)],

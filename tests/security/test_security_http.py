@@ -163,6 +163,29 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert done.returncode != 0 and "DJANGO_SECRET_KEY" in done.stderr
 
 
+def test_a_missing_environment_does_not_mean_debug():
+    """DJANGO_DEBUG unset is production: DEBUG off, so a secret key and allowed hosts are required."""
+    env = _production_env()
+    env.pop("DJANGO_DEBUG")
+    done = subprocess.run([sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
+                           "print(settings.DEBUG)"], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
+    env.pop("DJANGO_SECRET_KEY")
+    done = subprocess.run([sys.executable, "manage.py", "check"], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "DJANGO_SECRET_KEY" in done.stderr and "DJANGO_DEBUG=1" in done.stderr
+
+
+def test_development_entry_points_turn_debug_on_explicitly():
+    """`make demo`/`make messages` and the test settings say DJANGO_DEBUG=1 themselves."""
+    makefile = (REPO / "Makefile").read_text()
+    for target in ("demo", "messages"):
+        recipe = makefile.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0]
+        assert "manage.py" in recipe and "$(DEV_ENV)" in recipe, target
+    assert "DJANGO_DEBUG=$${DJANGO_DEBUG:-1}" in makefile
+    assert os.environ.get("DJANGO_DEBUG") == "1"  # set by crm/settings_test.py for this run and its subprocesses
+
+
 # --- Oversize bodies ---------------------------------------------------------------------------
 
 def test_oversize_bodies_are_refused_with_400(settings, client, admin):

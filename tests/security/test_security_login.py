@@ -73,3 +73,29 @@ def test_four_failures_then_success_resets_the_count(make_user):
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         _login("sari", "wrong-password", "203.0.113.10")
     assert _login("sari", "pw-sari", "203.0.113.10")[0].status_code == 302
+
+
+# --- Security round two (issue 15) ------------------------------------------------------------
+
+def test_the_lockout_address_ignores_forwarded_for_without_a_proxy_count(make_user):
+    """CRM_NUM_PROXIES unset: a new X-Forwarded-For per attempt does not escape the lockout."""
+    make_user("sari", roles.SALES)
+    for n in range(5):
+        Client(REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").post(
+            "/accounts/login/", {"username": "sari", "password": "wrong"})
+    client = Client(REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="198.51.100.77")
+    client.post("/accounts/login/", {"username": "sari", "password": "pw-sari"})
+    assert not _logged_in(client)
+
+
+def test_the_lockout_address_follows_the_proxy_count(settings):
+    """Axes, the throttles and every other address check share one rule (crm.net.client_ip)."""
+    from axes.helpers import get_client_ip_address
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7, 203.0.113.5")
+    assert get_client_ip_address(request) == "10.0.0.1"
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    assert get_client_ip_address(request) == "203.0.113.5"
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 2}
+    assert get_client_ip_address(request) == "198.51.100.7"
