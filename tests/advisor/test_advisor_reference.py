@@ -18,7 +18,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from scoring import engine
-from scoring.advisor import advisor_run, advisor_start, split_ids
+from scoring.advisor import advisor_run, advisor_start
+from scoring.advisor_stats import split_ids
 from scoring.backtest import auc
 from scoring.models import Backtest, RuleSet
 from scoring.outcomes import observations_load, outcome_kinds, outcome_queryset, period_parse

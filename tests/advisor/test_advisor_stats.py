@@ -9,7 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from scoring.advisor import fit_logistic, nice, round_points, split_ids, threshold_at, threshold_for_precision, wilson
+from scoring.advisor_stats import fit_logistic, nice, round_points, split_ids, threshold_at, threshold_for_precision, wilson
 from scoring.backtest import auc, deciles, report, stage_metrics
 
 
