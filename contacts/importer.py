@@ -55,7 +55,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contacts.models import Contact, ImportJob, Industry, Interaction, InteractionKind
-from contacts.services import BOOLEAN_FIELDS, clean_contact_data, contact_upsert, interaction_log, tag_get_or_create
+from contacts.services import CONSENT_FIELDS, clean_contact_data, contact_upsert, interaction_log, tag_get_or_create
 from crm.audit import audit
 
 log = logging.getLogger(__name__)
@@ -689,6 +689,8 @@ class _RowPlan:
     data: dict[str, Any]
     interactions: list[tuple[_InteractionSpec, datetime, str, str]]  # spec, when, stable key, raw value
     defaults: dict[str, Any]
+    # Consent columns ("yes" turns an opt-in or do-not-contact on): written by contacts.consent with the job as evidence.
+    consents: dict[str, bool] = field(default_factory=dict)
     # Normalised identities, filled by _Known.load (None: absent or invalid; the upsert names the error).
     email: str | None = None
     phone: str | None = None
@@ -708,6 +710,7 @@ class _Compiled:
     blank: dict[int, frozenset[str]]
     imported_at: datetime
     column_of: dict[str, str] = field(default_factory=dict)  # field -> column name, for error messages
+    job: ImportJob | None = None  # named in the consent evidence
 
     @classmethod
     def build(cls, mapping: Mapping[str, Any], header: list[str], imported_at: datetime) -> _Compiled:
@@ -751,13 +754,14 @@ class _Compiled:
             raise RowError(_("The row has %(n)d cells but the header has %(m)d (a delimiter inside an unquoted value?).")
                            % {"n": len(cells), "m": width})
         data: dict[str, Any] = {}
+        consents: dict[str, bool] = {}
         names: dict[str, str] = {}
         for position, target in self.fields:
             value = self.value(cells, position)
             if value is None:
                 continue
-            if target in BOOLEAN_FIELDS:
-                data[target] = truthy(value)
+            if target in CONSENT_FIELDS:
+                consents[target] = truthy(value)
             elif target == "tags":
                 data["tags"] = [t.strip() for t in re.split(r"[,;]", _text(value)) if t.strip()]
             elif target == "industry":
@@ -802,10 +806,14 @@ class _Compiled:
                 raise RowError(_("%(column)s: %(value)s is in the future.") % {"column": spec.column, "value": _text(raw)})
             key = f"{spec.column}|{spec.kind}|{when.isoformat() if dated else 'import'}"
             interactions.append((spec, when, key, _text(raw)))
-        defaults = {k: v for k, v in self.defaults.items() if k not in data}
+        defaults = {k: v for k, v in self.defaults.items() if k not in data and k not in CONSENT_FIELDS}
+        for name in CONSENT_FIELDS:
+            if name in self.defaults and name not in consents:
+                consents[name] = truthy(self.defaults[name])
         if "source" not in data and self.source:
             defaults.setdefault("source", self.source)
-        return _RowPlan(number=number, data=data, interactions=interactions, defaults=defaults)
+        return _RowPlan(number=number, data=data, interactions=interactions, defaults=defaults,
+                        consents={k: v for k, v in consents.items() if v})
 
     def reason(self, exc: ValidationError) -> str:
         """A service's ValidationError as one line, naming the file's columns."""
@@ -925,6 +933,7 @@ class ChunkOutcome:
     errors: list[dict[str, Any]] = field(default_factory=list)
     touched: set[int] = field(default_factory=set)  # to be scored after the last chunk
     scored: set[int] = field(default_factory=set)  # new contacts inserted scored
+    consents: dict[int, dict[str, bool]] = field(default_factory=dict)  # ticked consent columns, by contact id
 
 
 def _interaction_external_id(contact_id: int, key: str) -> str:
@@ -974,7 +983,7 @@ def _create_new(compiled: _Compiled, plans: list[_RowPlan], known: _Known, by, o
         try:
             # A new contact: the mapping's defaults apply (plan.data stays as it was, for a hand-back).
             cleaned = clean_contact_data({**plan.data, **plan.defaults})
-            contact = Contact(**{k: v for k, v in cleaned.items() if k not in ("attributes", "tags", "owner")},
+            contact = Contact(**{k: v for k, v in cleaned.items() if k not in ("attributes", "tags", "owner", *CONSENT_FIELDS)},
                               attributes=cleaned.get("attributes") or {})
             contact.full_clean(exclude=["email", "phone"], validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
@@ -990,7 +999,18 @@ def _create_new(compiled: _Compiled, plans: list[_RowPlan], known: _Known, by, o
 
     # Rows without interactions are scored now and inserted scored; the rest after the chunk, with them.
     now = timezone.now()
+    from contacts.consent import consent_values_after
+
+    # Scored with the consent flags the row ticks; they are inserted unset and contacts.consent sets them
+    # (with the job as evidence) in the same transaction, at the end of the chunk.
+    ticked = [(c, plan.consents) for c, plan in zip(contacts, ready, strict=True) if plan.consents]
+    for contact, consents in ticked:
+        for name, value in consent_values_after(contact, consents, fill=True).items():
+            setattr(contact, name, value)
     moves = new_contacts_score((c for c, plan in zip(contacts, ready, strict=True) if not plan.interactions), now=now)
+    for contact, _consents in ticked:
+        for name in CONSENT_FIELDS:
+            setattr(contact, name, Contact._meta.get_field(name).default)
     try:
         with transaction.atomic():
             Contact.objects.bulk_create(contacts, batch_size=500)
@@ -1012,6 +1032,8 @@ def _create_new(compiled: _Compiled, plans: list[_RowPlan], known: _Known, by, o
         return ready  # someone else wrote one of these identities meanwhile: go row by row
     for contact, plan in zip(contacts, ready, strict=True):
         known.remember(contact)
+        if plan.consents:
+            outcome.consents[contact.pk] = plan.consents
         if plan.interactions:
             outcome.touched.add(contact.pk)
         elif contact.scored_at is not None:
@@ -1051,6 +1073,7 @@ def _import_rows(compiled: _Compiled, rows: list[tuple[int, list[Any]]], by) -> 
                         contact=result.contact, kind=spec.kind, occurred_at=when, channel=spec.channel,
                         data={"import_column": spec.column, "value": raw}, source=compiled.source,
                         external_id=_interaction_external_id(result.contact.pk, key), by=by, rescore=False,
+                        audited=False,  # the import job is audited as a whole
                     )
                     new_interactions += logged.created
         except ValidationError as exc:
@@ -1062,14 +1085,25 @@ def _import_rows(compiled: _Compiled, rows: list[tuple[int, list[Any]]], by) -> 
                   _("The database refused the row (an email, phone or reference that belongs to another contact?)."))
             continue
         known.remember(result.contact)
+        consent_changes = []
+        if plan.consents:
+            from contacts.consent import consent_flags_changes
+
+            outcome.consents[result.contact.pk] = {**outcome.consents.get(result.contact.pk, {}), **plan.consents}
+            consent_changes = consent_flags_changes(result.contact, plan.consents, fill=True)
         if result.created:
             outcome.created += 1
-        elif result.changed or new_interactions:
+        elif result.changed or new_interactions or consent_changes:
             outcome.updated += 1
         else:
             outcome.skipped += 1
         if result.created or result.changed or new_interactions:
             outcome.touched.add(result.contact.pk)
+    if outcome.consents:
+        from contacts.consent import consents_import
+
+        changed = consents_import(ticked=outcome.consents, job=compiled.job, by=by)
+        outcome.touched |= changed - outcome.scored  # those inserted scored were scored with these flags
     outcome.errors.sort(key=lambda error: error["row"])
     return outcome
 
@@ -1151,6 +1185,7 @@ def import_run(*, job_id: int, chunk_size: int = CHUNK_SIZE, time_budget: float 
     with translation.override(job.options.get("language") or settings.LANGUAGE_CODE):
         try:
             compiled = _Compiled.build(job.mapping, list(job.header), job.started_at)
+            compiled.job = job
             _header_, rows = file_rows(bytes(job.content), job_format(job))
             remaining = islice(rows, job.rows_done, None)
             for batch in _batches(remaining, chunk_size):

@@ -1,9 +1,9 @@
 """Personal-data services (UU PDP, Law No. 27 of 2022): consent per channel, the objection
 to profiling, the subject's access export, erasure (delete or anonymise) and retention.
 
-Every write runs in one transaction, goes through contacts.services for the contact's
-flags (so scoring is queued the usual way), and is recorded in the audit log with ids
-and field names only, never the personal data itself.
+Every write runs in one transaction, changes consent flags only through contacts.consent
+(which records the evidence and queues scoring the usual way), and is recorded in the
+audit log with ids and field names only, never the personal data itself.
 """
 
 from __future__ import annotations
@@ -21,75 +21,30 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts.consent import (  # re-exported: the consent service itself lives in contacts.consent
+    ANONYMISED_KEY,
+    CHANNEL_FLAGS,
+    MESSAGING_CHANNELS,
+    Channel,
+    consent_set,
+    is_anonymised,
+)
 from contacts.models import ConsentRecord, Contact, ContactMerge, Interaction, Note, StageChange
-from contacts.services import contact_update, note_add
 from crm.audit import audit
 from crm.models import AuditEvent
 
 log = logging.getLogger(__name__)
 
-Channel = ConsentRecord.Channel
-# The contact flag behind each consent channel, and the flag's value when consent is *granted*.
-CHANNEL_FLAGS: dict[str, tuple[str, bool]] = {
-    Channel.EMAIL: ("consent_email", True),
-    Channel.WHATSAPP: ("consent_whatsapp", True),
-    Channel.SMS: ("consent_sms", True),
-    Channel.ALL: ("do_not_contact", False),
-    Channel.PROFILING: ("objects_to_profiling", False),
-}
-MESSAGING_CHANNELS = (Channel.EMAIL, Channel.WHATSAPP, Channel.SMS)
-ANONYMISED_KEY = "anonymised_at"  # in Contact.attributes: marks an anonymised contact
+__all__ = ["ANONYMISED_KEY", "CHANNEL_FLAGS", "MESSAGING_CHANNELS", "Channel", "consent_set", "is_anonymised"]
 ERASE_MODES = ("delete", "anonymise")
 
 
 def _locked(contact: Contact) -> Contact:
-    """A fresh, locked copy: the scorer may have written score and stage since the caller
-    loaded its instance, and contact_update saves the whole row."""
+    """A fresh, locked copy: the scorer may have written score and stage since the caller loaded its instance."""
     return Contact.objects.select_for_update().get(pk=contact.pk)
 
 
-def is_anonymised(contact: Contact) -> bool:
-    return ANONYMISED_KEY in (contact.attributes or {})
-
-
 # --- Consent ---------------------------------------------------------------------
-
-@transaction.atomic
-def consent_set(*, contact: Contact, channel: str, granted: bool, source: str = "", wording_version: str = "",
-                by=None) -> ConsentRecord:
-    """Record consent given or withdrawn for one channel and set the contact's flag at once
-    (exports and lists read the flag, so a withdrawal takes effect immediately).
-
-    Channels: email, whatsapp, sms; `all` (withdrawing it means do-not-contact and clears
-    every opt-in); `profiling` (withdrawing it is the objection to automated profiling)."""
-    if channel not in CHANNEL_FLAGS:
-        raise ValidationError({"channel": _("Unknown consent channel “%(channel)s”.") % {"channel": channel}})
-    contact = _locked(contact)
-    if is_anonymised(contact):
-        raise ValidationError({"channel": _("This contact has been anonymised.")})
-    flag, value_when_granted = CHANNEL_FLAGS[channel]
-    values: dict[str, bool] = {flag: value_when_granted if granted else not value_when_granted}
-    if channel == Channel.ALL and not granted:
-        values.update({CHANNEL_FLAGS[c][0]: False for c in MESSAGING_CHANNELS})
-    changed = sorted(name for name, value in values.items() if getattr(contact, name) != value)
-    if changed:
-        contact_update(contact=contact, data=values, by=by)
-    record = ConsentRecord.objects.create(
-        contact=contact, channel=channel, granted=granted, source=(source or "")[:100],
-        wording_version=(wording_version or "")[:50], recorded_by=by if getattr(by, "is_authenticated", False) else None,
-    )
-    audit(by, AuditEvent.Action.CHANGE, contact, consent_channel=channel, granted=granted, fields=changed,
-          source=record.source)
-    if changed and channel == Channel.PROFILING:
-        note_add(contact=contact, author=None, kind=Note.Kind.SYSTEM, body=(
-            _("Objected to automated profiling: scoring and automatic stage changes are paused.") if not granted
-            else _("Objection to profiling lifted: automated scoring resumes.")))
-    elif changed:
-        note_add(contact=contact, author=None, kind=Note.Kind.SYSTEM, body=(
-            _("Consent withdrawn: %(channel)s.") if not granted else _("Consent given: %(channel)s.")
-        ) % {"channel": Channel(channel).label})
-    return record
-
 
 def consent_withdraw(*, contact: Contact, channel: str, by=None, source: str = "crm") -> ConsentRecord:
     """The one call behind the one-click withdrawal (pages and API alike)."""

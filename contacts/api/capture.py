@@ -108,7 +108,7 @@ def capture_submit(*, form: CaptureForm | None, fields: Mapping[str, Any], extra
     if form and form.industry:
         data.setdefault("industry", form.industry)
     with transaction.atomic():
-        result = contact_upsert(data={**data, **consents}, by=by, rescore=False)
+        result = contact_upsert(data=data, by=by, rescore=False)  # consent: below, with the form's evidence
         consent_evidence(contact=result.contact, flags=consents, source=form.name if form else "api",
                          wording_version=form.consent_wording_version if form else "", by=by)
         details = {**({"form": form.name} if form else {}), **{k: data[k] for k in UTM_KEYS if k in data}, **extra}
