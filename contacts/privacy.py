@@ -132,6 +132,7 @@ def subject_access_export(*, contact: Contact, by=None) -> dict[str, Any]:
             {"merged_contact_id": m.merged_contact_id, "merged_at": _when(m.merged_at), "snapshot": m.merged_snapshot}
             for m in ContactMerge.objects.filter(kept=contact).order_by("merged_at")
         ],
+        **_import_copies(contact),
         # Who looked at or changed this record (actions and times; staff names are not the subject's data).
         "access_log": [
             {"action": e.action, "at": _when(e.at)}
@@ -143,7 +144,40 @@ def subject_access_export(*, contact: Contact, by=None) -> dict[str, Any]:
     return data
 
 
+def _identities(contact: Contact) -> list:
+    """The person's identities: the contact's own and those of records merged into it."""
+    from contacts.importer import Identity
+
+    return [Identity.of(contact), *(Identity.from_snapshot(m.merged_snapshot or {})
+                                    for m in ContactMerge.objects.filter(kept=contact))]
+
+
+def _import_copies(contact: Contact) -> dict[str, list]:
+    """The rows of stored import files, and of their bad-row reports, that name the person."""
+    from contacts.importer import import_errors_mentioning, import_rows_mentioning
+
+    people = _identities(contact)
+    rows = []
+    headers: dict[int, list[str]] = {}
+    for job, number, cells in import_rows_mentioning(people=people):
+        header = headers.setdefault(job.pk, list(job.header))
+        rows.append({"import_job": job.pk, "file_name": job.file_name, "uploaded_at": _when(job.created_at), "row": number,
+                     "values": {name: cells[i] if i < len(cells) else "" for i, name in enumerate(header)}})
+    errors = [{"import_job": job.pk, "file_name": job.file_name, "row": error.get("row"), "reason": error.get("reason", ""),
+               "values": error.get("values", [])} for job, error in import_errors_mentioning(people=people)]
+    return {"import_rows": rows, "import_errors": errors}
+
+
 # --- Right to erasure ----------------------------------------------------------------
+
+def erasure_reach(*, people: list, by=None) -> None:
+    """The copies outside the contact's own rows: stored import files and their reports, and
+    the cached dashboard (recomputed on the next view)."""
+    from contacts.importer import imports_erase
+    from crm import dashboard
+
+    imports_erase(people=people, by=by)
+    transaction.on_commit(dashboard.invalidate)
 
 # Identity and free-text fields cleared by anonymisation; kept: industry, source and UTM
 # (campaign statistics), stage, score and dates (funnel statistics), owner.
@@ -160,28 +194,35 @@ class Erasure:
 
 
 @transaction.atomic
-def contact_erase(*, contact: Contact, by=None, mode: str = "delete", reason: str = "request") -> Erasure:
+def contact_erase(*, contact: Contact, by=None, mode: str = "delete", reason: str = "request",
+                  reach: bool = True) -> Erasure:
     """Delete a contact with its interactions, notes and history, or anonymise it: strip
-    every identifying value but keep the anonymous facts for statistics. The audit event
+    every identifying value but keep the anonymous facts for statistics. Erasure reaches the
+    copies too (erasure_reach: import files and reports, the cached dashboard; a caller
+    erasing many contacts passes reach=False and calls erasure_reach once). The audit event
     names the contact id and counts, never the erased values."""
     if mode not in ERASE_MODES:
         raise ValidationError({"mode": _("Choose delete or anonymise.")})
     contact = _locked(contact)
     pk = contact.pk
     interactions, notes = contact.interactions.count(), contact.notes.count()
+    if reach:
+        erasure_reach(people=_identities(contact), by=by)
     if mode == "delete":
         contact.delete()  # cascades: interactions, notes, stage changes, consent records, merge snapshots
         audit(by, AuditEvent.Action.DELETE, object_type=Contact._meta.label_lower, object_id=pk,
               mode=mode, reason=reason, interactions=interactions, notes=notes)
         return Erasure(pk, mode, interactions, notes)
 
+    # Consent through its one service (evidence "erasure"): nobody left to contact or to profile.
+    for channel in (Channel.ALL, Channel.PROFILING) if not is_anonymised(contact) else ():
+        consent_set(contact=contact, channel=channel, granted=False, source="erasure", by=by)
     now = timezone.now()
     Contact.objects.filter(pk=pk).update(
         **{name: "" for name in ANONYMISE_BLANK}, **{name: None for name in ANONYMISE_NULL},
         attributes={ANONYMISED_KEY: now.isoformat()},
-        consent_email=False, consent_whatsapp=False, consent_sms=False, do_not_contact=True,
-        # Nobody left to profile: the score and stage stay frozen as they were.
-        objects_to_profiling=True, needs_rescore=False, updated_at=now,
+        # The score and stage stay frozen as they were.
+        needs_rescore=False, updated_at=now,
     )
     contact.tags.clear()
     # Event payloads and the sender's ids can identify the person; kinds and times stay.
@@ -233,12 +274,17 @@ def retention_run(*, months: int, dry_run: bool = True, by=None, now: datetime |
     report.by_stage = Counter(Contact.objects.filter(pk__in=ids).values_list("stage", flat=True))
     if dry_run or not ids:
         return report
+    people = []
     for pk in ids:
         # One transaction per contact: a long run never holds many locks, and a rerun continues.
         contact = Contact.objects.filter(pk=pk).first()
         if contact is not None and not is_anonymised(contact):
-            contact_erase(contact=contact, by=by, mode="anonymise", reason="retention")
+            people += _identities(contact)
+            contact_erase(contact=contact, by=by, mode="anonymise", reason="retention", reach=False)
             report.anonymised += 1
+    # One pass over the stored imports for the whole run (not one per contact).
+    with transaction.atomic():
+        erasure_reach(people=people, by=by)
     audit(by, AuditEvent.Action.ANONYMISE, object_type="contacts.retention", months=months,
           cutoff=cutoff.isoformat(), anonymised=report.anonymised)
     log.info("Retention: anonymised %d contacts inactive since %s", report.anonymised, cutoff.date())
