@@ -61,7 +61,12 @@ from crm.audit import audit
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
-MAX_XLSX_UNPACKED_BYTES = 300 * 1024 * 1024  # a zip bomb guard: real sheets of 25 MB unpack to far less
+# Zip-bomb guards. A real workbook's XML compresses 5-20x (50,000 rows x 20 columns is ~5 MB
+# packed, ~60 MB unpacked); a bomb of repeated shared strings compresses hundreds of times.
+MAX_XLSX_UNPACKED_BYTES = 100 * 1024 * 1024
+MAX_XLSX_RATIO = 50  # unpacked / packed, for the archive and for each member
+# Bytes that never appear in a text file (NUL and C0 controls other than tab, CR, LF, FF).
+_BINARY_BYTES = bytes([*range(0, 9), 11, *range(14, 32)])
 MAX_COLUMNS = 250
 CHUNK_SIZE = 1000
 ERRORS_KEPT = 10_000  # rows kept for the report; the `failed` counter counts them all
@@ -214,12 +219,19 @@ def _cell(value: Any) -> Any:
 def _check_xlsx(content: bytes) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
+            members = archive.infolist()
     except zipfile.BadZipFile as exc:
         raise ValidationError(_("This file is not a readable Excel (.xlsx) workbook.")) from exc
+    unpacked = sum(info.file_size for info in members)
     if unpacked > MAX_XLSX_UNPACKED_BYTES:
         raise ValidationError(_("This workbook unpacks to more than %(mb)d MB; split it or save it as CSV.")
                               % {"mb": MAX_XLSX_UNPACKED_BYTES // 2**20})
+    packed = sum(info.compress_size for info in members)
+    if unpacked > 1024 * 1024 and (unpacked > MAX_XLSX_RATIO * max(packed, 1) or any(
+            info.file_size > 1024 * 1024 and info.file_size > MAX_XLSX_RATIO * max(info.compress_size, 1) for info in members)):
+        raise ValidationError(_("This workbook unpacks to far more than a real spreadsheet of its size (a compression "
+                                "ratio above %(ratio)d to 1); it was refused. Save it again from Excel, or as CSV.")
+                              % {"ratio": MAX_XLSX_RATIO})
 
 
 def _xlsx_records(content: bytes) -> Iterator[list[Any]]:
@@ -290,9 +302,27 @@ def file_format(content: bytes, file_name: str = "") -> FileFormat:
         return FileFormat("xlsx")
     if content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise ValidationError(_("Old Excel files (.xls) are not supported: save it as .xlsx or CSV."))
+    _check_text(content)
     encoding = detect_encoding(content)
     text = content.decode(encoding)
     return FileFormat("csv", encoding, detect_delimiter(text.replace("\x00", "")))
+
+
+def _check_text(content: bytes) -> None:
+    """Refuse what would otherwise import as junk rows: UTF-16 without a byte-order mark, and
+    binary files (an image, a PDF, a zip) renamed .csv."""
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return
+    sample = content[:8192]
+    nul_odd, nul_even = sample[1::2].count(0), sample[0::2].count(0)
+    half = max(len(sample) // 2, 1)
+    if max(nul_odd, nul_even) > 0.3 * half and min(nul_odd, nul_even) < 0.05 * half:
+        raise ValidationError(_("This file looks like UTF-16 text without a byte-order mark, which cannot be read "
+                                "reliably. Save it as “CSV UTF-8” and upload it again."))
+    controls = sum(sample.count(b) for b in _BINARY_BYTES)
+    if controls > max(2, len(sample) // 100):
+        raise ValidationError(_("This file is not text: it contains binary data (an image, a PDF or an archive "
+                                "renamed .csv?). Upload a CSV or an Excel (.xlsx) file."))
 
 
 def file_inspect(*, content: bytes, file_name: str = "") -> Inspection:
@@ -320,6 +350,9 @@ def job_format(job: ImportJob) -> FileFormat:
 
 
 def job_preview(job: ImportJob, n: int = PREVIEW_ROWS) -> list[list[str]]:
+    """The first rows, as stored when the file was inspected (older jobs: read from the file)."""
+    if "preview" in (job.options or {}) and n <= PREVIEW_ROWS:
+        return [list(row) for row in job.options["preview"][:n]]
     _header_, rows = file_rows(bytes(job.content), job_format(job))
     width = len(job.header)
     return [[_text(c) for c in cells[:width]] + [""] * (width - len(cells)) for _n, cells in islice(rows, n)]
@@ -616,6 +649,8 @@ def import_create(*, file_name: str, content: bytes, by=None) -> ImportJob:
         file_name=Path(file_name).name[:255] or "import", content=content,
         encoding="xlsx" if fmt.kind == "xlsx" else fmt.encoding, delimiter=fmt.delimiter,
         header=inspection.header, mapping=mapping, total_rows=inspection.total_rows,
+        # Parsed once, here: the mapping page shows this instead of reading the file again on every view.
+        options={"preview": [[_text(c) for c in row] for row in inspection.preview]},
     )
 
 
@@ -1387,6 +1422,10 @@ def imports_erase(*, people: Sequence[Identity], by=None) -> int:
         if pk in rows:
             job.content = _rewrite(job, rows[pk])
             fields.append("content")
+            if "preview" in (job.options or {}):
+                job.options = {k: v for k, v in job.options.items() if k != "preview"}
+                job.options["preview"] = job_preview(job)  # read again from the emptied file
+                fields.append("options")
         if pk in errors_of:
             job.errors = errors_of[pk]
             fields.append("errors")

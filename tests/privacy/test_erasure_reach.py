@@ -33,7 +33,7 @@ def _file(kind: str) -> bytes:
 def _held(job: ImportJob) -> str:
     job.refresh_from_db()
     _header, rows = importer.file_rows(bytes(job.content), importer.job_format(job))
-    return repr([cells for _n, cells in rows]) + repr(job.errors)
+    return repr([cells for _n, cells in rows]) + repr(job.errors) + repr(job.options)
 
 
 @pytest.mark.parametrize("mode", ["delete", "anonymise"])
