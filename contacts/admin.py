@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from contacts.consent import CONSENT_FLAGS as CONSENT_FIELDS
 from contacts.models import (
     CaptureForm,
     ConsentRecord,
@@ -39,7 +40,9 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ("full_name", "email", "phone", "company", "external_ref")
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
-    readonly_fields = ("score", "score_breakdown", "scored_at", "stage", "stage_changed_at", "last_interaction_at", "created_at", "updated_at")
+    # Consent flags are read-only: they change only through contacts.consent (the privacy page), with evidence.
+    readonly_fields = ("score", "score_breakdown", "scored_at", "stage", "stage_changed_at", "last_interaction_at", "created_at",
+                       "updated_at", *CONSENT_FIELDS)
     filter_horizontal = ("tags",)
     inlines = [StageChangeInline, InteractionInline]
     show_full_result_count = False  # COUNT(*) on millions of rows on every list page is slow
@@ -99,6 +102,9 @@ class ConsentRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # evidence of consent is never edited, only added
+
+    def has_add_permission(self, request) -> bool:
+        return False  # and only added by contacts.consent, together with the flag it explains
 
 
 @admin.register(CaptureForm)

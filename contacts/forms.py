@@ -85,9 +85,10 @@ class ContactEditForm(forms.Form):
     consent_whatsapp = forms.BooleanField(label=_("WhatsApp opt-in"), required=False)
     consent_sms = forms.BooleanField(label=_("SMS opt-in"), required=False)
     do_not_contact = forms.BooleanField(label=_("Do not contact"), required=False)
-    objects_to_profiling = forms.BooleanField(label=_("Objects to automated profiling"), required=False)
+    # The objection to profiling is not here: only an admin changes it, on the privacy page (with evidence).
+    # Consent changes made here are recorded as evidence (source "page") by contacts.consent.
 
-    CONSENT_FIELDS = ("consent_email", "consent_whatsapp", "consent_sms", "do_not_contact", "objects_to_profiling")
+    CONSENT_FIELDS = ("consent_email", "consent_whatsapp", "consent_sms", "do_not_contact")
 
     @classmethod
     def for_contact(cls, contact: Contact, data=None) -> ContactEditForm:

@@ -25,6 +25,7 @@ from django.forms.models import model_to_dict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from contacts.consent import consent_flags_set, is_anonymised
 from contacts.importer import ROW_REF_PREFIX
 from contacts.models import ConsentRecord, Contact, ContactMerge, Note
 from contacts.services import BOOLEAN_FIELDS, CONTACT_FIELDS, note_add, queue_rescore
@@ -153,8 +154,23 @@ def _withdrawn(contact: Contact, channel: str) -> bool:
     return latest is not None and not latest.granted
 
 
+def _consent_carried(kept: Contact, merged: Contact) -> dict[str, bool]:
+    """The consent flags the kept contact takes over (applied through contacts.consent, with
+    evidence): the restrictive ones always win; an opt-in carries over unless the kept
+    contact explicitly withdrew it."""
+    flags: dict[str, bool] = {}
+    for name in ("do_not_contact", "objects_to_profiling"):
+        if getattr(merged, name) and not getattr(kept, name):
+            flags[name] = True
+    for channel in ("email", "whatsapp", "sms"):
+        name = f"consent_{channel}"
+        if getattr(merged, name) and not getattr(kept, name) and not _withdrawn(kept, channel):
+            flags[name] = True
+    return flags
+
+
 def _fill(kept: Contact, merged: Contact) -> set[str]:
-    """Blanks of the kept contact filled from the other; the restrictive flags win."""
+    """Blanks of the kept contact filled from the other (consent flags: _consent_carried)."""
     changed: set[str] = set()
     for name in CONTACT_FIELDS:
         if name in BOOLEAN_FIELDS or name in ("external_source", "external_ref", "industry"):
@@ -168,16 +184,6 @@ def _fill(kept: Contact, merged: Contact) -> set[str]:
     if not kept.external_ref and merged.external_ref:
         kept.external_source, kept.external_ref = merged.external_source, merged.external_ref
         changed |= {"external_source", "external_ref"}
-    for name in ("do_not_contact", "objects_to_profiling"):
-        if getattr(merged, name) and not getattr(kept, name):
-            setattr(kept, name, True)
-            changed.add(name)
-    for channel in ("email", "whatsapp", "sms"):
-        name = f"consent_{channel}"
-        # An opt-in carries over unless the kept contact explicitly withdrew it.
-        if getattr(merged, name) and not getattr(kept, name) and not _withdrawn(kept, channel):
-            setattr(kept, name, True)
-            changed.add(name)
     if kept.owner_id is None and merged.owner_id is not None:
         kept.owner_id = merged.owner_id
         changed.add("owner")
@@ -218,7 +224,12 @@ def contacts_merge(*, kept: Contact, merged: Contact, by=None) -> ContactMerge:
     if len(locked) != 2:
         raise ValidationError(_("One of the contacts no longer exists (merged already?)."))
     kept, merged = locked[kept.pk], locked[merged.pk]
+    for role, contact in (("keep", kept), ("merge", merged)):
+        if is_anonymised(contact):
+            # Merging would put personal data back on an anonymised record, or mark a live one anonymised.
+            raise ValidationError({role: _("Contact #%(id)d has been anonymised; it cannot be merged.") % {"id": contact.pk}})
     snapshot = _snapshot(merged)
+    carried = _consent_carried(kept, merged)
     moved = _move_related(merged, kept)
     changed = _fill(kept, merged)
     merged_id, merged_name = merged.pk, merged.display_name
@@ -226,6 +237,9 @@ def contacts_merge(*, kept: Contact, merged: Contact, by=None) -> ContactMerge:
     if changed:
         kept.save(update_fields=[*sorted(changed), "updated_at"])
     record = ContactMerge.objects.create(kept=kept, merged_contact_id=merged_id, merged_snapshot=snapshot, merged_by=by)
+    if carried:
+        consent_flags_set(contact=kept, flags=carried, fill=True, source="merge", by=by)
+        changed |= set(carried)
     note_add(contact=kept, author=by, kind=Note.Kind.SYSTEM,
              body=_("Merged contact #%(id)d (%(name)s) into this one: %(moved)s.") % {
                  "id": merged_id, "name": merged_name,

@@ -316,6 +316,9 @@ class ConsentRecord(models.Model):
     wording_version = models.CharField(_("wording version"), max_length=50, blank=True)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The import whose consent column this came from (source "import").
+    import_job = models.ForeignKey("ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("import job"))
 
     class Meta:
         ordering = ["-recorded_at", "-id"]

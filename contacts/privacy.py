@@ -1,9 +1,9 @@
 """Personal-data services (UU PDP, Law No. 27 of 2022): consent per channel, the objection
 to profiling, the subject's access export, erasure (delete or anonymise) and retention.
 
-Every write runs in one transaction, goes through contacts.services for the contact's
-flags (so scoring is queued the usual way), and is recorded in the audit log with ids
-and field names only, never the personal data itself.
+Every write runs in one transaction, changes consent flags only through contacts.consent
+(which records the evidence and queues scoring the usual way), and is recorded in the
+audit log with ids and field names only, never the personal data itself.
 """
 
 from __future__ import annotations
@@ -21,75 +21,30 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts.consent import (  # re-exported: the consent service itself lives in contacts.consent
+    ANONYMISED_KEY,
+    CHANNEL_FLAGS,
+    MESSAGING_CHANNELS,
+    Channel,
+    consent_set,
+    is_anonymised,
+)
 from contacts.models import ConsentRecord, Contact, ContactMerge, Interaction, Note, StageChange
-from contacts.services import contact_update, note_add
 from crm.audit import audit
 from crm.models import AuditEvent
 
 log = logging.getLogger(__name__)
 
-Channel = ConsentRecord.Channel
-# The contact flag behind each consent channel, and the flag's value when consent is *granted*.
-CHANNEL_FLAGS: dict[str, tuple[str, bool]] = {
-    Channel.EMAIL: ("consent_email", True),
-    Channel.WHATSAPP: ("consent_whatsapp", True),
-    Channel.SMS: ("consent_sms", True),
-    Channel.ALL: ("do_not_contact", False),
-    Channel.PROFILING: ("objects_to_profiling", False),
-}
-MESSAGING_CHANNELS = (Channel.EMAIL, Channel.WHATSAPP, Channel.SMS)
-ANONYMISED_KEY = "anonymised_at"  # in Contact.attributes: marks an anonymised contact
+__all__ = ["ANONYMISED_KEY", "CHANNEL_FLAGS", "MESSAGING_CHANNELS", "Channel", "consent_set", "is_anonymised"]
 ERASE_MODES = ("delete", "anonymise")
 
 
 def _locked(contact: Contact) -> Contact:
-    """A fresh, locked copy: the scorer may have written score and stage since the caller
-    loaded its instance, and contact_update saves the whole row."""
+    """A fresh, locked copy: the scorer may have written score and stage since the caller loaded its instance."""
     return Contact.objects.select_for_update().get(pk=contact.pk)
 
 
-def is_anonymised(contact: Contact) -> bool:
-    return ANONYMISED_KEY in (contact.attributes or {})
-
-
 # --- Consent ---------------------------------------------------------------------
-
-@transaction.atomic
-def consent_set(*, contact: Contact, channel: str, granted: bool, source: str = "", wording_version: str = "",
-                by=None) -> ConsentRecord:
-    """Record consent given or withdrawn for one channel and set the contact's flag at once
-    (exports and lists read the flag, so a withdrawal takes effect immediately).
-
-    Channels: email, whatsapp, sms; `all` (withdrawing it means do-not-contact and clears
-    every opt-in); `profiling` (withdrawing it is the objection to automated profiling)."""
-    if channel not in CHANNEL_FLAGS:
-        raise ValidationError({"channel": _("Unknown consent channel “%(channel)s”.") % {"channel": channel}})
-    contact = _locked(contact)
-    if is_anonymised(contact):
-        raise ValidationError({"channel": _("This contact has been anonymised.")})
-    flag, value_when_granted = CHANNEL_FLAGS[channel]
-    values: dict[str, bool] = {flag: value_when_granted if granted else not value_when_granted}
-    if channel == Channel.ALL and not granted:
-        values.update({CHANNEL_FLAGS[c][0]: False for c in MESSAGING_CHANNELS})
-    changed = sorted(name for name, value in values.items() if getattr(contact, name) != value)
-    if changed:
-        contact_update(contact=contact, data=values, by=by)
-    record = ConsentRecord.objects.create(
-        contact=contact, channel=channel, granted=granted, source=(source or "")[:100],
-        wording_version=(wording_version or "")[:50], recorded_by=by if getattr(by, "is_authenticated", False) else None,
-    )
-    audit(by, AuditEvent.Action.CHANGE, contact, consent_channel=channel, granted=granted, fields=changed,
-          source=record.source)
-    if changed and channel == Channel.PROFILING:
-        note_add(contact=contact, author=None, kind=Note.Kind.SYSTEM, body=(
-            _("Objected to automated profiling: scoring and automatic stage changes are paused.") if not granted
-            else _("Objection to profiling lifted: automated scoring resumes.")))
-    elif changed:
-        note_add(contact=contact, author=None, kind=Note.Kind.SYSTEM, body=(
-            _("Consent withdrawn: %(channel)s.") if not granted else _("Consent given: %(channel)s.")
-        ) % {"channel": Channel(channel).label})
-    return record
-
 
 def consent_withdraw(*, contact: Contact, channel: str, by=None, source: str = "crm") -> ConsentRecord:
     """The one call behind the one-click withdrawal (pages and API alike)."""
@@ -177,6 +132,7 @@ def subject_access_export(*, contact: Contact, by=None) -> dict[str, Any]:
             {"merged_contact_id": m.merged_contact_id, "merged_at": _when(m.merged_at), "snapshot": m.merged_snapshot}
             for m in ContactMerge.objects.filter(kept=contact).order_by("merged_at")
         ],
+        **_import_copies(contact),
         # Who looked at or changed this record (actions and times; staff names are not the subject's data).
         "access_log": [
             {"action": e.action, "at": _when(e.at)}
@@ -188,7 +144,40 @@ def subject_access_export(*, contact: Contact, by=None) -> dict[str, Any]:
     return data
 
 
+def _identities(contact: Contact) -> list:
+    """The person's identities: the contact's own and those of records merged into it."""
+    from contacts.importer import Identity
+
+    return [Identity.of(contact), *(Identity.from_snapshot(m.merged_snapshot or {})
+                                    for m in ContactMerge.objects.filter(kept=contact))]
+
+
+def _import_copies(contact: Contact) -> dict[str, list]:
+    """The rows of stored import files, and of their bad-row reports, that name the person."""
+    from contacts.importer import import_errors_mentioning, import_rows_mentioning
+
+    people = _identities(contact)
+    rows = []
+    headers: dict[int, list[str]] = {}
+    for job, number, cells in import_rows_mentioning(people=people):
+        header = headers.setdefault(job.pk, list(job.header))
+        rows.append({"import_job": job.pk, "file_name": job.file_name, "uploaded_at": _when(job.created_at), "row": number,
+                     "values": {name: cells[i] if i < len(cells) else "" for i, name in enumerate(header)}})
+    errors = [{"import_job": job.pk, "file_name": job.file_name, "row": error.get("row"), "reason": error.get("reason", ""),
+               "values": error.get("values", [])} for job, error in import_errors_mentioning(people=people)]
+    return {"import_rows": rows, "import_errors": errors}
+
+
 # --- Right to erasure ----------------------------------------------------------------
+
+def erasure_reach(*, people: list, by=None) -> None:
+    """The copies outside the contact's own rows: stored import files and their reports, and
+    the cached dashboard (recomputed on the next view)."""
+    from contacts.importer import imports_erase
+    from crm import dashboard
+
+    imports_erase(people=people, by=by)
+    transaction.on_commit(dashboard.invalidate)
 
 # Identity and free-text fields cleared by anonymisation; kept: industry, source and UTM
 # (campaign statistics), stage, score and dates (funnel statistics), owner.
@@ -205,28 +194,35 @@ class Erasure:
 
 
 @transaction.atomic
-def contact_erase(*, contact: Contact, by=None, mode: str = "delete", reason: str = "request") -> Erasure:
+def contact_erase(*, contact: Contact, by=None, mode: str = "delete", reason: str = "request",
+                  reach: bool = True) -> Erasure:
     """Delete a contact with its interactions, notes and history, or anonymise it: strip
-    every identifying value but keep the anonymous facts for statistics. The audit event
+    every identifying value but keep the anonymous facts for statistics. Erasure reaches the
+    copies too (erasure_reach: import files and reports, the cached dashboard; a caller
+    erasing many contacts passes reach=False and calls erasure_reach once). The audit event
     names the contact id and counts, never the erased values."""
     if mode not in ERASE_MODES:
         raise ValidationError({"mode": _("Choose delete or anonymise.")})
     contact = _locked(contact)
     pk = contact.pk
     interactions, notes = contact.interactions.count(), contact.notes.count()
+    if reach:
+        erasure_reach(people=_identities(contact), by=by)
     if mode == "delete":
         contact.delete()  # cascades: interactions, notes, stage changes, consent records, merge snapshots
         audit(by, AuditEvent.Action.DELETE, object_type=Contact._meta.label_lower, object_id=pk,
               mode=mode, reason=reason, interactions=interactions, notes=notes)
         return Erasure(pk, mode, interactions, notes)
 
+    # Consent through its one service (evidence "erasure"): nobody left to contact or to profile.
+    for channel in (Channel.ALL, Channel.PROFILING) if not is_anonymised(contact) else ():
+        consent_set(contact=contact, channel=channel, granted=False, source="erasure", by=by)
     now = timezone.now()
     Contact.objects.filter(pk=pk).update(
         **{name: "" for name in ANONYMISE_BLANK}, **{name: None for name in ANONYMISE_NULL},
         attributes={ANONYMISED_KEY: now.isoformat()},
-        consent_email=False, consent_whatsapp=False, consent_sms=False, do_not_contact=True,
-        # Nobody left to profile: the score and stage stay frozen as they were.
-        objects_to_profiling=True, needs_rescore=False, updated_at=now,
+        # The score and stage stay frozen as they were.
+        needs_rescore=False, updated_at=now,
     )
     contact.tags.clear()
     # Event payloads and the sender's ids can identify the person; kinds and times stay.
@@ -278,12 +274,17 @@ def retention_run(*, months: int, dry_run: bool = True, by=None, now: datetime |
     report.by_stage = Counter(Contact.objects.filter(pk__in=ids).values_list("stage", flat=True))
     if dry_run or not ids:
         return report
+    people = []
     for pk in ids:
         # One transaction per contact: a long run never holds many locks, and a rerun continues.
         contact = Contact.objects.filter(pk=pk).first()
         if contact is not None and not is_anonymised(contact):
-            contact_erase(contact=contact, by=by, mode="anonymise", reason="retention")
+            people += _identities(contact)
+            contact_erase(contact=contact, by=by, mode="anonymise", reason="retention", reach=False)
             report.anonymised += 1
+    # One pass over the stored imports for the whole run (not one per contact).
+    with transaction.atomic():
+        erasure_reach(people=people, by=by)
     audit(by, AuditEvent.Action.ANONYMISE, object_type="contacts.retention", months=months,
           cutoff=cutoff.isoformat(), anonymised=report.anonymised)
     log.info("Retention: anonymised %d contacts inactive since %s", report.anonymised, cutoff.date())

@@ -1,7 +1,12 @@
 """Every write to contacts goes through here: pages, API, imports, commands and tasks.
 
-Each service takes keyword arguments, validates, runs in one transaction and, when
-a score can change, marks the contact stale and queues scoring after commit.
+Each service takes keyword arguments, validates, runs in one transaction, writes its
+own audit row (crm.audit: ids and field names, never personal data), and, when a score
+can change, marks the contact stale and queues scoring after commit. So a change made from
+a page, the API, a command or a task leaves the same trace.
+
+Consent flags are never written here: they go through contacts.consent, which records the
+evidence (who, when, how, wording or import job).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact, Industry, Interaction, InteractionKind, Note, Stage, StageChange, Tag
+from crm.audit import audit
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,8 @@ CONTACT_FIELDS = (
 # Changing one of these can change a score (attribute rules, rule-set choice, profiling).
 SCORED_FIELDS = frozenset(CONTACT_FIELDS) - {"external_source", "external_ref"}
 BOOLEAN_FIELDS = frozenset({"consent_email", "consent_whatsapp", "consent_sms", "do_not_contact", "objects_to_profiling"})
+# The consent flags: written only by contacts.consent, with evidence.
+CONSENT_FIELDS = BOOLEAN_FIELDS
 
 
 # --- Normalisation -------------------------------------------------------------
@@ -171,14 +179,9 @@ def _apply(contact: Contact, cleaned: Mapping[str, Any], *, overwrite: bool, fil
     for name, value in cleaned.items():
         if name in ("attributes", "tags", "owner"):
             continue
+        if name in CONSENT_FIELDS:
+            continue  # contacts.consent writes these, with evidence
         current = getattr(contact, name)
-        if name in BOOLEAN_FIELDS:
-            # An opt-in only turns on through an upsert; withdrawing consent is explicit (contact_update).
-            if overwrite or (value and not current):
-                if current != value:
-                    setattr(contact, name, value)
-                    changed.add(name)
-            continue
         if value in (None, ""):
             if overwrite and current not in (None, ""):
                 setattr(contact, name, None if name in ("email", "phone", "external_ref") else "")
@@ -224,10 +227,13 @@ class UpsertResult:
     changed: frozenset[str]
 
 
-def contact_upsert(*, data: Mapping[str, Any], by=None, rescore: bool = True, fill_only: bool = False) -> UpsertResult:
+def contact_upsert(*, data: Mapping[str, Any], by=None, rescore: bool = True, fill_only: bool = False,
+                   consent_source: str = "crm", wording_version: str = "") -> UpsertResult:
     """Create a contact, or merge into the one with the same email, phone or external
     reference: new non-empty values fill in, blanks never overwrite. With fill_only, an
     existing contact's non-empty fields are kept too (anonymous landing-page submissions).
+    Ticked consent flags (an opt-in, do-not-contact, an objection) are turned on through
+    contacts.consent with evidence naming `consent_source`; an upsert never turns one off.
 
     Safe under concurrency: two simultaneous upserts of one email make one contact
     (the unique constraint decides; the loser merges into the winner)."""
@@ -237,12 +243,29 @@ def contact_upsert(*, data: Mapping[str, Any], by=None, rescore: bool = True, fi
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return _contact_upsert_once(cleaned, by=by, rescore=rescore, fill_only=fill_only)
+                result = _contact_upsert_once(cleaned, by=by, rescore=rescore, fill_only=fill_only)
+                return _upsert_consent(result, cleaned, by=by, source=consent_source, wording_version=wording_version)
         except IntegrityError:
             if attempt == 2:
                 raise
             # A concurrent writer created the same identity between our read and insert.
     raise AssertionError("unreachable")
+
+
+def _upsert_consent(result: UpsertResult, cleaned: Mapping[str, Any], *, by, source: str, wording_version: str) -> UpsertResult:
+    flags = {name: cleaned[name] for name in CONSENT_FIELDS if name in cleaned}
+    if not any(flags.values()):
+        return result
+    from contacts.consent import FLAG_CHANNELS, consent_flags_set
+
+    records = consent_flags_set(contact=result.contact, flags=flags, fill=True, source=source, by=by,
+                                wording_version=wording_version)
+    if not records:
+        return result
+    result.contact.refresh_from_db()
+    channels = {record.channel for record in records}
+    changed = {flag for flag, channel in FLAG_CHANNELS.items() if channel in channels}
+    return UpsertResult(contact=result.contact, created=result.created, changed=result.changed | changed)
 
 
 def _contact_upsert_once(cleaned: dict[str, Any], *, by, rescore: bool, fill_only: bool = False) -> UpsertResult:
@@ -255,7 +278,7 @@ def _contact_upsert_once(cleaned: dict[str, Any], *, by, rescore: bool, fill_onl
         _apply(contact, cleaned, overwrite=True)
         contact.full_clean(exclude=["email", "phone"], validate_unique=False, validate_constraints=False)
         contact.save()
-        changed = frozenset(cleaned)
+        changed = frozenset(cleaned) - CONSENT_FIELDS
         created = True
     else:
         contact = Contact.objects.select_for_update().get(pk=existing.pk)
@@ -276,8 +299,10 @@ def _contact_upsert_once(cleaned: dict[str, Any], *, by, rescore: bool, fill_onl
 
 
 @transaction.atomic
-def contact_update(*, contact: Contact, data: Mapping[str, Any], by=None) -> Contact:
-    """An explicit edit (a form or PATCH): given fields are set exactly, blanks included."""
+def contact_update(*, contact: Contact, data: Mapping[str, Any], by=None, consent_source: str = "crm") -> Contact:
+    """An explicit edit (a form or PATCH): given fields are set exactly, blanks included.
+    Consent flags that change go through contacts.consent (evidence naming `consent_source`;
+    lifting the objection to profiling is refused unless `by` is an admin)."""
     cleaned = clean_contact_data(data)
     for name in ("email", "phone"):
         value = cleaned.get(name)
@@ -287,8 +312,17 @@ def contact_update(*, contact: Contact, data: Mapping[str, Any], by=None) -> Con
     if changed:
         # Only the edited columns: a stale instance must not roll back a score the worker just wrote.
         contact.save(update_fields=[*(changed - {"tags"}), "updated_at"])
+        audit(by, "change", contact, fields=sorted(changed))
     if changed & SCORED_FIELDS:
         queue_rescore([contact.pk])
+    flags = {name: cleaned[name] for name in CONSENT_FIELDS if name in cleaned}
+    if flags:
+        from contacts.consent import consent_flags_set
+
+        if consent_flags_set(contact=contact, flags=flags, source=consent_source, by=by):
+            fresh = Contact.objects.only(*CONSENT_FIELDS).get(pk=contact.pk)
+            for name in CONSENT_FIELDS:
+                setattr(contact, name, getattr(fresh, name))
     return contact
 
 
@@ -301,22 +335,29 @@ def tag_get_or_create(names: Iterable[str]) -> list[Tag]:
 
 
 @transaction.atomic
-def contacts_add_tag(*, contact_ids: Iterable[int], name: str) -> int:
+def contacts_add_tag(*, contact_ids: Iterable[int], name: str, by=None) -> int:
     (tag,) = tag_get_or_create([name])
     ids = list(contact_ids)
     Contact.tags.through.objects.bulk_create(
         [Contact.tags.through(contact_id=pk, tag_id=tag.pk) for pk in ids], ignore_conflicts=True,
     )
+    audit(by, "change", object_type=Contact._meta.label_lower, fields=["tags"], count=len(ids), ids=ids)
     return len(ids)
+
+
+def _assign_owner(ids: list[int], owner, by) -> int:
+    count = Contact.objects.filter(pk__in=ids).update(owner=owner, updated_at=timezone.now())
+    for contact_id in ids:
+        note_add(contact_id=contact_id, author=by, kind=Note.Kind.SYSTEM,
+                 body=_("Assigned to %(owner)s.") % {"owner": owner.get_full_name() or owner.username} if owner else _("Owner removed."))
+    return count
 
 
 @transaction.atomic
 def contacts_assign_owner(*, contact_ids: Iterable[int], owner, by=None) -> int:
     ids = list(contact_ids)
-    count = Contact.objects.filter(pk__in=ids).update(owner=owner, updated_at=timezone.now())
-    for contact_id in ids:
-        note_add(contact_id=contact_id, author=by, kind=Note.Kind.SYSTEM,
-                 body=_("Assigned to %(owner)s.") % {"owner": owner.get_full_name() or owner.username} if owner else _("Owner removed."))
+    count = _assign_owner(ids, owner, by)
+    audit(by, "change", object_type=Contact._meta.label_lower, fields=["owner"], count=count, ids=ids)
     return count
 
 
@@ -349,9 +390,11 @@ def interaction_log(
     external_id: str | None = None,
     by=None,
     rescore: bool = True,
+    audited: bool = True,
 ) -> LoggedInteraction:
     """Record something a contact did. With `external_id`, a retry of the same
-    (source, external_id) returns the original interaction and writes nothing."""
+    (source, external_id) returns the original interaction and writes nothing. The audit
+    row is written here (`audited=False` only for the importer, whose job is audited whole)."""
     kind_slug = kind.slug if isinstance(kind, InteractionKind) else kind
     now = timezone.now()
     known = set() if has_nul(kind_slug) else set(InteractionKind.objects.filter(slug=kind_slug).values_list("slug", flat=True))
@@ -372,6 +415,8 @@ def interaction_log(
             _touch_contact(contact.pk, occurred_at)
             if rescore:
                 queue_rescore([contact.pk])
+            if audited:
+                audit(by, "change", contact, fields=["interactions"], interaction=interaction.pk, source=source)
     except IntegrityError:
         # A concurrent retry with the same external id won the race: answer with its row.
         found = Interaction.objects.filter(source=source, external_id=external_id).first() if external_id else None
@@ -451,6 +496,9 @@ def interactions_log_many(*, events: Sequence[Event], by=None, rescore: bool = T
             _touch_contacts(latest)
             if rescore:
                 queue_rescore(latest)
+            if new_rows:
+                audit(by, "change", object_type=Contact._meta.label_lower, fields=["interactions"],
+                      count=len(new_rows), ids=sorted(latest))
     except IntegrityError:
         # A concurrent request wrote one of these external ids first: go event by event,
         # which answers such an event with the row that won (still one transaction).
@@ -514,6 +562,8 @@ def note_add(*, contact: Contact | None = None, contact_id: int | None = None, a
         if kind != Note.Kind.SYSTEM and author is not None:
             # A rep's note is a personal touch: it ends the "never contacted" state.
             Contact.objects.filter(pk=contact_id, first_contacted_at__isnull=True).update(first_contacted_at=note.created_at)
+        if kind != Note.Kind.SYSTEM:
+            audit(author, "change", object_type=Contact._meta.label_lower, object_id=contact_id, fields=["notes"])
     return note
 
 
@@ -522,6 +572,7 @@ def note_complete(*, note: Note, by=None) -> Note:
     if note.done_at is None:
         note.done_at = timezone.now()
         note.save(update_fields=["done_at", "updated_at"])
+        audit(by, "change", object_type=Contact._meta.label_lower, object_id=note.contact_id, fields=["notes"])
     return note
 
 
@@ -544,6 +595,7 @@ def contact_set_stage(*, contact: Contact, stage: str, by, note: str = "") -> Co
         contact.stage_changed_at = now
     contact.stage_pinned = True
     contact.save(update_fields=["stage", "stage_changed_at", "stage_pinned", "updated_at"])
+    audit(by, "change", contact, fields=["stage", "stage_pinned"])
     return contact
 
 
@@ -553,13 +605,15 @@ def contact_unpin(*, contact: Contact, by) -> Contact:
     if updated:
         note_add(contact_id=contact.pk, author=by, kind=Note.Kind.SYSTEM, body=_("Stage unpinned: rules move it again."))
         queue_rescore([contact.pk])
+        audit(by, "change", contact, fields=["stage_pinned"])
     contact.refresh_from_db()
     return contact
 
 
 @transaction.atomic
 def contact_assign_owner(*, contact: Contact, owner, by) -> Contact:
-    contacts_assign_owner(contact_ids=[contact.pk], owner=owner, by=by)
+    _assign_owner([contact.pk], owner, by)
+    audit(by, "change", contact, fields=["owner"])
     contact.refresh_from_db()
     return contact
 

@@ -196,13 +196,11 @@ def contact_bulk(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         owner = form.cleaned_data["owner"]
         n = services.contacts_assign_owner(contact_ids=ids, owner=owner, by=request.user)
-        audit(request.user, "change", object_type="contacts.contact", fields=["owner"], count=n, ids=ids)
         who = (owner.get_full_name() or owner.username) if owner else _("nobody")
         messages.success(request, _("%(n)d contacts assigned to %(owner)s.") % {"n": n, "owner": who})
     else:
         tag = form.cleaned_data["tag"].strip()
-        n = services.contacts_add_tag(contact_ids=ids, name=tag)
-        audit(request.user, "change", object_type="contacts.contact", fields=["tags"], count=n, ids=ids)
+        n = services.contacts_add_tag(contact_ids=ids, name=tag, by=request.user)
         messages.success(request, _("Tag “%(tag)s” added to %(n)d contacts.") % {"tag": tag, "n": n})
     return redirect(back)
 
@@ -300,8 +298,8 @@ def _invalid(request: HttpRequest, contact: Contact, key: str, form) -> HttpResp
     return _detail_response(request, contact, status=400, **{key: form})
 
 
-def _done(request: HttpRequest, contact: Contact, message: str, *, fields: list[str]) -> HttpResponse:
-    audit(request.user, "change", contact, fields=fields)
+def _done(request: HttpRequest, contact: Contact, message: str) -> HttpResponse:
+    """After a change (the service wrote its audit row): say so and show the contact."""
     messages.success(request, message)
     return redirect("contacts:detail", pk=contact.pk)
 
@@ -321,7 +319,7 @@ def contact_log_interaction(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            return _done(request, contact, _("Interaction logged; the score updates in a moment."), fields=["interactions"])
+            return _done(request, contact, _("Interaction logged; the score updates in a moment."))
     return _invalid(request, contact, "interaction_form", form)
 
 
@@ -338,7 +336,7 @@ def contact_add_note(request: HttpRequest, pk: int) -> HttpResponse:
             add_service_errors(form, exc)
         else:
             message = _("Follow-up saved.") if note.due_at else _("Note saved.")
-            return _done(request, contact, message, fields=["notes"])
+            return _done(request, contact, message)
     return _invalid(request, contact, "note_form", form)
 
 
@@ -351,7 +349,7 @@ def contact_complete_note(request: HttpRequest, pk: int, note_id: int) -> HttpRe
     if request.POST.get("next") == "prospects":
         messages.success(request, _("Follow-up marked as done."))
         return redirect("contacts:my_prospects")
-    return _done(request, contact, _("Follow-up marked as done."), fields=["notes"])
+    return _done(request, contact, _("Follow-up marked as done."))
 
 
 @require_POST
@@ -368,7 +366,7 @@ def contact_set_stage(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             label = Stage(form.cleaned_data["stage"]).label
             return _done(request, contact, _("Stage set to %(stage)s and pinned: rules will not move it until you unpin it.")
-                         % {"stage": label}, fields=["stage", "stage_pinned"])
+                         % {"stage": label})
     return _invalid(request, contact, "stage_form", form)
 
 
@@ -377,7 +375,7 @@ def contact_set_stage(request: HttpRequest, pk: int) -> HttpResponse:
 def contact_unpin(request: HttpRequest, pk: int) -> HttpResponse:
     contact = _contact_for_change(request, pk)
     services.contact_unpin(contact=contact, by=request.user)
-    return _done(request, contact, _("Stage unpinned: the rules decide it again."), fields=["stage_pinned"])
+    return _done(request, contact, _("Stage unpinned: the rules decide it again."))
 
 
 @require_POST
@@ -391,7 +389,7 @@ def contact_assign_owner(request: HttpRequest, pk: int) -> HttpResponse:
         owner = form.cleaned_data["owner"]
         services.contact_assign_owner(contact=contact, owner=owner, by=request.user)
         who = (owner.get_full_name() or owner.username) if owner else _("nobody")
-        return _done(request, contact, _("Assigned to %(owner)s.") % {"owner": who}, fields=["owner"])
+        return _done(request, contact, _("Assigned to %(owner)s.") % {"owner": who})
     return _invalid(request, contact, "owner_form", form)
 
 
@@ -402,12 +400,11 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = ContactEditForm.for_contact(contact, request.POST)
         if form.is_valid():
             try:
-                services.contact_update(contact=contact, data=form.cleaned_data, by=request.user)
+                services.contact_update(contact=contact, data=form.cleaned_data, by=request.user, consent_source="page")
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
-                changed = [name for name in form.changed_data]
-                return _done(request, contact, _("Contact saved."), fields=changed)
+                return _done(request, contact, _("Contact saved."))
         status = 400
     else:
         form = ContactEditForm.for_contact(contact)
@@ -446,7 +443,6 @@ def prospect_quick_note(request: HttpRequest, pk: int) -> HttpResponse:
             add_service_errors(form, exc)
         else:
             saved = True
-            audit(request.user, "change", contact, fields=["notes"])
     if request.htmx:
         # Swap just this row: the note form clears and the row's follow-up state updates.
         row = my_prospects(request.user).filter(pk=pk).first()

@@ -95,7 +95,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 @import_export_required
 @require_http_methods(["GET", "POST"])
 def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob.objects.defer("errors"), pk=pk)
+    job = get_object_or_404(ImportJob.objects.defer("errors", "content"), pk=pk)  # the preview was stored at upload
     if job.status != ImportJob.Status.UPLOADED:
         return redirect("import_progress", pk=job.pk)
     header = list(job.header)

@@ -25,10 +25,22 @@ def is_cached() -> bool:
     return analytics.estimated_contacts() >= CACHE_ABOVE_CONTACTS
 
 
+GENERATION_KEY = "dashboard:generation"
+
+
 def _cache_key(filters: dict) -> str:
     plain = sorted((k, str(getattr(v, "pk", v))) for k, v in filters.items())
-    digest = hashlib.sha256(repr((plain, get_language())).encode()).hexdigest()[:24]
+    generation = cache.get(GENERATION_KEY, 0)
+    digest = hashlib.sha256(repr((plain, get_language(), generation)).encode()).hexdigest()[:24]
     return f"dashboard:{digest}"
+
+
+def invalidate() -> None:
+    """Forget every cached panel (an erasure must not linger in a cached count or list)."""
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:
+        cache.set(GENERATION_KEY, 1, None)
 
 
 def panels(filters: dict) -> tuple[dict, bool]:

@@ -26,7 +26,6 @@ from rest_framework.views import APIView
 from contacts.models import Industry, InteractionKind, Stage
 from crm import roles
 from crm.api_common import ALL_ROLES, StrictInputSerializer, no_nul
-from crm.audit import audit
 from scoring.analytics import funnel
 from scoring.models import Rule, RuleSet, RuleSetVersion
 from scoring.services import (
@@ -362,9 +361,7 @@ class RuleSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         ruleset = self._ruleset(pk)
         serializer = VersionChoiceSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with transaction.atomic():
-            version = version_publish(version=_version_of(ruleset, serializer.validated_data), by=request.user)
-            audit(request.user, "publish", version)
+        version_publish(version=_version_of(ruleset, serializer.validated_data), by=request.user)  # audits itself
         return Response(RuleSetSerializer(self.get_queryset().get(pk=ruleset.pk)).data)
 
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact, Note, Stage, StageChange
+from crm.audit import audit
 from crm.models import SalesRepProfile
 from crm.roles import SALES
 from scoring import engine
@@ -514,6 +515,7 @@ def version_draft(*, ruleset: RuleSet, by=None) -> RuleSetVersion:
     if draft := ruleset.draft():
         return draft
     source = ruleset.active_version or ruleset.versions.order_by("-number").first()
+    copied_from = ruleset.active_version_id
     number = (ruleset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     draft = RuleSetVersion.objects.create(
         ruleset=ruleset, number=number, status=RuleSetVersion.Status.DRAFT, created_by=by,
@@ -525,6 +527,7 @@ def version_draft(*, ruleset: RuleSet, by=None) -> RuleSetVersion:
             Rule(version=draft, **{f.name: getattr(r, f.name) for f in Rule._meta.concrete_fields if f.name not in ("id", "version")})
             for r in source.rules.all()
         )
+    audit(by, "create", draft, what="draft", copied_from=copied_from)
     return draft
 
 
@@ -553,8 +556,6 @@ def _lock_draft(version_id: int) -> RuleSetVersion:
 @transaction.atomic
 def version_policy_update(*, version: RuleSetVersion, values: dict[str, Any], conversion_kinds=None, by=None) -> RuleSetVersion:
     """Change a draft's stage policy (and note); conversion kinds when given."""
-    from crm.audit import audit
-
     locked = _lock_draft(version.pk)
     changed = sorted(k for k, v in values.items() if k in (*POLICY_FIELDS, "note") and getattr(locked, k) != v)
     for name in changed:
@@ -574,8 +575,6 @@ def version_policy_update(*, version: RuleSetVersion, values: dict[str, Any], co
 @transaction.atomic
 def rule_save(*, version: RuleSetVersion, rule: Rule, by=None) -> Rule:
     """Add a rule to a draft, or save a changed rule of it, after validating it."""
-    from crm.audit import audit
-
     locked = _lock_draft(version.pk)
     created = rule.pk is None
     if created:
@@ -595,8 +594,6 @@ def rule_save(*, version: RuleSetVersion, rule: Rule, by=None) -> Rule:
 
 @transaction.atomic
 def rule_delete(*, rule: Rule, by=None) -> None:
-    from crm.audit import audit
-
     version = _lock_draft(rule.version_id)
     rule_id, label = rule.pk, rule.label
     rule.delete()
@@ -605,15 +602,18 @@ def rule_delete(*, rule: Rule, by=None) -> None:
 
 @transaction.atomic
 def version_publish(*, version: RuleSetVersion, by=None, rescore: bool = True) -> RuleSetVersion:
-    """Make a draft (or an older version, to roll back) the active one and rescore."""
+    """Make a draft (or an older version, to roll back) the active one and rescore. The audit
+    row is written here, so a publish from a page, the API or a command is recorded alike."""
     version = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
     ruleset = RuleSet.objects.select_for_update().get(pk=version.ruleset_id)
     for rule in version.rules.all():
         rule_validate(rule)
     if version.prospect_threshold < version.lead_threshold:
         raise ValidationError({"prospect_threshold": _("Must be at least the lead threshold.")})
+    rollback_of = None
     if version.status == RuleSetVersion.Status.ARCHIVED:
         # Rolling back: publish a copy so history stays linear and the old row stays as it was.
+        rollback_of = version.pk
         version = _copy_as_published(version, by=by)
     RuleSetVersion.objects.filter(ruleset=ruleset, status=RuleSetVersion.Status.PUBLISHED).exclude(pk=version.pk).update(
         status=RuleSetVersion.Status.ARCHIVED
@@ -623,6 +623,8 @@ def version_publish(*, version: RuleSetVersion, by=None, rescore: bool = True) -
     version.save(update_fields=["status", "published_at", "published_by"])
     ruleset.active_version = version
     ruleset.save(update_fields=["active_version"])
+    audit(by, "publish", version, ruleset=ruleset.pk, number=version.number,
+          **({"rollback_of": rollback_of} if rollback_of else {}))
     if rescore:
         transaction.on_commit(lambda: _queue_rescore_all(f"published {ruleset.name} v{version.number}", by))
     return version
@@ -716,6 +718,7 @@ def playbook_load(*, name: str, by=None, publish: bool = True) -> RuleSetVersion
     RuleSet.objects.filter(pk=ruleset.pk).update(playbook=name)
     draft = version_draft(ruleset=ruleset, by=by)
     draft.rules.all().delete()
+    audit(by, "change", draft, what="playbook_loaded", playbook=name)
     for name_ in POLICY_FIELDS:
         setattr(draft, name_, getattr(playbook, name_))
     draft.note = _("Loaded from the %(name)s playbook") % {"name": name}

@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.models import Stage
-from crm.audit import audit
 from crm.roles import ADMIN, role_required
 from scoring import services
 from scoring.forms import PlaybookForm, PolicyForm, RuleForm, field_options
@@ -101,7 +100,6 @@ def playbook_load(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Choose one of the playbooks."))
         return redirect("rules:index")
     draft = services.playbook_load(name=form.cleaned_data["name"], by=request.user, publish=False)
-    audit(request.user, "change", draft, what="playbook_loaded", playbook=form.cleaned_data["name"])
     messages.success(request, _("Loaded the %(name)s playbook into a draft of “%(ruleset)s”. Review it, preview, then publish.")
                      % {"name": form.cleaned_data["name"], "ruleset": draft.ruleset.name})
     return redirect("rules:draft", ruleset_id=draft.ruleset_id)
@@ -111,10 +109,7 @@ def playbook_load(request: HttpRequest) -> HttpResponse:
 @require_POST
 def edit(request: HttpRequest, ruleset_id: int) -> HttpResponse:
     ruleset = get_object_or_404(RuleSet, pk=ruleset_id)
-    existed = ruleset.draft() is not None
-    draft = services.version_draft(ruleset=ruleset, by=request.user)
-    if not existed:
-        audit(request.user, "create", draft, what="draft", copied_from=ruleset.active_version_id)
+    services.version_draft(ruleset=ruleset, by=request.user)  # audits a new draft itself
     return redirect("rules:draft", ruleset_id=ruleset.pk)
 
 
@@ -225,7 +220,6 @@ def publish(request: HttpRequest, ruleset_id: int) -> HttpResponse:
         for message in exc.messages:
             messages.error(request, message)
         return redirect("rules:draft", ruleset_id=ruleset_id)
-    audit(request.user, "publish", published, ruleset=published.ruleset_id, number=published.number)
     messages.success(request, _("Published %(ruleset)s v%(number)s. Every contact is being rescored.")
                      % {"ruleset": published.ruleset.name, "number": published.number})
     return redirect(reverse("rules:index") + "#rescore")
@@ -261,7 +255,6 @@ def rollback(request: HttpRequest, version_id: int) -> HttpResponse:
         for message in exc.messages:
             messages.error(request, message)
         return redirect("rules:version", version_id=version_id)
-    audit(request.user, "publish", published, ruleset=published.ruleset_id, number=published.number, rollback_of=version.pk)
     messages.success(request, _("Rolled back: v%(old)s is active again as v%(new)s. Every contact is being rescored.")
                      % {"old": version.number, "new": published.number})
     return redirect(reverse("rules:index") + "#rescore")

@@ -21,7 +21,6 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods
 
 from contacts.models import IntentLevel
-from crm.audit import audit
 from crm.roles import ADMIN, role_required
 from scoring.advisor import advisor_start
 from scoring.advisor_thresholds import MIN_CONVERSIONS
@@ -198,9 +197,7 @@ def advisor_new(request: HttpRequest, ruleset_id: int) -> HttpResponse:
         except ValidationError as exc:
             errors_from_service(form, exc)
         else:
-            if draft is None:  # the advisor made the draft it writes into, as "Edit" would have
-                audit(request.user, "create", run.version, what="draft", copied_from=ruleset.active_version_id)
-            return redirect("rules:advisor", backtest_id=run.pk)
+            return redirect("rules:advisor", backtest_id=run.pk)  # a draft it made is audited by version_draft
     runs = Backtest.objects.filter(version__ruleset=ruleset, kind=ADVISOR).select_related("version", "created_by")[:10]
     return render(request, "scoring/advisor_form.html", {
         "ruleset": ruleset,

@@ -130,7 +130,8 @@ def capture_submit(*, form: CaptureForm | None, fields: Mapping[str, Any], extra
         data.setdefault("industry", form.industry)
     fill_only = by is None and not (form and form.overwrite_contact_fields)
     with transaction.atomic():
-        result = contact_upsert(data={**data, **consents}, by=by, rescore=False, fill_only=fill_only)
+        # consent: below, with the form's evidence
+        result = contact_upsert(data=data, by=by, rescore=False, fill_only=fill_only)
         consent_evidence(contact=result.contact, flags=consents, source=form.name if form else "api",
                          wording_version=form.consent_wording_version if form else "", by=by)
         details = {**({"form": form.name} if form else {}), **{k: data[k] for k in UTM_KEYS if k in data}, **extra}

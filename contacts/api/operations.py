@@ -17,8 +17,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
 
+from contacts.consent import CONSENT_FLAGS, consent_flags_set
 from contacts.models import Contact, InteractionKind, Note
-from contacts.privacy import CHANNEL_FLAGS, consent_set
 from contacts.selectors import contacts_editable_by, contacts_visible_to
 from contacts.services import (
     Event,
@@ -36,18 +36,16 @@ from contacts.services import (
 from crm.api_common import Conflict
 from crm.audit import audit
 
-CONSENT_FLAGS = tuple(flag for flag, _granted in CHANNEL_FLAGS.values())
 UNSET: Any = object()
+__all__ = ["CONSENT_FLAGS", "consent_evidence"]
 
 
 def consent_evidence(*, contact: Contact, flags: Mapping[str, bool], source: str, wording_version: str = "", by=None) -> None:
-    """Record consent evidence (UU PDP) through contacts.privacy for each given flag: a
-    ticked opt-in is consent granted, do_not_contact / objects_to_profiling set to true are
-    consent withdrawn. A flag the contact already has is only recorded, not changed again."""
-    for channel, (flag, value_when_granted) in CHANNEL_FLAGS.items():
-        if flag in flags:
-            consent_set(contact=contact, channel=channel, granted=flags[flag] == value_when_granted, source=source,
-                        wording_version=wording_version, by=by)
+    """Record consent evidence (UU PDP) through contacts.consent for each given flag: a
+    ticked opt-in is consent granted, do_not_contact set to true is consent withdrawn. A
+    flag the contact already has is only recorded, not changed again."""
+    consent_flags_set(contact=contact, flags=flags, source=source, wording_version=wording_version, by=by,
+                      record_unchanged=True)
 
 
 def _field_error(name: str, exc: ValidationError) -> ValidationError:
@@ -86,15 +84,13 @@ def contact_create(*, data: Mapping[str, Any], by, owner=UNSET, stage: str | Non
     values = dict(data)
     if owner is not UNSET:
         values["owner"] = owner
-    result = contact_upsert(data=values, by=by)
+    result = contact_upsert(data=values, by=by, consent_source="api")
     if not result.created:
         # A concurrent request created the same identity between our check and the insert;
         # raising rolls back the merge contact_upsert just made.
         raise _conflict({"email": [_("A contact with this identity was just created by another request.")]},
                         result.contact.pk, visible, by=by)
-    contact = result.contact
-    # Created with its flags; what was opted into (or out of) is recorded as evidence.
-    consent_evidence(contact=contact, flags={flag: True for flag in CONSENT_FLAGS if data.get(flag)}, source="api", by=by)
+    contact = result.contact  # its consent flags went through contacts.consent, with evidence (source "api")
     if stage and stage != contact.stage:
         contact = contact_set_stage(contact=contact, stage=stage, by=by)
     audit(by, "create", contact, fields=sorted(data))
@@ -133,20 +129,16 @@ def _hidden_duplicate_allowed(user) -> bool:
 
 @transaction.atomic
 def contact_patch(*, contact: Contact, data: Mapping[str, Any], by, owner=UNSET, stage: str | None = None) -> Contact:
-    """An explicit edit: the given fields are set exactly; consent changes are recorded;
-    owner and stage (callers allowed to set them) go through their own services."""
-    consent_changes = {f: bool(data[f]) for f in CONSENT_FLAGS if f in data and bool(data[f]) != getattr(contact, f)}
-    fields = {name: value for name, value in data.items() if name not in CONSENT_FLAGS}
-    if fields:
-        contact = contact_update(contact=contact, data=fields, by=by)
-    # Consent changes go through the privacy service: flag, evidence, audit and a timeline note together.
-    consent_evidence(contact=contact, flags=consent_changes, source="api", by=by)
+    """An explicit edit: the given fields are set exactly; consent changes go through
+    contacts.consent (evidence, source "api"); owner and stage (callers allowed to set them)
+    go through their own services. Each service writes its own audit row."""
+    if data:
+        contact = contact_update(contact=contact, data=data, by=by, consent_source="api")
     contact.refresh_from_db()
     if owner is not UNSET and getattr(owner, "pk", None) != contact.owner_id:
         contact = contact_assign_owner(contact=contact, owner=owner, by=by)
     if stage and (stage != contact.stage or not contact.stage_pinned):
         contact = contact_set_stage(contact=contact, stage=stage, by=by)
-    audit(by, "change", contact, fields=sorted([*data, *(["owner"] if owner is not UNSET else []), *(["stage"] if stage else [])]))
     return contact
 
 

@@ -181,7 +181,6 @@ class ContactInputSerializer(StrictInputSerializer):
     consent_whatsapp = serializers.BooleanField(required=False, help_text=_h("consent_whatsapp"))
     consent_sms = serializers.BooleanField(required=False, help_text=_h("consent_sms"))
     do_not_contact = serializers.BooleanField(required=False, help_text=_h("do_not_contact"))
-    objects_to_profiling = serializers.BooleanField(required=False, help_text=_h("objects_to_profiling"))
     attributes = serializers.DictField(required=False, validators=[no_nul], help_text=_h("attributes"))
     owner = serializers.PrimaryKeyRelatedField(queryset=owner_choices(), required=False, allow_null=True, help_text=_h("owner"))
     stage = serializers.ChoiceField(choices=Stage.choices, required=False, help_text=_h("stage"))
@@ -195,6 +194,13 @@ class ContactInputSerializer(StrictInputSerializer):
             self.fields.pop("stage")
         if not may_set_owner:
             self.fields.pop("owner")
+
+    def to_internal_value(self, data):
+        # The objection to profiling (UU PDP art. 10) moves only through the privacy page (admins, with evidence).
+        if isinstance(data, dict) and "objects_to_profiling" in data:
+            raise serializers.ValidationError({"objects_to_profiling": [
+                _("Read-only here: only an admin can change the objection to profiling, on the contact's privacy page.")]})
+        return super().to_internal_value(data)
 
 
 # --- Interactions ------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_merge_keeps_every_interaction_note_stage_change_and_consent(make_contac
     assert not Contact.objects.filter(pk=other_id).exists()
     assert set(kept.interactions.values_list("pk", flat=True)) == before["interactions"]
     assert before["stage_changes"] <= set(kept.stage_changes.values_list("pk", flat=True))  # + any move the rescore made
-    assert set(kept.consent_records.values_list("pk", flat=True)) == before["consents"]
+    assert before["consents"] <= set(kept.consent_records.values_list("pk", flat=True))  # + evidence of what carried over
     assert before["notes"] <= set(kept.notes.values_list("pk", flat=True))
     assert kept.notes.filter(body="Minta ditelepon sore").exists()
     # Blanks filled from the other; the kept contact's own values win.
