@@ -41,6 +41,7 @@ urlpatterns = [
     path("docs/", swagger_ui, name="api-docs"),
     path("", include("contacts.api.urls")),
     path("", include("scoring.api")),
+    path("", include("nurture.api")),
     # Anything else under /api/ is a 404 in the API's JSON error shape.
     re_path(r"^", api_not_found),
 ]

@@ -46,6 +46,7 @@ class AuditEvent(models.Model):
         MERGE = "merge", _("merged")
         PUBLISH = "publish", _("published")
         ACCESS_REQUEST = "access", _("downloaded subject data")
+        SEND = "send", _("sent")
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("contacts.urls_privacy")),
     path("", include("crm.urls_audit")),
     path("rules/", include("scoring.urls")),
+    path("", include("nurture.urls")),
 ]

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "crm",
     "contacts",
     "scoring",
+    "nurture",
 ]
 
 MIDDLEWARE = [
@@ -167,6 +168,8 @@ CELERY_BEAT_SCHEDULE = {
     "warm-dashboard": {"task": "crm.tasks.dashboard_warm_task", "schedule": timedelta(minutes=1)},
     "resume-rescore-runs": {"task": "scoring.tasks.resume_rescore_runs_task", "schedule": timedelta(minutes=5)},
     "retention": {"task": "contacts.tasks_privacy.retention_run_task", "schedule": timedelta(days=1)},
+    # Deliveries whose retry time came, or whose task was lost; deliveries a dead worker left half-sent.
+    "sweep-deliveries": {"task": "nurture.tasks.deliveries_sweep_task", "schedule": timedelta(minutes=1)},
 }
 
 # --- Auth ----------------------------------------------------------------------
@@ -268,6 +271,9 @@ SPECTACULAR_SETTINGS = {
         "IndustryEnum": "contacts.models.Industry",
         "ChannelEnum": "contacts.models.Channel",
         "IntentLevelEnum": "contacts.models.IntentLevel",
+        "MessageChannelEnum": "nurture.models.MessageChannel",
+        "PurposeEnum": "nurture.models.Purpose",
+        "LanguageEnum": "nurture.models.Language",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -299,6 +305,29 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+
+# --- Email -----------------------------------------------------------------------
+# EMAIL_URL, e.g. smtp://user:pass@smtp.example.co.id:587/?tls=1 (or ?ssl=1). Without it, every
+# email is written as a file under sent_mail/ (the embedded default: the same sending code,
+# nothing leaves the machine).
+_email_url = env.str("EMAIL_URL", default="")
+if _email_url:
+    _email = env.email_url_config(_email_url)
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST, EMAIL_PORT = _email["EMAIL_HOST"], _email["EMAIL_PORT"]
+    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_USER"], _email["EMAIL_HOST_PASSWORD"]
+    EMAIL_USE_TLS = bool(_email.get("OPTIONS", {}).get("TLS") or _email.get("EMAIL_USE_TLS"))
+    EMAIL_USE_SSL = bool(_email.get("OPTIONS", {}).get("SSL") or _email.get("EMAIL_USE_SSL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env.path("CRM_SENT_MAIL_DIR", default=BASE_DIR / "sent_mail")
+EMAIL_TIMEOUT = env.int("CRM_EMAIL_TIMEOUT", default=10)
+CRM_EMAIL_FROM = env.str("CRM_EMAIL_FROM", default="Saring <noreply@saring.example>")
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = CRM_EMAIL_FROM
+# Absolute links in emails (tracked links, the open pixel, unsubscribe) start with this.
+CRM_BASE_URL = env.str("CRM_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# A temporary SMTP failure (4xx, connection refused, timeout) is retried with backoff this many times.
+CRM_EMAIL_MAX_ATTEMPTS = env.int("CRM_EMAIL_MAX_ATTEMPTS", default=6)
 
 # --- Product settings ------------------------------------------------------------
 # Hours a new prospect may wait for a first personal follow-up before it is flagged.

@@ -126,6 +126,16 @@ def make_contact(reference_data, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    """Run after-commit hooks (scoring) like production does after a request."""
+
+    def run():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return run
+
+
+@pytest.fixture
 def log(django_capture_on_commit_callbacks):
     """Log an interaction through the service and run the scoring that follows the commit."""
     from contacts.services import interaction_log

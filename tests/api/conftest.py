@@ -58,14 +58,6 @@ def capture_form(db, catalog):
     )
 
 
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks):
-    """Run after-commit hooks (scoring) like production does after a request."""
-
-    def run():
-        return django_capture_on_commit_callbacks(execute=True)
-
-    return run
 
 
 def _post_concurrently(client_factory, url: str, body, n: int = 2):

@@ -95,6 +95,19 @@ MATRIX: dict[str, list[Row]] = {
             data={"contact": "@contact", "body": "Called back"}, json=True),
     ],
     "note-detail": [Row(anonymous=API_ANON, sales=(200, 404), kw={"pk": "note"})],
+    # The content library: marketers and admins write, everyone reads; sending: whoever may change the contact.
+    "message-list": [
+        Row(anonymous=API_ANON),
+        Row("POST", anonymous=API_ANON, sales=403, marketer=201, admin=201, json=True, data={
+            "name": "Hai", "channel": "whatsapp", "purpose": "first_touch", "body": "Halo {{ first_name }}"}),
+    ],
+    "message-detail": [
+        Row(anonymous=API_ANON, kw={"pk": "message"}),
+        Row("PATCH", anonymous=API_ANON, sales=403, kw={"pk": "message"}, data={"name": "Baru"}, json=True),
+        Row("DELETE", anonymous=API_ANON, sales=403, marketer=204, admin=204, kw={"pk": "message"}),
+    ],
+    "api-contact-send": [Row("POST", anonymous=API_ANON, sales=(202, 404), marketer=202, admin=202, kw=CONTACT,
+                             data={"message": "@message"}, json=True)],
     "interaction-kind-list": [
         Row(anonymous=API_ANON),
         Row("POST", anonymous=API_ANON, sales=403, marketer=403, admin=201,
@@ -118,6 +131,17 @@ MATRIX: dict[str, list[Row]] = {
     "contacts:bulk": [Row("POST", sales=(ALLOW, 403), marketer=ALLOW, admin=ALLOW,
                           data={"ids": "@contact", "action": "tag", "tag": "vip"})],
     "contacts:detail": [Row(sales=(200, 404), kw=CONTACT)],
+    "nurture:message_list": [Row()],
+    "nurture:message_new": [Row(sales=403)],
+    "nurture:message_edit": [Row(sales=403, kw={"pk": "message"})],
+    "nurture:message_archive": [Row("POST", sales=403, marketer=ALLOW, admin=ALLOW, kw={"pk": "message"})],
+    "nurture:contact_send": [Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW, kw=CONTACT,
+                                 data={"message": "@message"})],
+    # Links inside emails: public, and only a valid signature does anything.
+    "nurture:click": [Row(anonymous=404, sales=404, marketer=404, admin=404, kw={"token": "=forged"})],
+    "nurture:open": [Row(anonymous=200, sales=200, marketer=200, admin=200, kw={"token": "=forged"})],
+    "nurture:unsubscribe": [Row(anonymous=404, sales=404, marketer=404, admin=404, kw={"token": "=forged"}),
+                            Row("POST", anonymous=404, sales=404, marketer=404, admin=404, kw={"token": "=forged"})],
     "contacts:edit": [Row(sales=(200, 404), kw=CONTACT)],
     "contacts:log_interaction": [Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW, kw=CONTACT,
                                      data={"kind": "page_viewed", "channel": "web"})],

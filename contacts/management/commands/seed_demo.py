@@ -56,6 +56,7 @@ class Command(BaseCommand):
             for name in ("general", "ecommerce", "b2b", "healthcare", "education"):
                 playbook_load(name=name, publish=True)
             # Loading publishes and queues rescores of an empty table; the real scoring is below.
+        call_command("load_messages", stdout=self.stdout)  # the starter content library
         if data_set:
             self._import(data_set)
             return

@@ -1,0 +1,97 @@
+"""The content library and what was sent: messages with a purpose, and one Delivery per message
+to one person. Writes go through nurture.services; the guardrails live in nurture.guardrails."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Contact, Industry
+from nurture import guardrails
+
+
+class Purpose(models.TextChoices):
+    FIRST_TOUCH = guardrails.FIRST_TOUCH, _("First touch")
+    EDUCATION = guardrails.EDUCATION, _("Education")
+    PROMO = guardrails.PROMO, _("Promo")
+    FOLLOW_UP = guardrails.FOLLOW_UP, _("Follow-up")
+    ONBOARDING = guardrails.ONBOARDING, _("Onboarding")
+
+
+class MessageChannel(models.TextChoices):
+    EMAIL = guardrails.EMAIL, _("Email")
+    WHATSAPP = guardrails.WHATSAPP, _("WhatsApp")
+
+
+class Language(models.TextChoices):
+    ID = "id", _("Bahasa Indonesia")
+    EN = "en", _("English")
+
+
+class Message(models.Model):
+    """One piece of content: an email or a WhatsApp text, for one purpose, industry and language."""
+
+    name = models.CharField(_("name"), max_length=150)
+    channel = models.CharField(_("channel"), max_length=10, choices=MessageChannel.choices, default=MessageChannel.EMAIL)
+    purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
+    industry = models.CharField(_("industry"), max_length=12, choices=Industry.choices, blank=True,
+                                help_text=_("Empty: every industry."))
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.ID)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("body"))
+    # The starter library's key, so loading it again updates nothing a marketer changed.
+    starter_key = models.CharField(max_length=80, null=True, blank=True, unique=True, editable=False)
+    is_archived = models.BooleanField(_("archived"), default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["purpose", "industry", "language", "name"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Delivery(models.Model):
+    """One message to one contact. Created before anything is sent; the send claims it with a
+    conditional UPDATE (queued -> sending), so a redelivered task or a second worker never sends
+    it twice, and a unique constraint makes each campaign recipient and sequence step one row."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        BOUNCED = "bounced", _("Bounced")
+        FAILED = "failed", _("Failed")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries")
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=MessageChannel.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        indexes = [
+            models.Index(fields=["contact", "-created_at"], name="delivery_contact_time"),
+            models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="delivery_queued_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} -> {self.contact_id} ({self.status})"

@@ -1,0 +1,283 @@
+"""Nurture writes: the content library, sending one message, and what recipients do with it.
+
+Every send asks nurture.guardrails first (stage, consent, do-not-contact, address), here in the
+service layer, so no page, API call or task can route around it. A Delivery row is written before
+anything is sent and claimed with a conditional UPDATE when it is sent: a redelivered task, a
+retry or a second worker never sends the same message twice."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.consent import consent_set, is_anonymised
+from contacts.models import Contact
+from contacts.services import interaction_log
+from crm.audit import audit
+from crm.models import AuditEvent
+from nurture import email as mail
+from nurture import guardrails, rendering
+from nurture.models import Delivery, Message, MessageChannel
+from nurture.selectors import recipient_of
+
+log = logging.getLogger(__name__)
+SOURCE = "nurture"  # the interactions' source: their external ids are ours alone
+MESSAGE_FIELDS = ("name", "channel", "purpose", "industry", "language", "subject", "body")
+
+
+# --- The content library -----------------------------------------------------------
+
+def _problem_text(problem: rendering.Problem) -> str:
+    if problem.code == "unknown_variable":
+        return _("Unknown variable {{ %(name)s }}; use one of: %(known)s.") % problem.params
+    if problem.code == "tag":
+        return _("Template tags are not allowed (near “%(near)s”); only {{ variables }}.") % problem.params
+    return _("Unfinished or stray braces near “%(near)s”: write a variable as {{ first_name }}.") % problem.params
+
+
+def message_problems(*, channel: str, subject: str, body: str) -> dict[str, list[str]]:
+    """What is wrong with a message's text, by field, in the viewer's language; empty when it can be sent."""
+    errors: dict[str, list[str]] = {}
+    for field, text in (("subject", subject), ("body", body)):
+        found = [_problem_text(p) for p in rendering.problems(text or "")]
+        if found:
+            errors[field] = found
+    if not (body or "").strip():
+        errors.setdefault("body", []).append(_("Write the message."))
+    if channel == MessageChannel.EMAIL:
+        if not (subject or "").strip():
+            errors.setdefault("subject", []).append(_("An email needs a subject."))
+        if "unsubscribe_url" not in rendering.variables_used(body or ""):
+            errors.setdefault("body", []).append(_("An email must contain the unsubscribe link: {{ unsubscribe_url }}."))
+    elif "unsubscribe_url" in rendering.variables_used(body or ""):
+        errors.setdefault("body", []).append(_("{{ unsubscribe_url }} is for emails only."))
+    return errors
+
+
+@transaction.atomic
+def message_save(*, data: Mapping[str, Any], by, message: Message | None = None) -> Message:
+    """Create a message, or change one (deliveries already made keep what they were sent)."""
+    defaults = {"channel": MessageChannel.EMAIL, "language": "id"}
+    values = {name: (data[name] if name in data else getattr(message, name) if message else defaults.get(name)) or ""
+              for name in MESSAGE_FIELDS}
+    if values["channel"] not in MessageChannel.values:
+        raise ValidationError({"channel": _("Choose email or WhatsApp.")})
+    if values["purpose"] not in guardrails.PURPOSES:
+        raise ValidationError({"purpose": _("Choose a purpose.")})
+    if values["channel"] == MessageChannel.WHATSAPP:
+        values["subject"] = ""
+    errors = message_problems(channel=values["channel"], subject=values["subject"], body=values["body"])
+    if errors:
+        raise ValidationError(errors)
+    created = message is None
+    message = message or Message(created_by=by if getattr(by, "is_authenticated", False) else None)
+    for name, value in values.items():
+        setattr(message, name, value)
+    message.full_clean(exclude=["created_by"])
+    message.save()
+    audit(by, AuditEvent.Action.CREATE if created else AuditEvent.Action.CHANGE, message, fields=sorted(data))
+    return message
+
+
+@transaction.atomic
+def message_archive(*, message: Message, by) -> Message:
+    """Archived messages leave the library and every choice list; what was sent stays readable."""
+    Message.objects.filter(pk=message.pk).update(is_archived=True, updated_at=timezone.now())
+    audit(by, AuditEvent.Action.CHANGE, message, fields=["is_archived"])
+    message.refresh_from_db()
+    return message
+
+
+def starter_library_load(*, by=None) -> int:
+    """Add the starter messages not loaded yet (nurture.starter); returns how many were added."""
+    from nurture.starter import STARTERS
+
+    known = set(Message.objects.filter(starter_key__isnull=False).values_list("starter_key", flat=True))
+    added = 0
+    for starter in STARTERS:
+        if starter.key in known:
+            continue
+        message = message_save(data={name: getattr(starter, name) for name in MESSAGE_FIELDS}, by=by)
+        Message.objects.filter(pk=message.pk).update(starter_key=starter.key)
+        added += 1
+    return added
+
+
+# --- Sending -------------------------------------------------------------------------
+
+def refusal_text(code: str, *, message: Message, contact: Contact) -> str:
+    """The refusal in words, naming the rule that refused it."""
+    purpose, stage = message.get_purpose_display(), contact.get_stage_display()
+    return {
+        guardrails.DO_NOT_CONTACT: _("This contact asked not to be contacted."),
+        guardrails.STAGE: _("A “%(purpose)s” message does not fit a contact in the %(stage)s stage "
+                            "(stage guardrail: leads get education, never promos).") % {"purpose": purpose, "stage": stage},
+        guardrails.CONSENT: _("The contact has not opted in to %(channel)s.") % {"channel": message.get_channel_display()},
+        guardrails.ADDRESS: _("The contact has no %(address)s.") % {
+            "address": _("email address") if message.channel == MessageChannel.EMAIL else _("phone number")},
+    }[code]
+
+
+class SendRefused(ValidationError):
+    """A send the guardrails refuse; `reason` is the code (stage, consent, do_not_contact, address)."""
+
+    def __init__(self, text: str, reason: str):
+        super().__init__({"message": [text]}, code=reason)
+        self.reason = reason
+
+
+def message_send(*, contact: Contact, message: Message, by) -> Delivery:
+    """Send one message to one contact now: refused (SendRefused) unless the guardrails allow it;
+    otherwise one Delivery, sent by a worker right after commit (in-process on the embedded default)."""
+    if message.is_archived:
+        raise ValidationError({"message": [_("This message is archived.")]})
+    if message.channel != MessageChannel.EMAIL:
+        raise ValidationError({"message": [_("WhatsApp messages are sent by a rep through the WhatsApp link on the "
+                                             "contact page.")]})
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        if code := guardrails.refusal(recipient_of(contact), purpose=message.purpose, channel=message.channel):
+            raise SendRefused(refusal_text(code, message=message, contact=contact), code)
+        delivery = Delivery.objects.create(contact=contact, message=message, channel=message.channel,
+                                           sent_by=by if getattr(by, "is_authenticated", False) else None)
+        audit(by, AuditEvent.Action.SEND, delivery, contact=contact.pk, message=message.pk)
+        transaction.on_commit(lambda: _queue([delivery.pk]))
+    return delivery
+
+
+def _queue(delivery_ids: list[int]) -> None:
+    from nurture.tasks import delivery_send_task
+
+    for delivery_id in delivery_ids:
+        try:
+            delivery_send_task.delay(delivery_id)
+        except Exception as exc:  # noqa: BLE001 - the row is the outbox: the minute's sweep sends it
+            log.warning("Could not queue delivery %s (%s); the sweep will send it.", delivery_id, type(exc).__name__)
+            return
+
+
+def message_values(contact: Contact) -> dict[str, str]:
+    """The template variables for one contact (unsubscribe_url is added per delivery)."""
+    owner = contact.owner
+    return {"first_name": rendering.first_name(contact.full_name), "full_name": contact.full_name,
+            "company": contact.company, "city": contact.city, "job_title": contact.job_title,
+            "owner_name": (owner.get_full_name() or owner.username) if owner else ""}
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=min(2 ** attempts, 240))
+
+
+def delivery_send(*, delivery_id: int, connection=None) -> str:
+    """Send one queued delivery; returns what happened (sent, bounced, retry, failed, refused, skipped).
+
+    Claimed with a conditional UPDATE first, so only one caller ever sends it. The guardrails are
+    asked again: consent withdrawn, or the contact erased, since the send was queued stops it."""
+    now = timezone.now()
+    if not Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.QUEUED).update(
+            status=Delivery.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=None):
+        return "skipped"
+    delivery = Delivery.objects.select_related("contact", "contact__owner", "message").get(pk=delivery_id)
+    contact, message = delivery.contact, delivery.message
+    if is_anonymised(contact) or (code := guardrails.refusal(recipient_of(contact), purpose=message.purpose,
+                                                              channel=message.channel)):
+        reason = "erased" if is_anonymised(contact) else code
+        _finish(delivery, Delivery.Status.FAILED, error=f"refused when sending: {reason}")
+        return "refused"
+    content = mail.compose(delivery_id=delivery.pk, subject=message.subject, body=message.body, values=message_values(contact))
+    email = mail.build(content=content, to=contact.email, delivery_id=delivery.pk)
+    try:
+        (connection or email.get_connection()).send_messages([email])
+    except Exception as exc:  # noqa: BLE001 - classify() re-raises anything that is not a mail failure
+        failure = mail.classify(exc)
+        if failure.permanent:
+            _finish(delivery, Delivery.Status.BOUNCED, error=failure.detail)
+            interaction_log(contact=contact, kind="email_bounced", channel="email", source=SOURCE,
+                            external_id=f"delivery:{delivery.pk}:bounce",
+                            data={"delivery": delivery.pk, "message": message.pk, "smtp": failure.detail[:200]})
+            return "bounced"
+        if delivery.attempts >= settings.CRM_EMAIL_MAX_ATTEMPTS:
+            _finish(delivery, Delivery.Status.FAILED, error=failure.detail)
+            return "failed"
+        Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.QUEUED, next_attempt_at=now + _backoff(delivery.attempts), error=failure.detail)
+        return "retry"
+    _finish(delivery, Delivery.Status.SENT, sent_at=timezone.now())
+    return "sent"
+
+
+def _finish(delivery: Delivery, status: str, *, error: str = "", sent_at=None) -> None:
+    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
+        status=status, error=error[:300], **({"sent_at": sent_at} if sent_at else {}))
+
+
+def deliveries_sweep(*, now=None, stuck_after: timedelta = timedelta(minutes=15)) -> dict[str, int]:
+    """The minute's sweep: queue deliveries that are due (a retry's time came, or their task was
+    lost), and close deliveries stuck in `sending` (the worker died mid-send). Those are marked
+    failed, never sent again: whether the server took the message is unknown, and a duplicate is
+    worse than a miss."""
+    now = now or timezone.now()
+    stuck = Delivery.objects.filter(status=Delivery.Status.SENDING, created_at__lt=now - stuck_after).update(
+        status=Delivery.Status.FAILED, error="interrupted while sending; not sent again to avoid a duplicate")
+    due_ids = list(
+        Delivery.objects.filter(status=Delivery.Status.QUEUED, created_at__lt=now - timedelta(minutes=1))
+        .exclude(next_attempt_at__gt=now).order_by("pk").values_list("pk", flat=True)[:5000]
+    )
+    _queue(due_ids)
+    return {"queued": len(due_ids), "stuck": stuck}
+
+
+# --- What recipients do ---------------------------------------------------------------
+
+def _track(delivery: Delivery, *, kind: str, key: str, data: dict[str, Any]) -> None:
+    interaction_log(contact=delivery.contact, kind=kind, channel="email", source=SOURCE,
+                    external_id=f"delivery:{delivery.pk}:{key}",
+                    data={"delivery": delivery.pk, "message": delivery.message_id, **data})
+
+
+def delivery_clicked(*, delivery_id: int, url: str) -> None:
+    """A tracked link was followed: `email_clicked` (once per link and delivery), scored like any interaction."""
+    delivery = Delivery.objects.select_related("contact").filter(pk=delivery_id).first()
+    if delivery is None:
+        return  # the contact was erased: the redirect still works, nothing is recorded
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery_id, clicked_at__isnull=True).update(clicked_at=now)
+    Delivery.objects.filter(pk=delivery_id, opened_at__isnull=True).update(opened_at=now)
+    _track(delivery, kind="email_clicked", key=f"click:{hashlib.sha256(url.encode()).hexdigest()[:16]}",
+           data={"url": url[:500]})
+
+
+def delivery_opened(*, delivery_id: int) -> None:
+    """The open pixel was loaded (approximate: some clients block images, some prefetch them)."""
+    delivery = Delivery.objects.select_related("contact").filter(pk=delivery_id).first()
+    if delivery is None:
+        return
+    if Delivery.objects.filter(pk=delivery_id, opened_at__isnull=True).update(opened_at=timezone.now()):
+        _track(delivery, kind="email_opened", key="open", data={})
+
+
+def delivery_unsubscribe(*, delivery_id: int) -> bool:
+    """One-click unsubscribe: email consent withdrawn with evidence naming the delivery. True when
+    the link was valid (a second click, or an erased contact, changes nothing and is still fine)."""
+    delivery = Delivery.objects.select_related("contact").filter(pk=delivery_id).first()
+    if delivery is None:
+        return True
+    with transaction.atomic():
+        if not Delivery.objects.filter(pk=delivery_id, unsubscribed_at__isnull=True).update(unsubscribed_at=timezone.now()):
+            return True
+        if is_anonymised(delivery.contact):
+            return True
+        consent_set(contact=delivery.contact, channel="email", granted=False, source="unsubscribe link",
+                    wording_version=f"delivery:{delivery.pk}")
+        _track(delivery, kind="unsubscribed", key="unsubscribe", data={})
+    return True

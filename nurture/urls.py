@@ -1,0 +1,16 @@
+from django.urls import path
+
+from nurture import views
+
+app_name = "nurture"
+
+urlpatterns = [
+    path("messages/", views.message_list, name="message_list"),
+    path("messages/new/", views.message_edit, name="message_new"),
+    path("messages/<int:pk>/", views.message_edit, name="message_edit"),
+    path("messages/<int:pk>/archive/", views.message_archive, name="message_archive"),
+    path("contacts/<int:pk>/send/", views.contact_send, name="contact_send"),
+    path("t/c/<str:token>/", views.click, name="click"),
+    path("t/o/<str:token>.gif", views.open_pixel, name="open"),
+    path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+]

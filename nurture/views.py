@@ -1,0 +1,142 @@
+"""Nurture pages: the content library (marketers and admins write, everyone reads), sending from the
+contact page, and the public links inside emails (tracked clicks, the open pixel, unsubscribe)."""
+
+from __future__ import annotations
+
+import base64
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from contacts.forms import add_service_errors
+from contacts.models import Industry
+from contacts.selectors import contacts_editable_by, contacts_visible_to
+from crm import roles
+from nurture import email as mail
+from nurture import links, services
+from nurture.forms import MessageForm, SendForm
+from nurture.models import Language, Message, MessageChannel, Purpose
+from nurture.selectors import library
+
+WRITERS = (roles.ADMIN, roles.MARKETER)
+# A transparent 1x1 GIF.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+@require_GET
+@roles.role_required(*roles.ROLES)
+def message_list(request: HttpRequest) -> HttpResponse:
+    filters = {name: request.GET.get(name, "") for name in ("purpose", "channel", "industry", "language")}
+    page = Paginator(library(**filters).order_by("purpose", "industry", "language", "name"), 50).get_page(request.GET.get("page"))
+    return render(request, "nurture/message_list.html", {
+        "page": page, "filters": filters, "purposes": Purpose.choices, "channels": MessageChannel.choices,
+        "industries": Industry.choices, "languages": Language.choices, "can_write": roles.roles_of(request.user) & set(WRITERS),
+    })
+
+
+def _preview(request: HttpRequest, form: MessageForm) -> dict | None:
+    """The message as one real contact would receive it (nothing is saved or sent)."""
+    data = form.cleaned_data
+    contacts = contacts_visible_to(request.user)
+    contact = (contacts.filter(pk=data["preview_contact"]).first() if data.get("preview_contact")
+               else contacts.order_by("-updated_at").first())
+    if contact is None:
+        return None
+    problems = services.message_problems(channel=data["channel"], subject=data.get("subject", ""), body=data["body"])
+    if problems:
+        return None
+    content = mail.compose(delivery_id=0, subject=data.get("subject", ""), body=data["body"],
+                           values=services.message_values(contact))
+    return {"contact": contact, "subject": content.subject, "text": content.text}
+
+
+@require_http_methods(["GET", "POST"])
+@roles.role_required(*WRITERS)
+def message_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    message = get_object_or_404(Message, pk=pk, is_archived=False) if pk else None
+    form = MessageForm(request.POST or None, instance=message)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        if "preview" in request.POST:
+            preview = _preview(request, form)
+            problems = services.message_problems(channel=form.cleaned_data["channel"],
+                                                 subject=form.cleaned_data.get("subject", ""), body=form.cleaned_data["body"])
+            if problems:
+                add_service_errors(form, ValidationError(problems))
+        else:
+            try:
+                saved = services.message_save(data=form.cleaned_data, by=request.user, message=message)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, _("Message saved."))
+                return redirect("nurture:message_edit", pk=saved.pk)
+    return render(request, "nurture/message_form.html", {"form": form, "message": message, "preview": preview},
+                  status=400 if form.errors else 200)
+
+
+@require_POST
+@roles.role_required(*WRITERS)
+def message_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    services.message_archive(message=get_object_or_404(Message, pk=pk, is_archived=False), by=request.user)
+    messages.success(request, _("Message archived; what was sent with it stays on the contacts' pages."))
+    return redirect("nurture:message_list")
+
+
+@require_POST
+@roles.role_required(*roles.ROLES)
+def contact_send(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(contacts_visible_to(request.user), pk=pk)
+    if not contacts_editable_by(request.user).filter(pk=pk).exists():
+        raise PermissionDenied
+    form = SendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a message to send."))
+    else:
+        try:
+            services.message_send(contact=contact, message=form.cleaned_data["message"], by=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Message queued; it is sent in a moment."))
+    return redirect("contacts:detail", pk=contact.pk)
+
+
+# --- Links inside emails: public, signed --------------------------------------------------
+
+@require_GET
+def click(request: HttpRequest, token: str) -> HttpResponse:
+    followed = links.read_click(token)
+    if followed is None or not followed.url.startswith(("http://", "https://")):
+        raise Http404
+    services.delivery_clicked(delivery_id=followed.delivery_id, url=followed.url)
+    return HttpResponseRedirect(followed.url)
+
+
+@require_GET
+def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+    delivery_id = links.read_delivery(token, links.OPEN)
+    if delivery_id is not None:
+        services.delivery_opened(delivery_id=delivery_id)
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@csrf_exempt  # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" without a session; the token is the proof
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    delivery_id = links.read_delivery(token, links.UNSUBSCRIBE)
+    if delivery_id is None:
+        raise Http404
+    done = request.method == "POST" and services.delivery_unsubscribe(delivery_id=delivery_id)
+    # GET only asks: link scanners in mail gateways open every link, and must not unsubscribe anyone.
+    return render(request, "nurture/unsubscribe.html", {"done": done, "token": token})
+
+

@@ -1,0 +1,45 @@
+"""A real SMTP server for the tests, run as its own process (aiosmtpd): every accepted message
+lands in a Maildir the tests read. Recipients decide the answer, like a real server would:
+  *bounce*@...   550 5.1.1 at RCPT (a permanent failure: the message bounces)
+  *tempfail*@... 451 4.3.0 at RCPT (a temporary failure: try again later)
+
+    python tests/nurture/smtp_sink.py PORT MAILDIR
+"""
+
+import asyncio
+import mailbox
+import sys
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self, path: str):
+        self.box = mailbox.Maildir(path, create=True)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if "bounce" in address:
+            return "550 5.1.1 No such user here"
+        if "tempfail" in address:
+            return "451 4.3.0 Mailbox temporarily unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.box.add(envelope.original_content or envelope.content)
+        return "250 Message accepted for delivery"
+
+
+def main() -> None:
+    port, path = int(sys.argv[1]), sys.argv[2]
+    controller = Controller(Sink(path), hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    try:
+        asyncio.new_event_loop().run_forever()
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
