@@ -28,6 +28,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts.events import stage_changes_recorded
 from contacts.models import Contact, Industry, Interaction, InteractionKind, Note, Stage, StageChange, Tag
 from crm.audit import audit
 
@@ -585,8 +586,9 @@ def contact_set_stage(*, contact: Contact, stage: str, by, note: str = "") -> Co
         raise ValidationError({"stage": _("Unknown stage “%(stage)s”.") % {"stage": stage}})
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     now = timezone.now()
+    change = None
     if contact.stage != stage:
-        StageChange.objects.create(
+        change = StageChange.objects.create(
             contact=contact, from_stage=contact.stage, to_stage=stage, changed_at=now,
             reason_code=StageChange.Reason.MANUAL, reason_params={"note": note[:200]} if note else {},
             score=contact.score, user=by,
@@ -595,6 +597,8 @@ def contact_set_stage(*, contact: Contact, stage: str, by, note: str = "") -> Co
         contact.stage_changed_at = now
     contact.stage_pinned = True
     contact.save(update_fields=["stage", "stage_changed_at", "stage_pinned", "updated_at"])
+    if change is not None:
+        stage_changes_recorded([change])
     audit(by, "change", contact, fields=["stage", "stage_pinned"])
     return contact
 

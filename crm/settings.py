@@ -170,6 +170,7 @@ CELERY_BEAT_SCHEDULE = {
     "retention": {"task": "contacts.tasks_privacy.retention_run_task", "schedule": timedelta(days=1)},
     # Deliveries whose retry time came, or whose task was lost; deliveries a dead worker left half-sent.
     "sweep-deliveries": {"task": "nurture.tasks.deliveries_sweep_task", "schedule": timedelta(minutes=1)},
+    "run-sequences": {"task": "nurture.tasks.sequences_run_task", "schedule": timedelta(minutes=1)},
 }
 
 # --- Auth ----------------------------------------------------------------------
@@ -328,6 +329,9 @@ DEFAULT_FROM_EMAIL = SERVER_EMAIL = CRM_EMAIL_FROM
 CRM_BASE_URL = env.str("CRM_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # A temporary SMTP failure (4xx, connection refused, timeout) is retried with backoff this many times.
 CRM_EMAIL_MAX_ATTEMPTS = env.int("CRM_EMAIL_MAX_ATTEMPTS", default=6)
+# Pacing of sequence steps and campaigns: emails a minute in all, and to one mail domain (gmail.com...).
+CRM_EMAIL_RATE_PER_MINUTE = env.int("CRM_EMAIL_RATE_PER_MINUTE", default=1200)
+CRM_EMAIL_DOMAIN_RATE_PER_MINUTE = env.int("CRM_EMAIL_DOMAIN_RATE_PER_MINUTE", default=300)
 
 # --- Product settings ------------------------------------------------------------
 # Hours a new prospect may wait for a first personal follow-up before it is flagged.

@@ -7,22 +7,49 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import gettext_lazy as H
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
-from contacts.models import Industry
+from contacts.api.views import path_id
+from contacts.models import Industry, Stage
 from contacts.selectors import contacts_editable_by
 from crm import roles
 from crm.api_common import ALL_ROLES, StrictInputSerializer, error_body, no_nul
 from nurture import guardrails
-from nurture.models import Delivery, Language, Message, MessageChannel, Purpose
+from nurture.models import Delivery, Language, Message, MessageChannel, Purpose, Sequence
+from nurture.sequences import sequence_pause, sequence_save
 from nurture.services import SendRefused, message_archive, message_save, message_send
 
 WRITERS = {roles.ADMIN, roles.MARKETER}
+HELP = {
+    "id": H("Id."),
+    "name": H("A name for the library."),
+    "channel": H("email or whatsapp."),
+    "purpose": H("first_touch, education, promo, follow_up or onboarding: decides which stages may receive it."),
+    "industry": H("Empty: every industry."),
+    "language": H("id or en."),
+    "subject": H("Email subject (may use the variables)."),
+    "body": H("The text, with variables."),
+    "is_archived": H("Archived messages are no longer sent or offered."),
+    "created_at": H("When it was created."),
+    "updated_at": H("When it was last changed."),
+    "contact": H("Id of the contact."),
+    "message": H("Id of the message."),
+    "status": H("queued, sending, sent, bounced or failed."),
+    "sent_at": H("When the SMTP server accepted it."),
+    "opened_at": H("First open (approximate: the open pixel)."),
+    "clicked_at": H("First click on a tracked link."),
+    "trigger_stage": H("Contacts entering this stage are enrolled; they leave when their stage changes again."),
+    "is_paused": H("A paused sequence enrolls and sends nothing."),
+}
+
+
+def described(fields: list[str]) -> dict[str, dict]:
+    return {name: {"help_text": HELP[name]} for name in fields if name in HELP}
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -31,6 +58,7 @@ class MessageSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "channel", "purpose", "industry", "language", "subject", "body", "is_archived",
                   "created_at", "updated_at"]
         read_only_fields = fields
+        extra_kwargs = described(fields)
 
 
 class MessageInputSerializer(StrictInputSerializer):
@@ -52,11 +80,12 @@ class MessageInputSerializer(StrictInputSerializer):
 
 @extend_schema_view(
     list=extend_schema(summary="List messages of the content library", responses=MessageSerializer(many=True)),
-    retrieve=extend_schema(summary="Get a message", responses=MessageSerializer),
+    retrieve=extend_schema(summary="Get a message", parameters=[path_id("message")], responses=MessageSerializer),
     create=extend_schema(summary="Write a message", request=MessageInputSerializer, responses={201: MessageSerializer}),
-    partial_update=extend_schema(summary="Change a message (future sends only)", request=MessageInputSerializer,
-                                 responses=MessageSerializer),
-    destroy=extend_schema(summary="Archive a message (what was sent stays readable)", responses={204: None}),
+    partial_update=extend_schema(summary="Change a message (future sends only)", parameters=[path_id("message")],
+                                 request=MessageInputSerializer, responses=MessageSerializer),
+    destroy=extend_schema(summary="Archive a message (what was sent stays readable)", parameters=[path_id("message")],
+                          responses={204: None}),
 )
 class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = MessageSerializer
@@ -91,6 +120,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         model = Delivery
         fields = ["id", "contact", "message", "channel", "status", "created_at", "sent_at", "opened_at", "clicked_at"]
         read_only_fields = fields
+        extra_kwargs = described(fields)
 
 
 class ContactSendView(APIView):
@@ -103,8 +133,9 @@ class ContactSendView(APIView):
         description=(
             "Refused with 400 when the stage guardrails or consent forbid it; the error code names the rule: "
             f"{', '.join(guardrails.REASONS)}. A `promo` never reaches a contact or a lead."),
+        parameters=[path_id("contact")],
         request=SendInputSerializer,
-        responses={202: DeliverySerializer, 400: OpenApiResponse(description="Refused, or bad input.")},
+        responses={202: DeliverySerializer},
     )
     def post(self, request: Request, pk: int) -> Response:
         contact = get_object_or_404(contacts_editable_by(request.user), pk=pk)
@@ -120,8 +151,78 @@ class ContactSendView(APIView):
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
+class StepSerializer(serializers.Serializer):
+    wait_days = serializers.IntegerField(min_value=0, max_value=365, help_text=H("Days after the previous step (the first: after enrollment)."))
+    message = serializers.IntegerField(min_value=1, help_text=H("Id of an email message whose purpose fits the trigger stage."))
+
+
+class SequenceSerializer(serializers.ModelSerializer):
+    steps = serializers.SerializerMethodField(help_text=H("The steps in order: [{\"wait_days\": n, \"message\": id}]."))
+    active_enrollments = serializers.SerializerMethodField(help_text=H("Contacts going through it now."))
+
+    class Meta:
+        model = Sequence
+        fields = ["id", "name", "trigger_stage", "industry", "is_paused", "steps", "active_enrollments", "created_at",
+                  "updated_at"]
+        read_only_fields = fields
+        extra_kwargs = described(fields) | {"name": {"help_text": H("The sequence's name.")}}
+
+    def get_steps(self, sequence) -> list[dict]:
+        return [{"wait_days": s.wait_days, "message": s.message_id} for s in sequence.steps.all()]
+
+    def get_active_enrollments(self, sequence) -> int:
+        return sequence.enrollments.filter(status="active").count()
+
+
+class SequenceInputSerializer(StrictInputSerializer):
+    read_only_names = frozenset({"id", "active_enrollments", "created_at", "updated_at"})
+    name = serializers.CharField(max_length=150, required=False, validators=[no_nul], help_text=H("The sequence's name."))
+    trigger_stage = serializers.ChoiceField(choices=Stage.choices, required=False, help_text=H(
+        "Contacts entering this stage are enrolled; they leave when their stage changes again."))
+    industry = serializers.ChoiceField(choices=Industry.choices, required=False, allow_blank=True,
+                                      help_text=H("Empty: every industry."))
+    is_paused = serializers.BooleanField(required=False, help_text=H("A paused sequence enrolls and sends nothing."))
+    steps = StepSerializer(many=True, required=False, help_text=H(
+        "The steps in order; replaces the current ones (contacts part-way through continue from their next position)."))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List sequences", responses=SequenceSerializer(many=True)),
+    retrieve=extend_schema(summary="Get a sequence", parameters=[path_id("sequence")], responses=SequenceSerializer),
+    create=extend_schema(summary="Create a sequence", request=SequenceInputSerializer, responses={201: SequenceSerializer}),
+    partial_update=extend_schema(summary="Change, pause or resume a sequence (future steps only)",
+                                 parameters=[path_id("sequence")], request=SequenceInputSerializer,
+                                 responses=SequenceSerializer),
+)
+class SequenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = SequenceSerializer
+    queryset = Sequence.objects.prefetch_related("steps")
+    role_rules = {"list": ALL_ROLES, "retrieve": ALL_ROLES, "create": WRITERS, "partial_update": WRITERS}
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def _save(self, request: Request, sequence: Sequence | None) -> Sequence:
+        data = SequenceInputSerializer(data=request.data, partial=sequence is not None)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        paused, steps = values.pop("is_paused", None), values.pop("steps", None)
+        if sequence is None or steps is not None or values:
+            current = [{"wait_days": s.wait_days, "message": s.message_id} for s in sequence.steps.all()] if sequence else []
+            sequence = sequence_save(data=values, steps=steps if steps is not None else current, by=request.user,
+                                     sequence=sequence)
+        if paused is not None:
+            sequence = sequence_pause(sequence=sequence, paused=paused, by=request.user)
+        return Sequence.objects.prefetch_related("steps").get(pk=sequence.pk)
+
+    def create(self, request: Request) -> Response:
+        return Response(SequenceSerializer(self._save(request, None)).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk=None) -> Response:
+        return Response(SequenceSerializer(self._save(request, self.get_object())).data)
+
+
 router = SimpleRouter(use_regex_path=False)
 router.register("messages", MessageViewSet, basename="message")
+router.register("sequences", SequenceViewSet, basename="sequence")
 
 urlpatterns = [
     path("contacts/<int:pk>/send/", ContactSendView.as_view(), name="api-contact-send"),

@@ -3,7 +3,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from nurture.models import Message
+from contacts.models import Industry, Stage
+from nurture.models import Message, Sequence
 
 
 class MessageForm(forms.ModelForm):
@@ -21,3 +22,34 @@ class MessageForm(forms.ModelForm):
 
 class SendForm(forms.Form):
     message = forms.ModelChoiceField(queryset=Message.objects.filter(is_archived=False))
+
+
+MAX_STEPS = 6
+
+
+class SequenceForm(forms.Form):
+    """A sequence and up to MAX_STEPS steps (empty rows are ignored); nurture.sequences validates."""
+
+    name = forms.CharField(label=_("Name"), max_length=150)
+    trigger_stage = forms.ChoiceField(label=_("When a contact enters"), choices=Stage.choices)
+    industry = forms.ChoiceField(label=_("Industry"), choices=[("", _("Every industry")), *Industry.choices], required=False)
+
+    def __init__(self, *args, sequence: Sequence | None = None, **kwargs):
+        if sequence is not None and not kwargs.get("data"):
+            steps = list(sequence.steps.all())
+            kwargs["initial"] = {"name": sequence.name, "trigger_stage": sequence.trigger_stage,
+                                 "industry": sequence.industry,
+                                 **{f"wait_{n}": s.wait_days for n, s in enumerate(steps)},
+                                 **{f"message_{n}": s.message_id for n, s in enumerate(steps)}}
+        super().__init__(*args, **kwargs)
+        emails = Message.objects.filter(is_archived=False, channel="email").order_by("purpose", "name")
+        for n in range(MAX_STEPS):
+            self.fields[f"wait_{n}"] = forms.IntegerField(label=_("Wait (days)"), min_value=0, max_value=365, required=False)
+            self.fields[f"message_{n}"] = forms.ModelChoiceField(label=_("then send"), queryset=emails, required=False)
+
+    def step_rows(self):
+        return [(self[f"wait_{n}"], self[f"message_{n}"]) for n in range(MAX_STEPS)]
+
+    def steps(self) -> list[dict]:
+        return [{"wait_days": self.cleaned_data.get(f"wait_{n}") or 0, "message": self.cleaned_data[f"message_{n}"].pk}
+                for n in range(MAX_STEPS) if self.cleaned_data.get(f"message_{n}")]

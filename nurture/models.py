@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contacts.models import Contact, Industry
+from contacts.models import Contact, Industry, Stage
 from nurture import guardrails
 
 
@@ -57,6 +57,79 @@ class Message(models.Model):
         return self.name
 
 
+class Sequence(models.Model):
+    """"When a contact enters stage S (of industry I): wait N days, send M; wait…". Steps are read
+    when they are due, so editing a sequence changes future steps only."""
+
+    name = models.CharField(_("name"), max_length=150)
+    trigger_stage = models.CharField(_("when a contact enters"), max_length=10, choices=Stage.choices)
+    industry = models.CharField(_("industry"), max_length=12, choices=Industry.choices, blank=True,
+                                help_text=_("Empty: every industry."))
+    is_paused = models.BooleanField(_("paused"), default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["trigger_stage", "name"]
+        verbose_name = _("sequence")
+        verbose_name_plural = _("sequences")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SequenceStep(models.Model):
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    wait_days = models.PositiveSmallIntegerField(_("wait (days)"), default=0)
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="+", verbose_name=_("message"))
+
+    class Meta:
+        ordering = ["sequence", "position"]
+        constraints = [models.UniqueConstraint(fields=["sequence", "position"], name="sequence_step_position")]
+
+    def __str__(self) -> str:
+        return f"{self.sequence_id}#{self.position}"
+
+
+class Enrollment(models.Model):
+    """One contact going through one sequence. At most one active enrollment per sequence and
+    contact (a partial unique constraint), however often the stage change is reported."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        EXITED = "exited", _("Exited")
+
+    class Exit(models.TextChoices):
+        STAGE_CHANGED = "stage_changed", _("Stage changed")
+        CONVERTED = "converted", _("Converted")
+        UNSUBSCRIBED = "unsubscribed", _("No consent or unsubscribed")
+        REP_TOOK_OVER = "rep_took_over", _("A rep took over")
+        ERASED = "erased", _("Erased")
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="enrollments")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="enrollments")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    exit_reason = models.CharField(max_length=15, choices=Exit.choices, blank=True)
+    enrolled_at = models.DateTimeField(default=timezone.now)
+    # The next step to send (its position) and when it is due; null once nothing is left.
+    next_position = models.PositiveSmallIntegerField(default=0)
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-enrolled_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["sequence", "contact"], condition=Q(status="active"),
+                                               name="enrollment_one_active")]
+        indexes = [models.Index(fields=["next_due_at"], condition=Q(status="active"), name="enrollment_due")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.sequence_id} ({self.status})"
+
+
 class Delivery(models.Model):
     """One message to one contact. Created before anything is sent; the send claims it with a
     conditional UPDATE (queued -> sending), so a redelivered task or a second worker never sends
@@ -75,6 +148,8 @@ class Delivery(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="+")
+    enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    step_position = models.PositiveSmallIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)
@@ -88,6 +163,11 @@ class Delivery(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
+        constraints = [
+            # A sequence step is sent at most once per enrollment, whoever races to send it.
+            models.UniqueConstraint(fields=["enrollment", "step_position"], condition=Q(enrollment__isnull=False),
+                                    name="delivery_one_per_step"),
+        ]
         indexes = [
             models.Index(fields=["contact", "-created_at"], name="delivery_contact_time"),
             models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="delivery_queued_due"),

@@ -8,7 +8,6 @@ retry or a second worker never sends the same message twice."""
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -27,11 +26,15 @@ from crm.audit import audit
 from crm.models import AuditEvent
 from nurture import email as mail
 from nurture import guardrails, rendering
-from nurture.models import Delivery, Message, MessageChannel
+from nurture.models import Delivery, Enrollment, Message, MessageChannel
 from nurture.selectors import recipient_of
+from nurture.sequences import enrollments_exit
+from nurture.tasks import queue_deliveries
 
-log = logging.getLogger(__name__)
 SOURCE = "nurture"  # the interactions' source: their external ids are ours alone
+# Why a sequence ends for a contact when a step is refused at send time.
+EXIT_FOR_REFUSAL = {guardrails.CONSENT: Enrollment.Exit.UNSUBSCRIBED, guardrails.DO_NOT_CONTACT: Enrollment.Exit.UNSUBSCRIBED,
+                    guardrails.ADDRESS: Enrollment.Exit.UNSUBSCRIBED, "erased": Enrollment.Exit.ERASED}
 MESSAGE_FIELDS = ("name", "channel", "purpose", "industry", "language", "subject", "body")
 
 
@@ -151,19 +154,10 @@ def message_send(*, contact: Contact, message: Message, by) -> Delivery:
         delivery = Delivery.objects.create(contact=contact, message=message, channel=message.channel,
                                            sent_by=by if getattr(by, "is_authenticated", False) else None)
         audit(by, AuditEvent.Action.SEND, delivery, contact=contact.pk, message=message.pk)
-        transaction.on_commit(lambda: _queue([delivery.pk]))
+        if getattr(by, "is_authenticated", False):
+            enrollments_exit(contact_ids=[contact.pk], reason=Enrollment.Exit.REP_TOOK_OVER)  # a person took over
+        transaction.on_commit(lambda: queue_deliveries([delivery.pk]))
     return delivery
-
-
-def _queue(delivery_ids: list[int]) -> None:
-    from nurture.tasks import delivery_send_task
-
-    for delivery_id in delivery_ids:
-        try:
-            delivery_send_task.delay(delivery_id)
-        except Exception as exc:  # noqa: BLE001 - the row is the outbox: the minute's sweep sends it
-            log.warning("Could not queue delivery %s (%s); the sweep will send it.", delivery_id, type(exc).__name__)
-            return
 
 
 def message_values(contact: Contact) -> dict[str, str]:
@@ -193,6 +187,8 @@ def delivery_send(*, delivery_id: int, connection=None) -> str:
                                                               channel=message.channel)):
         reason = "erased" if is_anonymised(contact) else code
         _finish(delivery, Delivery.Status.FAILED, error=f"refused when sending: {reason}")
+        if delivery.enrollment_id:
+            enrollments_exit(contact_ids=[contact.pk], reason=EXIT_FOR_REFUSAL.get(reason, Enrollment.Exit.STAGE_CHANGED))
         return "refused"
     content = mail.compose(delivery_id=delivery.pk, subject=message.subject, body=message.body, values=message_values(contact))
     email = mail.build(content=content, to=contact.email, delivery_id=delivery.pk)
@@ -233,7 +229,7 @@ def deliveries_sweep(*, now=None, stuck_after: timedelta = timedelta(minutes=15)
         Delivery.objects.filter(status=Delivery.Status.QUEUED, created_at__lt=now - timedelta(minutes=1))
         .exclude(next_attempt_at__gt=now).order_by("pk").values_list("pk", flat=True)[:5000]
     )
-    _queue(due_ids)
+    queue_deliveries(due_ids)
     return {"queued": len(due_ids), "stuck": stuck}
 
 

@@ -8,6 +8,7 @@ import base64
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -19,9 +20,9 @@ from contacts.models import Industry
 from contacts.selectors import contacts_editable_by, contacts_visible_to
 from crm import roles
 from nurture import email as mail
-from nurture import links, services
-from nurture.forms import MessageForm, SendForm
-from nurture.models import Language, Message, MessageChannel, Purpose
+from nurture import links, sequences, services
+from nurture.forms import MessageForm, SendForm, SequenceForm
+from nurture.models import Language, Message, MessageChannel, Purpose, Sequence
 from nurture.selectors import library
 
 WRITERS = (roles.ADMIN, roles.MARKETER)
@@ -106,6 +107,46 @@ def contact_send(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Message queued; it is sent in a moment."))
     return redirect("contacts:detail", pk=contact.pk)
+
+
+@require_GET
+@roles.role_required(*roles.ROLES)
+def sequence_list(request: HttpRequest) -> HttpResponse:
+    rows = (Sequence.objects.prefetch_related("steps__message")
+            .annotate(active=Count("enrollments", filter=Q(enrollments__status="active"))).order_by("trigger_stage", "name"))
+    return render(request, "nurture/sequence_list.html", {
+        "sequences": rows, "can_write": roles.roles_of(request.user) & set(WRITERS)})
+
+
+@require_http_methods(["GET", "POST"])
+@roles.role_required(*WRITERS)
+def sequence_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    sequence = get_object_or_404(Sequence, pk=pk) if pk else None
+    form = SequenceForm(request.POST or None, sequence=sequence)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = sequences.sequence_save(data={k: form.cleaned_data[k] for k in ("name", "trigger_stage", "industry")},
+                                            steps=form.steps(), by=request.user, sequence=sequence)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                # "steps.1.message" -> the second row's message field
+                parts = field.split(".")
+                name = f"{'wait' if parts[-1] == 'wait_days' else 'message'}_{parts[1]}" if len(parts) == 3 else field
+                form.add_error(name if name in form.fields else None, errors)
+        else:
+            messages.success(request, _("Sequence saved; it applies to contacts who enter the stage from now on."))
+            return redirect("nurture:sequence_edit", pk=saved.pk)
+    return render(request, "nurture/sequence_form.html", {"form": form, "sequence": sequence},
+                  status=400 if form.errors else 200)
+
+
+@require_POST
+@roles.role_required(*WRITERS)
+def sequence_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    sequence = get_object_or_404(Sequence, pk=pk)
+    sequences.sequence_pause(sequence=sequence, paused=not sequence.is_paused, by=request.user)
+    messages.success(request, _("Sequence paused.") if not sequence.is_paused else _("Sequence resumed."))
+    return redirect("nurture:sequence_list")
 
 
 # --- Links inside emails: public, signed --------------------------------------------------

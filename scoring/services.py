@@ -26,6 +26,7 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts.events import stage_changes_recorded
 from contacts.models import Contact, Note, Stage, StageChange
 from crm.audit import audit
 from crm.models import SalesRepProfile
@@ -270,12 +271,13 @@ NewMove = tuple[Contact, str, engine.Result, RuleSetVersion | None]  # the same,
 
 def _moves_record(moves: list[Move], now: datetime) -> None:
     """One INSERT for many contacts' stage changes; new prospects then get owner and follow-up."""
-    StageChange.objects.bulk_create(
+    changes = StageChange.objects.bulk_create(
         StageChange(contact_id=pk, from_stage=from_stage, to_stage=result.stage, changed_at=now,
                     reason_code=result.reason.code, reason_params=dict(result.reason.params), score=result.score,
                     ruleset_version=version)
         for pk, from_stage, result, version in moves
     )
+    stage_changes_recorded(changes)
     if prospects := [pk for pk, _from, result, _version in moves if result.stage == Stage.PROSPECT]:
         prospects_assign(contact_ids=prospects, now=now)
 

@@ -94,3 +94,28 @@ def test_the_contact_page_suggests_what_fits_and_sends_it(client_for, marketer, 
     refused = client_for(marketer).post(f"/contacts/{lead.pk}/send/", {"message": promo.pk}, follow=True)
     assert "stage guardrail" in refused.content.decode()
     assert len(smtp_server.messages()) == 1
+
+
+def test_sequences_over_the_api_and_the_pages(marketer, rep, message, client_for):
+    body = {"name": "Lead B2B", "trigger_stage": "lead", "industry": "b2b",
+            "steps": [{"wait_days": 0, "message": message("b2b-edu-id").pk},
+                      {"wait_days": 4, "message": message("b2b-webinar-id").pk}]}
+    created = api(marketer).post("/api/sequences/", body, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["steps"] == body["steps"] and created.json()["is_paused"] is False
+    assert api(rep).post("/api/sequences/", body, format="json").status_code == 403
+    promo = api(marketer).post("/api/sequences/", {**body, "steps": [{"wait_days": 0, "message": message("all-promo-id").pk}]},
+                               format="json")
+    assert promo.status_code == 400 and "steps.0.message" in promo.json()["fields"]
+    paused = api(marketer).patch(f"/api/sequences/{created.json()['id']}/", {"is_paused": True}, format="json")
+    assert paused.status_code == 200 and paused.json()["is_paused"] is True and paused.json()["steps"] == body["steps"]
+
+    page = client_for(rep).get("/sequences/")
+    assert page.status_code == 200 and b"Lead B2B" in page.content
+    form = client_for(marketer).post("/sequences/new/", {
+        "name": "Pelanggan baru", "trigger_stage": "customer", "industry": "",
+        "wait_0": 0, "message_0": message("all-onboard-id").pk, "wait_1": 2, "message_1": message("all-promo-id").pk})
+    assert form.status_code == 302
+    refused = client_for(marketer).post("/sequences/new/", {
+        "name": "Salah", "trigger_stage": "lead", "wait_0": 0, "message_0": message("all-promo-id").pk})
+    assert refused.status_code == 400 and "stage guardrail" in refused.content.decode()

@@ -106,6 +106,16 @@ MATRIX: dict[str, list[Row]] = {
         Row("PATCH", anonymous=API_ANON, sales=403, kw={"pk": "message"}, data={"name": "Baru"}, json=True),
         Row("DELETE", anonymous=API_ANON, sales=403, marketer=204, admin=204, kw={"pk": "message"}),
     ],
+    "sequence-list": [
+        Row(anonymous=API_ANON),
+        # (nested "@message" is not substituted: the body is refused as data, which only writers get to see)
+        Row("POST", anonymous=API_ANON, sales=403, marketer=ALLOW, admin=ALLOW, json=True, data={
+            "name": "Sapa", "trigger_stage": "contact", "steps": [{"wait_days": 0, "message": 1}]}),
+    ],
+    "sequence-detail": [
+        Row(anonymous=API_ANON, kw={"pk": "sequence"}),
+        Row("PATCH", anonymous=API_ANON, sales=403, kw={"pk": "sequence"}, data={"is_paused": True}, json=True),
+    ],
     "api-contact-send": [Row("POST", anonymous=API_ANON, sales=(202, 404), marketer=202, admin=202, kw=CONTACT,
                              data={"message": "@message"}, json=True)],
     "interaction-kind-list": [
@@ -135,6 +145,10 @@ MATRIX: dict[str, list[Row]] = {
     "nurture:message_new": [Row(sales=403)],
     "nurture:message_edit": [Row(sales=403, kw={"pk": "message"})],
     "nurture:message_archive": [Row("POST", sales=403, marketer=ALLOW, admin=ALLOW, kw={"pk": "message"})],
+    "nurture:sequence_list": [Row()],
+    "nurture:sequence_new": [Row(sales=403)],
+    "nurture:sequence_edit": [Row(sales=403, kw={"pk": "sequence"})],
+    "nurture:sequence_pause": [Row("POST", sales=403, marketer=ALLOW, admin=ALLOW, kw={"pk": "sequence"})],
     "nurture:contact_send": [Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW, kw=CONTACT,
                                  data={"message": "@message"})],
     # Links inside emails: public, and only a valid signature does anything.

@@ -19,6 +19,7 @@ from django.urls.resolvers import URLPattern, URLResolver
 from contacts.models import Contact, ImportJob, Interaction, Note
 from crm import roles
 from nurture.models import Message
+from nurture.sequences import sequence_save
 from scoring.models import RescoreRun, RuleSet
 from tests.security.authz_table import ADMIN_LOGIN, ALLOW, LOGIN, MATRIX, Row
 
@@ -76,8 +77,10 @@ def _objects_for(user) -> dict[str, Any]:
         "import_job": ImportJob.objects.create(created_by=user, file_name="kontak.csv", content=b"email\na@example.co.id\n",
                                                encoding="utf-8", delimiter=",", header=["email"], total_rows=1),
         "run": RescoreRun.objects.create(started_by=user, reason="authz"),
-        "message": Message.objects.create(name=f"Sapaan {n}", channel="email", purpose="first_touch", subject="Halo",
-                                          body="Halo {{ first_name }} {{ unsubscribe_url }}"),
+        "message": (message := Message.objects.create(name=f"Sapaan {n}", channel="email", purpose="first_touch",
+                                                       subject="Halo", body="Halo {{ first_name }} {{ unsubscribe_url }}")),
+        "sequence": sequence_save(data={"name": f"Sapa {n}", "trigger_stage": "contact"}, by=None,
+                                  steps=[{"wait_days": 0, "message": message.pk}]),
     }
 
 
