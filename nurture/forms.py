@@ -11,6 +11,10 @@ class MessageForm(forms.ModelForm):
     preview_contact = forms.IntegerField(label=_("Preview with contact #"), required=False, min_value=1,
                                          help_text=_("Empty: the most recently updated contact you can see."))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["industry"].choices = [("", _("Every industry")), *Industry.choices]
+
     class Meta:
         model = Message
         fields = ["name", "channel", "purpose", "industry", "language", "subject", "body"]

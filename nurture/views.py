@@ -19,8 +19,7 @@ from contacts.forms import add_service_errors
 from contacts.models import Industry
 from contacts.selectors import contacts_editable_by, contacts_visible_to
 from crm import roles
-from nurture import email as mail
-from nurture import links, sequences, services
+from nurture import links, rendering, sequences, services
 from nurture.forms import MessageForm, SendForm, SequenceForm
 from nurture.models import Language, Message, MessageChannel, Purpose, Sequence
 from nurture.selectors import library
@@ -52,9 +51,9 @@ def _preview(request: HttpRequest, form: MessageForm) -> dict | None:
     problems = services.message_problems(channel=data["channel"], subject=data.get("subject", ""), body=data["body"])
     if problems:
         return None
-    content = mail.compose(delivery_id=0, subject=data.get("subject", ""), body=data["body"],
-                           values=services.message_values(contact))
-    return {"contact": contact, "subject": content.subject, "text": content.text}
+    values = {**services.message_values(contact), "unsubscribe_url": _("[unsubscribe link]")}
+    return {"contact": contact, "subject": " ".join(rendering.render(data.get("subject", ""), values).split()),
+            "text": rendering.render(data["body"], values)}
 
 
 @require_http_methods(["GET", "POST"])
