@@ -28,6 +28,8 @@ from crm.audit import audit
 # Query-string parameters of the list page that are not filters (never saved in a segment).
 NOT_FILTERS = frozenset({"ordering", "page", "page_size", "segment", "paginate", "cursor", "format", "campaign", "next"})
 MAX_FILTERS = 40
+# The list page's older names for the score range; segments store the public contract's names.
+LIST_ALIASES = {"score_min": "score_gte", "score_max": "score_lte"}
 NAME_MAX_LENGTH = Segment._meta.get_field("name").max_length
 _UNSET: Any = object()
 
@@ -42,6 +44,7 @@ def filters_from_query(params: QueryDict | Mapping[str, Any], *, base: Mapping[s
         value = params.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
+        name = LIST_ALIASES.get(name, name)
         filters[name] = value.strip() if isinstance(value, str) else value
     return filters
 

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import get_resolver, reverse
 from django.urls.resolvers import URLPattern, URLResolver
 
-from contacts.models import Contact, ImportJob, Interaction, Note
+from contacts.models import Contact, ImportJob, Interaction, Note, Segment
 from crm import roles
 from scoring.models import RescoreRun, RuleSet
 from tests.security.authz_table import ADMIN_LOGIN, ALLOW, LOGIN, MATRIX, Row
@@ -75,6 +75,7 @@ def _objects_for(user) -> dict[str, Any]:
         "import_job": ImportJob.objects.create(created_by=user, file_name="kontak.csv", content=b"email\na@example.co.id\n",
                                                encoding="utf-8", delimiter=",", header=["email"], total_rows=1),
         "run": RescoreRun.objects.create(started_by=user, reason="authz"),
+        "segment": Segment.objects.create(name=f"Segmen {n}", filters={"stage": "lead"}, created_by=user),
     }
 
 
