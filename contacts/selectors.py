@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
@@ -113,6 +113,25 @@ class AttributeFilter(django_filters.Filter):
         return qs.filter(attribute_filters.condition_q(attribute_filters.AttributeCondition(self.key, self.op, value)))
 
 
+class SegmentField(forms.CharField):
+    """A saved segment's id, cleaned to the Segment (an unknown id is an error, never "no filter")."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        if not (value.isdigit() and len(value) <= 18):
+            raise ValidationError(_("A segment id."), code="invalid")
+        segment = Segment.objects.filter(pk=int(value)).first()
+        if segment is None:
+            raise ValidationError(_("No such segment."), code="invalid_choice")
+        return segment
+
+
+class SegmentFilter(django_filters.Filter):
+    field_class = SegmentField
+
+
 class ContactFilter(django_filters.FilterSet):
     """Filters of the stage lists, the CSV export and GET /api/contacts/ alike."""
 
@@ -140,13 +159,11 @@ class ContactFilter(django_filters.FilterSet):
     consent_whatsapp = django_filters.BooleanFilter(field_name="consent_whatsapp", label=_("WhatsApp opt-in"))
     consent_sms = django_filters.BooleanFilter(field_name="consent_sms", label=_("SMS opt-in"))
     do_not_contact = django_filters.BooleanFilter(field_name="do_not_contact", label=_("Do not contact"))
-    tag = django_filters.CharFilter(field_name="tags__name", lookup_expr="iexact", label=_("Tag"))
+    tag = django_filters.CharFilter(method="filter_tag", label=_("Tag"))
     search = django_filters.CharFilter(method="filter_search", label=_("Search"),
                                        help_text=_("Name, email, phone or company."))
-    segment = django_filters.CharFilter(
-        method="filter_segment", label=_("Segment"), help_text=_("A saved segment's id: its filters apply too."),
-        validators=[RegexValidator(r"^\d{1,18}$", _("A segment id."))],
-    )
+    segment = SegmentFilter(method="filter_segment", label=_("Segment"),
+                            help_text=_("A saved segment's id: its filters apply too."))
     ordering = django_filters.OrderingFilter(fields=ORDERING, label=_("Sort"))
 
     class Meta:
@@ -203,20 +220,20 @@ class ContactFilter(django_filters.FilterSet):
             query |= Q(phone__contains=digits.lstrip("0"))
         return queryset.filter(query)
 
+    def filter_tag(self, queryset, name, value):
+        # EXISTS rather than a join: no duplicate rows, so no DISTINCT (which made the stage
+        # counts' SELECT DISTINCT stage collapse rows, and cannot be locked or updated).
+        tagged = Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag__name__iexact=value.strip())
+        return queryset.filter(Exists(tagged))
+
     def filter_segment(self, queryset, name, value):
-        segment = Segment.objects.filter(pk=int(value)).first()
-        if segment is None:
-            return queryset.none()
-        return apply_segment(queryset, segment, request=self.request)
+        return apply_segment(queryset, value, request=self.request)
 
     def filter_queryset(self, queryset):
         if "segment" in self.form.errors:
             # An unknown segment matches nobody: never "everyone" in an export or a bulk action.
             return queryset.none()
-        queryset = super().filter_queryset(queryset)
-        if self.form.cleaned_data.get("tag"):
-            queryset = queryset.distinct()
-        return queryset
+        return super().filter_queryset(queryset)
 
 
 def apply_segment(queryset: QuerySet[Contact], segment: Segment, *, request=None) -> QuerySet[Contact]:
@@ -274,7 +291,8 @@ def stage_tab_counts(qs: QuerySet[Contact], cap: int = LIST_COUNT_CAP) -> dict[s
     its own capped count, which the (stage, …) indexes answer without a full scan."""
     from collections import Counter
 
-    stages = list(qs.order_by().values_list("stage", flat=True)[: cap + 1])
+    # (pk, stage) pairs: a DISTINCT queryset would otherwise fold equal stages into one row.
+    stages = [stage for _pk, stage in qs.order_by().values_list("pk", "stage")[: cap + 1]]
     if len(stages) <= cap:
         found = Counter(stages)
         return {"": len(stages), **{stage: found.get(stage, 0) for stage in Stage.values}}

@@ -115,7 +115,7 @@ class SegmentInputSerializer(StrictInputSerializer):
 
     name = serializers.CharField(max_length=segments.NAME_MAX_LENGTH, help_text=H("Name, unique (ignoring case)."),
                                  validators=[no_nul])
-    filters = _filters_field()
+    filters = _filters_field(required=False)
 
 
 def path_id() -> OpenApiParameter:
