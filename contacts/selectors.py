@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 
 from contacts import attribute_filters
 from contacts.models import Contact, Industry, Segment, Stage
@@ -128,6 +129,8 @@ class SegmentField(forms.CharField):
         return segment
 
 
+@extend_schema_field({"type": "integer", "minimum": 1,
+                      "description": _("A saved segment's id (/api/segments/): its filters apply too.")})
 class SegmentFilter(django_filters.Filter):
     field_class = SegmentField
 
