@@ -10,6 +10,7 @@ from contacts.models import (
     Interaction,
     InteractionKind,
     Note,
+    Segment,
     StageChange,
     Tag,
 )
@@ -128,3 +129,21 @@ class ContactMergeAdmin(admin.ModelAdmin):
     list_display = ("kept", "merged_contact_id", "merged_by", "merged_at")
     raw_id_fields = ("kept", "merged_by")
     readonly_fields = ("kept", "merged_contact_id", "merged_snapshot", "merged_by", "merged_at")
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    """Read-only here: segments are written on /segments/ and /api/segments/ (audited services)."""
+
+    list_display = ("name", "created_by", "updated_at")
+    search_fields = ("name",)
+    readonly_fields = ("name", "filters", "created_by", "created_at", "updated_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contacts.models import Channel, Contact, Industry, InteractionKind, Stage
+from contacts.models import Channel, Contact, Industry, InteractionKind, Segment, Stage
 from contacts.selectors import owner_choices
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -107,10 +107,12 @@ class BulkForm(forms.Form):
 
     ACTIONS = (("assign", _("Assign owner")), ("tag", _("Add tag")))
 
-    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), error_messages={"required": _("Select at least one contact.")})
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=False)
     action = forms.ChoiceField(choices=ACTIONS)
     owner = forms.ModelChoiceField(queryset=None, required=False)
     tag = forms.CharField(max_length=50, required=False)
+    # A saved segment instead of ids: the action applies to every contact in it.
+    segment = forms.ModelChoiceField(queryset=Segment.objects.all(), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -120,6 +122,8 @@ class BulkForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("ids") and not cleaned.get("segment") and "segment" not in self.errors:
+            self.add_error("ids", _("Select at least one contact."))
         if cleaned.get("action") == "tag" and not (cleaned.get("tag") or "").strip():
             self.add_error("tag", _("Type a tag name."))
         return cleaned

@@ -7,6 +7,7 @@ contacts.services (or scoring.services), never through save() side effects.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -410,3 +411,24 @@ class ContactMerge(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.merged_contact_id} → #{self.kept_id}"
+
+
+class Segment(TimeStamped):
+    """A named, shared filter over contacts: `filters` holds the contact list's own filter
+    parameters (contacts.selectors.ContactFilter), e.g. {"stage": "lead", "score_gte": 10,
+    "attributes.segment": "gold"}. Evaluated whenever it is used, never frozen: see
+    contacts.selectors.segment_contacts. Written only through contacts.segments."""
+
+    name = models.CharField(_("name"), max_length=100)
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        constraints = [models.UniqueConstraint(Lower("name"), name="segment_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -4,18 +4,22 @@ definition of the contact filters (query-string names are the public contract)."
 from __future__ import annotations
 
 from datetime import UTC, timedelta
+from types import SimpleNamespace
 
 import django_filters
+from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 
-from contacts.models import Contact, Industry, Stage
+from contacts import attribute_filters
+from contacts.models import Contact, Industry, Segment, Stage
 from crm import roles
 
 CONSENT_CHOICES = (
@@ -75,6 +79,60 @@ class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 MAX_DAYS = 36500  # a day count beyond a century is a typo, and would overflow a timedelta
+MAX_ATTRIBUTE_FILTERS = 20
+
+
+class AttributeValueField(forms.Field):
+    """The value of one `attributes.<key>[__op]` filter, checked for its operator
+    (contacts.attribute_filters.clean_value); a bad key is reported on the value."""
+
+    def __init__(self, *, op: str, key_error: ValidationError | None = None, **kwargs):
+        self.op, self.key_error = op, key_error
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if self.key_error is not None:
+            raise self.key_error
+        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
+            return None
+        return attribute_filters.clean_value(self.op, value)
+
+
+class AttributeFilter(django_filters.Filter):
+    """One condition on an imported attribute (see contacts.attribute_filters)."""
+
+    field_class = AttributeValueField
+
+    def __init__(self, key: str, op: str, *, key_error: ValidationError | None = None, **kwargs):
+        self.key, self.op = key, op
+        super().__init__(field_name="attributes", label=f"{key} {attribute_filters.OPERATOR_LABELS.get(op, op)}",
+                         op=op, key_error=key_error, **kwargs)
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        return qs.filter(attribute_filters.condition_q(attribute_filters.AttributeCondition(self.key, self.op, value)))
+
+
+class SegmentField(forms.CharField):
+    """A saved segment's id, cleaned to the Segment (an unknown id is an error, never "no filter")."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        if not (value.isdigit() and len(value) <= 18):
+            raise ValidationError(_("A segment id."), code="invalid")
+        segment = Segment.objects.filter(pk=int(value)).first()
+        if segment is None:
+            raise ValidationError(_("No such segment."), code="invalid_choice")
+        return segment
+
+
+@extend_schema_field({"type": "integer", "minimum": 1,
+                      "description": _("A saved segment's id (/api/segments/): its filters apply too.")})
+class SegmentFilter(django_filters.Filter):
+    field_class = SegmentField
 
 
 class ContactFilter(django_filters.FilterSet):
@@ -89,20 +147,47 @@ class ContactFilter(django_filters.FilterSet):
     )
     score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte", label=_("Score from"))
     score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte", label=_("Score to"))
+    # The names of saved segments' filters (public contract); the same as score_min/score_max.
+    score_gte = django_filters.NumberFilter(field_name="score", lookup_expr="gte", label=_("Score at least"))
+    score_lte = django_filters.NumberFilter(field_name="score", lookup_expr="lte", label=_("Score at most"))
     updated_since = BoundedIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
     active_within = django_filters.NumberFilter(method="filter_active_within", min_value=0, max_value=MAX_DAYS,
                                                 label=_("Active in the last N days"))
     inactive_for = django_filters.NumberFilter(method="filter_inactive_for", min_value=0, max_value=MAX_DAYS,
                                                label=_("Inactive for N days"))
+    last_interaction_before = BoundedIsoDateTimeFilter(field_name="last_interaction_at", lookup_expr="lt",
+                                                       label=_("Last activity before"))
     consent = django_filters.ChoiceFilter(choices=CONSENT_CHOICES, method="filter_consent", label=_("Consent"))
-    tag = django_filters.CharFilter(field_name="tags__name", lookup_expr="iexact", label=_("Tag"))
+    consent_email = django_filters.BooleanFilter(field_name="consent_email", label=_("Email opt-in"))
+    consent_whatsapp = django_filters.BooleanFilter(field_name="consent_whatsapp", label=_("WhatsApp opt-in"))
+    consent_sms = django_filters.BooleanFilter(field_name="consent_sms", label=_("SMS opt-in"))
+    do_not_contact = django_filters.BooleanFilter(field_name="do_not_contact", label=_("Do not contact"))
+    tag = django_filters.CharFilter(method="filter_tag", label=_("Tag"))
     search = django_filters.CharFilter(method="filter_search", label=_("Search"),
                                        help_text=_("Name, email, phone or company."))
+    segment = SegmentFilter(method="filter_segment", label=_("Segment"),
+                            help_text=_("A saved segment's id: its filters apply too."))
     ordering = django_filters.OrderingFilter(fields=ORDERING, label=_("Sort"))
 
     class Meta:
         model = Contact
         fields: list[str] = []
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        # Any `attributes.<key>[__op]` parameter becomes a filter of its own, validated like the others.
+        names = [name for name in (data or {}) if isinstance(name, str) and name.startswith(attribute_filters.PREFIX)]
+        for index, name in enumerate(names):
+            try:
+                key, op = attribute_filters.parse_param(name)
+                key_error = None
+            except ValidationError as exc:
+                key, op, key_error = "", "eq", exc
+            if index >= MAX_ATTRIBUTE_FILTERS:
+                key_error = ValidationError(_("At most %(n)d attribute filters.") % {"n": MAX_ATTRIBUTE_FILTERS})
+            self.filters[name] = AttributeFilter(key, op, key_error=key_error)
+            self.filters[name].parent = self
+            self.filters[name].model = self.queryset.model
 
     def filter_owner(self, queryset, name, value):
         if value == "none":
@@ -138,11 +223,38 @@ class ContactFilter(django_filters.FilterSet):
             query |= Q(phone__contains=digits.lstrip("0"))
         return queryset.filter(query)
 
+    def filter_tag(self, queryset, name, value):
+        # EXISTS rather than a join: no duplicate rows, so no DISTINCT (which made the stage
+        # counts' SELECT DISTINCT stage collapse rows, and cannot be locked or updated).
+        tagged = Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag__name__iexact=value.strip())
+        return queryset.filter(Exists(tagged))
+
+    def filter_segment(self, queryset, name, value):
+        return apply_segment(queryset, value, request=self.request)
+
     def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
-        if self.form.cleaned_data.get("tag"):
-            queryset = queryset.distinct()
-        return queryset
+        if "segment" in self.form.errors:
+            # An unknown segment matches nobody: never "everyone" in an export or a bulk action.
+            return queryset.none()
+        return super().filter_queryset(queryset)
+
+
+def apply_segment(queryset: QuerySet[Contact], segment: Segment, *, request=None) -> QuerySet[Contact]:
+    """`queryset` narrowed by a segment's filters, evaluated now. A segment whose stored
+    filters no longer validate matches nobody (rather than everybody)."""
+    params = {k: v for k, v in (segment.filters or {}).items() if k not in ("segment", "ordering")}
+    filterset = ContactFilter(params, queryset=queryset, request=request)
+    if not filterset.is_valid():
+        return queryset.none()
+    return filterset.qs
+
+
+def segment_contacts(segment: Segment, user, *, request=None) -> QuerySet[Contact]:
+    """The contacts in `segment` that `user` may see (a sales rep: only what contacts_visible_to
+    allows), evaluated now. One query when iterated; filters on indexed columns (stage,
+    industry, source, owner) come before tags, activity and attribute conditions.
+    `owner: "me"` in a segment means the user asking."""
+    return apply_segment(contacts_visible_to(user), segment, request=request or SimpleNamespace(user=user))
 
 
 def contact_list(user, params, *, request=None) -> tuple[QuerySet[Contact], ContactFilter]:
@@ -182,7 +294,8 @@ def stage_tab_counts(qs: QuerySet[Contact], cap: int = LIST_COUNT_CAP) -> dict[s
     its own capped count, which the (stage, …) indexes answer without a full scan."""
     from collections import Counter
 
-    stages = list(qs.order_by().values_list("stage", flat=True)[: cap + 1])
+    # (pk, stage) pairs: a DISTINCT queryset would otherwise fold equal stages into one row.
+    stages = [stage for _pk, stage in qs.order_by().values_list("pk", "stage")[: cap + 1]]
     if len(stages) <= cap:
         found = Counter(stages)
         return {"": len(stages), **{stage: found.get(stage, 0) for stage in Stage.values}}

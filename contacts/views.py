@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from contacts import services
+from contacts import services, views_segments
 from contacts.forms import (
     BulkForm,
     ContactEditForm,
@@ -42,6 +42,7 @@ from contacts.selectors import (
     contacts_visible_to,
     my_prospects,
     owner_choices,
+    segment_contacts,
     stage_tab_counts,
 )
 from crm import roles
@@ -163,7 +164,10 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
         "can_export": roles.can_import_export(request.user),
         "has_filters": any(k for k in request.GET if k not in ("stage", "ordering", "page")),
         "return_to": request.get_full_path(),
+        **views_segments.list_context(request),
     }
+    if context["segment"]:
+        context["stage_title"] = context["segment"].name
     return render(request, "contacts/list.html", context)
 
 
@@ -188,9 +192,19 @@ def contact_bulk(request: HttpRequest) -> HttpResponse:
                 messages.error(request, error)
         return redirect(back)
     action = form.cleaned_data["action"]
-    ids = list(contacts_editable_by(request.user).filter(pk__in=form.cleaned_data["ids"]).values_list("pk", flat=True))
-    if len(ids) != len(set(form.cleaned_data["ids"])):
-        raise PermissionDenied
+    segment = form.cleaned_data.get("segment")
+    if segment is not None:
+        # The whole segment: the contacts in it this user may change (a rep: their own).
+        editable = contacts_editable_by(request.user).values("pk")
+        ids = list(segment_contacts(segment, request.user, request=request).filter(pk__in=editable)
+                   .order_by().values_list("pk", flat=True)[: LIST_COUNT_CAP + 1])
+        if len(ids) > LIST_COUNT_CAP:
+            messages.error(request, _("More than %(n)d contacts: narrow the segment first.") % {"n": LIST_COUNT_CAP})
+            return redirect(back)
+    else:
+        ids = list(contacts_editable_by(request.user).filter(pk__in=form.cleaned_data["ids"]).values_list("pk", flat=True))
+        if len(ids) != len(set(form.cleaned_data["ids"])):
+            raise PermissionDenied
     if action == "assign":
         if not roles.can_reassign(request.user):
             raise PermissionDenied

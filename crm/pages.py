@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("contacts.urls")),
     path("", include("contacts.urls_io")),
     path("", include("contacts.urls_privacy")),
+    path("", include("contacts.urls_segments")),
     path("", include("crm.urls_audit")),
     path("rules/", include("scoring.urls")),
     path("", include("nurture.urls")),

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from contacts.api.capture import CaptureView
+from contacts.api.segments import SegmentViewSet
 from contacts.api.views import ContactViewSet, InteractionKindViewSet, InteractionViewSet, NoteViewSet
 
 router = SimpleRouter(use_regex_path=False)
@@ -9,6 +10,7 @@ router.register("contacts", ContactViewSet, basename="contact")
 router.register("interactions", InteractionViewSet, basename="interaction")
 router.register("notes", NoteViewSet, basename="note")
 router.register("interaction-kinds", InteractionKindViewSet, basename="interaction-kind")
+router.register("segments", SegmentViewSet, basename="segment")
 
 urlpatterns = [
     path("capture/", CaptureView.as_view(), name="capture"),

@@ -14,7 +14,7 @@ Expectations, per role (`anonymous`, `sales`, `marketer`, `admin`):
 
 Objects (`kw` maps a URL kwarg to one; "@name" in `data` is replaced by its id):
 contact (owned by the user, or by a stranger of the same role), note and interaction (on
-that contact), import_job and run (created/started by the user or the stranger), ruleset,
+that contact), import_job, run and segment (created/started by the user or the stranger), ruleset,
 version and rule (the default rule set, its published version, a rule of its draft: the
 same for everyone), kind (the page_viewed slug). Anonymous requests use the sales rep's objects.
 """
@@ -45,6 +45,7 @@ class Row:
 
 
 CONTACT = {"pk": "contact"}
+SEGMENT = {"pk": "segment"}
 ADMIN_ONLY = {"sales": 403, "marketer": 403, "admin": ALLOW}
 IO = {"sales": 403, "marketer": ALLOW, "admin": ALLOW}  # import/export: admins and marketers
 API_ANON = 401
@@ -124,6 +125,20 @@ MATRIX: dict[str, list[Row]] = {
             data={"slug": "kiosk_visit", "name": "Kiosk visit", "intent_level": "interest"}, json=True),
     ],
     "interaction-kind-detail": [Row(anonymous=API_ANON, kw={"pk": "kind"})],
+    # Saved segments: shared; marketers and admins write, everyone reads (a rep: own contacts in it).
+    "segment-list": [
+        Row(anonymous=API_ANON),
+        Row("POST", anonymous=API_ANON, sales=403, marketer=201, admin=201,
+            data={"name": "Leads baru", "filters": {"stage": "lead"}}, json=True),
+    ],
+    "segment-detail": [
+        Row(anonymous=API_ANON, kw=SEGMENT),
+        Row("PATCH", anonymous=API_ANON, sales=403, marketer=200, admin=200, kw=SEGMENT, data={"name": "Renamed"}, json=True),
+        Row("PUT", anonymous=API_ANON, sales=403, marketer=200, admin=200, kw=SEGMENT,
+            data={"name": "Replaced", "filters": {"industry": "b2b"}}, json=True),
+        Row("DELETE", anonymous=API_ANON, sales=403, marketer=204, admin=204, kw=SEGMENT),
+    ],
+    "segment-contacts": [Row(anonymous=API_ANON, kw=SEGMENT)],
     "funnel": [Row(anonymous=API_ANON)],
     "ruleset-list": [Row(anonymous=API_ANON, sales=403)],
     "ruleset-detail": [Row(anonymous=API_ANON, sales=403, kw={"pk": "ruleset"})],
@@ -168,6 +183,18 @@ MATRIX: dict[str, list[Row]] = {
     "contacts:assign_owner": [Row("POST", sales=(403, 404), marketer=403, admin=ALLOW, kw=CONTACT, data={"owner": ""})],
     "contacts:my_prospects": [Row(sales=200, marketer=403, admin=403)],
     "contacts:quick_note": [Row("POST", sales=(ALLOW, 404), marketer=403, admin=403, kw=CONTACT, data={"body": "Called"})],
+
+    # --- Segment pages -----------------------------------------------------------------------
+    "segments:list": [Row()],
+    "segments:create": [
+        Row(sales=403),
+        Row("POST", sales=403, marketer=ALLOW, admin=ALLOW, data={"name": "Dari daftar", "query": "stage=lead"}),
+    ],
+    "segments:edit": [
+        Row(sales=403, kw=SEGMENT),
+        Row("POST", sales=403, marketer=ALLOW, admin=ALLOW, kw=SEGMENT, data={"name": "Renamed", "stage": "lead"}),
+    ],
+    "segments:delete": [Row(sales=403, kw=SEGMENT), Row("POST", sales=403, marketer=302, admin=302, kw=SEGMENT)],
 
     # --- Import, export, duplicates ------------------------------------------------------------
     "import": [Row(**IO)],

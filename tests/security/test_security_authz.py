@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import get_resolver, reverse
 from django.urls.resolvers import URLPattern, URLResolver
 
-from contacts.models import Contact, ImportJob, Interaction, Note
+from contacts.models import Contact, ImportJob, Interaction, Note, Segment
 from crm import roles
 from nurture.models import Message
 from nurture.sequences import sequence_save
@@ -81,6 +81,7 @@ def _objects_for(user) -> dict[str, Any]:
                                                        subject="Halo", body="Halo {{ first_name }} {{ unsubscribe_url }}")),
         "sequence": sequence_save(data={"name": f"Sapa {n}", "trigger_stage": "contact"}, by=None,
                                   steps=[{"wait_days": 0, "message": message.pk}]),
+        "segment": Segment.objects.create(name=f"Segmen {n}", filters={"stage": "lead"}, created_by=user),
     }
 
 
