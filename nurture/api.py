@@ -9,18 +9,20 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as H
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from contacts.api.views import path_id
-from contacts.models import Industry, Stage
+from contacts.models import Industry, Segment, Stage
 from contacts.selectors import contacts_editable_by
 from crm import roles
 from crm.api_common import ALL_ROLES, StrictInputSerializer, error_body, no_nul
 from nurture import guardrails
-from nurture.models import Delivery, Language, Message, MessageChannel, Purpose, Sequence
+from nurture.campaigns import campaign_create, campaign_preview, campaign_report, campaign_send
+from nurture.models import Campaign, Delivery, Language, Message, MessageChannel, Purpose, Sequence
 from nurture.sequences import sequence_pause, sequence_save
 from nurture.services import SendRefused, message_archive, message_save, message_send
 
@@ -220,9 +222,82 @@ class SequenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(SequenceSerializer(self._save(request, self.get_object())).data)
 
 
+class CampaignSerializer(serializers.ModelSerializer):
+    report = serializers.SerializerMethodField(help_text=H(
+        "total, sent, bounced, failed, waiting, opened, clicked, unsubscribed, and moved_7d / moved_30d: recipients "
+        "who moved to a later stage within 7 and 30 days of the send."))
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "message", "segment", "segment_name", "status", "recipients", "skipped", "created_at",
+                  "started_at", "finished_at", "report"]
+        read_only_fields = fields
+        extra_kwargs = described(fields) | {
+            "segment": {"help_text": H("Id of the saved segment it goes to.")},
+            "segment_name": {"help_text": H("The segment's name when it was sent.")},
+            "status": {"help_text": H("draft, sending or done.")},
+            "recipients": {"help_text": H("Deliveries made when it was sent.")},
+            "skipped": {"help_text": H("Contacts of the segment left out when it was sent, by reason.")},
+            "started_at": {"help_text": H("When the send started.")},
+            "finished_at": {"help_text": H("When the last delivery was done.")},
+        }
+
+    def get_report(self, campaign) -> dict:
+        return campaign_report(campaign)
+
+
+class CampaignInputSerializer(StrictInputSerializer):
+    message = serializers.IntegerField(min_value=1, help_text=H("Id of the email message."))
+    segment = serializers.IntegerField(min_value=1, help_text=H("Id of the saved segment."))
+
+
+class AudienceSerializer(serializers.Serializer):
+    eligible = serializers.IntegerField(help_text=H("Contacts who will receive it."))
+    skipped = serializers.DictField(child=serializers.IntegerField(), help_text=H(
+        "Contacts left out, by reason: do_not_contact, stage, consent, address."))
+    total = serializers.IntegerField(help_text=H("Contacts in the segment that you can see."))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List campaigns", responses=CampaignSerializer(many=True)),
+    retrieve=extend_schema(summary="A campaign: status, progress and report", parameters=[path_id("campaign")],
+                           responses=CampaignSerializer),
+    create=extend_schema(summary="Create a campaign (a draft: preview it, then send)", request=CampaignInputSerializer,
+                         responses={201: CampaignSerializer}),
+)
+class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = CampaignSerializer
+    queryset = Campaign.objects.select_related("message")
+    role_rules = {"list": ALL_ROLES, "retrieve": ALL_ROLES, "preview": ALL_ROLES, "create": WRITERS, "send": WRITERS}
+    http_method_names = ["get", "post", "head", "options"]
+
+    def create(self, request: Request) -> Response:
+        data = CampaignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = get_object_or_404(Message.objects.filter(is_archived=False), pk=data.validated_data["message"])
+        segment = get_object_or_404(Segment, pk=data.validated_data["segment"])
+        campaign = campaign_create(message=message, segment=segment, by=request.user)
+        return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Who will receive it, and who is skipped by reason", parameters=[path_id("campaign")],
+                   responses=AudienceSerializer)
+    @action(detail=True, methods=["get"])
+    def preview(self, request: Request, pk=None) -> Response:
+        counted = campaign_preview(campaign=self.get_object(), user=request.user)
+        return Response({"eligible": counted.eligible, "skipped": counted.skipped, "total": counted.total})
+
+    @extend_schema(summary="Send it (once; the progress is on the campaign)", parameters=[path_id("campaign")],
+                   request=None, responses={202: CampaignSerializer})
+    @action(detail=True, methods=["post"])
+    def send(self, request: Request, pk=None) -> Response:
+        campaign = campaign_send(campaign=self.get_object(), by=request.user)
+        return Response(CampaignSerializer(campaign).data, status=status.HTTP_202_ACCEPTED)
+
+
 router = SimpleRouter(use_regex_path=False)
 router.register("messages", MessageViewSet, basename="message")
 router.register("sequences", SequenceViewSet, basename="sequence")
+router.register("campaigns", CampaignViewSet, basename="campaign")
 
 urlpatterns = [
     path("contacts/<int:pk>/send/", ContactSendView.as_view(), name="api-contact-send"),

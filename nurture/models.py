@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contacts.models import Contact, Industry, Stage
+from contacts.models import Contact, Industry, Segment, Stage
 from nurture import guardrails
 
 
@@ -130,6 +130,40 @@ class Enrollment(models.Model):
         return f"{self.contact_id} in {self.sequence_id} ({self.status})"
 
 
+class Campaign(models.Model):
+    """One message to a segment, once. The recipients are fixed when it is sent (one Delivery each);
+    the counts of who was skipped, and why, are kept with it."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SENDING = "sending", _("Sending")
+        DONE = "done", _("Done")
+
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("message"))
+    segment = models.ForeignKey(Segment, null=True, on_delete=models.SET_NULL, related_name="campaigns",
+                                verbose_name=_("segment"))
+    segment_name = models.CharField(max_length=100, blank=True)  # as it was when sent, if the segment goes
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    recipients = models.PositiveIntegerField(default=0)
+    skipped = models.JSONField(default=dict, blank=True)  # reason -> count, when it was sent
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    # Who pressed Send: the audience is what they may see (a sales rep: their own contacts).
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+
+    def __str__(self) -> str:
+        return f"{self.message} → {self.segment_name or self.segment_id}"
+
+
 class Delivery(models.Model):
     """One message to one contact. Created before anything is sent; the send claims it with a
     conditional UPDATE (queued -> sending), so a redelivered task or a second worker never sends
@@ -149,6 +183,7 @@ class Delivery(models.Model):
     sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="+")
     enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
     step_position = models.PositiveSmallIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -167,10 +202,14 @@ class Delivery(models.Model):
             # A sequence step is sent at most once per enrollment, whoever races to send it.
             models.UniqueConstraint(fields=["enrollment", "step_position"], condition=Q(enrollment__isnull=False),
                                     name="delivery_one_per_step"),
+            # A campaign reaches each recipient once, however often its send is started.
+            models.UniqueConstraint(fields=["campaign", "contact"], condition=Q(campaign__isnull=False),
+                                    name="delivery_one_per_campaign_contact"),
         ]
         indexes = [
             models.Index(fields=["contact", "-created_at"], name="delivery_contact_time"),
             models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="delivery_queued_due"),
+            models.Index(fields=["campaign", "status"], condition=Q(campaign__isnull=False), name="delivery_campaign_status"),
         ]
 
     def __str__(self) -> str:

@@ -20,9 +20,10 @@ def delivery_send_task(delivery_id: int) -> str:
 
 @shared_task(**RETRY)
 def deliveries_sweep_task() -> dict:
+    from nurture.campaigns import campaigns_resume
     from nurture.services import deliveries_sweep
 
-    return deliveries_sweep()
+    return {**deliveries_sweep(), "campaigns_refilled": campaigns_resume()}
 
 
 @shared_task(**RETRY)
@@ -44,4 +45,37 @@ def queue_deliveries(delivery_ids: list[int]) -> None:
             if app.conf.task_always_eager:
                 raise
             log.warning("Could not queue delivery %s (%s); the sweep will send it.", delivery_id, type(exc).__name__)
+            return
+
+
+@shared_task(**RETRY)
+def campaign_fill_task(campaign_id: int) -> int:
+    from nurture.campaigns import campaign_fill
+
+    return campaign_fill(campaign_id=campaign_id)
+
+
+@shared_task(**RETRY)
+def campaign_batch_task(campaign_id: int, delivery_ids: list[int]) -> dict:
+    from nurture.campaigns import campaign_send_batch
+
+    return campaign_send_batch(campaign_id=campaign_id, delivery_ids=delivery_ids)
+
+
+def queue_campaign_fill(campaign_id: int) -> None:
+    campaign_fill_task.delay(campaign_id)
+
+
+def queue_campaign_batches(campaign_id: int, batches: list[list[int]], *, seconds_apart: float) -> None:
+    """Paced: batch n starts n * seconds_apart after the first. A lost batch is sent by the minute's sweep."""
+    from crm.celery import app
+
+    for n, batch in enumerate(batches):
+        try:
+            campaign_batch_task.apply_async(args=[campaign_id, batch], countdown=n * seconds_apart)
+        except Exception as exc:
+            if app.conf.task_always_eager:
+                raise
+            log.warning("Could not queue campaign %s batch %d (%s); the sweep will send it.", campaign_id, n,
+                        type(exc).__name__)
             return

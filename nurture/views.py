@@ -9,19 +9,20 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.forms import add_service_errors
-from contacts.models import Industry
+from contacts.models import Industry, Segment
 from contacts.selectors import contacts_editable_by, contacts_visible_to
 from crm import roles
-from nurture import links, rendering, sequences, services
+from nurture import campaigns, links, rendering, sequences, services
 from nurture.forms import MessageForm, SendForm, SequenceForm
-from nurture.models import Language, Message, MessageChannel, Purpose, Sequence
+from nurture.models import Campaign, Language, Message, MessageChannel, Purpose, Sequence
 from nurture.selectors import library
 
 WRITERS = (roles.ADMIN, roles.MARKETER)
@@ -146,6 +147,77 @@ def sequence_pause(request: HttpRequest, pk: int) -> HttpResponse:
     sequences.sequence_pause(sequence=sequence, paused=not sequence.is_paused, by=request.user)
     messages.success(request, _("Sequence paused.") if not sequence.is_paused else _("Sequence resumed."))
     return redirect("nurture:sequence_list")
+
+
+@require_GET
+@roles.role_required(*roles.ROLES)
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(Campaign.objects.select_related("message").order_by("-created_at", "-id"), 50).get_page(request.GET.get("page"))
+    return render(request, "nurture/campaign_list.html", {
+        "page": page, "can_write": roles.roles_of(request.user) & set(WRITERS),
+        "messages_": Message.objects.filter(is_archived=False, channel=MessageChannel.EMAIL).order_by("purpose", "name"),
+        "segments": Segment.objects.order_by("name")})
+
+
+@require_POST
+@roles.role_required(*WRITERS)
+def campaign_new(request: HttpRequest) -> HttpResponse:
+    message = Message.objects.filter(pk=request.POST.get("message") or 0, is_archived=False).first()
+    segment = Segment.objects.filter(pk=request.POST.get("segment") or 0).first()
+    if message is None or segment is None:
+        messages.error(request, _("Choose a message and a segment."))
+        return redirect("nurture:campaign_list")
+    try:
+        campaign = campaigns.campaign_create(message=message, segment=segment, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("nurture:campaign_list")
+    return redirect("nurture:campaign_detail", pk=campaign.pk)
+
+
+def _progress(campaign: Campaign) -> dict:
+    report = campaigns.campaign_report(campaign)
+    done = report["total"] - report["waiting"]
+    running = campaign.status == Campaign.Status.SENDING
+    return {**report, "running": running, "done": done,
+            "percent": 100 if not running else int(100 * done / report["total"]) if report["total"] else 0}
+
+
+@require_GET
+@roles.role_required(*roles.ROLES)
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign.objects.select_related("message", "segment"), pk=pk)
+    preview = campaigns.campaign_preview(campaign=campaign, user=request.user) if campaign.status == Campaign.Status.DRAFT else None
+    progress = _progress(campaign)
+    return render(request, "nurture/campaign_detail.html", {
+        "campaign": campaign, "preview": preview, "progress": progress, "width": f"w-{progress['percent'] - progress['percent'] % 5}",
+        "skipped": [(_REASON_LABELS[code], (preview.skipped if preview else campaign.skipped).get(code, 0))
+                    for code in campaigns.guardrails.REASONS],
+        "can_write": roles.roles_of(request.user) & set(WRITERS)})
+
+
+_REASON_LABELS = {"do_not_contact": gettext_lazy("asked not to be contacted"),
+                  "stage": gettext_lazy("stage does not fit the purpose"),
+                  "consent": gettext_lazy("no consent for the channel"), "address": gettext_lazy("no address")}
+
+
+@require_GET
+@roles.role_required(*roles.ROLES)
+def campaign_status(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(_progress(get_object_or_404(Campaign, pk=pk)))
+
+
+@require_POST
+@roles.role_required(*WRITERS)
+def campaign_send(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        campaigns.campaign_send(campaign=campaign, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Sending. Progress and results show here."))
+    return redirect("nurture:campaign_detail", pk=campaign.pk)
 
 
 # --- Links inside emails: public, signed --------------------------------------------------

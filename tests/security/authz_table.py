@@ -117,6 +117,14 @@ MATRIX: dict[str, list[Row]] = {
         Row(anonymous=API_ANON, kw={"pk": "sequence"}),
         Row("PATCH", anonymous=API_ANON, sales=403, kw={"pk": "sequence"}, data={"is_paused": True}, json=True),
     ],
+    "campaign-list": [
+        Row(anonymous=API_ANON),
+        Row("POST", anonymous=API_ANON, sales=403, marketer=201, admin=201, json=True,
+            data={"message": "@message", "segment": "@segment"}),
+    ],
+    "campaign-detail": [Row(anonymous=API_ANON, kw={"pk": "campaign"})],
+    "campaign-preview": [Row(anonymous=API_ANON, kw={"pk": "campaign"})],
+    "campaign-send": [Row("POST", anonymous=API_ANON, sales=403, marketer=202, admin=202, kw={"pk": "campaign"})],
     "api-contact-send": [Row("POST", anonymous=API_ANON, sales=(202, 404), marketer=202, admin=202, kw=CONTACT,
                              data={"message": "@message"}, json=True)],
     "interaction-kind-list": [
@@ -164,6 +172,12 @@ MATRIX: dict[str, list[Row]] = {
     "nurture:sequence_new": [Row(sales=403)],
     "nurture:sequence_edit": [Row(sales=403, kw={"pk": "sequence"})],
     "nurture:sequence_pause": [Row("POST", sales=403, marketer=ALLOW, admin=ALLOW, kw={"pk": "sequence"})],
+    "nurture:campaign_list": [Row()],
+    "nurture:campaign_new": [Row("POST", sales=403, marketer=ALLOW, admin=ALLOW,
+                                 data={"message": "@message", "segment": "@segment"})],
+    "nurture:campaign_detail": [Row(kw={"pk": "campaign"})],
+    "nurture:campaign_status": [Row(kw={"pk": "campaign"})],
+    "nurture:campaign_send": [Row("POST", sales=403, marketer=ALLOW, admin=ALLOW, kw={"pk": "campaign"})],
     "nurture:contact_send": [Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW, kw=CONTACT,
                                  data={"message": "@message"})],
     # Links inside emails: public, and only a valid signature does anything.

@@ -18,7 +18,7 @@ from django.urls.resolvers import URLPattern, URLResolver
 
 from contacts.models import Contact, ImportJob, Interaction, Note, Segment
 from crm import roles
-from nurture.models import Message
+from nurture.models import Campaign, Message
 from nurture.sequences import sequence_save
 from scoring.models import RescoreRun, RuleSet
 from tests.security.authz_table import ADMIN_LOGIN, ALLOW, LOGIN, MATRIX, Row
@@ -81,7 +81,8 @@ def _objects_for(user) -> dict[str, Any]:
                                                        subject="Halo", body="Halo {{ first_name }} {{ unsubscribe_url }}")),
         "sequence": sequence_save(data={"name": f"Sapa {n}", "trigger_stage": "contact"}, by=None,
                                   steps=[{"wait_days": 0, "message": message.pk}]),
-        "segment": Segment.objects.create(name=f"Segmen {n}", filters={"stage": "lead"}, created_by=user),
+        "segment": (segment := Segment.objects.create(name=f"Segmen {n}", filters={"stage": "lead"}, created_by=user)),
+        "campaign": Campaign.objects.create(message=message, segment=segment, segment_name=segment.name),
     }
 
 
