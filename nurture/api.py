@@ -55,6 +55,8 @@ def described(fields: list[str]) -> dict[str, dict]:
 
 
 class MessageSerializer(serializers.ModelSerializer):
+    industry = serializers.ChoiceField(choices=Industry.choices, allow_blank=True, read_only=True, help_text=HELP["industry"])
+
     class Meta:
         model = Message
         fields = ["id", "name", "channel", "purpose", "industry", "language", "subject", "body", "is_archived",
@@ -159,6 +161,7 @@ class StepSerializer(serializers.Serializer):
 
 
 class SequenceSerializer(serializers.ModelSerializer):
+    industry = serializers.ChoiceField(choices=Industry.choices, allow_blank=True, read_only=True, help_text=HELP["industry"])
     steps = serializers.SerializerMethodField(help_text=H("The steps in order: [{\"wait_days\": n, \"message\": id}]."))
     active_enrollments = serializers.SerializerMethodField(help_text=H("Contacts going through it now."))
 
