@@ -90,6 +90,8 @@ NOT_INTERACTIONS = frozenset({
 ACTIVITY_HEADER_WORDS = ("activity", "activities", "aktivitas", "last action", "last event", "last touch",
                          "notable", "event name", "interaction", "interaksi", "recent conversion")
 
+ORIGIN_WORDS = frozenset({"origin", "source", "sumber", "channel", "medium", "campaign", "kampanye", "asal"})
+
 # Headers of count columns -> the kind one unit stands for.
 COUNT_HEADERS: dict[str, str] = {
     **dict.fromkeys((
@@ -171,3 +173,9 @@ def opt_out_target(header: str) -> str | None:
 def is_activity_header(header: str) -> bool:
     key = norm(header)
     return any(word in key for word in ACTIVITY_HEADER_WORDS)
+
+
+def is_origin_header(header: str) -> bool:
+    """Where the record came from ("Lead Origin", "Lead Source"): never activity names, even
+    when a value reads like one ("Landing Page Submission")."""
+    return bool(set(norm(header).split()) & ORIGIN_WORDS)

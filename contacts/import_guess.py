@@ -43,16 +43,17 @@ class ColumnProfile:
     integer: bool = False  # numbers: all whole and not negative (a count)
     low: float | None = None
     high: float | None = None
+    date_share: float = 0.0  # share of the values that are dates (a "Last Activity" of dates with a few typos)
 
     def as_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "filled": self.filled, "distinct": self.distinct, "top": [list(t) for t in self.top],
-                "integer": self.integer, "low": self.low, "high": self.high}
+                "integer": self.integer, "low": self.low, "high": self.high, "date_share": self.date_share}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ColumnProfile:
         return cls(kind=data.get("kind", "text"), filled=data.get("filled", 0), distinct=data.get("distinct", 0),
                    top=[(str(v), int(n)) for v, n in data.get("top", [])], integer=bool(data.get("integer")),
-                   low=data.get("low"), high=data.get("high"))
+                   low=data.get("low"), high=data.get("high"), date_share=float(data.get("date_share") or 0))
 
     def examples(self, n: int = 3) -> list[str]:
         return [value for value, _count in self.top[:n]]
@@ -137,10 +138,12 @@ def _profile(values: Iterable[Any], is_date: Callable[[Any], bool]) -> ColumnPro
         result.integer = all(n.is_integer() and n >= 0 for n in numbers)
         result.low, result.high = min(numbers), max(numbers)
         return result
-    if sum(1 for v in raw if is_date(v)) >= SHARE * len(texts):
+    result.date_share = round(sum(1 for v in raw if is_date(v)) / len(texts), 3)
+    if result.date_share >= SHARE:
         result.kind = "date"
         return result
-    if len(counts) == len(texts) and len(texts) >= 2 and all(" " not in t and len(t) >= 4 for t in texts):
+    if len(counts) == len(texts) and len(texts) >= 2 and all(
+            " " not in t and len(t) >= 4 and any(c.isdigit() for c in t) for t in texts):
         result.kind = "identifier"
         return result
     average = sum(len(t) for t in texts) / len(texts)

@@ -542,7 +542,7 @@ def activity_proposals(profile: Mapping[str, Any], kinds: Iterable[str] | None =
 
 def _is_activity_column(name: str, profile: Mapping[str, Any]) -> bool:
     """Short repeating texts, under an "activity"-like header or mostly names we know."""
-    if profile.get("kind") != "category":
+    if profile.get("kind") != "category" or import_activities.is_origin_header(name) or profile.get("date_share", 0) >= 0.5:
         return False
     if import_activities.is_activity_header(name):
         return True
@@ -579,7 +579,9 @@ def mapping_guess(header: Sequence[str], preview: Sequence[Sequence[Any]] = (), 
             continue
         if key in _GUESS_INTERACTIONS and _GUESS_INTERACTIONS[key][0] in kinds:
             kind, mode = _GUESS_INTERACTIONS[key]
-            if content == "empty" or (mode == "date" and content == "date") or (mode == "flag" and content in ("flag", "number")):
+            # The header and the values must agree: mostly dates (a few typos become warnings), or yes/no.
+            dates = content == "date" or profile.get("date_share", 0) >= 0.5
+            if content == "empty" or (mode == "date" and dates) or (mode == "flag" and content in ("flag", "number")):
                 columns[name] = {"target": "interaction", "kind": kind, "mode": mode}
                 continue
         count = import_activities.count_kind(name)
@@ -620,6 +622,10 @@ _CONTENT_WORDS: dict[str, Any] = {
 }
 
 
+def _amount(value: float | None) -> str:
+    return "" if value is None else str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def guess_reason(name: str, profile: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> str:
     """One line saying what the column holds and what it becomes, e.g.
     "Last Activity: 38 distinct texts such as “Email Opened” → activity names"."""
@@ -630,9 +636,11 @@ def guess_reason(name: str, profile: Mapping[str, Any] | None, spec: Mapping[str
     if content == "number":
         low, high = profile.get("low"), profile.get("high")
         seen = (_("whole numbers from %(low)s to %(high)s") if profile.get("integer") else _("numbers from %(low)s to %(high)s")) % {
-            "low": f"{low:g}", "high": f"{high:g}"}
-    elif content in ("category", "text"):
+            "low": _amount(low), "high": _amount(high)}
+    elif content in ("category", "text") and such_as:
         seen = _("%(n)d distinct texts such as %(examples)s") % {"n": profile.get("distinct", 0), "examples": such_as}
+    elif content in ("category", "text"):
+        seen = _("%(n)d distinct texts") % {"n": profile.get("distinct", 0)}
     else:
         seen = str(_CONTENT_WORDS.get(content, content))
         if such_as and content in ("date", "flag"):
