@@ -201,3 +201,16 @@ def test_a_value_chosen_on_the_mapping_page_wins_over_the_synonyms(run_import, r
     kinds = _kinds(data__import_column="Last Activity")
     assert kinds["email_opened"] == 1  # only "View in browser link Clicked" (by synonym); "Email Opened" ignored
     assert kinds["whatsapp_message"] == 11 + 4  # "SMS Sent" as chosen, and Olark chats by synonym
+
+
+def test_erasure_empties_the_warnings_naming_the_person(run_import):
+    job = _import(run_import, "hubspot_contacts.csv")
+    sari = Contact.objects.get(email="sari.lestari@gmail.com")
+    assert any(w["value"] == "not a phone" for w in job.warnings)
+
+    importer.imports_erase(people=[importer.Identity.of(sari)])
+
+    job.refresh_from_db()
+    erased = next(w for w in job.warnings if w["row"] == 4)
+    assert (erased["column"], erased["value"]) == ("Phone Number", "") and "Erased" in erased["reason"]
+    assert next(w for w in job.warnings if w["row"] == 8)["value"] == "hendra@@broken"  # someone else's stays
