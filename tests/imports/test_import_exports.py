@@ -141,7 +141,9 @@ def test_mautic_do_not_contact(run_import):
     assert fitri.do_not_contact is True
     assert list(fitri.consent_records.values_list("channel", "granted", "import_job")) == [("all", False, job.pk)]
     assert Contact.objects.filter(do_not_contact=True).count() == 1
-    assert Contact.objects.get(external_ref="101").tags.count() == 2
+    wahyu = Contact.objects.get(external_ref="101")
+    assert wahyu.tags.count() == 2
+    assert wahyu.attributes["points"] == 35  # a number, so a rule can say attributes.points gte 30
 
 
 def test_google_forms_timestamp_is_the_form_submission(run_import):
