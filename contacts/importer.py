@@ -528,6 +528,22 @@ def column_profiles(content: bytes, fmt: FileFormat, header: Sequence[str],
             for i, name in enumerate(header)}
 
 
+# Columns whose values name a person: their profile keeps no values, even when they repeat.
+_PERSONAL_TARGETS = frozenset({"full_name", "first_name", "last_name", "email", "phone", "company", "social_handle",
+                               "external_ref"})
+
+
+def _profiles_kept(profiles: dict[str, dict[str, Any]], mapping: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The profiles as stored on the job: without the values of columns that name a person."""
+    columns = mapping.get("columns") or {}
+    for name, profile in profiles.items():
+        spec = columns.get(name)
+        target = spec.get("target") if isinstance(spec, Mapping) else spec
+        if target in _PERSONAL_TARGETS:
+            profile["top"] = []
+    return profiles
+
+
 def _profiles_from_preview(header: Sequence[str], preview: Sequence[Sequence[Any]]) -> dict[str, dict[str, Any]]:
     return {name: import_guess.profile([row[i] for row in preview if i < len(row)],
                                        is_date=lambda v: parse_datetime(v) is not None).as_json()
@@ -799,7 +815,8 @@ def import_create(*, file_name: str, content: bytes, by=None) -> ImportJob:
         encoding="xlsx" if fmt.kind == "xlsx" else fmt.encoding, delimiter=fmt.delimiter,
         header=inspection.header, mapping=mapping, total_rows=inspection.total_rows,
         # Parsed once, here: the mapping page shows this instead of reading the file again on every view.
-        options={"preview": [[_text(c) for c in row] for row in inspection.preview], "profiles": profiles},
+        options={"preview": [[_text(c) for c in row] for row in inspection.preview],
+                 "profiles": _profiles_kept(profiles, mapping)},
     )
 
 
@@ -1747,6 +1764,11 @@ def imports_erase(*, people: Sequence[Identity], by=None) -> int:
                 job.options = {k: v for k, v in job.options.items() if k != "preview"}
                 job.options["preview"] = job_preview(job)  # read again from the emptied file
                 fields.append("options")
+            if "profiles" in (job.options or {}):  # the values of a column that repeat: read again too
+                job.options["profiles"] = _profiles_kept(
+                    column_profiles(bytes(job.content), job_format(job), list(job.header)), job.mapping)
+                if "options" not in fields:
+                    fields.append("options")
         if pk in errors_of:
             job.errors = errors_of[pk]
             fields.append("errors")
