@@ -102,12 +102,23 @@ def _words(text: str) -> list[str]:
     return [w.strip() for w in (text or "").split(",") if w.strip()]
 
 
-def mapping_from_forms(options: dict[str, Any], columns: list[dict[str, Any]], previous: dict[str, Any]) -> dict[str, Any]:
-    """The mapping the user confirmed; per-column "blank" words of a saved mapping are kept."""
+def mapping_from_forms(options: dict[str, Any], columns: list[dict[str, Any]], previous: dict[str, Any],
+                       activity_values: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """The mapping the user confirmed; per-column "blank" words of a saved mapping are kept.
+    `activity_values`: for activity columns, the kind chosen for each distinct value ("" = ignore)."""
     previous_columns = previous.get("columns") or {}
+    activity_values = activity_values or {}
     specs: dict[str, Any] = {}
     for row in columns:
         spec: dict[str, Any] = {"target": row["target"]}
+        if row["target"] in ("count", "activity"):
+            if row["target"] == "count":
+                spec["kind"] = row["kind"]
+            else:
+                spec["values"] = {**((previous_columns.get(row["column"]) or {}).get("values") or {}),
+                                  **activity_values.get(row["column"], {})}
+            if row.get("date_column"):
+                spec["date_column"] = row["date_column"]
         if row["target"] == "interaction":
             spec.update(kind=row["kind"], mode=row["mode"] or "date")
             if row.get("date_column"):

@@ -18,10 +18,17 @@ contacts/import_mappings/):
     {"source": "crm_lama", "identity": "auto" | "row", "defaults": {"industry": "b2b"},
      "blank_values": ["unknown"],
      "columns": {"No HP": "phone", "duration": "ignore", "pdays": {"target": "attribute", "blank": ["-1"]},
-                 "Last Activity": {"target": "interaction", "kind": "page_viewed", "mode": "date"},
+                 "Last Activity Date": {"target": "interaction", "kind": "page_viewed", "mode": "date"},
+                 "Last Activity": {"target": "activity", "values": {"Email Opened": "email_opened", "SMS Sent": ""}},
+                 "TotalVisits": {"target": "count", "kind": "page_viewed"},
+                 "Time on site": "number", "Do Not Email": "opt_out_email",
                  "y": {"target": "interaction", "kind": "purchase", "mode": "flag", "truthy": ["yes"]}}}
 
 Columns not named in "columns" go into the contact's attributes under their header name.
+
+Only what identifies a contact refuses a row (no email, phone or reference; an invalid email or
+phone that is the only identity). A bad cell in any other column is left out of the row, which
+is imported, and listed as a warning (row, column, value, reason) apart from the refused rows.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from contacts import import_activities, import_guess
 from contacts.models import Contact, ImportJob, Industry, Interaction, InteractionKind
 from contacts.services import CONSENT_FIELDS, clean_contact_data, contact_upsert, interaction_log, tag_get_or_create
 from crm.audit import audit
@@ -103,11 +111,22 @@ FIELD_TARGETS: dict[str, Any] = {
 }
 TARGETS: dict[str, Any] = {
     "attribute": gettext_lazy("Keep as attribute"),
+    "number": gettext_lazy("Keep as a number (rules can compare it)"),
     "ignore": gettext_lazy("Do not import"),
     **FIELD_TARGETS,
+    "opt_out_email": gettext_lazy("Email opt-out (yes = no emails)"),
+    "opt_out_phone": gettext_lazy("Call, WhatsApp and SMS opt-out (yes = no calls or messages)"),
     "interaction": gettext_lazy("Interaction (choose the kind)"),
+    "activity": gettext_lazy("Activity names (each value is an interaction)"),
+    "count": gettext_lazy("Count of interactions (choose the kind)"),
 }
-MULTI_TARGETS = frozenset({"attribute", "ignore", "interaction"})  # several columns may use these
+# Several columns may use these.
+MULTI_TARGETS = frozenset({"attribute", "number", "ignore", "interaction", "activity", "count", "opt_out_email", "opt_out_phone"})
+# Opt-out columns: a "yes" withdraws these consents (contacts.consent, with the import job as evidence).
+OPT_OUT_FLAGS: dict[str, tuple[str, ...]] = {
+    "opt_out_email": ("consent_email",),
+    "opt_out_phone": ("consent_whatsapp", "consent_sms"),
+}
 IDENTITY_TARGETS = ("email", "phone", "external_ref")
 MODES = {
     "date": gettext_lazy("The cell is the date it happened"),
@@ -466,14 +485,14 @@ _GUESS_WORDS: dict[str, tuple[str, ...]] = {
     "city": ("kota", "city", "kabupaten", "kota kabupaten", "kabupaten kota", "kab kota", "domisili",
              "kota domisili", "town"),
     "industry": ("industri", "industry", "sektor", "sector", "bidang usaha"),
-    "source": ("sumber", "source", "lead source", "sumber lead", "sumber data", "sumber informasi"),
+    "source": ("sumber", "source", "lead source", "sumber lead", "sumber data", "sumber informasi", "original source"),
     "utm_source": ("utm source",),
     "utm_medium": ("utm medium",),
     "utm_campaign": ("utm campaign", "campaign", "kampanye", "campaign name", "nama kampanye"),
     "social_handle": ("instagram", "ig", "akun instagram", "twitter", "tiktok", "social handle",
                       "akun sosial media", "sosial media", "social media"),
     "external_ref": ("id", "lead id", "id lead", "record id", "contact id", "id kontak", "customer id",
-                     "id pelanggan", "external id", "crm id", "ref", "reference", "referensi", "no ref"),
+                     "id pelanggan", "external id", "crm id", "ref", "reference", "referensi", "no ref", "prospect id"),
     "tags": ("tags", "tag", "label", "labels"),
     "consent_email": ("email opt in", "opt in email", "consent email", "persetujuan email", "izin email"),
     "consent_whatsapp": ("whatsapp opt in", "wa opt in", "opt in whatsapp", "opt in wa", "consent whatsapp",
@@ -487,34 +506,117 @@ _GUESS_INTERACTIONS: dict[str, tuple[str, str]] = {
     **dict.fromkeys(("last activity", "last activity date", "aktivitas terakhir", "tanggal aktivitas terakhir",
                      "tanggal aktivitas", "last seen", "terakhir aktif"), ("page_viewed", "date")),
     **dict.fromkeys(("tanggal daftar", "tanggal pendaftaran", "tanggal submit", "submitted at", "submission date",
-                     "date submitted", "tanggal isi formulir"), ("form_submitted", "date")),
+                     "date submitted", "tanggal isi formulir", "timestamp", "stempel waktu", "cap waktu"),
+                    ("form_submitted", "date")),
+    **dict.fromkeys(("last message date", "last message time", "last message at", "last chat", "last chat date",
+                     "pesan terakhir", "tanggal pesan terakhir", "waktu pesan terakhir"), ("whatsapp_message", "date")),
     **dict.fromkeys(("converted", "konversi", "revenue", "purchased", "pembelian", "sudah beli", "closed won"),
                     ("purchase", "flag")),
 }
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def column_profiles(content: bytes, fmt: FileFormat, header: Sequence[str],
+                    rows: int = import_guess.SAMPLE_ROWS) -> dict[str, dict[str, Any]]:
+    """What each column holds, from its first `rows` values (contacts.import_guess), as JSON."""
+    _header_, records = file_rows(content, fmt)
+    values: list[list[Any]] = [[] for _name in header]
+    for _number, cells in islice(records, rows):
+        for position, cell in enumerate(cells[: len(header)]):
+            values[position].append(cell)
+    return {name: import_guess.profile(values[i], is_date=lambda v: parse_datetime(v) is not None).as_json()
+            for i, name in enumerate(header)}
+
+
+# Columns whose values name a person: their profile keeps no values, even when they repeat.
+_PERSONAL_TARGETS = frozenset({"full_name", "first_name", "last_name", "email", "phone", "company", "social_handle",
+                               "external_ref"})
+
+
+def _profiles_kept(profiles: dict[str, dict[str, Any]], mapping: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The profiles as stored on the job: without the values of columns that name a person."""
+    columns = mapping.get("columns") or {}
+    for name, profile in profiles.items():
+        spec = columns.get(name)
+        target = spec.get("target") if isinstance(spec, Mapping) else spec
+        if target in _PERSONAL_TARGETS:
+            profile["top"] = []
+    return profiles
+
+
+def _profiles_from_preview(header: Sequence[str], preview: Sequence[Sequence[Any]]) -> dict[str, dict[str, Any]]:
+    return {name: import_guess.profile([row[i] for row in preview if i < len(row)],
+                                       is_date=lambda v: parse_datetime(v) is not None).as_json()
+            for i, name in enumerate(header)}
+
+
+def activity_proposals(profile: Mapping[str, Any], kinds: Iterable[str] | None = None) -> dict[str, str]:
+    """The kind proposed for each distinct value of an activity column ("" = ignore it)."""
+    kinds = set(kinds) if kinds is not None else None
+    return {str(value): import_activities.activity_kind(value, kinds) or "" for value, _count in profile.get("top", [])}
+
+
+def _is_activity_column(name: str, profile: Mapping[str, Any]) -> bool:
+    """Short repeating texts, under an "activity"-like header or mostly names we know."""
+    if profile.get("kind") != "category" or import_activities.is_origin_header(name) or profile.get("date_share", 0) >= 0.5:
+        return False
+    if import_activities.is_activity_header(name):
+        return True
+    top = profile.get("top") or []
+    known = sum(count for value, count in top if import_activities.is_known_activity(value))
+    return bool(top) and known >= 0.5 * sum(count for _value, count in top)
+
+
 def mapping_guess(header: Sequence[str], preview: Sequence[Sequence[Any]] = (), *, file_name: str = "",
-                  kinds: Iterable[str] | None = None) -> dict[str, Any]:
-    """A suggested mapping: known header words first, then an unnamed column full of email addresses."""
+                  kinds: Iterable[str] | None = None, profiles: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """A suggested mapping from the headers and, above all, from what the columns hold
+    (`profiles`, from column_profiles; else judged on the preview rows): a column whose
+    values are not dates never becomes a date; activity names, counts and opt-outs are
+    recognised; the rest is kept (numbers as numbers)."""
     kinds = set(kinds) if kinds is not None else set(InteractionKind.objects.values_list("slug", flat=True))
+    profiles = dict(profiles) if profiles is not None else _profiles_from_preview(header, preview)
     columns: dict[str, Any] = {}
     used: set[str] = set()
-    for position, name in enumerate(header):
+    counted: set[str] = set()  # one count column per kind ("Number of Sessions" and "Number of Pageviews")
+    for name in header:
         key = _norm_header(name)
+        profile = profiles.get(name) or {"kind": "empty"}
+        content = profile.get("kind")
         target = _GUESS.get(key) or _GUESS.get(key.replace(" ", ""))
+        if target in CONSENT_FIELDS and content not in ("flag", "empty"):
+            target = None
         if target and target not in used:
             columns[name] = target
             used.add(target)
             continue
+        opt_out = import_activities.opt_out_target(name)
+        if opt_out and content in ("flag", "empty"):
+            columns[name] = opt_out
+            continue
         if key in _GUESS_INTERACTIONS and _GUESS_INTERACTIONS[key][0] in kinds:
             kind, mode = _GUESS_INTERACTIONS[key]
-            columns[name] = {"target": "interaction", "kind": kind, "mode": mode}
+            # The header and the values must agree: mostly dates (a few typos become warnings), or yes/no.
+            dates = content == "date" or profile.get("date_share", 0) >= 0.5
+            if content == "empty" or (mode == "date" and dates) or (mode == "flag" and content in ("flag", "number")):
+                columns[name] = {"target": "interaction", "kind": kind, "mode": mode}
+                continue
+        count = import_activities.count_kind(name)
+        if count and count in kinds and count not in counted and content in ("number", "empty") and (
+                content == "empty" or profile.get("integer")):
+            columns[name] = {"target": "count", "kind": count}
+            counted.add(count)
             continue
-        values = [_text(row[position]) for row in preview if position < len(row) and _text(row[position])]
-        if "email" not in used and values and sum(bool(_EMAIL_RE.match(v)) for v in values) / len(values) >= 0.8:
+        if _is_activity_column(name, profile):
+            columns[name] = {"target": "activity", "values": activity_proposals(profile, kinds)}
+            continue
+        if content == "email" and "email" not in used:
             columns[name] = "email"
             used.add("email")
+        elif content == "phone" and "phone" not in used:
+            columns[name] = "phone"
+            used.add("phone")
+        elif content == "number":
+            columns[name] = "number"
     if "full_name" in used:  # a full-name column wins over first/last name parts
         columns = {k: ("attribute" if v in ("first_name", "last_name") else v) for k, v in columns.items()}
     has_identity = any(v in IDENTITY_TARGETS for v in columns.values())
@@ -523,6 +625,53 @@ def mapping_guess(header: Sequence[str], preview: Sequence[Sequence[Any]] = (), 
         "identity": "auto" if has_identity else "row",
         "columns": columns,
     }, header)
+
+
+_CONTENT_WORDS: dict[str, Any] = {
+    "empty": gettext_lazy("empty in the first rows"),
+    "flag": gettext_lazy("yes/no values"),
+    "email": gettext_lazy("email addresses"),
+    "url": gettext_lazy("web addresses"),
+    "phone": gettext_lazy("phone numbers"),
+    "date": gettext_lazy("dates"),
+    "identifier": gettext_lazy("a different code on every row"),
+}
+
+
+def _amount(value: float | None) -> str:
+    return "" if value is None else str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def guess_reason(name: str, profile: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> str:
+    """One line saying what the column holds and what it becomes, e.g.
+    "Last Activity: 38 distinct texts such as “Email Opened” → activity names"."""
+    profile = profile or {"kind": "empty"}
+    content = profile.get("kind")
+    examples = [str(v) for v, _n in (profile.get("top") or [])[:2]]
+    such_as = ", ".join(f"“{v[:40]}”" for v in examples)
+    if content == "number":
+        low, high = profile.get("low"), profile.get("high")
+        seen = (_("whole numbers from %(low)s to %(high)s") if profile.get("integer") else _("numbers from %(low)s to %(high)s")) % {
+            "low": _amount(low), "high": _amount(high)}
+    elif content in ("category", "text") and such_as:
+        seen = _("%(n)d distinct texts such as %(examples)s") % {"n": profile.get("distinct", 0), "examples": such_as}
+    elif content in ("category", "text"):
+        seen = _("%(n)d distinct texts") % {"n": profile.get("distinct", 0)}
+    else:
+        seen = str(_CONTENT_WORDS.get(content, content))
+        if such_as and content in ("date", "flag"):
+            seen += " " + _("such as %(examples)s") % {"examples": such_as}
+    target = spec.get("target", "attribute")
+    if target == "activity":
+        becomes = _("activity names")
+    elif target in ("interaction", "count"):
+        kind = spec.get("kind", "")
+        becomes = (_("number of “%(kind)s” interactions") if target == "count" else
+                   _("date of a “%(kind)s” interaction") if spec.get("mode") == "date" else
+                   _("a “%(kind)s” interaction when yes")) % {"kind": kind}
+    else:
+        becomes = str(TARGETS.get(target, target))
+    return f"{name}: {seen} → {becomes}"
 
 
 def source_from_file_name(file_name: str) -> str:
@@ -543,6 +692,14 @@ def _column_spec(spec: Any) -> dict[str, Any]:
             out["truthy"] = [str(w) for w in spec["truthy"]]
         if spec.get("channel"):
             out["channel"] = str(spec["channel"])
+    elif out["target"] == "count":
+        out["kind"] = str(spec.get("kind") or "")
+        if spec.get("date_column"):
+            out["date_column"] = str(spec["date_column"])
+    elif out["target"] == "activity":
+        out["values"] = {str(k): str(v or "") for k, v in dict(spec.get("values") or {}).items()}
+        if spec.get("date_column"):
+            out["date_column"] = str(spec["date_column"])
     if spec.get("blank"):
         out["blank"] = [str(w) for w in spec["blank"]]
     return out
@@ -585,8 +742,14 @@ def mapping_validate(mapping: Mapping[str, Any], header: Sequence[str]) -> dict[
                 problem(name, _("Choose an interaction kind."))
             if spec.get("mode") not in MODES:
                 problem(name, _("Choose how the cell says the interaction happened."))
-            if spec.get("date_column") and spec["date_column"] not in header:
-                problem(name, _("The date column “%(column)s” is not in the file.") % {"column": spec["date_column"]})
+        if target == "count" and spec.get("kind") not in kinds:
+            problem(name, _("Choose the interaction kind one unit of the count stands for."))
+        if target == "activity":
+            unknown = sorted({kind for kind in (spec.get("values") or {}).values() if kind and kind not in kinds})
+            if unknown:
+                problem(name, _("Unknown interaction kind: %(kinds)s.") % {"kinds": ", ".join(unknown)})
+        if target in ("interaction", "count", "activity") and spec.get("date_column") and spec["date_column"] not in header:
+            problem(name, _("The date column “%(column)s” is not in the file.") % {"column": spec["date_column"]})
     if "full_name" in used and ({"first_name", "last_name"} & set(used)):
         problem("__all__", _("Map either a full name or first and last name, not both."))
     identity = mapping.get("identity")
@@ -640,17 +803,20 @@ def mapping_for_header(header: Sequence[str], *, exclude_job: int | None = None)
 def import_create(*, file_name: str, content: bytes, by=None) -> ImportJob:
     """Store an uploaded file with its header and a suggested (or remembered) mapping."""
     inspection = file_inspect(content=content, file_name=file_name)
+    fmt = inspection.format
+    # What each column holds, from a sample of its values (shown on the mapping page with the guess).
+    profiles = column_profiles(content, fmt, inspection.header)
     remembered = mapping_for_header(inspection.header)
     mapping = (mapping_normalise(remembered, inspection.header) if remembered
-               else mapping_guess(inspection.header, inspection.preview, file_name=file_name))
-    fmt = inspection.format
+               else mapping_guess(inspection.header, inspection.preview, file_name=file_name, profiles=profiles))
     return ImportJob.objects.create(
         created_by=by if getattr(by, "is_authenticated", False) else None,
         file_name=Path(file_name).name[:255] or "import", content=content,
         encoding="xlsx" if fmt.kind == "xlsx" else fmt.encoding, delimiter=fmt.delimiter,
         header=inspection.header, mapping=mapping, total_rows=inspection.total_rows,
         # Parsed once, here: the mapping page shows this instead of reading the file again on every view.
-        options={"preview": [[_text(c) for c in row] for row in inspection.preview]},
+        options={"preview": [[_text(c) for c in row] for row in inspection.preview],
+                 "profiles": _profiles_kept(profiles, mapping)},
     )
 
 
@@ -712,10 +878,11 @@ class _InteractionSpec:
     column: str
     position: int
     kind: str
-    mode: str
+    mode: str  # "date" | "flag" | "activity" | "count"
     date_position: int | None
     truthy: tuple[str, ...]
     channel: str
+    values: Mapping[str, str] = field(default_factory=dict)  # activity columns: normalised value -> kind ("" = ignore)
 
 
 @dataclass
@@ -726,9 +893,20 @@ class _RowPlan:
     defaults: dict[str, Any]
     # Consent columns ("yes" turns an opt-in or do-not-contact on): written by contacts.consent with the job as evidence.
     consents: dict[str, bool] = field(default_factory=dict)
+    # Opt-out columns ("Do Not Email: yes"): consents withdrawn, also with the job as evidence.
+    opt_outs: dict[str, bool] = field(default_factory=dict)
+    # Cells left out of the row: {"row", "column", "value", "reason"}.
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     # Normalised identities, filled by _Known.load (None: absent or invalid; the upsert names the error).
     email: str | None = None
     phone: str | None = None
+
+
+def _number(value: Any) -> int | float | None:
+    found = import_guess.number(value)
+    if found is None:
+        return None
+    return int(found) if found.is_integer() and abs(found) < 1e15 else found
 
 
 @dataclass
@@ -746,6 +924,10 @@ class _Compiled:
     imported_at: datetime
     column_of: dict[str, str] = field(default_factory=dict)  # field -> column name, for error messages
     job: ImportJob | None = None  # named in the consent evidence
+    numbers: list[tuple[int, str]] = field(default_factory=list)  # attributes kept as numbers
+    opt_outs: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
+    kinds: frozenset[str] = frozenset()
+    count_cap: int = 25
 
     @classmethod
     def build(cls, mapping: Mapping[str, Any], header: list[str], imported_at: datetime) -> _Compiled:
@@ -753,8 +935,11 @@ class _Compiled:
         everywhere = {w.casefold() for w in mapping.get("blank_values") or []}
         compiled = cls(header=header, source=mapping.get("source") or "", identity=mapping.get("identity") or "auto",
                        defaults=dict(mapping.get("defaults") or {}), fields=[], attributes=[], interactions=[],
-                       blank={}, imported_at=imported_at)
-        for name, spec in (mapping.get("columns") or {}).items():
+                       blank={}, imported_at=imported_at, count_cap=max(int(settings.CRM_IMPORT_COUNT_CAP), 0))
+        specs = mapping.get("columns") or {}
+        if any(spec.get("target") == "activity" for spec in specs.values()):
+            compiled.kinds = frozenset(InteractionKind.objects.values_list("slug", flat=True))
+        for name, spec in specs.items():
             if name not in index:
                 continue
             position, target = index[name], spec["target"]
@@ -763,15 +948,28 @@ class _Compiled:
                 continue
             if target == "attribute":
                 compiled.attributes.append((position, name))
-            elif target == "interaction":
+            elif target == "number":
+                compiled.numbers.append((position, name))
+            elif target in OPT_OUT_FLAGS:
+                compiled.opt_outs.append((position, OPT_OUT_FLAGS[target]))
+            elif target in ("interaction", "activity", "count"):
                 compiled.interactions.append(_InteractionSpec(
-                    column=name, position=position, kind=spec["kind"], mode=spec.get("mode", "date"),
+                    column=name, position=position, kind=spec.get("kind", ""),
+                    mode=spec.get("mode", "date") if target == "interaction" else target,
                     date_position=index.get(spec.get("date_column") or ""), truthy=tuple(spec.get("truthy", ())),
                     channel=spec.get("channel", ""),
+                    values={import_activities.norm(k): v for k, v in (spec.get("values") or {}).items()},
                 ))
+                # The activity's name and the count stay on the contact too (a count as a number, for rules).
+                if target == "activity":
+                    compiled.attributes.append((position, name))
+                elif target == "count":
+                    compiled.numbers.append((position, name))
             else:
                 compiled.fields.append((position, target))
                 compiled.column_of[target] = name
+        if "full_name" not in compiled.column_of and {"first_name", "last_name"} & set(compiled.column_of):
+            compiled.column_of["full_name"] = compiled.column_of.get("first_name") or compiled.column_of["last_name"]
         return compiled
 
     def value(self, cells: Sequence[Any], position: int) -> Any:
@@ -784,10 +982,19 @@ class _Compiled:
         return value
 
     def plan(self, number: int, cells: Sequence[Any], now: datetime) -> _RowPlan:
+        """What the row writes. Raises RowError only when the row cannot be imported at all
+        (no usable identity, or cells that do not line up with the header); a bad cell in any
+        other column is left out and listed in the plan's warnings."""
         width = len(self.header)
         if any(not _blank(c) for c in cells[width:]):
             raise RowError(_("The row has %(n)d cells but the header has %(m)d (a delimiter inside an unquoted value?).")
                            % {"n": len(cells), "m": width})
+        warnings: list[dict[str, Any]] = []
+
+        def warn(column: str, value: Any, reason: str) -> None:
+            if not any(w["column"] == column for w in warnings):  # a date column read by several interactions
+                warnings.append({"row": number, "column": column, "value": _text(value), "reason": reason})
+
         data: dict[str, Any] = {}
         consents: dict[str, bool] = {}
         names: dict[str, str] = {}
@@ -810,45 +1017,124 @@ class _Compiled:
         if names:
             data["full_name"] = " ".join(n for n in (names.get("first_name"), names.get("last_name")) if n)
         attributes = {key: _json_value(v) for position, key in self.attributes if (v := self.value(cells, position)) is not None}
+        for position, key in self.numbers:
+            if (raw := self.value(cells, position)) is None:
+                continue
+            if (amount := _number(raw)) is None:
+                warn(key, raw, _("“%(value)s” is not a number.") % {"value": _text(raw)})
+            else:
+                attributes[key] = amount
         if attributes:
             data["attributes"] = attributes
+        opt_outs: dict[str, bool] = {}
+        for position, flags in self.opt_outs:
+            if (raw := self.value(cells, position)) is not None and truthy(raw):
+                opt_outs.update(dict.fromkeys(flags, False))
         if self.identity == "row":
             data["external_ref"] = f"{ROW_REF_PREFIX}{number}"
         if data.get("external_ref"):
             data["external_source"] = self.source
-        if not (data.get("email") or data.get("phone") or data.get("external_ref")):
-            raise RowError(_("No identity: the row has no email, phone or record ID."))
+        self._check_identity(data, warn)
+        self._check_fields(data, warn)
         interactions = []
         for spec in self.interactions:
             raw = self.value(cells, spec.position)
             if raw is None:
                 continue
-            dated = True
-            if spec.mode == "date":
-                when = parse_datetime(raw)
-                if when is None:
-                    raise RowError(_("%(column)s: “%(value)s” is not a date.") % {"column": spec.column, "value": _text(raw)})
-            else:
-                if not truthy(raw, spec.truthy):
-                    continue
-                day = self.value(cells, spec.date_position) if spec.date_position is not None else None
-                if day is None:
-                    when, dated = self.imported_at, False
-                elif (when := parse_datetime(day)) is None:
-                    column = self.header[spec.date_position]
-                    raise RowError(_("%(column)s: “%(value)s” is not a date.") % {"column": column, "value": _text(day)})
-            if when > now + settings.CRM_FUTURE_SKEW:
-                raise RowError(_("%(column)s: %(value)s is in the future.") % {"column": spec.column, "value": _text(raw)})
-            key = f"{spec.column}|{spec.kind}|{when.isoformat() if dated else 'import'}"
-            interactions.append((spec, when, key, _text(raw)))
+            for kind, when, dated, index in self._occurrences(spec, raw, cells, now, warn):
+                moment = when.isoformat() if dated else "import"
+                key = f"{spec.column}|{kind}|{moment}" + (f"|{index}" if index else "")
+                occurrence = spec if kind == spec.kind else _InteractionSpec(
+                    column=spec.column, position=spec.position, kind=kind, mode=spec.mode,
+                    date_position=spec.date_position, truthy=spec.truthy, channel=spec.channel)
+                interactions.append((occurrence, when, key, _text(raw)))
         defaults = {k: v for k, v in self.defaults.items() if k not in data and k not in CONSENT_FIELDS}
         for name in CONSENT_FIELDS:
             if name in self.defaults and name not in consents:
                 consents[name] = truthy(self.defaults[name])
         if "source" not in data and self.source:
             defaults.setdefault("source", self.source)
+        # An opt-out in the same row wins over an opt-in.
+        consents = {k: v for k, v in consents.items() if v and k not in opt_outs}
         return _RowPlan(number=number, data=data, interactions=interactions, defaults=defaults,
-                        consents={k: v for k, v in consents.items() if v})
+                        consents=consents, opt_outs=opt_outs, warnings=warnings)
+
+    def _check_identity(self, data: dict[str, Any], warn: Callable[[str, Any, str], None]) -> None:
+        """Refuse the row only when nothing identifies it; an invalid email or phone beside
+        another identity is left out with a warning."""
+        from contacts.services import normalize_email, normalize_phone
+
+        problems: dict[str, str] = {}
+        for name, normalise in (("email", normalize_email), ("phone", normalize_phone)):
+            if data.get(name):
+                try:
+                    normalise(data[name])
+                except ValidationError as exc:
+                    problems[name] = " ".join(exc.messages)
+        usable = [name for name in ("email", "phone", "external_ref") if data.get(name) and name not in problems]
+        if not usable:
+            if problems:
+                raise RowError("; ".join(f"{self.column_of.get(name, name)}: {message}" for name, message in problems.items()))
+            raise RowError(_("No identity: the row has no email, phone or record ID."))
+        for name, message in problems.items():
+            warn(self.column_of.get(name, name), data.pop(name), message)
+
+    def _check_fields(self, data: dict[str, Any], warn: Callable[[str, Any, str], None]) -> None:
+        """Other contact fields the services would refuse (an unknown industry, a value too long):
+        left out with a warning."""
+        checked = {k: v for k, v in data.items() if k not in ("email", "phone", "external_ref", "external_source", "tags")}
+        try:
+            clean_contact_data(checked)
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                if name in data:
+                    value = data.pop(name)
+                    warn(self.column_of.get(name, name), value if name != "attributes" else "", " ".join(messages))
+
+    def _when(self, spec: _InteractionSpec, cells: Sequence[Any], now: datetime,
+              warn: Callable[[str, Any, str], None]) -> tuple[datetime, bool]:
+        """The date from the spec's date column, else the import's (dated=False)."""
+        day = self.value(cells, spec.date_position) if spec.date_position is not None else None
+        if day is None:
+            return self.imported_at, False
+        column = self.header[spec.date_position]
+        when = parse_datetime(day)
+        if when is None:
+            warn(column, day, _("“%(value)s” is not a date; the import date is used.") % {"value": _text(day)})
+            return self.imported_at, False
+        if when > now + settings.CRM_FUTURE_SKEW:
+            warn(column, day, _("%(value)s is in the future; the import date is used.") % {"value": _text(day)})
+            return self.imported_at, False
+        return when, True
+
+    def _occurrences(self, spec: _InteractionSpec, raw: Any, cells: Sequence[Any], now: datetime,
+                     warn: Callable[[str, Any, str], None]) -> list[tuple[str, datetime, bool, int]]:
+        """(kind, when, dated, index) of each interaction one cell stands for."""
+        if spec.mode == "date":
+            when = parse_datetime(raw)
+            if when is None:
+                warn(spec.column, raw, _("“%(value)s” is not a date.") % {"value": _text(raw)})
+                return []
+            if when > now + settings.CRM_FUTURE_SKEW:
+                warn(spec.column, raw, _("%(value)s is in the future.") % {"value": _text(raw)})
+                return []
+            return [(spec.kind, when, True, 0)]
+        if spec.mode == "flag":
+            if not truthy(raw, spec.truthy):
+                return []
+            return [(spec.kind, *self._when(spec, cells, now, warn), 0)]
+        if spec.mode == "activity":
+            key = import_activities.norm(raw)
+            kind = spec.values[key] if key in spec.values else import_activities.activity_kind(raw, self.kinds)
+            if not kind:
+                return []  # a value mapped to "ignore" (it stays as the column's attribute)
+            return [(kind, *self._when(spec, cells, now, warn), 0)]
+        # A count: N interactions, capped (a bot with 10,000 visits does not write 10,000 rows).
+        amount = _number(raw)
+        if amount is None or amount < 0:
+            return []  # the number check has warned already
+        when, dated = self._when(spec, cells, now, warn)
+        return [(spec.kind, when, dated, i) for i in range(min(int(amount), self.count_cap))]
 
     def reason(self, exc: ValidationError) -> str:
         """A service's ValidationError as one line, naming the file's columns."""
@@ -969,6 +1255,8 @@ class ChunkOutcome:
     touched: set[int] = field(default_factory=set)  # to be scored after the last chunk
     scored: set[int] = field(default_factory=set)  # new contacts inserted scored
     consents: dict[int, dict[str, bool]] = field(default_factory=dict)  # ticked consent columns, by contact id
+    opt_outs: dict[int, dict[str, bool]] = field(default_factory=dict)  # opt-out columns said yes, by contact id
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # cells left out of imported rows
 
 
 def _interaction_external_id(contact_id: int, key: str) -> str:
@@ -1069,6 +1357,9 @@ def _create_new(compiled: _Compiled, plans: list[_RowPlan], known: _Known, by, o
         known.remember(contact)
         if plan.consents:
             outcome.consents[contact.pk] = plan.consents
+        if plan.opt_outs:
+            outcome.opt_outs[contact.pk] = plan.opt_outs
+        outcome.warnings.extend(plan.warnings)
         if plan.interactions:
             outcome.touched.add(contact.pk)
         elif contact.scored_at is not None:
@@ -1120,6 +1411,9 @@ def _import_rows(compiled: _Compiled, rows: list[tuple[int, list[Any]]], by) -> 
                   _("The database refused the row (an email, phone or reference that belongs to another contact?)."))
             continue
         known.remember(result.contact)
+        outcome.warnings.extend(plan.warnings)
+        if plan.opt_outs:
+            outcome.opt_outs[result.contact.pk] = {**outcome.opt_outs.get(result.contact.pk, {}), **plan.opt_outs}
         consent_changes = []
         if plan.consents:
             from contacts.consent import consent_flags_changes
@@ -1139,8 +1433,26 @@ def _import_rows(compiled: _Compiled, rows: list[tuple[int, list[Any]]], by) -> 
 
         changed = consents_import(ticked=outcome.consents, job=compiled.job, by=by)
         outcome.touched |= changed - outcome.scored  # those inserted scored were scored with these flags
+    if outcome.opt_outs:
+        _opt_outs_record(outcome.opt_outs, job=compiled.job, by=by)
     outcome.errors.sort(key=lambda error: error["row"])
+    outcome.warnings.sort(key=lambda warning: warning["row"])
     return outcome
+
+
+def _opt_outs_record(opt_outs: Mapping[int, Mapping[str, bool]], *, job: ImportJob | None, by) -> None:
+    """Opt-out columns ("Do Not Email: yes"): each consent withdrawn through the consent
+    service, with the import job as evidence, recorded even when the flag was already off
+    (the file is the evidence). The service rescores the contacts whose flags changed.
+    This is the importer's one call into consent for opt-outs."""
+    from contacts.consent import consent_flags_set
+
+    for pk, flags in sorted(opt_outs.items()):
+        try:
+            consent_flags_set(contact=Contact(pk=pk), flags=flags, source="import", by=by, import_job=job,
+                              record_unchanged=True)
+        except ValidationError:
+            log.info("Import opt-out skipped for contact %s (anonymised).", pk)
 
 
 def _claim(job_id: int) -> ImportJob | None:
@@ -1171,6 +1483,10 @@ def _commit_chunk(job: ImportJob, compiled: _Compiled, rows: list[tuple[int, lis
         room = max(ERRORS_KEPT - len(errors), 0)
         if outcome.errors and room:
             errors = errors + outcome.errors[:room]
+        warnings = job.warnings
+        room = max(ERRORS_KEPT - len(warnings), 0)
+        if outcome.warnings and room:
+            warnings = warnings + outcome.warnings[:room]
         ranges = _ranges(outcome.touched, job.options.get("rescore_ranges", ()))
         options = {**job.options, "rescore_ranges": ranges,
                    "scored_at_insert": job.options.get("scored_at_insert", 0) + len(outcome.scored),
@@ -1179,13 +1495,15 @@ def _commit_chunk(job: ImportJob, compiled: _Compiled, rows: list[tuple[int, lis
         ImportJob.objects.filter(pk=job.pk).update(
             created=F("created") + outcome.created, updated=F("updated") + outcome.updated,
             skipped=F("skipped") + outcome.skipped, failed=F("failed") + outcome.failed, errors=errors, options=options,
+            warned=F("warned") + len(outcome.warnings), warnings=warnings,
         )
     job.rows_done = start + len(rows)
     job.created += outcome.created
     job.updated += outcome.updated
     job.skipped += outcome.skipped
     job.failed += outcome.failed
-    job.errors, job.options = errors, options
+    job.warned += len(outcome.warnings)
+    job.errors, job.options, job.warnings = errors, options, warnings
     return outcome
 
 
@@ -1248,6 +1566,8 @@ def import_run(*, job_id: int, chunk_size: int = CHUNK_SIZE, time_budget: float 
             "created": job.created, "updated": job.updated, "skipped": job.skipped, "failed": job.failed, "scored": scored}
         if job.failed > len(job.errors):
             message += " " + _("The report lists the first %(n)d failed rows.") % {"n": len(job.errors)}
+        if job.warned:
+            message += " " + _("%(n)d cells were left out of imported rows; the warnings report lists them.") % {"n": job.warned}
     ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
         status=ImportJob.Status.DONE, finished_at=timezone.now(), message=message)
     return ImportJob.objects.defer("content").get(pk=job_id)
@@ -1275,6 +1595,13 @@ def error_report_rows(job: ImportJob) -> Iterator[list[Any]]:
     yield [_("row"), _("reason"), *job.header]
     for error in job.errors:
         yield [error.get("row"), error.get("reason", ""), *error.get("values", [])]
+
+
+def warning_report_rows(job: ImportJob) -> Iterator[list[Any]]:
+    """Header then one line per cell left out of an imported row: row, column, value, reason."""
+    yield [_("row"), _("column"), _("value"), _("reason")]
+    for warning in job.warnings:
+        yield [warning.get("row"), warning.get("column", ""), warning.get("value", ""), warning.get("reason", "")]
 
 
 # --- Personal data held in import jobs (erasure and access, UU PDP) ----------------------
@@ -1416,9 +1743,20 @@ def imports_erase(*, people: Sequence[Identity], by=None) -> int:
             errors_of[job.pk] = [
                 {"row": e.get("row"), "values": [], "reason": erased} if _row_mentions(job, e.get("row") or 0, e.get("values") or [], people)
                 else e for e in job.errors]
-    for pk in sorted(set(rows) | set(errors_of)):
+    warnings_of: dict[int, list[dict[str, Any]]] = {}
+    for job in ImportJob.objects.exclude(warnings=[]).only("pk", "warnings", "mapping").order_by("pk"):
+        erase = rows.get(job.pk, set())
+        kept = [{"row": w.get("row"), "column": w.get("column", ""), "value": "", "reason": erased}
+                if w.get("row") in erase or any(_cell_mentions(w.get("value"), who) for who in people) else w
+                for w in job.warnings]
+        if kept != job.warnings:
+            warnings_of[job.pk] = kept
+    for pk in sorted(set(rows) | set(errors_of) | set(warnings_of)):
         job = ImportJob.objects.select_for_update().get(pk=pk)
         fields = []
+        if pk in warnings_of:
+            job.warnings = warnings_of[pk]
+            fields.append("warnings")
         if pk in rows:
             job.content = _rewrite(job, rows[pk])
             fields.append("content")
@@ -1426,9 +1764,14 @@ def imports_erase(*, people: Sequence[Identity], by=None) -> int:
                 job.options = {k: v for k, v in job.options.items() if k != "preview"}
                 job.options["preview"] = job_preview(job)  # read again from the emptied file
                 fields.append("options")
+            if "profiles" in (job.options or {}):  # the values of a column that repeat: read again too
+                job.options["profiles"] = _profiles_kept(
+                    column_profiles(bytes(job.content), job_format(job), list(job.header)), job.mapping)
+                if "options" not in fields:
+                    fields.append("options")
         if pk in errors_of:
             job.errors = errors_of[pk]
             fields.append("errors")
         job.save(update_fields=fields)
         audit(by, "change", job, what="erasure", rows=len(rows.get(pk, ())), fields=fields)
-    return len(set(rows) | set(errors_of))
+    return len(set(rows) | set(errors_of) | set(warnings_of))

@@ -386,6 +386,9 @@ class ImportJob(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)  # [{"row": n, "values": [...], "reason": "..."}]
+    # Cells left out of rows that were imported (a bad value in an optional column): counted, and the first kept.
+    warned = models.PositiveIntegerField(default=0)
+    warnings = models.JSONField(default=list, blank=True)  # [{"row": n, "column": "...", "value": "...", "reason": "..."}]
     message = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

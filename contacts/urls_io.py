@@ -12,6 +12,7 @@ urlpatterns = [
     path("import/<int:pk>/start/", views_io.import_restart, name="import_restart"),
     path("import/<int:pk>/status.json", views_io.import_status, name="import_status"),
     path("import/<int:pk>/errors.csv", views_io.import_errors, name="import_errors"),
+    path("import/<int:pk>/warnings.csv", views_io.import_warnings, name="import_warnings"),
     path("contacts/export/", views_io.export, name="export"),
     path("contacts/duplicates/", views_io.duplicates, name="duplicates"),
     path("contacts/merge/", views_io.merge_view, name="merge"),

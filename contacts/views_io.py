@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -36,7 +37,7 @@ from crm.audit import audit
 
 RECENT_IMPORTS = 20
 # The list and the progress endpoint never load the file or the bad rows.
-_LIGHT = ("content", "errors", "header", "mapping", "options")
+_LIGHT = ("content", "errors", "warnings", "header", "mapping", "options")
 
 
 def import_export_required(view: Callable) -> Callable:
@@ -68,7 +69,7 @@ def _progress(job: ImportJob) -> dict:
         "running": job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING),
         "percent": _percent(job), "total_rows": job.total_rows, "rows_done": job.rows_done,
         "created": job.created, "updated": job.updated, "skipped": job.skipped, "failed": job.failed,
-        "message": job.message,
+        "warned": job.warned, "message": job.message,
     }
 
 
@@ -95,7 +96,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 @import_export_required
 @require_http_methods(["GET", "POST"])
 def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob.objects.defer("errors", "content"), pk=pk)  # the preview was stored at upload
+    job = get_object_or_404(ImportJob.objects.defer("errors", "warnings", "content"), pk=pk)  # the preview was stored at upload
     if job.status != ImportJob.Status.UPLOADED:
         return redirect("import_progress", pk=job.pk)
     header = list(job.header)
@@ -109,7 +110,8 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         if options.is_valid() and formset.is_valid():
             columns = [f.cleaned_data for f in formset.forms if f.cleaned_data.get("column") in header]
             # Per-column "blank" words are not on the form: keep those of the mapping the form started from.
-            mapping = mapping_from_forms(options.cleaned_data, columns, importer.mapping_normalise(chosen or job.mapping, header))
+            mapping = mapping_from_forms(options.cleaned_data, columns, importer.mapping_normalise(chosen or job.mapping, header),
+                                         activity_values=_activity_values(request.POST, formset))
             try:
                 importer.import_start(job=job, mapping=mapping, by=request.user)
             except ValidationError as exc:
@@ -120,12 +122,43 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         options = ImportOptionsForm(initial=initial_options)
         formset = ColumnFormSet(initial=initial_columns, header=header)
     preview = importer.job_preview(job)
-    columns = [(form, [row[i] for row in preview]) for i, form in enumerate(formset.forms)]
+    guesses = _guesses(job, header, chosen or job.mapping)
+    columns = [(form, [row[i] for row in preview], *guesses[i]) for i, form in enumerate(formset.forms)]
     return render(request, "contacts/io/import_mapping.html", {
         "job": job, "options": options, "formset": formset, "columns": columns, "preview": preview, "header": header,
         "saved": sorted((name, m.get("name", name)) for name, m in saved.items()), "chosen": chosen_name if chosen else "",
-        "file_format": _file_format(job),
+        "file_format": _file_format(job), "count_cap": settings.CRM_IMPORT_COUNT_CAP,
     })
+
+
+def _guesses(job: ImportJob, header: list[str], mapping: dict) -> list[tuple[str, list[tuple[int, str, int, str]]]]:
+    """Per column: why it was guessed so (what its values look like), and for an activity column
+    its distinct values with their count and the kind each maps to."""
+    mapping = importer.mapping_normalise(mapping, header)
+    profiles = (job.options or {}).get("profiles") or {}
+    out = []
+    for name in header:
+        spec, profile = mapping["columns"][name], profiles.get(name)
+        values = []
+        if spec["target"] == "activity" and profile:
+            proposed = importer.activity_proposals(profile)
+            chosen = spec.get("values") or {}
+            values = [(n, value, count, chosen.get(value, proposed.get(value, "")))
+                      for n, (value, count) in enumerate(profile.get("top") or [])]
+        out.append((importer.guess_reason(name, profile, spec) if profile else "", values))
+    return out
+
+
+def _activity_values(post, formset) -> dict[str, dict[str, str]]:
+    """The kinds chosen for an activity column's values: fields activity-<form>-<n>-value / activity-<form>-<n>."""
+    chosen: dict[str, dict[str, str]] = {}
+    for index, form in enumerate(formset.forms):
+        column = form.cleaned_data.get("column")
+        n = 0
+        while (value := post.get(f"activity-{index}-{n}-value")) is not None:
+            chosen.setdefault(column, {})[value] = post.get(f"activity-{index}-{n}", "")
+            n += 1
+    return chosen
 
 
 def _file_format(job: ImportJob) -> str:
@@ -183,9 +216,19 @@ def import_status(request: HttpRequest, pk: int) -> JsonResponse:
 @import_export_required
 @require_GET
 def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    job = get_object_or_404(ImportJob.objects.defer("content", "mapping"), pk=pk)
+    job = get_object_or_404(ImportJob.objects.defer("content", "mapping", "warnings"), pk=pk)
     response = StreamingHttpResponse(exporting.csv_stream(importer.error_report_rows(job)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"{Path(job.file_name).stem[:80]}-errors.csv")
+    return response
+
+
+@import_export_required
+@require_GET
+def import_warnings(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """The cells left out of imported rows: row, column, value, reason."""
+    job = get_object_or_404(ImportJob.objects.only("file_name", "warnings"), pk=pk)
+    response = StreamingHttpResponse(exporting.csv_stream(importer.warning_report_rows(job)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, f"{Path(job.file_name).stem[:80]}-warnings.csv")
     return response
 
 

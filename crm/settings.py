@@ -365,3 +365,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Import: a count column ("TotalVisits: 12") writes at most this many interactions per cell.
+CRM_IMPORT_COUNT_CAP = env.int("CRM_IMPORT_COUNT_CAP", default=25)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 HEADER = ["Nama", "No HP", "Email", "Perusahaan", "Kota", "Industri"]
 
 
-def test_bad_rows_are_reported_with_their_reason_and_good_neighbours_go_in(run_import):
+def test_only_missing_identity_refuses_a_row_and_a_bad_optional_cell_is_a_warning(run_import):
     rows = [
         HEADER,
         ["Budi", "0812-3456-7890", "budi@contoh.co.id", "PT Maju", "Jakarta", "b2b"],
@@ -33,15 +33,19 @@ def test_bad_rows_are_reported_with_their_reason_and_good_neighbours_go_in(run_i
     job = run_import(csv_bytes(rows))
 
     assert job.status == ImportJob.Status.DONE
-    assert (job.total_rows, job.rows_done, job.created, job.failed) == (8, 8, 4, 4)
+    assert (job.total_rows, job.rows_done, job.created, job.failed, job.warned) == (8, 8, 5, 3, 1)
     assert job.created + job.updated + job.skipped + job.failed == job.total_rows
-    assert set(Contact.objects.values_list("full_name", flat=True)) == {"Budi", "Ani", "Citra", "Dedi"}
+    assert set(Contact.objects.values_list("full_name", flat=True)) == {"Budi", "Ani", "Citra", "Industri Aneh", "Dedi"}
     reasons = {e["row"]: e["reason"] for e in job.errors}
-    assert sorted(reasons) == [3, 5, 7, 8]
+    assert sorted(reasons) == [3, 5, 8]  # an invalid email or phone that is the only identity; no identity at all
     assert reasons[3].startswith("Email:")
     assert "abc-def" in reasons[5] and reasons[5].startswith("No HP:")
-    assert "pertanian" in reasons[7] and reasons[7].startswith("Industri:")
     assert "No identity" in reasons[8]
+    # An unknown industry is an optional cell: the row lands without it, and the cell is a warning.
+    [warning] = job.warnings
+    assert (warning["row"], warning["column"], warning["value"]) == (7, "Industri", "pertanian")
+    assert "pertanian" in warning["reason"]
+    assert Contact.objects.get(email="aneh@contoh.co.id").industry == "other"
     # The original row, cell for cell, so the report can be fixed and imported again.
     assert next(e for e in job.errors if e["row"] == 5)["values"] == rows[4]
     assert Contact.objects.get(full_name="Ani").industry == "healthcare"  # Indonesian industry words are understood
@@ -117,16 +121,19 @@ def test_interactions_from_date_and_flag_columns_are_logged_once(run_import):
     assert (again.created, again.updated, again.skipped) == (0, 0, 3)
 
 
-def test_an_unparseable_or_future_date_fails_the_row(run_import):
+def test_an_unparseable_or_future_date_is_a_warning_and_the_row_lands(run_import):
     rows = [["Email", "Last Activity"], ["a@contoh.co.id", "kemarin"], ["b@contoh.co.id", "01/01/2099"], ["c@contoh.co.id", "02/01/2026"]]
     mapping = {"identity": "auto", "columns": {"Email": "email",
                                                "Last Activity": {"target": "interaction", "kind": "page_viewed", "mode": "date"}}}
     job = run_import(csv_bytes(rows), mapping=mapping)
 
-    assert (job.created, job.failed) == (1, 2)
-    assert "is not a date" in job.errors[0]["reason"]
-    assert "future" in job.errors[1]["reason"]
-    assert not Contact.objects.filter(email__in=["a@contoh.co.id", "b@contoh.co.id"]).exists()
+    assert (job.created, job.failed, job.warned) == (3, 0, 2)
+    assert [(w["row"], w["column"], w["value"]) for w in job.warnings] == [
+        (2, "Last Activity", "kemarin"), (3, "Last Activity", "01/01/2099")]
+    assert "is not a date" in job.warnings[0]["reason"]
+    assert "future" in job.warnings[1]["reason"]
+    assert not Interaction.objects.filter(contact__email__in=["a@contoh.co.id", "b@contoh.co.id"]).exists()
+    assert Contact.objects.get(email="c@contoh.co.id").interactions.count() == 1
 
 
 def test_record_ids_identify_rows_per_source(run_import):

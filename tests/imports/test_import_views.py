@@ -197,3 +197,35 @@ def test_a_job_whose_queueing_failed_can_be_started_again(client_for, admin, run
     assert (job.status, job.created) == ("done", 1)
     assert client.post(f"/import/{job.pk}/start/").status_code == 302  # done: nothing happens
     assert Contact.objects.count() == 1
+
+
+def test_the_mapping_page_shows_the_guess_its_reason_and_activity_values(client_for, marketer,
+                                                                         django_capture_on_commit_callbacks):
+    from pathlib import Path
+
+    client = client_for(marketer)
+    content = (Path(__file__).resolve().parent / "fixtures" / "leadsquared_leads.csv").read_bytes()
+    client.post("/import/", {"file": SimpleUploadedFile("leads.csv", content, content_type="text/csv")})
+    job = ImportJob.objects.get()
+
+    page = client.get(f"/import/{job.pk}/mapping/")
+    html = page.content.decode()
+    assert "Last Activity: 14 distinct texts such as “Email Opened”, “SMS Sent” → activity names" in html
+    assert 'name="activity-10-0-value" value="Email Opened"' in html  # "Last Activity" is the 11th column
+    data = _mapping_post(page)
+    data["activity-10-0-value"], data["activity-10-0"] = "Email Opened", "email_clicked"  # the admin's choice
+    data["activity-10-1-value"], data["activity-10-1"] = "SMS Sent", ""
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/import/{job.pk}/mapping/", data)
+
+    job.refresh_from_db()
+    assert job.mapping["columns"]["Last Activity"]["values"]["Email Opened"] == "email_clicked"
+    assert (job.status, job.failed, job.warned) == ("done", 1, 1)
+    assert Interaction.objects.filter(kind="email_clicked", data__import_column="Last Activity").count() == 13 + 2  # one "Email Opened" row is refused
+    progress = client.get(f"/import/{job.pk}/").content.decode()
+    assert "Refused rows (no identity)" in progress and "Warnings (cells left out)" in progress
+    assert f"/import/{job.pk}/warnings.csv" in progress and f"/import/{job.pk}/errors.csv" in progress
+    assert client.get(f"/import/{job.pk}/status.json").json()["warned"] == 1
+    report = client.get(f"/import/{job.pk}/warnings.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
+    assert rows == [["row", "column", "value", "reason"], ["18", "TotalVisits", "banyak", "“banyak” is not a number."]]

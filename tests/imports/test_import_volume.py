@@ -43,9 +43,11 @@ def test_a_large_file_imports_with_every_good_row(playbooks, capsys):
     with capsys.disabled():
         print(f"\n{ROWS} generated rows in {elapsed:.1f}s ({ROWS / elapsed:,.0f} rows/s)")
 
-    bad = ROWS // 500
-    assert (job.status, job.total_rows, job.created, job.failed) == ("done", ROWS, ROWS - bad, bad)
+    # A bad email refuses the row only when it is the row's only identity; beside a phone it is a warning.
+    bad = sum(1 for i in range(ROWS) if i % 500 == 7 and i % 3 == 0)
+    warned = ROWS // 500 - bad
+    assert (job.status, job.total_rows, job.created, job.failed, job.warned) == ("done", ROWS, ROWS - bad, bad, warned)
     assert Contact.objects.count() == ROWS - bad
-    assert Interaction.objects.count() == sum(1 for i in range(ROWS) if i % 4 == 0 and i % 500 != 7)
+    assert Interaction.objects.count() == sum(1 for i in range(ROWS) if i % 4 == 0 and not (i % 500 == 7 and i % 3 == 0))
     assert not Contact.objects.filter(needs_rescore=True).exists()
     assert Contact.objects.filter(scored_at__isnull=True).count() == 0

@@ -25,8 +25,9 @@ def _file(kind: str) -> bytes:
     rows = [["Nama", "Email", "No HP", "Catatan", "Tanggal"],
             [*DEWI, "2026-01-05"],
             [*OTHER, "2026-01-06"],
-            # The same person again with a bad date: the row lands in the error report with her data.
-            [DEWI[0], DEWI[1], DEWI[2], "Minta dihubungi", "kemarin sore"]]
+            # The same person again in a row that does not line up with the header (an extra cell): refused,
+            # so it lands in the error report with her data. (A bad date alone is only a warning now.)
+            [DEWI[0], DEWI[1], DEWI[2], "Minta dihubungi", "kemarin sore", "sel lebih"]]
     return xlsx_bytes(rows) if kind == "xlsx" else csv_bytes(rows)
 
 

@@ -217,6 +217,7 @@ MATRIX: dict[str, list[Row]] = {
     "import_mapping_json": [Row(**IO, kw={"pk": "import_job"})],
     "import_status": [Row(**IO, kw={"pk": "import_job"})],
     "import_errors": [Row(**IO, kw={"pk": "import_job"})],
+    "import_warnings": [Row(**IO, kw={"pk": "import_job"})],
     "import_restart": [Row("POST", **IO, kw={"pk": "import_job"})],
     "export": [Row(**IO)],
     "duplicates": [Row(**IO)],

@@ -41,7 +41,8 @@ class Command(BaseCommand):
         parser.add_argument("--errors", help="where to write the bad-row report (default: FILE.errors.csv next to the file)")
         parser.add_argument("--user", help="username recorded as the importer")
         parser.add_argument("--chunk-size", type=int, default=importer.CHUNK_SIZE)
-        parser.add_argument("--show-mapping", action="store_true", help="print the mapping that will be used as JSON, then import")
+        parser.add_argument("--show-mapping", action="store_true",
+                            help="print what each column holds and becomes, and the mapping as JSON, then import")
 
     def handle(self, *args, **options):
         path = Path(options["file"])
@@ -58,6 +59,9 @@ class Command(BaseCommand):
             mapping = importer.mapping_normalise(mapping, job.header)
             self._apply_options(mapping, options, job.header)
             if options["show_mapping"]:
+                profiles = (job.options or {}).get("profiles") or {}
+                for name in job.header:  # what each column holds, and what it becomes
+                    self.stdout.write(importer.guess_reason(name, profiles.get(name), mapping["columns"][name]))
                 self.stdout.write(json.dumps(mapping, indent=2, ensure_ascii=False))
             job = importer.import_start(job=job, mapping=mapping, by=user, run=False)
         except ValidationError as exc:
@@ -72,8 +76,17 @@ class Command(BaseCommand):
         progress.finish(job.message)
         self.stdout.write(
             f"rows={job.total_rows} created={job.created} updated={job.updated} unchanged={job.skipped} "
-            f"failed={job.failed} status={job.status} job={job.pk}"
+            f"failed={job.failed} status={job.status} job={job.pk} warnings={job.warned}"
         )
+        if job.warned:
+            report = path.with_name(f"{path.stem}.warnings.csv")
+            try:
+                with report.open("wb") as handle:
+                    for chunk in exporting.csv_stream(importer.warning_report_rows(job)):
+                        handle.write(chunk)
+            except OSError as exc:
+                raise CommandError(f"Could not write the warnings to {report}: {exc}") from exc
+            self.stdout.write(f"Cells left out of imported rows ({job.warned}): {report}")
         if job.failed:
             report = Path(options["errors"]) if options["errors"] else path.with_name(f"{path.stem}.errors.csv")
             try:

@@ -1,0 +1,218 @@
+"""Real export layouts (tests/imports/fixtures/, written from the vendors' public documentation
+of their columns) through the default mapping: every row with an identity lands, activity and
+count columns become interactions, opt-outs withdraw consent with the import job as evidence,
+outcome columns stay outcomes, and the default playbook gives a plausible funnel."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from contacts import importer
+from contacts.models import ConsentRecord, Contact, ImportJob, Interaction, InteractionKind
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+IDENTITY_REASONS = ("No identity", "Email", "Email Address", "Phone")
+
+
+def _import(run_import, name: str) -> ImportJob:
+    return run_import((FIXTURES / name).read_bytes(), name=name)
+
+
+def _kinds(**filters) -> Counter:
+    return Counter(Interaction.objects.filter(**filters).values_list("kind_id", flat=True))
+
+
+@pytest.mark.parametrize(("name", "rows", "refused"), [
+    ("leadsquared_leads.csv", 46, [5]),  # the row without a Prospect ID
+    ("hubspot_contacts.csv", 7, []),  # a bad email beside a record ID: a warning, not a refusal
+    ("salesforce_leads_report.csv", 5, []),
+    ("mautic_contacts.csv", 4, []),
+    ("google_forms_responses.csv", 5, [6]),  # its only identity is an invalid email
+    ("whatsapp_business_chats.csv", 5, [6]),  # no phone at all
+])
+def test_every_row_with_an_identity_lands(run_import, name, rows, refused):
+    job = _import(run_import, name)
+
+    assert job.status == ImportJob.Status.DONE, job.message
+    assert (job.total_rows, job.created, job.failed) == (rows, rows - len(refused), len(refused))
+    assert [e["row"] for e in job.errors] == refused
+    assert all(e["reason"].startswith(IDENTITY_REASONS) for e in job.errors), job.errors
+    assert Contact.objects.count() == rows - len(refused)
+
+
+def test_leadsquared_activity_count_opt_out_and_outcome_columns(run_import):
+    job = _import(run_import, "leadsquared_leads.csv")
+    columns = job.mapping["columns"]
+
+    assert columns["Last Activity"]["target"] == columns["Last Notable Activity"]["target"] == "activity"
+    assert columns["Last Activity"]["values"]["Email Opened"] == "email_opened"
+    assert columns["Last Activity"]["values"]["SMS Sent"] == ""  # the seller's action, not the lead's
+    assert columns["TotalVisits"] == {"target": "count", "kind": "page_viewed"}
+    assert columns["Total Time Spent on Website"]["target"] == "number"
+    assert columns["Lead Origin"]["target"] == "attribute"  # where the record came from, not an activity
+    assert (columns["Do Not Email"]["target"], columns["Do Not Call"]["target"]) == ("opt_out_email", "opt_out_phone")
+    # The outcome stays an outcome: a conversion-level flag, and no activity value proposes a conversion kind.
+    assert columns["Converted"] == {"target": "interaction", "kind": "purchase", "mode": "flag"}
+    conversion = set(InteractionKind.objects.filter(intent_level="conversion").values_list("slug", flat=True))
+    for name in ("Last Activity", "Last Notable Activity"):
+        assert not set(columns[name]["values"].values()) & conversion
+    assert not _kinds(data__import_column__in=["Last Activity", "Last Notable Activity", "TotalVisits"]).keys() & conversion
+
+    first = Contact.objects.get(external_ref="82f11ec0-1ee5-4012-853d-452fe539a78b")
+    assert first.attributes["Last Activity"] == "Email Opened"
+    assert first.attributes["TotalVisits"] == 8 and first.attributes["Total Time Spent on Website"] == 1143  # numbers
+    assert _kinds(contact=first) == {"page_viewed": 8, "email_opened": 2, "purchase": 1}
+    bot = Contact.objects.get(attributes__TotalVisits=251)
+    assert _kinds(contact=bot, kind="page_viewed")["page_viewed"] == 25  # capped by CRM_IMPORT_COUNT_CAP
+    assert job.warnings == [{"row": 18, "column": "TotalVisits", "value": "banyak", "reason": "“banyak” is not a number."}]
+    banyak = Contact.objects.get(**{"attributes__Lead Number": 660737 - 16 * 7})  # file row 18
+    assert "TotalVisits" not in banyak.attributes and banyak.interactions.exists()  # the cell left out, the row in
+
+    no_email = Contact.objects.filter(external_ref__in=_refs_where("Do Not Email", "Yes"))
+    assert no_email.count() == 7
+    records = ConsentRecord.objects.filter(contact__in=no_email, channel="email")
+    assert records.count() == 7 and {(r.granted, r.import_job_id, r.source) for r in records} == {(False, job.pk, "import")}
+    assert not no_email.filter(consent_email=True).exists()
+    no_call = Contact.objects.get(external_ref__in=_refs_where("Do Not Call", "Yes"))
+    assert set(no_call.consent_records.values_list("channel", "granted", "import_job")) == {
+        ("whatsapp", False, job.pk), ("sms", False, job.pk)}
+
+
+def _refs_where(column: str, value: str) -> list[str]:
+    with (FIXTURES / "leadsquared_leads.csv").open(encoding="utf-8", newline="") as handle:
+        return [row["Prospect ID"] for row in csv.DictReader(handle) if row[column] == value and row["Prospect ID"]]
+
+
+def test_an_opt_out_turns_an_existing_opt_in_off_with_the_job_as_evidence(run_import, make_contact):
+    existing = make_contact(email="rina.wijaya@majujaya.co.id", full_name="Rina")
+    from contacts.consent import consent_set
+
+    consent_set(contact=existing, channel="email", granted=True, source="page")
+    rows = b"Email,Unsubscribed\r\nrina.wijaya@majujaya.co.id,true\r\n"
+    job = run_import(rows, name="unsubscribes.csv")
+
+    existing.refresh_from_db()
+    assert existing.consent_email is False
+    latest = existing.consent_records.order_by("-pk").first()
+    assert (latest.channel, latest.granted, latest.import_job_id) == ("email", False, job.pk)
+
+
+def test_hubspot_counts_dates_and_unsubscribes(run_import):
+    job = _import(run_import, "hubspot_contacts.csv")
+    columns = job.mapping["columns"]
+
+    assert columns["Number of Pageviews"] == {"target": "count", "kind": "page_viewed"}
+    assert columns["Number of Sessions"]["target"] == "number"  # one count per kind: visits are not counted twice
+    assert columns["Last Activity Date"]["target"] == "interaction" and columns["Last Activity Date"]["mode"] == "date"
+    rina = Contact.objects.get(email="rina.wijaya@majujaya.co.id")
+    assert _kinds(contact=rina) == {"page_viewed": 14 + 1, "form_submitted": 2, "email_opened": 6, "email_clicked": 2}
+    sari = Contact.objects.get(email="sari.lestari@gmail.com")
+    assert list(sari.consent_records.values_list("channel", "granted", "import_job")) == [("email", False, job.pk)]
+    assert sari.phone is None
+    assert {(w["row"], w["column"]) for w in job.warnings} == {(4, "Phone Number"), (8, "Email")}
+    assert Contact.objects.get(external_ref="57").email is None  # the bad email left out, the row kept by its record ID
+
+
+def test_salesforce_last_activity_holds_dates_so_it_stays_a_date(run_import):
+    job = _import(run_import, "salesforce_leads_report.csv")
+
+    assert job.mapping["columns"]["Last Activity"] == {"target": "interaction", "kind": "page_viewed", "mode": "date"}
+    assert _kinds() == {"page_viewed": 2, "purchase": 2}
+    assert {(w["row"], w["column"], w["value"]) for w in job.warnings} == {
+        (2, "Industry", "technology"), (5, "Last Activity", "yesterday"), (6, "Email", "rudi@agromakmur"),
+        (6, "Industry", "agriculture")}
+    assert Contact.objects.get(external_ref="00Q5g00000AbC4AAA").industry == "ecommerce"  # "Retail"
+    putri = Contact.objects.get(email="putri@cendekia.sch.id")
+    assert list(putri.consent_records.values_list("channel", "granted")) == [("email", False)]
+
+
+def test_mautic_do_not_contact(run_import):
+    job = _import(run_import, "mautic_contacts.csv")
+
+    fitri = Contact.objects.get(email="fitri.h@gmail.com")
+    assert fitri.do_not_contact is True
+    assert list(fitri.consent_records.values_list("channel", "granted", "import_job")) == [("all", False, job.pk)]
+    assert Contact.objects.filter(do_not_contact=True).count() == 1
+    wahyu = Contact.objects.get(external_ref="101")
+    assert wahyu.tags.count() == 2
+    assert wahyu.attributes["points"] == 35  # a number, so a rule can say attributes.points gte 30
+
+
+def test_google_forms_timestamp_is_the_form_submission(run_import):
+    job = _import(run_import, "google_forms_responses.csv")
+
+    assert job.mapping["columns"]["Timestamp"] == {"target": "interaction", "kind": "form_submitted", "mode": "date"}
+    submission = Interaction.objects.get(contact__email="ayu.lestari@gmail.com")
+    assert (submission.kind_id, submission.occurred_at.date().isoformat()) == ("form_submitted", "2025-03-14")
+    assert [(w["row"], w["column"]) for w in job.warnings] == [(4, "Nomor WhatsApp")]  # the row landed by its email
+
+
+def test_whatsapp_chat_list_unread_messages_are_interactions(run_import):
+    _import(run_import, "whatsapp_business_chats.csv")
+
+    sinta = Contact.objects.get(full_name="Mbak Sinta")
+    assert _kinds(contact=sinta) == {"whatsapp_message": 1 + 5}  # the last message, and five unread
+
+
+def test_the_default_playbook_gives_a_plausible_funnel_on_an_imported_list(run_import, playbooks):
+    job = _import(run_import, "leadsquared_leads.csv")
+
+    stages = Counter(Contact.objects.values_list("stage", flat=True))
+    total = sum(stages.values())
+    assert total == job.created == 45
+    assert stages["customer"] == Interaction.objects.filter(kind="purchase").count()  # "Converted" is the outcome
+    open_ = total - stages["customer"]
+    assert stages["contact"] + stages["lead"] >= 0.6 * open_  # most are contacts or leads
+    assert 1 <= stages["prospect"] <= 0.25 * open_  # some prospects, not three quarters of them
+    # Before, the behaviour columns could only be attributes and everyone scored 0.
+    scored = Contact.objects.exclude(stage="customer").filter(score__gt=0).count()
+    assert scored >= 0.75 * open_
+
+
+def test_show_mapping_prints_the_guess_and_its_reason(reference_data, tmp_path):
+    out = io.StringIO()
+    path = tmp_path / "leadsquared_leads.csv"
+    path.write_bytes((FIXTURES / "leadsquared_leads.csv").read_bytes())
+    call_command("import_contacts", str(path), "--show-mapping", stdout=out)
+    text = out.getvalue()
+    assert "Last Activity: 14 distinct texts such as “Email Opened”, “SMS Sent” → activity names" in text
+    assert "TotalVisits: whole numbers from 0 to 251 → number of “page_viewed” interactions" in text
+    assert "Do Not Email: yes/no values such as “No”, “Yes” → Email opt-out (yes = no emails)" in text
+    assert "failed=1" in text and "warnings=1" in text
+    report = (tmp_path / "leadsquared_leads.warnings.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert report == ["row,column,value,reason", "18,TotalVisits,banyak,“banyak” is not a number."]
+
+
+def test_a_value_chosen_on_the_mapping_page_wins_over_the_synonyms(run_import, reference_data):
+    job = importer.import_create(file_name="leads.csv", content=(FIXTURES / "leadsquared_leads.csv").read_bytes())
+    mapping = importer.mapping_normalise(job.mapping, job.header)
+    mapping["columns"]["Last Activity"]["values"]["Email Opened"] = ""  # ignored
+    mapping["columns"]["Last Activity"]["values"]["SMS Sent"] = "whatsapp_message"
+    mapping["columns"]["Last Notable Activity"] = {"target": "ignore"}
+    importer.import_start(job=job, mapping=mapping, run=False)
+    importer.import_run(job_id=job.pk)
+
+    kinds = _kinds(data__import_column="Last Activity")
+    assert kinds["email_opened"] == 1  # only "View in browser link Clicked" (by synonym); "Email Opened" ignored
+    assert kinds["whatsapp_message"] == 11 + 4  # "SMS Sent" as chosen, and Olark chats by synonym
+
+
+def test_erasure_empties_the_warnings_naming_the_person(run_import):
+    job = _import(run_import, "hubspot_contacts.csv")
+    sari = Contact.objects.get(email="sari.lestari@gmail.com")
+    assert any(w["value"] == "not a phone" for w in job.warnings)
+
+    importer.imports_erase(people=[importer.Identity.of(sari)])
+
+    job.refresh_from_db()
+    erased = next(w for w in job.warnings if w["row"] == 4)
+    assert (erased["column"], erased["value"]) == ("Phone Number", "") and "Erased" in erased["reason"]
+    assert next(w for w in job.warnings if w["row"] == 8)["value"] == "hendra@@broken"  # someone else's stays
