@@ -26,7 +26,7 @@ from crm.audit import audit
 from crm.models import AuditEvent
 from nurture import email as mail
 from nurture import guardrails, rendering
-from nurture.models import Delivery, Enrollment, Message, MessageChannel
+from nurture.models import Delivery, Enrollment, Message, MessageChannel, SequenceStep
 from nurture.selectors import recipient_of
 from nurture.sequences import enrollments_exit
 from nurture.tasks import queue_deliveries
@@ -94,7 +94,14 @@ def message_save(*, data: Mapping[str, Any], by, message: Message | None = None)
 
 @transaction.atomic
 def message_archive(*, message: Message, by) -> Message:
-    """Archived messages leave the library and every choice list; what was sent stays readable."""
+    """Archived messages leave the library and every choice list; what was sent stays readable.
+    A message a sequence still sends is refused: the sequence must change first, so no step is lost."""
+    used = list(SequenceStep.objects.filter(message=message).select_related("sequence")
+                .order_by("sequence__name", "position")[:3])
+    if used:
+        raise ValidationError({"message": [_("A sequence still sends this message (%(where)s); change the sequence "
+                                             "first.") % {"where": ", ".join(
+            _("“%(sequence)s”, step %(n)d") % {"sequence": step.sequence.name, "n": step.position + 1} for step in used)}]})
     Message.objects.filter(pk=message.pk).update(is_archived=True, updated_at=timezone.now())
     audit(by, AuditEvent.Action.CHANGE, message, fields=["is_archived"])
     message.refresh_from_db()

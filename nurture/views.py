@@ -85,7 +85,12 @@ def message_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @require_POST
 @roles.role_required(*WRITERS)
 def message_archive(request: HttpRequest, pk: int) -> HttpResponse:
-    services.message_archive(message=get_object_or_404(Message, pk=pk, is_archived=False), by=request.user)
+    message = get_object_or_404(Message, pk=pk, is_archived=False)
+    try:
+        services.message_archive(message=message, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("nurture:message_edit", pk=message.pk)
     messages.success(request, _("Message archived; what was sent with it stays on the contacts' pages."))
     return redirect("nurture:message_list")
 

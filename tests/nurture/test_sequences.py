@@ -149,3 +149,14 @@ def test_runs_racing_in_four_threads_send_each_step_once(transactional_db, refer
     assert errors == []
     assert Delivery.objects.count() == len(leads)
     assert Delivery.objects.values("enrollment", "step_position").distinct().count() == len(leads)
+
+
+def test_a_message_a_sequence_still_sends_cannot_be_archived(lead_sequence, message, marketer):
+    with pytest.raises(ValidationError) as refused:
+        services.message_archive(message=message("edu-webinar-id"), by=marketer)
+    assert "Lead pendidikan" in refused.value.messages[0] and "step 2" in refused.value.messages[0]
+    assert not message("edu-webinar-id").is_archived
+    from django.db.models import ProtectedError
+
+    with pytest.raises(ProtectedError):
+        message("edu-webinar-id").delete()
