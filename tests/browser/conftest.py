@@ -73,3 +73,8 @@ def browse(chromium, live_server, transactional_db) -> Iterator[Callable]:
     yield open_as
     for context in contexts:
         context.close()
+
+
+# The nurture fixtures (a real SMTP server process, the starter library, a contact in a stage) for
+# the nurture walk-through; one session-wide chromium serves every browser test.
+from tests.nurture.conftest import library, message, person, smtp_server  # noqa: E402, F401

@@ -93,7 +93,3 @@ def person(make_contact):
         return contact
 
     return make
-
-
-# The browser fixtures (Debian's chromium through Playwright, a logged-in page, screenshots).
-from tests.browser.conftest import browse, chromium, screenshot  # noqa: E402, F401
