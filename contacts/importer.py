@@ -1037,12 +1037,18 @@ class _Compiled:
         self._check_identity(data, warn)
         self._check_fields(data, warn)
         interactions = []
+        activities: set[tuple[str, str]] = set()
         for spec in self.interactions:
             raw = self.value(cells, spec.position)
             if raw is None:
                 continue
             for kind, when, dated, index in self._occurrences(spec, raw, cells, now, warn):
                 moment = when.isoformat() if dated else "import"
+                if spec.mode == "activity":
+                    # Exports repeat the latest activity ("Last Activity", "Last Notable Activity"): one event, once.
+                    if (kind, moment) in activities:
+                        continue
+                    activities.add((kind, moment))
                 key = f"{spec.column}|{kind}|{moment}" + (f"|{index}" if index else "")
                 occurrence = spec if kind == spec.kind else _InteractionSpec(
                     column=spec.column, position=spec.position, kind=kind, mode=spec.mode,
