@@ -145,12 +145,18 @@ def cmd_snapshot(args) -> None:
     out({"state": state})
 
 
+def _task(name: str):
+    """A task by name: "score_pending_task" (scoring.tasks) or a dotted path "nurture.tasks.sequences_run_task"."""
+    import importlib
+
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module or "scoring.tasks"), attr)
+
+
 def cmd_send(args) -> None:
     """Publish tasks to the broker: the id list `times` times over, or with --adjacent
     each id `times` times in a row (so two idle workers take the copies at once)."""
-    from scoring import tasks
-
-    task = getattr(tasks, args.task)
+    task = _task(args.task)
     ids = [int(i) for i in args.ids.split(",")] if args.ids else [None]
     order = [i for i in ids for _ in range(args.times)] if args.adjacent else [i for _ in range(args.times) for i in ids]
     for value in order:
@@ -165,9 +171,7 @@ def cmd_race(args) -> None:
 
     from django.db import connections
 
-    from scoring import tasks
-
-    task = getattr(tasks, args.task)
+    task = _task(args.task)
     calls = [[int(i)] for i in args.ids.split(",")] if args.ids else [[]]  # a task of ids, or one without arguments
     barrier = threading.Barrier(args.threads)
     errors: list[str] = []
@@ -188,6 +192,40 @@ def cmd_race(args) -> None:
     for thread in threads:
         thread.join()
     out({"runs": args.threads * len(calls), "errors": errors})
+
+
+def cmd_sequence_setup(args) -> None:
+    """The starter library, a two-step sequence for new leads (both steps due at once), and N
+    contacts set to lead by hand (each enrolled by that stage change)."""
+    from contacts.services import contact_set_stage, contact_upsert
+    from nurture.models import Message
+    from nurture.sequences import sequence_save
+    from nurture.services import starter_library_load
+
+    starter_library_load()
+    sequence_save(data={"name": f"{args.prefix} leads", "trigger_stage": "lead"}, by=None, steps=[
+        {"wait_days": 0, "message": Message.objects.get(starter_key="all-edu-id").pk},
+        {"wait_days": 0, "message": Message.objects.get(starter_key="all-edu-en").pk}])
+    ids = []
+    for i in range(args.contacts):
+        contact = contact_upsert(data={"full_name": f"{args.prefix} {i}", "email": f"{args.prefix}{i}@faults.example.co.id",
+                                       "consent_email": True}, rescore=False).contact
+        contact_set_stage(contact=contact, stage="lead", by=None)
+        ids.append(contact.pk)
+    out({"contact_ids": ids})
+
+
+def cmd_sequence_state(args) -> None:
+    """Deliveries of sequence steps: per status, and any (enrollment, step) with more than one row."""
+    from django.db.models import Count
+
+    from nurture.models import Delivery, Enrollment
+
+    steps = Delivery.objects.filter(enrollment__isnull=False)
+    out({"statuses": dict(Counter(steps.values_list("status", flat=True))),
+         "duplicates": list(steps.values("enrollment", "step_position").annotate(n=Count("pk")).filter(n__gt=1)
+                            .values_list("enrollment", "step_position")),
+         "enrollments": dict(Counter(Enrollment.objects.values_list("status", flat=True)))})
 
 
 def cmd_mark(args) -> None:
@@ -288,6 +326,10 @@ def main() -> None:
     p.add_argument("task")
     p.add_argument("--ids", default="")
     p.add_argument("--threads", type=int, default=2)
+    p = sub.add_parser("sequence_setup")
+    p.add_argument("--contacts", type=int, default=100)
+    p.add_argument("--prefix", default="seq")
+    sub.add_parser("sequence_state")
     p = sub.add_parser("mark")
     p.add_argument("--ids", required=True)
     sub.add_parser("publish_variant")

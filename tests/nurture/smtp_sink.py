@@ -3,7 +3,10 @@ lands in a Maildir the tests read. Recipients decide the answer, like a real ser
   *bounce*@...   550 5.1.1 at RCPT (a permanent failure: the message bounces)
   *tempfail*@... 451 4.3.0 at RCPT (a temporary failure: try again later)
 
-    python tests/nurture/smtp_sink.py PORT MAILDIR
+    python tests/nurture/smtp_sink.py PORT MAILDIR [SECONDS_PER_MESSAGE]
+
+The optional delay makes each DATA answer slow, like a loaded server (the fault tests kill a
+worker mid-send with it).
 """
 
 import asyncio
@@ -14,8 +17,9 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, path: str):
+    def __init__(self, path: str, delay: float = 0.0):
         self.box = mailbox.Maildir(path, create=True)
+        self.delay = delay
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if "bounce" in address:
@@ -26,13 +30,16 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.box.add(envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
 
 def main() -> None:
     port, path = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Sink(path), hostname="127.0.0.1", port=port)
+    delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+    controller = Controller(Sink(path, delay), hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)
     try:
