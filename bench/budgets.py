@@ -64,6 +64,9 @@ BUDGETS: dict[str, Budget] = {
     "page_stage_list_p95": Budget("<=", 150, "ms"),
     "page_contact_p95": Budget("<=", 100, "ms"),
     "page_queries": Budget("<=", 30, "queries"),
+    # 8. A campaign to every eligible contact of a segment, into a local SMTP server.
+    "campaign_rate": Budget(">=", 200, "messages/s"),
+    "campaign_vs_send_mail": Budget(">=", 5, "×"),  # ours / one send_mail (one SMTP connection) per contact
     # 7. Seeding the workload (generate, COPY, index, analyze).
     "seed": Budget("<=", 600, "s", scales=True),
 }
@@ -78,3 +81,5 @@ API_BATCH = 500
 API_BATCHES = {"tiny": 2, "S": 40, "L": 40}
 API_SINGLE_POSTS = {"tiny": 20, "S": 300, "L": 300}
 IMPORT_ROWS = {"tiny": 2_000, "S": 100_000, "L": 100_000}
+CAMPAIGN_RECIPIENTS = {"tiny": 300, "S": 20_000, "L": 100_000}
+CAMPAIGN_BASELINE_SAMPLE = {"tiny": 100, "S": 1_000, "L": 1_000}

@@ -23,7 +23,7 @@ from crm.audit import audit
 from crm.models import AuditEvent
 from nurture import guardrails
 from nurture.models import Campaign, Delivery, Message, MessageChannel
-from nurture.services import delivery_send
+from nurture.services import deliveries_send
 from nurture.tasks import queue_campaign_batches, queue_campaign_fill
 
 FILL_CHUNK = 1000
@@ -133,21 +133,18 @@ def campaign_fill(*, campaign_id: int) -> int:
 
 def campaign_send_batch(*, campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
     """Send one batch over one SMTP connection; the last batch closes the campaign."""
-    outcomes: dict[str, int] = {}
     connection = get_connection()
     try:
         connection.open()
     except OSError:
         connection = None  # each send then fails as temporary, and the sweep retries it
     try:
-        for delivery_id in delivery_ids:
-            outcome = delivery_send(delivery_id=delivery_id, connection=connection)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        outcomes = deliveries_send(delivery_ids=delivery_ids, connection=connection)
     finally:
         if connection is not None:
             connection.close()
     campaign_finish(campaign_id=campaign_id)
-    return outcomes
+    return dict(outcomes)
 
 
 def campaign_finish(*, campaign_id: int) -> bool:

@@ -8,6 +8,7 @@ retry or a second worker never sends the same message twice."""
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -180,15 +181,51 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def delivery_send(*, delivery_id: int, connection=None) -> str:
-    """Send one queued delivery; returns what happened (sent, bounced, retry, failed, refused, skipped).
+    """Send one queued delivery; returns what happened (sent, bounced, retry, failed, refused, skipped)."""
+    outcomes = deliveries_send(delivery_ids=[delivery_id], connection=connection)
+    return next(iter(outcomes), "skipped")
 
-    Claimed with a conditional UPDATE first, so only one caller ever sends it. The guardrails are
-    asked again: consent withdrawn, or the contact erased, since the send was queued stops it."""
-    now = timezone.now()
-    if not Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.QUEUED).update(
-            status=Delivery.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=None):
-        return "skipped"
-    delivery = Delivery.objects.select_related("contact", "contact__owner", "message").get(pk=delivery_id)
+
+SENT_FLUSH = 20  # sent deliveries are marked in groups: few commits, and a crash leaves at most this many unmarked
+
+
+def deliveries_send(*, delivery_ids: list[int], connection=None) -> Counter:
+    """Send queued deliveries (a campaign batch, or one), over one SMTP connection when given; returns
+    how many ended how (sent, bounced, retry, failed, refused; skipped: not claimed).
+
+    Claimed together first (queued -> sending, rows another worker holds are skipped), so only one
+    caller ever sends each. The guardrails are asked again: consent withdrawn, or the contact
+    erased, since the send was queued stops it. Sent rows are marked every SENT_FLUSH messages."""
+    with transaction.atomic():
+        claimed = list(Delivery.objects.select_for_update(skip_locked=True)
+                       .filter(pk__in=delivery_ids, status=Delivery.Status.QUEUED).values_list("pk", flat=True))
+        Delivery.objects.filter(pk__in=claimed).update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1,
+                                                       next_attempt_at=None)
+    outcomes: Counter = Counter(skipped=len(delivery_ids) - len(claimed))
+    sent: list[int] = []
+
+    def flush() -> None:
+        if sent:
+            Delivery.objects.filter(pk__in=sent, status=Delivery.Status.SENDING).update(
+                status=Delivery.Status.SENT, sent_at=timezone.now(), error="")
+            sent.clear()
+
+    deliveries = Delivery.objects.filter(pk__in=claimed).select_related("contact", "contact__owner", "message").order_by("pk")
+    try:
+        for delivery in deliveries:
+            outcome = _deliver(delivery, connection)
+            outcomes[outcome] += 1
+            if outcome == "sent":
+                sent.append(delivery.pk)
+                if len(sent) >= SENT_FLUSH:
+                    flush()
+    finally:
+        flush()
+    return +outcomes
+
+
+def _deliver(delivery: Delivery, connection) -> str:
+    """One claimed delivery: refuse, send, or record the failure (everything but success is written here)."""
     contact, message = delivery.contact, delivery.message
     if is_anonymised(contact) or (code := guardrails.refusal(recipient_of(contact), purpose=message.purpose,
                                                               channel=message.channel)):
@@ -209,19 +246,18 @@ def delivery_send(*, delivery_id: int, connection=None) -> str:
                             external_id=f"delivery:{delivery.pk}:bounce",
                             data={"delivery": delivery.pk, "message": message.pk, "smtp": failure.detail[:200]})
             return "bounced"
-        if delivery.attempts >= settings.CRM_EMAIL_MAX_ATTEMPTS:
+        attempts = delivery.attempts  # read after the claim, which counted this one
+        if attempts >= settings.CRM_EMAIL_MAX_ATTEMPTS:
             _finish(delivery, Delivery.Status.FAILED, error=failure.detail)
             return "failed"
         Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
-            status=Delivery.Status.QUEUED, next_attempt_at=now + _backoff(delivery.attempts), error=failure.detail)
+            status=Delivery.Status.QUEUED, next_attempt_at=timezone.now() + _backoff(attempts), error=failure.detail)
         return "retry"
-    _finish(delivery, Delivery.Status.SENT, sent_at=timezone.now())
     return "sent"
 
 
-def _finish(delivery: Delivery, status: str, *, error: str = "", sent_at=None) -> None:
-    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
-        status=status, error=error[:300], **({"sent_at": sent_at} if sent_at else {}))
+def _finish(delivery: Delivery, status: str, *, error: str = "") -> None:
+    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(status=status, error=error[:300])
 
 
 def deliveries_sweep(*, now=None, stuck_after: timedelta = timedelta(minutes=15)) -> dict[str, int]:

@@ -3,7 +3,7 @@ lands in a Maildir the tests read. Recipients decide the answer, like a real ser
   *bounce*@...   550 5.1.1 at RCPT (a permanent failure: the message bounces)
   *tempfail*@... 451 4.3.0 at RCPT (a temporary failure: try again later)
 
-    python tests/nurture/smtp_sink.py PORT MAILDIR [SECONDS_PER_MESSAGE]
+    python tests/nurture/smtp_sink.py PORT MAILDIR|- [SECONDS_PER_MESSAGE]
 
 The optional delay makes each DATA answer slow, like a loaded server (the fault tests kill a
 worker mid-send with it).
@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 
 class Sink:
     def __init__(self, path: str, delay: float = 0.0):
-        self.box = mailbox.Maildir(path, create=True)
+        self.box = mailbox.Maildir(path, create=True) if path != "-" else None  # "-": accept and discard (the bench)
         self.delay = delay
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -32,7 +32,8 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
-        self.box.add(envelope.original_content or envelope.content)
+        if self.box is not None:
+            self.box.add(envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
 
