@@ -7,6 +7,7 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
 
 from contacts.models import Contact, ImportJob, Interaction
 
@@ -23,7 +24,9 @@ MESSY = [
 
 
 def _upload(client, rows=MESSY, name="leads.csv", **kwargs):
-    return client.post("/import/", {"file": SimpleUploadedFile(name, csv_bytes(rows, **kwargs), content_type="text/csv")})
+    """Upload, then run what the upload queued after commit (the Celery task that reads the file)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post("/import/", {"file": SimpleUploadedFile(name, csv_bytes(rows, **kwargs), content_type="text/csv")})
 
 
 def _mapping_post(page) -> dict:
