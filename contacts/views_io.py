@@ -33,7 +33,6 @@ from contacts.forms_io import (
 from contacts.models import ImportJob
 from contacts.selectors import contacts_visible_to
 from crm import roles
-from crm.audit import audit
 
 RECENT_IMPORTS = 20
 # The list and the progress endpoint never load the file or the bad rows.
@@ -266,10 +265,8 @@ def export(request: HttpRequest) -> HttpResponse:
             back = request.POST.get("next", "")
             safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
             return redirect(back if safe and back else "contacts:list")
-    queryset = exporting.export_queryset(user=request.user, params=request.GET, ids=ids, campaign=campaign, request=request)
-    count = queryset.count()
-    audit(request.user, "export", object_type="contacts.contact", rows=count, format=fmt, campaign=campaign,
-          filters=exporting.audit_filters(request.GET), selection=len(ids) if ids is not None else None)
+    queryset, _count = exporting.contacts_export(user=request.user, params=request.GET, ids=ids, campaign=campaign, fmt=fmt,
+                                                 request=request)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     name = f"contacts-{campaign + '-' if campaign else ''}{stamp}"
     if fmt == "xlsx":
