@@ -132,3 +132,14 @@ def test_a_job_left_parsing_long_after_its_limit_is_shown_as_failed(client_for, 
     import_parse_task.apply(args=[job.pk])  # a late task leaves it alone
     job.refresh_from_db()
     assert job.status == "failed"
+
+
+def test_the_waiting_page_and_the_reasons_are_in_indonesian(client_for, marketer, settings):
+    settings.LANGUAGE_CODE = "id"
+    job = importer.import_receive(file_name="antri.csv", content=csv_bytes(ROWS), by=marketer)
+    html = client_for(marketer).get(reverse("import_mapping", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    assert "Membaca berkas" in html and "Berkas sedang dibaca" in html
+    from django.utils import translation
+
+    with translation.override("id"):
+        assert "detik" in importer.import_parse_timeout_message(120)
