@@ -855,6 +855,12 @@ def import_parse(*, job_id: int, seconds: float | None = None) -> ImportJob | No
             _parse_failed(job_id, import_parse_timeout_message(limit))
         except (csv.Error, UnicodeDecodeError) as exc:
             _parse_failed(job_id, _("This file could not be read as CSV: %(error)s") % {"error": exc})
+        except (OperationalError, InterfaceError):
+            raise  # transient (database restarting): the task retries
+        except Exception as exc:  # a reader's own error on a broken file: the job must not stay "parsing"
+            log.exception("Reading import %s failed.", job_id)
+            _parse_failed(job_id, _("This file could not be read (%(error)s). Check that it opens in a spreadsheet "
+                                    "program, and upload it again.") % {"error": type(exc).__name__})
         else:
             fields["options"] = {**job.options, **fields["options"]}
             ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PARSING).update(

@@ -25,8 +25,10 @@ def import_run_task(job_id: int) -> None:
 PARSE_SECONDS = getattr(settings, "CRM_IMPORT_PARSE_SECONDS", 120)
 
 
+# Acknowledged on receipt, not after: a file that gets the worker killed (out of memory) must not
+# be delivered again and again; the lost job is marked failed once overdue (import_parse_overdue).
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=60, max_retries=8,
-             soft_time_limit=PARSE_SECONDS, time_limit=PARSE_SECONDS + 30)
+             soft_time_limit=PARSE_SECONDS, time_limit=PARSE_SECONDS + 30, acks_late=False, reject_on_worker_lost=False)
 def import_parse_task(job_id: int, seconds: float | None = None) -> None:
     """Read an uploaded file ("parsing" -> "uploaded" or "failed"); a job already read is left alone."""
     from contacts.importer import import_parse

@@ -143,3 +143,16 @@ def test_the_waiting_page_and_the_reasons_are_in_indonesian(client_for, marketer
 
     with translation.override("id"):
         assert "detik" in importer.import_parse_timeout_message(120)
+
+
+def test_an_unexpected_reader_error_ends_failed_not_parsing(marketer, monkeypatch):
+    job = importer.import_receive(file_name="aneh.csv", content=csv_bytes(ROWS), by=marketer)
+
+    def broken(content, fmt):
+        raise KeyError("xl/sharedStrings.xml")
+
+    monkeypatch.setattr(importer, "file_rows", broken)
+    import_parse_task.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.status == "failed" and "KeyError" in job.message
+    assert import_parse_task.acks_late is False  # a file that kills the worker is not delivered again
