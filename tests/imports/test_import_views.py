@@ -208,7 +208,8 @@ def test_the_mapping_page_shows_the_guess_its_reason_and_activity_values(client_
 
     client = client_for(marketer)
     content = (Path(__file__).resolve().parent / "fixtures" / "leadsquared_leads.csv").read_bytes()
-    client.post("/import/", {"file": SimpleUploadedFile("leads.csv", content, content_type="text/csv")})
+    with django_capture_on_commit_callbacks(execute=True):  # the task that reads the file
+        client.post("/import/", {"file": SimpleUploadedFile("leads.csv", content, content_type="text/csv")})
     job = ImportJob.objects.get()
 
     page = client.get(f"/import/{job.pk}/mapping/")
