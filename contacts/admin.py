@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from contacts import services
 from contacts.consent import CONSENT_FLAGS as CONSENT_FIELDS
 from contacts.models import (
     CaptureForm,
@@ -65,6 +66,13 @@ class InteractionKindAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "name_id", "intent_level")
     list_filter = ("intent_level",)
     search_fields = ("slug", "name", "name_id")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        # A new kind goes through the service, which writes its audit row.
+        services.interaction_kind_create(data=form.cleaned_data, by=request.user)
+        return None
 
 
 @admin.register(Note)

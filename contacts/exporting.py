@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Contact
 from contacts.selectors import contact_list, contacts_visible_to
+from crm.audit import audit
 
 CAMPAIGN_CHANNELS = {
     "email": _("Email campaign"),
@@ -87,6 +88,17 @@ def export_queryset(*, user, params: Mapping[str, Any] | None = None, ids: Seque
     if campaign:
         queryset = campaign_ready(queryset, campaign)
     return queryset
+
+
+def contacts_export(*, user, params: Mapping[str, Any] | None = None, ids: Sequence[int] | None = None,
+                    campaign: str = "", fmt: str = "csv", request=None) -> tuple[QuerySet[Contact], int]:
+    """Start an export: what the user may export (export_queryset) and how many rows, with the
+    audit row (the count, format, campaign and filters; free-text search recorded as present only)."""
+    queryset = export_queryset(user=user, params=params, ids=ids, campaign=campaign, request=request)
+    count = queryset.count()
+    audit(user, "export", object_type=Contact._meta.label_lower, rows=count, format=fmt, campaign=campaign,
+          filters=audit_filters(params or {}), selection=len(ids) if ids is not None else None)
+    return queryset, count
 
 
 def campaign_ready(queryset: QuerySet[Contact], channel: str) -> QuerySet[Contact]:

@@ -4,7 +4,11 @@ The /import/ pages, the `import_contacts` command and the Celery task all go thr
 
     file_inspect   read a CSV (any common delimiter and encoding) or XLSX: header, row count, preview
     mapping_guess  suggest a mapping of columns to contact fields (Indonesian and English headers)
-    import_create  store the uploaded file as an ImportJob (status "uploaded")
+    import_receive store an uploaded file as an ImportJob (status "parsing") after the cheap
+                   checks, and queue import_parse (a Celery task with a time limit)
+    import_parse   the heavy read (unpack, count rows, preview, guess a mapping): "parsing" to
+                   "uploaded" (waiting for a mapping) or "failed" with the reason
+    import_create  the same read in this process (the command): an ImportJob ready for a mapping
     import_start   validate and store the mapping, queue the run after commit
     import_run     import in chunks of CHUNK_SIZE rows, each chunk in its own transaction, resumable
                    from rows_done; then ONE bulk rescore of the contacts the import touched
@@ -46,7 +50,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from itertools import islice
 from pathlib import Path
@@ -79,6 +83,7 @@ MAX_COLUMNS = 250
 CHUNK_SIZE = 1000
 ERRORS_KEPT = 10_000  # rows kept for the report; the `failed` counter counts them all
 PREVIEW_ROWS = 5
+PARSE_CHECK_EVERY = 256  # rows between two looks at the parse deadline
 DELIMITERS = ",;\t|"
 ROW_REF_PREFIX = "row:"
 # New people (no match for their email, phone or reference) are inserted in bulk; see _create_new.
@@ -344,14 +349,21 @@ def _check_text(content: bytes) -> None:
                                 "renamed .csv?). Upload a CSV or an Excel (.xlsx) file."))
 
 
-def file_inspect(*, content: bytes, file_name: str = "") -> Inspection:
-    """Read the whole file once: format, header, number of data rows and the first rows."""
+class ParseTimeout(Exception):
+    """Reading the file took longer than its time limit (CRM_IMPORT_PARSE_SECONDS)."""
+
+
+def file_inspect(*, content: bytes, file_name: str = "", deadline: float | None = None) -> Inspection:
+    """Read the whole file once: format, header, number of data rows and the first rows.
+    With a deadline (time.monotonic()), stop with ParseTimeout once it has passed."""
     fmt = file_format(content, file_name)
     try:
         header, rows = file_rows(content, fmt)
         preview: list[list[str]] = []
         total = 0
         for _number, cells in rows:
+            if deadline is not None and total % PARSE_CHECK_EVERY == 0 and time.monotonic() > deadline:
+                raise ParseTimeout
             total += 1
             if len(preview) < PREVIEW_ROWS:
                 preview.append([_text(c) for c in cells[: len(header)]] + [""] * (len(header) - len(cells)))
@@ -793,30 +805,129 @@ def mapping_for_header(header: Sequence[str], *, exclude_job: int | None = None)
     for mapping in saved_mappings().values():
         if set(mapping.get("header") or ()) == columns:
             return mapping
-    earlier = (ImportJob.objects.exclude(pk=exclude_job).exclude(mapping={}).exclude(status=ImportJob.Status.UPLOADED)
+    earlier = (ImportJob.objects.exclude(pk=exclude_job).exclude(mapping={})
+               .exclude(status__in=[ImportJob.Status.UPLOADED, ImportJob.Status.PARSING])
                .filter(header=list(header)).only("mapping").first())
     return earlier.mapping if earlier else None
 
 
 # --- Creating and starting jobs -----------------------------------------------------
 
-def import_create(*, file_name: str, content: bytes, by=None) -> ImportJob:
-    """Store an uploaded file with its header and a suggested (or remembered) mapping."""
-    inspection = file_inspect(content=content, file_name=file_name)
+def import_receive(*, file_name: str, content: bytes, by=None) -> ImportJob:
+    """Store an uploaded file and return at once: only the cheap checks run here (size, the
+    archive's directory and compression ratio, binary or UTF-16 text), so the form can refuse
+    those; the heavy read (unpacking, counting rows, the preview) is import_parse, run by a
+    Celery task with a time limit after commit (in-process on the embedded eager default)."""
+    fmt = file_format(content, file_name)
+    job = ImportJob.objects.create(
+        created_by=by if getattr(by, "is_authenticated", False) else None,
+        file_name=Path(file_name).name[:255] or "import", content=content, status=ImportJob.Status.PARSING,
+        encoding="xlsx" if fmt.kind == "xlsx" else fmt.encoding, delimiter=fmt.delimiter,
+        options={"language": translation.get_language() or settings.LANGUAGE_CODE},
+    )
+    transaction.on_commit(lambda: _queue_parse(job.pk))
+    return job
+
+
+def import_parse_seconds() -> int:
+    return int(getattr(settings, "CRM_IMPORT_PARSE_SECONDS", 120))
+
+
+def import_parse(*, job_id: int, seconds: float | None = None) -> ImportJob | None:
+    """Read a "parsing" job's file once, within `seconds` (default CRM_IMPORT_PARSE_SECONDS):
+    store its header, row count, preview and suggested mapping and move it to "uploaded"; an
+    unreadable file, or one that takes too long, ends "failed" with the reason. Safe to call
+    twice (a job no longer parsing is left alone)."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    job = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PARSING).first()
+    if job is None:
+        return ImportJob.objects.filter(pk=job_id).defer("content").first()
+    limit = import_parse_seconds() if seconds is None else seconds
+    with translation.override(job.options.get("language") or settings.LANGUAGE_CODE):
+        try:
+            content = bytes(job.content)
+            inspection = file_inspect(content=content, file_name=job.file_name, deadline=time.monotonic() + limit)
+            fields = _inspected_fields(content, inspection, job.file_name, exclude_job=job.pk)
+        except ValidationError as exc:
+            _parse_failed(job_id, " ".join(exc.messages))
+        except (ParseTimeout, SoftTimeLimitExceeded):
+            _parse_failed(job_id, import_parse_timeout_message(limit))
+        except (csv.Error, UnicodeDecodeError) as exc:
+            _parse_failed(job_id, _("This file could not be read as CSV: %(error)s") % {"error": exc})
+        except (OperationalError, InterfaceError):
+            raise  # transient (database restarting): the task retries
+        except Exception as exc:  # a reader's own error on a broken file: the job must not stay "parsing"
+            log.exception("Reading import %s failed.", job_id)
+            _parse_failed(job_id, _("This file could not be read (%(error)s). Check that it opens in a spreadsheet "
+                                    "program, and upload it again.") % {"error": type(exc).__name__})
+        else:
+            fields["options"] = {**job.options, **fields["options"]}
+            ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PARSING).update(
+                status=ImportJob.Status.UPLOADED, **fields)
+    return ImportJob.objects.defer("content").get(pk=job_id)
+
+
+def import_parse_timeout_message(seconds: float) -> str:
+    return _("Reading this file took longer than %(seconds)d seconds, so it was stopped. Split it into smaller files "
+             "or save it as CSV, and upload it again.") % {"seconds": seconds}
+
+
+def import_parse_overdue(job: ImportJob) -> bool:
+    """A job still "parsing" well after its time limit (the worker was killed, or never ran
+    the task): mark it failed so the page does not wait for ever. True if it was marked."""
+    limit = import_parse_seconds()
+    if job.status != ImportJob.Status.PARSING or timezone.now() - job.created_at < timedelta(seconds=2 * limit + 60):
+        return False
+    return bool(_parse_failed(job.pk, import_parse_timeout_message(limit)))
+
+
+def _parse_failed(job_id: int, message: str) -> int:
+    return ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PARSING).update(
+        status=ImportJob.Status.FAILED, finished_at=timezone.now(), message=message)
+
+
+def _queue_parse(job_id: int) -> None:
+    from contacts.tasks import import_parse_task
+    from crm.celery import app
+
+    try:
+        import_parse_task.delay(job_id)
+    except Exception as exc:
+        if app.conf.task_always_eager:
+            raise
+        log.warning("Could not queue reading import %s (%s).", job_id, type(exc).__name__)
+        _parse_failed(job_id, _("The task queue could not be reached; upload the file again."))
+
+
+def _inspected_fields(content: bytes, inspection: Inspection, file_name: str, *,
+                      exclude_job: int | None = None) -> dict[str, Any]:
+    """What reading the file stores on its job: format, header, row count, the preview (parsed
+    once: the mapping page shows it instead of reading the file again) and a suggested (or
+    remembered) mapping with the column profiles it was guessed from."""
     fmt = inspection.format
     # What each column holds, from a sample of its values (shown on the mapping page with the guess).
     profiles = column_profiles(content, fmt, inspection.header)
-    remembered = mapping_for_header(inspection.header)
+    remembered = mapping_for_header(inspection.header, exclude_job=exclude_job)
     mapping = (mapping_normalise(remembered, inspection.header) if remembered
                else mapping_guess(inspection.header, inspection.preview, file_name=file_name, profiles=profiles))
+    return {"encoding": "xlsx" if fmt.kind == "xlsx" else fmt.encoding, "delimiter": fmt.delimiter,
+            "header": inspection.header, "mapping": mapping, "total_rows": inspection.total_rows,
+            "options": {"preview": [[_text(c) for c in row] for row in inspection.preview],
+                        "profiles": _profiles_kept(profiles, mapping)}}
+
+
+def import_create(*, file_name: str, content: bytes, by=None) -> ImportJob:
+    """Read a file in this process and store it with its header and a suggested (or
+    remembered) mapping (the command; the pages use import_receive). Raises ValidationError."""
+    try:
+        inspection = file_inspect(content=content, file_name=file_name, deadline=time.monotonic() + import_parse_seconds())
+    except ParseTimeout as exc:
+        raise ValidationError(import_parse_timeout_message(import_parse_seconds())) from exc
     return ImportJob.objects.create(
         created_by=by if getattr(by, "is_authenticated", False) else None,
         file_name=Path(file_name).name[:255] or "import", content=content,
-        encoding="xlsx" if fmt.kind == "xlsx" else fmt.encoding, delimiter=fmt.delimiter,
-        header=inspection.header, mapping=mapping, total_rows=inspection.total_rows,
-        # Parsed once, here: the mapping page shows this instead of reading the file again on every view.
-        options={"preview": [[_text(c) for c in row] for row in inspection.preview],
-                 "profiles": _profiles_kept(profiles, mapping)},
+        **_inspected_fields(content, inspection, file_name),
     )
 
 

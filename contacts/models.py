@@ -362,6 +362,7 @@ class ImportJob(models.Model):
     """One spreadsheet import: the uploaded file, its column mapping, progress and bad rows."""
 
     class Status(models.TextChoices):
+        PARSING = "parsing", _("Reading the file")
         UPLOADED = "uploaded", _("Waiting for a mapping")
         QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")

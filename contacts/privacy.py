@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,6 +88,30 @@ def profiling_paused_since(contact: Contact) -> datetime | None:
 
 # --- Right of access ---------------------------------------------------------------
 
+# --- What other apps hold about a person ------------------------------------------------
+# Apps built on contacts (nurture: messages sent, sequences) register what they hold, so the
+# access export lists it and anonymisation clears it, without contacts importing them.
+
+_EXPORT_SECTIONS: dict[str, Callable[[Contact], list]] = {}
+_ANONYMISERS: dict[str, Callable[[int], None]] = {}
+
+
+def register_export_section(name: str, fn: Callable[[Contact], list]) -> None:
+    """Add `name` to the access export: fn(contact) -> a JSON-ready list. Called from an
+    AppConfig.ready(); registering a name again replaces it (ready() may run twice in tests)."""
+    _EXPORT_SECTIONS[name] = fn
+
+
+def register_anonymiser(name: str, fn: Callable[[int], None]) -> None:
+    """fn(contact_id) clears what the app holds that could identify the person, inside the
+    anonymisation's transaction (deletion cascades by foreign key)."""
+    _ANONYMISERS[name] = fn
+
+
+def export_sections() -> tuple[str, ...]:
+    return tuple(_EXPORT_SECTIONS)
+
+
 def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -133,6 +158,7 @@ def subject_access_export(*, contact: Contact, by=None) -> dict[str, Any]:
             for m in ContactMerge.objects.filter(kept=contact).order_by("merged_at")
         ],
         **_import_copies(contact),
+        **{name: fn(contact) for name, fn in _EXPORT_SECTIONS.items()},
         # Who looked at or changed this record (actions and times; staff names are not the subject's data).
         "access_log": [
             {"action": e.action, "at": _when(e.at)}
@@ -230,6 +256,8 @@ def contact_erase(*, contact: Contact, by=None, mode: str = "delete", reason: st
     contact.notes.all().delete()  # free text written about the person
     contact.stage_changes.filter(reason_code=StageChange.Reason.MANUAL).update(reason_params={})
     ContactMerge.objects.filter(kept_id=pk).update(merged_snapshot={})
+    for anonymise in _ANONYMISERS.values():
+        anonymise(pk)
     audit(by, AuditEvent.Action.ANONYMISE, contact, mode=mode, reason=reason, interactions=interactions, notes=notes)
     return Erasure(pk, mode, interactions, notes)
 

@@ -253,6 +253,27 @@ def contact_upsert(*, data: Mapping[str, Any], by=None, rescore: bool = True, fi
     raise AssertionError("unreachable")
 
 
+class ContactExists(Exception):
+    """contact_create found (or raced with) a contact holding the identity; nothing was written."""
+
+    def __init__(self, contact_id: int):
+        super().__init__(contact_id)
+        self.contact_id = contact_id
+
+
+@transaction.atomic
+def contact_create(*, data: Mapping[str, Any], by=None, consent_source: str = "crm") -> Contact:
+    """Create a new contact, never merge: when its email, phone or external reference belongs
+    to an existing contact (found now, or created by a concurrent request) nothing is written
+    and ContactExists names that contact. Consent flags go through contacts.consent with
+    evidence naming `consent_source`; the audit row ("create", field names only) is written here."""
+    result = contact_upsert(data=data, by=by, consent_source=consent_source)
+    if not result.created:
+        raise ContactExists(result.contact.pk)  # rolls back the merge contact_upsert just made
+    audit(by, "create", result.contact, fields=sorted(data))
+    return result.contact
+
+
 def _upsert_consent(result: UpsertResult, cleaned: Mapping[str, Any], *, by, source: str, wording_version: str) -> UpsertResult:
     flags = {name: cleaned[name] for name in CONSENT_FIELDS if name in cleaned}
     if not any(flags.values()):
@@ -625,3 +646,13 @@ def contact_assign_owner(*, contact: Contact, owner, by) -> Contact:
 def contact_mark_contacted(contact_id: int, when: datetime | None = None) -> None:
     Contact.objects.filter(pk=contact_id, first_contacted_at__isnull=True).update(first_contacted_at=when or timezone.now())
 
+
+
+@transaction.atomic
+def interaction_kind_create(*, data: Mapping[str, Any], by=None) -> InteractionKind:
+    """Add a kind to the catalog (the API and the Django admin), with its audit row."""
+    kind = InteractionKind(**data)
+    kind.full_clean(validate_unique=False)
+    kind.save(force_insert=True)
+    audit(by, "create", kind)
+    return kind

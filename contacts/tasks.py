@@ -1,6 +1,7 @@
 """Thin Celery tasks for contacts: arguments are ids, bodies call one service."""
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 TRANSIENT = (OperationalError, InterfaceError)
@@ -17,3 +18,19 @@ def import_run_task(job_id: int) -> None:
     job = import_run(job_id=job_id, time_budget=IMPORT_TIME_BUDGET)
     if job is not None and job.status == ImportJob.Status.RUNNING:
         import_run_task.delay(job_id)
+
+
+# Reading an upload (unpacking an XLSX, counting rows) has its own, short limit: the soft one
+# ends the job "failed" with a message; the hard one kills a parse stuck in C code.
+PARSE_SECONDS = getattr(settings, "CRM_IMPORT_PARSE_SECONDS", 120)
+
+
+# Acknowledged on receipt, not after: a file that gets the worker killed (out of memory) must not
+# be delivered again and again; the lost job is marked failed once overdue (import_parse_overdue).
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=60, max_retries=8,
+             soft_time_limit=PARSE_SECONDS, time_limit=PARSE_SECONDS + 30, acks_late=False, reject_on_worker_lost=False)
+def import_parse_task(job_id: int, seconds: float | None = None) -> None:
+    """Read an uploaded file ("parsing" -> "uploaded" or "failed"); a job already read is left alone."""
+    from contacts.importer import import_parse
+
+    import_parse(job_id=job_id, seconds=seconds)

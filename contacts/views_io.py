@@ -33,7 +33,6 @@ from contacts.forms_io import (
 from contacts.models import ImportJob
 from contacts.selectors import contacts_visible_to
 from crm import roles
-from crm.audit import audit
 
 RECENT_IMPORTS = 20
 # The list and the progress endpoint never load the file or the bad rows.
@@ -66,7 +65,7 @@ def _percent(job: ImportJob) -> int:
 def _progress(job: ImportJob) -> dict:
     return {
         "status": job.status, "status_label": str(job.get_status_display()),
-        "running": job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING),
+        "running": job.status in (ImportJob.Status.PARSING, ImportJob.Status.QUEUED, ImportJob.Status.RUNNING),
         "percent": _percent(job), "total_rows": job.total_rows, "rows_done": job.rows_done,
         "created": job.created, "updated": job.updated, "skipped": job.skipped, "failed": job.failed,
         "warned": job.warned, "message": job.message,
@@ -82,7 +81,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            job = importer.import_create(file_name=upload.name, content=upload.read(), by=request.user)
+            # Stored at once; a worker reads it (importer.import_parse) while the mapping page waits.
+            job = importer.import_receive(file_name=upload.name, content=upload.read(), by=request.user)
         except ValidationError as exc:
             form.add_error("file", exc)
         else:
@@ -96,7 +96,10 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 @import_export_required
 @require_http_methods(["GET", "POST"])
 def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob.objects.defer("errors", "warnings", "content"), pk=pk)  # the preview was stored at upload
+    job = get_object_or_404(ImportJob.objects.defer("errors", "warnings", "content"), pk=pk)  # the preview was stored when read
+    if job.status == ImportJob.Status.PARSING and not importer.import_parse_overdue(job):
+        # A worker is still reading the file: wait (progress.js polls the status and reloads).
+        return render(request, "contacts/io/import_parsing.html", {"job": job, "progress": _progress(job)})
     if job.status != ImportJob.Status.UPLOADED:
         return redirect("import_progress", pk=job.pk)
     header = list(job.header)
@@ -188,7 +191,7 @@ def _attach_errors(exc: ValidationError, options: ImportOptionsForm, formset) ->
 @require_GET
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob.objects.defer("content", "errors", "header"), pk=pk)
-    if job.status == ImportJob.Status.UPLOADED:
+    if job.status in (ImportJob.Status.UPLOADED, ImportJob.Status.PARSING):
         return redirect("import_mapping", pk=job.pk)
     progress = _progress(job)
     return render(request, "contacts/io/import_progress.html", {
@@ -262,10 +265,8 @@ def export(request: HttpRequest) -> HttpResponse:
             back = request.POST.get("next", "")
             safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
             return redirect(back if safe and back else "contacts:list")
-    queryset = exporting.export_queryset(user=request.user, params=request.GET, ids=ids, campaign=campaign, request=request)
-    count = queryset.count()
-    audit(request.user, "export", object_type="contacts.contact", rows=count, format=fmt, campaign=campaign,
-          filters=exporting.audit_filters(request.GET), selection=len(ids) if ids is not None else None)
+    queryset, _count = exporting.contacts_export(user=request.user, params=request.GET, ids=ids, campaign=campaign, fmt=fmt,
+                                                 request=request)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     name = f"contacts-{campaign + '-' if campaign else ''}{stamp}"
     if fmt == "xlsx":

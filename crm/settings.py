@@ -355,6 +355,9 @@ CRM_PUBLIC_API_DOCS = env.bool("CRM_PUBLIC_API_DOCS", default=False)
 # POST /api/contacts/ refusals that name no contact (the identity belongs to one the caller cannot see):
 # at most this many per user and hour, so guessing who is in the CRM stays slow and visible.
 CRM_HIDDEN_DUPLICATE_LIMIT = env.int("CRM_HIDDEN_DUPLICATE_LIMIT", default=20)
+# Seconds a worker may spend reading an uploaded spreadsheet (unpacking, counting rows) before
+# the import is stopped as failed; the task's hard limit is 30 seconds more.
+CRM_IMPORT_PARSE_SECONDS = env.int("CRM_IMPORT_PARSE_SECONDS", default=120)
 
 # --- Logging -------------------------------------------------------------------
 LOGGING = {

@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 from contacts.api.operations import consent_evidence
 from contacts.api.serializers import CONTACT_HELP
 from contacts.models import CaptureForm, Contact, Industry, Interaction
+from contacts.selectors import contacts_visible_to
 from contacts.services import clean_contact_data, contact_upsert, interaction_log, queue_rescore
 from crm import roles
 from crm.api_common import CaptureRateThrottle, FormParser, JSONParser, MultiPartParser, no_nul
@@ -81,10 +82,15 @@ class CaptureSerializer(serializers.Serializer):
 
 
 class CaptureResultSerializer(serializers.Serializer):
-    contact = serializers.IntegerField(help_text=H("Id of the contact created or updated."))
+    contact = serializers.IntegerField(allow_null=True, help_text=H(
+        "Id of the contact created or updated; null on a replay the caller may not read (see replayed)."))
     created = serializers.BooleanField(help_text=H("True when the contact is new, false when an existing one was updated."))
-    interaction = serializers.IntegerField(help_text=H("Id of the form_submitted interaction."))
-    replayed = serializers.BooleanField(help_text=H("True when this was a retry of a recorded submission (same external_id)."))
+    interaction = serializers.IntegerField(allow_null=True, help_text=H(
+        "Id of the form_submitted interaction; null on a replay the caller may not read (see replayed)."))
+    replayed = serializers.BooleanField(help_text=H(
+        "True when this was a retry of a recorded submission (same external_id): nothing was written. An anonymous "
+        "(form key) caller then gets contact and interaction as null, since the first submission may have been "
+        "someone else's; a token caller who may read the contact gets its ids."))
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,15 @@ def capture_submit(*, form: CaptureForm | None, fields: Mapping[str, Any], extra
         original = Interaction.objects.select_related("contact").get(pk=logged.interaction.pk)
         return Captured(original.contact, created=False, interaction=original, replayed=True)
     return Captured(result.contact, result.created, logged.interaction, replayed=False)
+
+
+def capture_answer(captured: Captured, *, by=None) -> dict[str, Any]:
+    """The JSON answer. A replay names the contact and interaction only to a caller who may
+    read that contact: two visitors of one form who send the same external_id share a key,
+    and the second must not learn the first one's ids."""
+    hidden = captured.replayed and (by is None or not contacts_visible_to(by).filter(pk=captured.contact.pk).exists())
+    return {"contact": None if hidden else captured.contact.pk, "created": captured.created,
+            "interaction": None if hidden else captured.interaction.pk, "replayed": captured.replayed}
 
 
 def _not_applied(contact: Contact, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -229,7 +244,8 @@ submission (`data.submitted`) either way. Token callers update non-empty fields 
 and an existing email or phone is never replaced.
 `form_submitted` is logged with every other field of the form in its data, ticked consent boxes are set on the contact
 and recorded with the form's consent wording version, and the contact is rescored (which can make it a lead).
-`external_id` makes a retried submission a no-op. Submissions live in their form's own key space (the interaction's
+`external_id` makes a retried submission a no-op (`"replayed": true`; to an anonymous caller, or a token caller who
+cannot read the contact, with `contact` and `interaction` null: two visitors who send the same id share the key). Submissions live in their form's own key space (the interaction's
 source is `form:<form id>`, or `capture:user:<id>` for a token caller without a form key), so a visitor can never
 claim an integration's `(source, external_id)`.
 
@@ -293,8 +309,7 @@ class CaptureView(APIView):
         if form and form.thank_you_url and _wants_html(request):
             response = HttpResponseRedirect(form.thank_you_url, status=status.HTTP_303_SEE_OTHER)
         else:
-            body = {"contact": captured.contact.pk, "created": captured.created, "interaction": captured.interaction.pk,
-                    "replayed": captured.replayed}
+            body = capture_answer(captured, by=request.user if request.user.is_authenticated else None)
             response = Response(body, status=status.HTTP_201_CREATED if captured.created else status.HTTP_200_OK)
         return _with_cors(response, request, form)
 

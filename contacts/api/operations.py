@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
 
+from contacts import services
 from contacts.consent import CONSENT_FLAGS, consent_flags_set
 from contacts.models import Contact, InteractionKind, Note
 from contacts.selectors import contacts_editable_by, contacts_visible_to
@@ -26,7 +27,6 @@ from contacts.services import (
     contact_assign_owner,
     contact_set_stage,
     contact_update,
-    contact_upsert,
     interaction_log,
     interactions_log_many,
     normalize_email,
@@ -34,7 +34,6 @@ from contacts.services import (
     note_add,
 )
 from crm.api_common import Conflict
-from crm.audit import audit
 
 UNSET: Any = object()
 __all__ = ["CONSENT_FLAGS", "consent_evidence"]
@@ -84,16 +83,15 @@ def contact_create(*, data: Mapping[str, Any], by, owner=UNSET, stage: str | Non
     values = dict(data)
     if owner is not UNSET:
         values["owner"] = owner
-    result = contact_upsert(data=values, by=by, consent_source="api")
-    if not result.created:
-        # A concurrent request created the same identity between our check and the insert;
-        # raising rolls back the merge contact_upsert just made.
+    try:
+        # Consent with evidence (source "api") and the audit row: both written by the service.
+        contact = services.contact_create(data=values, by=by, consent_source="api")
+    except services.ContactExists as exc:
+        # A concurrent request created the same identity between our check and the insert.
         raise _conflict({"email": [_("A contact with this identity was just created by another request.")]},
-                        result.contact.pk, visible, by=by)
-    contact = result.contact  # its consent flags went through contacts.consent, with evidence (source "api")
+                        exc.contact_id, visible, by=by) from None
     if stage and stage != contact.stage:
         contact = contact_set_stage(contact=contact, stage=stage, by=by)
-    audit(by, "create", contact, fields=sorted(data))
     return contact
 
 
@@ -243,8 +241,4 @@ def note_create(*, user, contact_id: int, body: str, due_at=None) -> Note:
 def interaction_kind_create(*, data: Mapping[str, Any], by) -> InteractionKind:
     if InteractionKind.objects.filter(slug=data["slug"]).exists():
         raise Conflict({"slug": [_("This kind exists already.")]})
-    kind = InteractionKind(**data)
-    kind.full_clean(validate_unique=False)
-    kind.save()
-    audit(by, "create", kind)
-    return kind
+    return services.interaction_kind_create(data=data, by=by)

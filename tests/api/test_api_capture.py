@@ -87,8 +87,43 @@ def test_a_retried_submission_with_external_id_is_a_no_op(api_for, capture_form)
     first = client.post("/api/capture/", body, format="json")
     second = client.post("/api/capture/", body, format="json")
     assert (first.status_code, second.status_code) == (201, 200)
-    assert second.json() == {**first.json(), "created": False, "replayed": True}
+    # An anonymous replay answers without ids (the first submission may have been someone else's).
+    assert second.json() == {"contact": None, "created": False, "interaction": None, "replayed": True}
     assert Interaction.objects.count() == 1 and ConsentRecord.objects.count() == 1
+
+
+def test_a_second_visitor_with_the_same_external_id_learns_nothing_of_the_first(api_for, capture_form):
+    """Issue 15: two visitors of one form who send the same external_id share a key; the second
+    gets neither the first one's contact id nor its interaction id, and nothing is written."""
+    first = api_for().post("/api/capture/", {"form_key": capture_form.public_key, "email": "pertama@example.co.id",
+                                             "name": "Pertama", "external_id": "1"}, format="json")
+    second = api_for().post("/api/capture/", {"form_key": capture_form.public_key, "email": "kedua@example.co.id",
+                                              "name": "Kedua", "external_id": "1"}, format="json")
+    assert first.status_code == 201 and first.json()["contact"]
+    assert second.status_code == 200
+    assert second.json() == {"contact": None, "created": False, "interaction": None, "replayed": True}
+    assert str(first.json()["contact"]) not in second.content.decode()
+    assert not Contact.objects.filter(email="kedua@example.co.id").exists()
+
+
+def test_a_token_caller_who_may_read_the_contact_keeps_the_ids_on_a_replay(api_for, marketer):
+    client = api_for(marketer)
+    body = {"email": "token-retry@example.co.id", "external_id": "t-1"}
+    first = client.post("/api/capture/", body, format="json")
+    second = client.post("/api/capture/", body, format="json")
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json() == {**first.json(), "created": False, "replayed": True}
+
+
+def test_a_keyed_token_replay_of_a_contact_the_caller_cannot_read_has_no_ids(api_for, capture_form, marketer, monkeypatch):
+    from contacts.api import capture
+
+    api_for().post("/api/capture/", {"form_key": capture_form.public_key, "email": "x@example.co.id", "external_id": "k"},
+                   format="json")
+    monkeypatch.setattr(capture, "contacts_visible_to", lambda user: Contact.objects.none())  # a caller who sees nothing
+    second = api_for(marketer).post("/api/capture/", {"form_key": capture_form.public_key, "email": "x@example.co.id",
+                                                      "external_id": "k"}, format="json")
+    assert second.json() == {"contact": None, "created": False, "interaction": None, "replayed": True}
 
 
 @pytest.mark.parametrize("headers, key, status, field", [
@@ -175,7 +210,9 @@ def test_concurrent_retries_of_one_submission_store_it_once(api_for, capture_for
     body = {"form_key": capture_form.public_key, "email": "race@example.co.id", "consent_email": True, "external_id": "sub-1"}
     responses = post_concurrently(api_for, "/api/capture/", body)
     assert all(r.status_code in (200, 201) for r in responses), [r.json() for r in responses]
-    assert len({r.json()["interaction"] for r in responses}) == 1
+    # One stored submission: the first answer names it, the anonymous replays name nothing.
+    assert {r.json()["interaction"] for r in responses} - {None} == {Interaction.objects.get().pk}
+    assert all(r.json()["replayed"] == (r.json()["interaction"] is None) for r in responses)
     assert (Contact.objects.count(), Interaction.objects.count(), ConsentRecord.objects.count()) == (1, 1, 1)
 
 

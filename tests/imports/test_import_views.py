@@ -7,6 +7,7 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
 
 from contacts.models import Contact, ImportJob, Interaction
 
@@ -23,7 +24,9 @@ MESSY = [
 
 
 def _upload(client, rows=MESSY, name="leads.csv", **kwargs):
-    return client.post("/import/", {"file": SimpleUploadedFile(name, csv_bytes(rows, **kwargs), content_type="text/csv")})
+    """Upload, then run what the upload queued after commit (the Celery task that reads the file)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post("/import/", {"file": SimpleUploadedFile(name, csv_bytes(rows, **kwargs), content_type="text/csv")})
 
 
 def _mapping_post(page) -> dict:
@@ -205,7 +208,8 @@ def test_the_mapping_page_shows_the_guess_its_reason_and_activity_values(client_
 
     client = client_for(marketer)
     content = (Path(__file__).resolve().parent / "fixtures" / "leadsquared_leads.csv").read_bytes()
-    client.post("/import/", {"file": SimpleUploadedFile("leads.csv", content, content_type="text/csv")})
+    with django_capture_on_commit_callbacks(execute=True):  # the task that reads the file
+        client.post("/import/", {"file": SimpleUploadedFile("leads.csv", content, content_type="text/csv")})
     job = ImportJob.objects.get()
 
     page = client.get(f"/import/{job.pk}/mapping/")

@@ -88,3 +88,59 @@ def test_stage_owner_note_and_interaction_services_audit_themselves(make_contact
     assert len(changes(contact, "owner")) == 1
     assert [e.actor for e in AuditEvent.objects.filter(action="change", object_id=str(contact.pk))
             if e.details.get("fields") in (["notes"], ["interactions"])] == [rep, rep]
+
+
+def creations(object_type: str, object_id) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action="create", object_type=object_type, object_id=str(object_id)))
+
+
+@pytest.mark.parametrize("entry", ["admin", "api", "service"])
+def test_an_interaction_kind_is_audited_once_whatever_the_entry_point(admin, client_for, entry):
+    data = {"slug": f"demo_{entry}", "name": "Demo booked", "name_id": "Memesan demo", "intent_level": "intent"}
+    if entry == "admin":
+        response = client_for(admin).post(reverse("admin:contacts_interactionkind_add"), data)
+        assert response.status_code == 302, response.content.decode()[:2000]
+    elif entry == "api":
+        assert api(admin).post("/api/interaction-kinds/", data, format="json").status_code == 201
+    else:
+        services.interaction_kind_create(data=data, by=admin)
+    (event,) = creations("contacts.interactionkind", data["slug"])
+    assert event.actor == admin
+
+
+@pytest.mark.parametrize("entry", ["api", "service"])
+def test_creating_a_contact_is_audited_once_by_the_service(marketer, entry):
+    data = {"full_name": "Baru Sekali", "email": f"baru-{entry}@example.co.id", "city": "Solo"}
+    if entry == "api":
+        response = api(marketer).post("/api/contacts/", data, format="json")
+        assert response.status_code == 201
+        pk = response.json()["id"]
+    else:
+        pk = services.contact_create(data=data, by=marketer).pk
+    (event,) = creations("contacts.contact", pk)
+    assert event.actor == marketer and "Solo" not in str(event.details) and "city" in event.details["fields"]
+
+
+def test_creating_an_existing_identity_writes_nothing(make_contact, marketer):
+    existing = make_contact(email="ada@example.co.id", city="Medan")
+    with pytest.raises(services.ContactExists) as caught:
+        services.contact_create(data={"email": "ada@example.co.id", "city": "Solo"}, by=marketer)
+    assert caught.value.contact_id == existing.pk
+    existing.refresh_from_db()
+    assert existing.city == "Medan" and not AuditEvent.objects.filter(action="create").exists()
+
+
+@pytest.mark.parametrize("entry", ["page", "service"])
+def test_an_export_is_audited_once_by_the_service(make_contact, marketer, client_for, entry):
+    from contacts import exporting
+
+    make_contact(email="ekspor@example.co.id")
+    if entry == "page":
+        response = client_for(marketer).get(reverse("export"), {"format": "csv", "search": "ekspor"})
+        assert response.status_code == 200
+        b"".join(response.streaming_content)
+    else:
+        queryset, count = exporting.contacts_export(user=marketer, params={"search": "ekspor"}, fmt="csv")
+        assert count == 1
+    (event,) = AuditEvent.objects.filter(action="export")
+    assert event.actor == marketer and event.details["rows"] == 1 and event.details["filters"] == {"search": "…"}
