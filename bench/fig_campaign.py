@@ -49,7 +49,6 @@ def run(ctx) -> list[Row]:
     from django.core.mail import send_mail
 
     from bench.run import ADMIN
-
     from contacts.models import Contact, Segment
     from nurture import campaigns
     from nurture.models import Campaign, Delivery, Message

@@ -79,8 +79,10 @@ def _objects_for(user) -> dict[str, Any]:
         "run": RescoreRun.objects.create(started_by=user, reason="authz"),
         "message": (message := Message.objects.create(name=f"Sapaan {n}", channel="email", purpose="first_touch",
                                                        subject="Halo", body="Halo {{ first_name }} {{ unsubscribe_url }}")),
-        "sequence": sequence_save(data={"name": f"Sapa {n}", "trigger_stage": "contact"}, by=None,
-                                  steps=[{"wait_days": 0, "message": message.pk}]),
+        # Its own message: a message a sequence sends cannot be archived, and the rows above archive `message`.
+        "sequence": sequence_save(data={"name": f"Sapa {n}", "trigger_stage": "contact"}, by=None, steps=[{
+            "wait_days": 0, "message": Message.objects.create(name=f"Langkah {n}", channel="email", purpose="first_touch",
+                                                              subject="Halo", body="Halo {{ unsubscribe_url }}").pk}]),
         "segment": (segment := Segment.objects.create(name=f"Segmen {n}", filters={"stage": "lead"}, created_by=user)),
         "campaign": Campaign.objects.create(message=message, segment=segment, segment_name=segment.name),
     }
