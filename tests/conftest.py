@@ -7,6 +7,8 @@ import os
 
 import pytest
 from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from crm import roles
 
@@ -147,6 +149,20 @@ def log(django_capture_on_commit_callbacks):
         return logged
 
     return do
+
+
+@pytest.fixture
+def api_for(db):
+    """An API client that authenticates like an integration: with the user's DRF token."""
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from contacts.models import Contact, Tag
 
@@ -22,18 +20,6 @@ def _english_and_fresh_throttles(settings):
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def api_for(db):
-    def make(user=None) -> APIClient:
-        client = APIClient()
-        if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client
-
-    return make
 
 
 @pytest.fixture
