@@ -167,10 +167,12 @@ class SequenceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Sequence
-        fields = ["id", "name", "trigger_stage", "industry", "is_paused", "steps", "active_enrollments", "created_at",
-                  "updated_at"]
+        fields = ["id", "name", "trigger_stage", "industry", "segment", "from_email", "is_paused", "steps",
+                  "active_enrollments", "created_at", "updated_at"]
         read_only_fields = fields
-        extra_kwargs = described(fields) | {"name": {"help_text": H("The sequence's name.")}}
+        extra_kwargs = described(fields) | {"name": {"help_text": H("The sequence's name.")},
+                                            "segment": {"help_text": H("Only contacts in this saved segment (null: all).")},
+                                            "from_email": {"help_text": H("The sender of its emails; empty: the default.")}}
 
     def get_steps(self, sequence) -> list[dict]:
         return [{"wait_days": s.wait_days, "message": s.message_id} for s in sequence.steps.all()]
@@ -186,6 +188,10 @@ class SequenceInputSerializer(StrictInputSerializer):
         "Contacts entering this stage are enrolled; they leave when their stage changes again."))
     industry = serializers.ChoiceField(choices=Industry.choices, required=False, allow_blank=True,
                                       help_text=H("Empty: every industry."))
+    segment = serializers.PrimaryKeyRelatedField(queryset=Segment.objects.all(), required=False, allow_null=True,
+                                                 help_text=H("Only contacts in this saved segment (null: all)."))
+    from_email = serializers.CharField(max_length=200, required=False, allow_blank=True, validators=[no_nul],
+                                       help_text=H("The sender of its emails; empty: the default."))
     is_paused = serializers.BooleanField(required=False, help_text=H("A paused sequence enrolls and sends nothing."))
     steps = StepSerializer(many=True, required=False, help_text=H(
         "The steps in order; replaces the current ones (contacts part-way through continue from their next position)."))

@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from contacts.models import Industry, Stage
+from contacts.models import Industry, Segment, Stage
 from nurture.models import Message, Sequence
 
 
@@ -37,12 +37,17 @@ class SequenceForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=150)
     trigger_stage = forms.ChoiceField(label=_("When a contact enters"), choices=Stage.choices)
     industry = forms.ChoiceField(label=_("Industry"), choices=[("", _("Every industry")), *Industry.choices], required=False)
+    segment = forms.ModelChoiceField(label=_("Only contacts in the segment"), queryset=Segment.objects.order_by("name"),
+                                     required=False, empty_label=_("Everyone entering the stage"))
+    from_email = forms.CharField(label=_("From"), max_length=200, required=False,
+                                 help_text=_("e.g. Tim Kampus <info@kampus.example>; empty: the default sender."))
 
     def __init__(self, *args, sequence: Sequence | None = None, **kwargs):
         if sequence is not None and not kwargs.get("data"):
             steps = list(sequence.steps.all())
             kwargs["initial"] = {"name": sequence.name, "trigger_stage": sequence.trigger_stage,
-                                 "industry": sequence.industry,
+                                 "industry": sequence.industry, "segment": sequence.segment_id,
+                                 "from_email": sequence.from_email,
                                  **{f"wait_{n}": s.wait_days for n, s in enumerate(steps)},
                                  **{f"message_{n}": s.message_id for n, s in enumerate(steps)}}
         super().__init__(*args, **kwargs)

@@ -65,6 +65,10 @@ class Sequence(models.Model):
     trigger_stage = models.CharField(_("when a contact enters"), max_length=10, choices=Stage.choices)
     industry = models.CharField(_("industry"), max_length=12, choices=Industry.choices, blank=True,
                                 help_text=_("Empty: every industry."))
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                verbose_name=_("segment"), help_text=_("Only contacts in this segment when they enter the stage."))
+    from_email = models.CharField(_("from"), max_length=200, blank=True,
+                                  help_text=_("e.g. Tim Kampus <info@kampus.example>; empty: the default sender."))
     is_paused = models.BooleanField(_("paused"), default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")

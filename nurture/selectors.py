@@ -6,7 +6,7 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from contacts.models import Contact
 from nurture import guardrails
-from nurture.models import Delivery, Message, MessageChannel
+from nurture.models import Delivery, Enrollment, Message, MessageChannel
 
 
 def recipient_of(contact: Contact) -> guardrails.Recipient:
@@ -17,6 +17,10 @@ def recipient_of(contact: Contact) -> guardrails.Recipient:
 
 def deliveries_for(contact: Contact, *, limit: int = 20) -> list[Delivery]:
     return list(Delivery.objects.filter(contact=contact).select_related("message").order_by("-created_at", "-id")[:limit])
+
+
+def enrollments_for(contact: Contact, *, limit: int = 10) -> list[Enrollment]:
+    return list(Enrollment.objects.filter(contact=contact).select_related("sequence").order_by("-enrolled_at", "-id")[:limit])
 
 
 def library(*, purpose: str = "", channel: str = "", industry: str = "", language: str = "") -> QuerySet[Message]:

@@ -12,16 +12,19 @@ from collections import defaultdict
 from collections.abc import Mapping
 from collections.abc import Sequence as Seq
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact, Industry, Stage, StageChange
+from contacts.selectors import apply_segment
 from crm.audit import audit
 from crm.models import AuditEvent
 from nurture import guardrails
@@ -37,7 +40,11 @@ def sequence_save(*, data: Mapping[str, Any], steps: Seq[Mapping[str, Any]], by,
     stage = data.get("trigger_stage", getattr(sequence, "trigger_stage", ""))
     industry = data.get("industry", getattr(sequence, "industry", "")) or ""
     name = (data.get("name", getattr(sequence, "name", "")) or "").strip()
+    segment = data.get("segment", getattr(sequence, "segment", None))
+    from_email = (data.get("from_email", getattr(sequence, "from_email", "")) or "").strip()
     errors: dict[str, list[str]] = {}
+    if from_email and not _sender_ok(from_email):
+        errors["from_email"] = [_("Write a sender like “Tim Kampus <info@kampus.example>” or an address.")]
     if not name:
         errors["name"] = [_("Give the sequence a name.")]
     if stage not in Stage.values:
@@ -63,12 +70,22 @@ def sequence_save(*, data: Mapping[str, Any], steps: Seq[Mapping[str, Any]], by,
     created = sequence is None
     sequence = sequence or Sequence(created_by=by if getattr(by, "is_authenticated", False) else None)
     sequence.name, sequence.trigger_stage, sequence.industry = name[:150], stage, industry
+    sequence.segment, sequence.from_email = segment, from_email[:200]
     sequence.save()
     sequence.steps.all().delete()
     SequenceStep.objects.bulk_create(SequenceStep(sequence=sequence, position=n, wait_days=step["wait_days"],
                                                   message=messages[step["message"]]) for n, step in enumerate(steps))
     audit(by, AuditEvent.Action.CREATE if created else AuditEvent.Action.CHANGE, sequence, steps=len(steps))
     return sequence
+
+
+def _sender_ok(value: str) -> bool:
+    _name, address = parseaddr(value)
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return True
 
 
 @transaction.atomic
@@ -101,16 +118,20 @@ def on_stage_changes(changes: Seq[StageChange]) -> None:
             status=Enrollment.Status.EXITED, ended_at=now, next_due_at=None,
             exit_reason=Enrollment.Exit.CONVERTED if stage == Stage.CUSTOMER else Enrollment.Exit.STAGE_CHANGED)
     sequences = list(Sequence.objects.filter(is_paused=False, trigger_stage__in={c.to_stage for c in latest.values()})
-                     .prefetch_related(Prefetch("steps", queryset=SequenceStep.objects.order_by("position"))))
+                     .select_related("segment").prefetch_related(Prefetch("steps", queryset=SequenceStep.objects.order_by("position"))))
     if not sequences:
         return
     contacts = Contact.objects.filter(pk__in=list(latest), do_not_contact=False, objects_to_profiling=False)
+    # A sequence limited to a segment takes the contacts in it now (one query per such sequence).
+    in_segment = {seq.pk: set(apply_segment(contacts, seq.segment).values_list("pk", flat=True))
+                  for seq in sequences if seq.segment is not None}
     enrollments = [
         Enrollment(sequence=seq, contact_id=pk, enrolled_at=now, next_position=0,
                    next_due_at=now + timedelta(days=seq.steps.all()[0].wait_days))
         for pk, stage, industry in contacts.values_list("pk", "stage", "industry")
         for seq in sequences
         if seq.trigger_stage == stage == latest[pk].to_stage and seq.industry in ("", industry) and seq.steps.all()
+        and (seq.pk not in in_segment or pk in in_segment[seq.pk])
     ]
     # The partial unique constraint keeps one active enrollment per sequence and contact.
     Enrollment.objects.bulk_create(enrollments, ignore_conflicts=True)

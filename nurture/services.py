@@ -210,7 +210,8 @@ def deliveries_send(*, delivery_ids: list[int], connection=None) -> Counter:
                 status=Delivery.Status.SENT, sent_at=timezone.now(), error="")
             sent.clear()
 
-    deliveries = Delivery.objects.filter(pk__in=claimed).select_related("contact", "contact__owner", "message").order_by("pk")
+    deliveries = (Delivery.objects.filter(pk__in=claimed)
+                  .select_related("contact", "contact__owner", "message", "enrollment__sequence").order_by("pk"))
     try:
         for delivery in deliveries:
             outcome = _deliver(delivery, connection)
@@ -235,7 +236,8 @@ def _deliver(delivery: Delivery, connection) -> str:
             enrollments_exit(contact_ids=[contact.pk], reason=EXIT_FOR_REFUSAL.get(reason, Enrollment.Exit.STAGE_CHANGED))
         return "refused"
     content = mail.compose(delivery_id=delivery.pk, subject=message.subject, body=message.body, values=message_values(contact))
-    email = mail.build(content=content, to=contact.email, delivery_id=delivery.pk)
+    sender = delivery.enrollment.sequence.from_email if delivery.enrollment_id else ""
+    email = mail.build(content=content, to=contact.email, delivery_id=delivery.pk, from_email=sender or None)
     try:
         (connection or email.get_connection()).send_messages([email])
     except Exception as exc:  # noqa: BLE001 - classify() re-raises anything that is not a mail failure

@@ -130,7 +130,7 @@ def sequence_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     form = SequenceForm(request.POST or None, sequence=sequence)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = sequences.sequence_save(data={k: form.cleaned_data[k] for k in ("name", "trigger_stage", "industry")},
+            saved = sequences.sequence_save(data={k: form.cleaned_data[k] for k in ("name", "trigger_stage", "industry", "segment", "from_email")},
                                             steps=form.steps(), by=request.user, sequence=sequence)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

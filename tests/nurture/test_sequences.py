@@ -160,3 +160,28 @@ def test_a_message_a_sequence_still_sends_cannot_be_archived(lead_sequence, mess
 
     with pytest.raises(ProtectedError):
         message("edu-webinar-id").delete()
+
+
+def test_a_sequence_for_a_segment_takes_only_its_contacts_and_sends_from_its_own_sender(
+        smtp_server, message, marketer, make_contact, log, playbooks, client_for, on_commit):
+    from contacts.models import Contact, Segment
+
+    instagram = Segment.objects.create(name="Dari Instagram", filters={"source": "instagram"})
+    sequence_save(data={"name": "Lead Instagram", "trigger_stage": "lead", "segment": instagram,
+                        "from_email": "Tim Kampus <info@kampus.example>"},
+                  steps=[{"wait_days": 0, "message": message("edu-edu-id").pk}], by=marketer)
+    with pytest.raises(ValidationError) as bad:
+        sequence_save(data={"name": "X", "trigger_stage": "lead", "from_email": "not an address"},
+                      steps=[{"wait_days": 0, "message": message("edu-edu-id").pk}], by=marketer)
+    assert list(bad.value.message_dict) == ["from_email"]
+
+    from_instagram = make_lead(make_contact, log, source="instagram", email="ig@example.co.id")
+    elsewhere = make_lead(make_contact, log, source="facebook", email="fb@example.co.id")
+    assert Contact.objects.get(pk=from_instagram.pk).stage == "lead" == Contact.objects.get(pk=elsewhere.pk).stage
+    assert list(Enrollment.objects.values_list("contact", flat=True)) == [from_instagram.pk]
+
+    run(on_commit=on_commit)
+    (received,) = smtp_server.messages()
+    assert received["From"] == "Tim Kampus <info@kampus.example>" and received["To"] == "ig@example.co.id"
+    page = client_for(marketer).get(f"/contacts/{from_instagram.pk}/").content.decode()
+    assert "Lead Instagram" in page and "Completed" in page
