@@ -200,7 +200,7 @@ def deliveries_send(*, delivery_ids: list[int], connection=None) -> Counter:
         claimed = list(Delivery.objects.select_for_update(skip_locked=True)
                        .filter(pk__in=delivery_ids, status=Delivery.Status.QUEUED).values_list("pk", flat=True))
         Delivery.objects.filter(pk__in=claimed).update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1,
-                                                       next_attempt_at=None)
+                                                       next_attempt_at=None, claimed_at=timezone.now())
     outcomes: Counter = Counter(skipped=len(delivery_ids) - len(claimed))
     sent: list[int] = []
 
@@ -268,7 +268,7 @@ def deliveries_sweep(*, now=None, stuck_after: timedelta = timedelta(minutes=15)
     failed, never sent again: whether the server took the message is unknown, and a duplicate is
     worse than a miss."""
     now = now or timezone.now()
-    stuck = Delivery.objects.filter(status=Delivery.Status.SENDING, created_at__lt=now - stuck_after).update(
+    stuck = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=now - stuck_after).update(
         status=Delivery.Status.FAILED, error="interrupted while sending; not sent again to avoid a duplicate")
     due_ids = list(
         Delivery.objects.filter(status=Delivery.Status.QUEUED, created_at__lt=now - timedelta(minutes=1))

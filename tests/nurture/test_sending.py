@@ -126,10 +126,17 @@ def test_a_delivery_stuck_in_sending_is_closed_not_resent(lead, message):
 
     from django.utils import timezone
 
-    delivery = Delivery.objects.create(contact=lead, message=message("all-edu-id"), channel="email", status="sending")
-    assert services.deliveries_sweep(now=timezone.now() + timedelta(minutes=16))["stuck"] == 1
-    delivery.refresh_from_db()
-    assert delivery.status == "failed" and "not sent again" in delivery.error
+    now = timezone.now()
+    # A worker died 20 minutes into sending this one; that one is an old delivery whose retry began just now.
+    stale = Delivery.objects.create(contact=lead, message=message("all-edu-id"), channel="email", status="sending",
+                                    claimed_at=now - timedelta(minutes=20))
+    busy = Delivery.objects.create(contact=lead, message=message("all-edu-en"), channel="email", status="sending",
+                                   claimed_at=now, created_at=now - timedelta(hours=2))
+    assert services.deliveries_sweep(now=now)["stuck"] == 1
+    stale.refresh_from_db()
+    busy.refresh_from_db()
+    assert stale.status == "failed" and "not sent again" in stale.error
+    assert busy.status == "sending"
 
 
 def test_whatsapp_and_archived_messages_are_not_sent_by_email(lead, message, marketer):
