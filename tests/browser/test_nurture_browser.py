@@ -38,3 +38,35 @@ def test_marketer_writes_previews_and_sends_education_to_a_lead(browse, screensh
     screenshot(page, "nurture_contact_sent_id")
     assert [m["To"] for m in smtp_server.messages()] == ["putri@example.co.id"]
     assert page.errors == []
+
+
+def test_marketer_previews_and_sends_a_campaign_to_a_segment(browse, screenshot, marketer, person, library,
+                                                             smtp_server):
+    from contacts.models import Segment
+    from nurture.models import Message
+
+    for n in range(3):
+        person("lead", industry="education", source="instagram", email=f"ig{n}@example.co.id")
+    person("lead", industry="education", source="instagram", consent_email=False)
+    segment = Segment.objects.create(name="Lead pendidikan dari Instagram", filters={"stage": "lead", "source": "instagram"})
+    page = browse(marketer, locale="id-ID")
+
+    page.get_by_role("link", name="Kampanye").click()
+    page.get_by_label("Pesan").select_option(str(Message.objects.get(starter_key="all-promo-id").pk))
+    page.get_by_label("Segmen").select_option(str(segment.pk))
+    page.get_by_role("button", name="Pratinjau").click()
+    audience = page.locator("section[aria-labelledby=h-audience]")
+    expect(audience).to_contain_text("tahap tidak cocok dengan tujuan")
+    expect(page.get_by_role("button", name="Kirim ke 0 kontak")).to_be_disabled()  # a promo reaches no lead
+    screenshot(page, "nurture_campaign_promo_refused_id")
+
+    page.get_by_role("link", name="Kampanye").first.click()
+    page.get_by_label("Pesan").select_option(str(Message.objects.get(starter_key="all-edu-id").pk))
+    page.get_by_label("Segmen").select_option(str(segment.pk))
+    page.get_by_role("button", name="Pratinjau").click()
+    page.get_by_role("button", name="Kirim ke 3 kontak").click()
+    expect(page.locator("section[aria-labelledby=h-progress]")).to_contain_text("Kemajuan dan hasil")
+    expect(page.locator('[data-progress="sent"]')).to_have_text("3")
+    screenshot(page, "nurture_campaign_sent_id")
+    assert sorted(m["To"] for m in smtp_server.messages()) == [f"ig{n}@example.co.id" for n in range(3)]
+    assert page.errors == []
