@@ -275,6 +275,8 @@ SPECTACULAR_SETTINGS = {
         "MessageChannelEnum": "nurture.models.MessageChannel",
         "PurposeEnum": "nurture.models.Purpose",
         "LanguageEnum": "nurture.models.Language",
+        "CampaignStatusEnum": "nurture.models.Campaign.Status",
+        "DeliveryStatusEnum": "nurture.models.Delivery.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -4,6 +4,7 @@ Mounted under /api/ by crm.api_urls."""
 
 from __future__ import annotations
 
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import gettext_lazy as H
@@ -178,7 +179,7 @@ class SequenceSerializer(serializers.ModelSerializer):
         return [{"wait_days": s.wait_days, "message": s.message_id} for s in sequence.steps.all()]
 
     def get_active_enrollments(self, sequence) -> int:
-        return sequence.enrollments.filter(status="active").count()
+        return sequence.active  # annotated by SequenceViewSet's queryset: one query for the whole list
 
 
 class SequenceInputSerializer(StrictInputSerializer):
@@ -207,7 +208,8 @@ class SequenceInputSerializer(StrictInputSerializer):
 )
 class SequenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = SequenceSerializer
-    queryset = Sequence.objects.prefetch_related("steps")
+    queryset = Sequence.objects.prefetch_related("steps").annotate(
+        active=Count("enrollments", filter=Q(enrollments__status="active"))).order_by("trigger_stage", "name", "pk")
     role_rules = {"list": ALL_ROLES, "retrieve": ALL_ROLES, "create": WRITERS, "partial_update": WRITERS}
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -222,7 +224,7 @@ class SequenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                                      sequence=sequence)
         if paused is not None:
             sequence = sequence_pause(sequence=sequence, paused=paused, by=request.user)
-        return Sequence.objects.prefetch_related("steps").get(pk=sequence.pk)
+        return self.get_queryset().get(pk=sequence.pk)
 
     def create(self, request: Request) -> Response:
         return Response(SequenceSerializer(self._save(request, None)).data, status=status.HTTP_201_CREATED)
@@ -231,15 +233,13 @@ class SequenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(SequenceSerializer(self._save(request, self.get_object())).data)
 
 
-class CampaignSerializer(serializers.ModelSerializer):
-    report = serializers.SerializerMethodField(help_text=H(
-        "total, sent, bounced, failed, waiting, opened, clicked, unsubscribed, and moved_7d / moved_30d: recipients "
-        "who moved to a later stage within 7 and 30 days of the send."))
+class CampaignSummarySerializer(serializers.ModelSerializer):
+    """A campaign in a list: its report (several queries) is on the campaign itself."""
 
     class Meta:
         model = Campaign
         fields = ["id", "message", "segment", "segment_name", "status", "recipients", "skipped", "created_at",
-                  "started_at", "finished_at", "report"]
+                  "started_at", "finished_at"]
         read_only_fields = fields
         extra_kwargs = described(fields) | {
             "segment": {"help_text": H("Id of the saved segment it goes to.")},
@@ -250,6 +250,16 @@ class CampaignSerializer(serializers.ModelSerializer):
             "started_at": {"help_text": H("When the send started.")},
             "finished_at": {"help_text": H("When the last delivery was done.")},
         }
+
+
+class CampaignSerializer(CampaignSummarySerializer):
+    report = serializers.SerializerMethodField(help_text=H(
+        "total, sent, bounced, failed, waiting, opened, clicked, unsubscribed, and moved_7d / moved_30d: recipients "
+        "who moved to a later stage within 7 and 30 days of the send."))
+
+    class Meta(CampaignSummarySerializer.Meta):
+        fields = [*CampaignSummarySerializer.Meta.fields, "report"]
+        read_only_fields = fields
 
     def get_report(self, campaign) -> dict:
         return campaign_report(campaign)
@@ -268,7 +278,7 @@ class AudienceSerializer(serializers.Serializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List campaigns", responses=CampaignSerializer(many=True)),
+    list=extend_schema(summary="List campaigns (the report is on each campaign)", responses=CampaignSummarySerializer(many=True)),
     retrieve=extend_schema(summary="A campaign: status, progress and report", parameters=[path_id("campaign")],
                            responses=CampaignSerializer),
     create=extend_schema(summary="Create a campaign (a draft: preview it, then send)", request=CampaignInputSerializer,
@@ -277,6 +287,9 @@ class AudienceSerializer(serializers.Serializer):
 class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = CampaignSerializer
     queryset = Campaign.objects.select_related("message")
+
+    def get_serializer_class(self):
+        return CampaignSummarySerializer if self.action == "list" else CampaignSerializer
     role_rules = {"list": ALL_ROLES, "retrieve": ALL_ROLES, "preview": ALL_ROLES, "create": WRITERS, "send": WRITERS}
     http_method_names = ["get", "post", "head", "options"]
 

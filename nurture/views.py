@@ -49,9 +49,6 @@ def _preview(request: HttpRequest, form: MessageForm) -> dict | None:
                else contacts.order_by("-updated_at").first())
     if contact is None:
         return None
-    problems = services.message_problems(channel=data["channel"], subject=data.get("subject", ""), body=data["body"])
-    if problems:
-        return None
     values = {**services.message_values(contact), "unsubscribe_url": _("[unsubscribe link]")}
     return {"contact": contact, "subject": " ".join(rendering.render(data.get("subject", ""), values).split()),
             "text": rendering.render(data["body"], values)}
@@ -65,11 +62,12 @@ def message_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     preview = None
     if request.method == "POST" and form.is_valid():
         if "preview" in request.POST:
-            preview = _preview(request, form)
             problems = services.message_problems(channel=form.cleaned_data["channel"],
                                                  subject=form.cleaned_data.get("subject", ""), body=form.cleaned_data["body"])
             if problems:
                 add_service_errors(form, ValidationError(problems))
+            else:
+                preview = _preview(request, form)
         else:
             try:
                 saved = services.message_save(data=form.cleaned_data, by=request.user, message=message)

@@ -119,3 +119,24 @@ def test_sequences_over_the_api_and_the_pages(marketer, rep, message, client_for
     refused = client_for(marketer).post("/sequences/new/", {
         "name": "Salah", "trigger_stage": "lead", "wait_0": 0, "message_0": message("all-promo-id").pk})
     assert refused.status_code == 400 and "stage guardrail" in refused.content.decode()
+
+
+def test_lists_of_sequences_and_campaigns_take_a_fixed_number_of_queries(
+        marketer, message, django_assert_max_num_queries, reference_data):
+    from contacts.models import Segment
+    from nurture.campaigns import campaign_create
+    from nurture.sequences import sequence_save
+
+    segment = Segment.objects.create(name="Semua", filters={})
+    for n in range(5):
+        sequence_save(data={"name": f"S{n}", "trigger_stage": "lead"}, by=marketer,
+                      steps=[{"wait_days": 0, "message": message("all-edu-id").pk}])
+        campaign_create(message=message("all-edu-id"), segment=segment, by=marketer)
+    client = api(marketer)
+    with django_assert_max_num_queries(8):
+        sequences = client.get("/api/sequences/").json()
+    assert len(sequences["results"]) == 5 and {s["active_enrollments"] for s in sequences["results"]} == {0}
+    with django_assert_max_num_queries(8):
+        campaigns = client.get("/api/campaigns/").json()
+    assert len(campaigns["results"]) == 5 and "report" not in campaigns["results"][0]
+    assert "report" in client.get(f"/api/campaigns/{campaigns['results'][0]['id']}/").json()
