@@ -157,7 +157,23 @@ def _by_words(key: str) -> str | None:
         return "webinar_attended"
     if "webinar" in words and words & {"registered", "registration"}:
         return "webinar_registered"
+    # Form names, as HubSpot's "Recent Conversion" writes them: what the form asked for.
+    for kind, names in _FORM_WORDS:
+        if words & names:
+            return kind
+    if {"contact", "us"} <= words or {"contact", "form"} <= words:
+        return "form_submitted"
     return None
+
+
+_FORM_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("demo_requested", frozenset({"demo"})),
+    ("quote_requested", frozenset({"quote", "penawaran"})),
+    ("price_requested", frozenset({"price", "pricing", "harga"})),
+    ("consultation_requested", frozenset({"consultation", "konsultasi"})),
+    ("whitepaper_downloaded", frozenset({"whitepaper"})),
+    ("content_downloaded", frozenset({"ebook", "download", "downloaded", "unduh"})),
+)
 
 
 def count_kind(header: str) -> str | None:
@@ -176,6 +192,7 @@ def is_activity_header(header: str) -> bool:
 
 
 def is_origin_header(header: str) -> bool:
-    """Where the record came from ("Lead Origin", "Lead Source"): never activity names, even
-    when a value reads like one ("Landing Page Submission")."""
+    """Where the record came from ("Lead Origin", "Lead Source"). Mostly channels and systems
+    ("API", "Lead Import", "Google"); only a value naming the person's own action ("Landing
+    Page Submission") is an activity, so the column needs more than a header to become one."""
     return bool(set(norm(header).split()) & ORIGIN_WORDS)

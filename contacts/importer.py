@@ -569,14 +569,21 @@ def activity_proposals(profile: Mapping[str, Any], kinds: Iterable[str] | None =
 
 
 def _is_activity_column(name: str, profile: Mapping[str, Any]) -> bool:
-    """Short repeating texts, under an "activity"-like header or mostly names we know."""
-    if profile.get("kind") != "category" or import_activities.is_origin_header(name) or profile.get("date_share", 0) >= 0.5:
+    """Short repeating texts, under an "activity"-like header or mostly names we know. A column
+    about where the record came from ("Lead Origin") is one only when a fifth of its rows name
+    the person's own action ("Landing Page Submission" is a form they filled; "API" or "Lead
+    Import" say how our system got them, and propose nothing)."""
+    if profile.get("kind") != "category" or profile.get("date_share", 0) >= 0.5:
         return False
+    top = profile.get("top") or []
+    total = sum(count for _value, count in top)
+    if import_activities.is_origin_header(name):
+        acting = sum(count for value, count in top if import_activities.activity_kind(value))
+        return bool(top) and acting >= 0.2 * total
     if import_activities.is_activity_header(name):
         return True
-    top = profile.get("top") or []
     known = sum(count for value, count in top if import_activities.is_known_activity(value))
-    return bool(top) and known >= 0.5 * sum(count for _value, count in top)
+    return bool(top) and known >= 0.5 * total
 
 
 def mapping_guess(header: Sequence[str], preview: Sequence[Sequence[Any]] = (), *, file_name: str = "",
@@ -1148,23 +1155,25 @@ class _Compiled:
         self._check_identity(data, warn)
         self._check_fields(data, warn)
         interactions = []
+        found = [(spec, raw, occurrence) for spec in self.interactions
+                 if (raw := self.value(cells, spec.position)) is not None
+                 for occurrence in self._occurrences(spec, raw, cells, now, warn)]
+        # A count includes the latest one: "Number of Form Submissions: 2" and "Recent Conversion:
+        # Contact us form" are two forms, not three.
+        counted = {kind for spec, _raw, (kind, *_rest) in found if spec.mode == "count"}
         activities: set[tuple[str, str]] = set()
-        for spec in self.interactions:
-            raw = self.value(cells, spec.position)
-            if raw is None:
-                continue
-            for kind, when, dated, index in self._occurrences(spec, raw, cells, now, warn):
-                moment = when.isoformat() if dated else "import"
-                if spec.mode == "activity":
-                    # Exports repeat the latest activity ("Last Activity", "Last Notable Activity"): one event, once.
-                    if (kind, moment) in activities:
-                        continue
-                    activities.add((kind, moment))
-                key = f"{spec.column}|{kind}|{moment}" + (f"|{index}" if index else "")
-                occurrence = spec if kind == spec.kind else _InteractionSpec(
-                    column=spec.column, position=spec.position, kind=kind, mode=spec.mode,
-                    date_position=spec.date_position, truthy=spec.truthy, channel=spec.channel)
-                interactions.append((occurrence, when, key, _text(raw)))
+        for spec, raw, (kind, when, dated, index) in found:
+            moment = when.isoformat() if dated else "import"
+            if spec.mode == "activity":
+                # Exports repeat the latest activity ("Last Activity", "Last Notable Activity"): one event, once.
+                if (kind, moment) in activities or kind in counted:
+                    continue
+                activities.add((kind, moment))
+            key = f"{spec.column}|{kind}|{moment}" + (f"|{index}" if index else "")
+            occurrence = spec if kind == spec.kind else _InteractionSpec(
+                column=spec.column, position=spec.position, kind=kind, mode=spec.mode,
+                date_position=spec.date_position, truthy=spec.truthy, channel=spec.channel)
+            interactions.append((occurrence, when, key, _text(raw)))
         defaults = {k: v for k, v in self.defaults.items() if k not in data and k not in CONSENT_FIELDS}
         for name in CONSENT_FIELDS:
             if name in self.defaults and name not in consents:

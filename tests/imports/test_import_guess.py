@@ -45,13 +45,16 @@ def test_counts_are_whole_numbers_and_personal_values_are_not_kept():
     ("Converted to Lead", "form_submitted"), ("Email Link Clicked", "email_clicked"), ("Page Visited on Website", "page_viewed"),
     ("Had a Phone Conversation", "consultation_requested"), ("Olark Chat Conversation", "whatsapp_message"),
     ("Unsubscribed", "unsubscribed"), ("Email Bounced", "email_bounced"), ("Webinar Registration Form Submitted", "form_submitted"),
-    ("Mengisi formulir", "form_submitted"),
+    ("Mengisi formulir", "form_submitted"), ("Landing Page Submission", "form_submitted"),
+    ("Demo request form", "demo_requested"), ("Ebook download form", "content_downloaded"),
+    ("Contact us form", "form_submitted"), ("Minta penawaran harga", "quote_requested"),
 ])
 def test_activity_synonyms(value, kind):
     assert acts.activity_kind(value) == kind
 
 
-@pytest.mark.parametrize("value", ["SMS Sent", "Email Received", "Unreachable", "Converted", "Closed Won", "Modified", "xyz"])
+@pytest.mark.parametrize("value", ["SMS Sent", "Email Received", "Unreachable", "Converted", "Closed Won", "Modified", "xyz",
+                                   "API", "Lead Import", "Lead Add Form"])
 def test_seller_actions_outcomes_and_unknown_values_propose_nothing(value):
     # An outcome ("Converted", "Closed Won") must never become an interaction the score counts.
     assert acts.activity_kind(value) is None
