@@ -1,5 +1,5 @@
 """Figure 5: CSV import of 100,000 rows (2,000 on tiny) including scoring, in-process through
-contacts.importer.import_file (what `import_contacts FILE` runs): parse, map, upsert in
+contacts.imports.run.import_file (what `import_contacts FILE` runs): parse, map, upsert in
 chunks, then one bulk rescore of the touched contacts. New people, so every row creates."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _write_csv(path, rows: int, seed: int) -> None:
 
 def run(ctx) -> list[Row]:
     try:
-        from contacts.importer import import_file
+        from contacts.imports.run import import_file
     except ImportError:
         return [harness.not_measured(FIGURE, "CSV import", "importer missing")]
     rows = IMPORT_ROWS[ctx.size]

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contacts.consent import consent_flags_set, is_anonymised
-from contacts.importer import ROW_REF_PREFIX
+from contacts.imports.mapping import ROW_REF_PREFIX
 from contacts.models import ConsentRecord, Contact, ContactMerge, Note
 from contacts.services import BOOLEAN_FIELDS, CONTACT_FIELDS, note_add, queue_rescore
 from crm.audit import audit

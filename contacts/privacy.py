@@ -172,7 +172,7 @@ def subject_access_export(*, contact: Contact, by=None) -> dict[str, Any]:
 
 def _identities(contact: Contact) -> list:
     """The person's identities: the contact's own and those of records merged into it."""
-    from contacts.importer import Identity
+    from contacts.imports.privacy import Identity
 
     return [Identity.of(contact), *(Identity.from_snapshot(m.merged_snapshot or {})
                                     for m in ContactMerge.objects.filter(kept=contact))]
@@ -180,7 +180,7 @@ def _identities(contact: Contact) -> list:
 
 def _import_copies(contact: Contact) -> dict[str, list]:
     """The rows of stored import files, and of their bad-row reports, that name the person."""
-    from contacts.importer import import_errors_mentioning, import_rows_mentioning
+    from contacts.imports.privacy import import_errors_mentioning, import_rows_mentioning
 
     people = _identities(contact)
     rows = []
@@ -199,7 +199,7 @@ def _import_copies(contact: Contact) -> dict[str, list]:
 def erasure_reach(*, people: list, by=None) -> None:
     """The copies outside the contact's own rows: stored import files and their reports, and
     the cached dashboard (recomputed on the next view)."""
-    from contacts.importer import imports_erase
+    from contacts.imports.privacy import imports_erase
     from crm import dashboard
 
     imports_erase(people=people, by=by)

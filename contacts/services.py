@@ -253,6 +253,16 @@ def contact_upsert(*, data: Mapping[str, Any], by=None, rescore: bool = True, fi
     raise AssertionError("unreachable")
 
 
+def contact_new(cleaned: Mapping[str, Any]) -> Contact:
+    """A new contact from clean_contact_data's output, validated and not saved: contact_upsert's
+    create path, and the importer's bulk insert of people it has never seen. Consent flags are
+    left unset (contacts.consent writes them, with evidence); tags are added once it has an id."""
+    contact = Contact()
+    _apply(contact, cleaned, overwrite=True)
+    contact.full_clean(exclude=["email", "phone"], validate_unique=False, validate_constraints=False)
+    return contact
+
+
 class ContactExists(Exception):
     """contact_create found (or raced with) a contact holding the identity; nothing was written."""
 
@@ -296,9 +306,7 @@ def _contact_upsert_once(cleaned: dict[str, Any], *, by, rescore: bool, fill_onl
         external_source=cleaned.get("external_source", ""), external_ref=cleaned.get("external_ref"),
     )
     if existing is None:
-        contact = Contact()
-        _apply(contact, cleaned, overwrite=True)
-        contact.full_clean(exclude=["email", "phone"], validate_unique=False, validate_constraints=False)
+        contact = contact_new(cleaned)
         contact.save()
         changed = frozenset(cleaned) - CONSENT_FIELDS
         created = True
@@ -348,12 +356,25 @@ def contact_update(*, contact: Contact, data: Mapping[str, Any], by=None, consen
     return contact
 
 
+def _tag_name(name: str) -> str:
+    return name.strip()[:50]
+
+
 def tag_get_or_create(names: Iterable[str]) -> list[Tag]:
     tags = []
-    for name in {n.strip()[:50] for n in names if n and n.strip()}:
+    for name in {_tag_name(n) for n in names if n and n.strip()}:
         tag, _created = Tag.objects.get_or_create(name=name)
         tags.append(tag)
     return tags
+
+
+def tags_add(tagged: Iterable[tuple[int, Iterable[str]]]) -> None:
+    """Tag many contacts by id at once ((contact id, tag names) pairs): the importer's bulk insert."""
+    tagged = [(pk, {_tag_name(n) for n in names if n and n.strip()}) for pk, names in tagged]
+    tags = {t.name: t for t in tag_get_or_create({n for _pk, names in tagged for n in names})}
+    Contact.tags.through.objects.bulk_create([
+        Contact.tags.through(contact_id=pk, tag_id=tags[n].pk) for pk, names in tagged for n in names
+    ], ignore_conflicts=True)
 
 
 @transaction.atomic

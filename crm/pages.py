@@ -7,7 +7,7 @@ from crm import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("contacts.urls")),
-    path("", include("contacts.urls_io")),
+    path("", include("contacts.imports.urls")),
     path("", include("contacts.urls_privacy")),
     path("", include("contacts.urls_segments")),
     path("", include("crm.urls_audit")),

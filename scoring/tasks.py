@@ -53,3 +53,44 @@ def _user(user_id: int | None):
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.filter(pk=user_id).first() if user_id else None
+
+
+# --- What contacts may ask of scoring (contacts knows scoring only through this module) ---
+
+def new_contacts_score(contacts, *, now):
+    """Score unsaved new contacts on their fields (an import's new people); see scoring.services."""
+    from scoring.services import new_contacts_score as score
+
+    return score(contacts, now=now)
+
+
+def new_contacts_record_moves(moves, *, now) -> None:
+    """Record the stage moves new_contacts_score found, once the contacts have ids."""
+    from scoring.services import new_contacts_record_moves as record
+
+    record(moves, now=now)
+
+
+def rescore_ranges(ranges) -> int:
+    """Score every contact in the given [first id, last id] ranges now, in this process (one
+    transaction per range); returns how many were scored."""
+    from django.db import transaction
+
+    from scoring.selectors import active_rulesets
+    from scoring.services import rescore_range
+
+    rulesets = active_rulesets()
+    scored = 0
+    for lo, hi in ranges:
+        # One transaction per range: on SQLite each autocommitted UPDATE would wait for its own fsync.
+        with transaction.atomic():
+            scored += rescore_range(first_id=lo, last_id=hi, rulesets=rulesets).scored
+    return scored
+
+
+def published_since(when) -> bool:
+    """Whether a rule-set version was published at or after `when`."""
+    from scoring.models import RuleSetVersion
+
+    return RuleSetVersion.objects.filter(published_at__gte=when).exists()
+

@@ -33,16 +33,17 @@ def xlsx_bytes(rows: list[list]) -> bytes:
 
 @pytest.fixture
 def run_import(db):
-    """Create, map and run an import of `content` through contacts.importer; returns the job."""
-    from contacts import importer
+    """Create, map and run an import of `content` through contacts.imports; returns the job."""
+    from contacts.imports.mapping import mapping_normalise
+    from contacts.imports.run import import_create, import_run, import_start
 
     def run(content: bytes, *, name: str = "leads.csv", mapping: dict | None = None, by=None, chunk_size: int = 1000,
             **overrides):
-        job = importer.import_create(file_name=name, content=content, by=by)
-        chosen = importer.mapping_normalise(mapping if mapping is not None else job.mapping, job.header)
+        job = import_create(file_name=name, content=content, by=by)
+        chosen = mapping_normalise(mapping if mapping is not None else job.mapping, job.header)
         for key, value in overrides.items():
             chosen[key] = value
-        importer.import_start(job=job, mapping=chosen, by=by, run=False)
-        return importer.import_run(job_id=job.pk, chunk_size=chunk_size)
+        import_start(job=job, mapping=chosen, by=by, run=False)
+        return import_run(job_id=job.pk, chunk_size=chunk_size)
 
     return run

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from contacts import importer
+from contacts.imports.mapping import mapping_normalise
+from contacts.imports.privacy import Identity, imports_erase
+from contacts.imports.run import import_create, import_run, import_start
 from contacts.models import ConsentRecord, Contact, ImportJob, Interaction, InteractionKind
 
 pytestmark = pytest.mark.django_db
@@ -238,13 +240,13 @@ def test_show_mapping_prints_the_guess_and_its_reason(reference_data, tmp_path):
 
 
 def test_a_value_chosen_on_the_mapping_page_wins_over_the_synonyms(run_import, reference_data):
-    job = importer.import_create(file_name="leads.csv", content=(FIXTURES / "leadsquared_leads.csv").read_bytes())
-    mapping = importer.mapping_normalise(job.mapping, job.header)
+    job = import_create(file_name="leads.csv", content=(FIXTURES / "leadsquared_leads.csv").read_bytes())
+    mapping = mapping_normalise(job.mapping, job.header)
     mapping["columns"]["Last Activity"]["values"]["Email Opened"] = ""  # ignored
     mapping["columns"]["Last Activity"]["values"]["SMS Sent"] = "whatsapp_message"
     mapping["columns"]["Last Notable Activity"] = {"target": "ignore"}
-    importer.import_start(job=job, mapping=mapping, run=False)
-    importer.import_run(job_id=job.pk)
+    import_start(job=job, mapping=mapping, run=False)
+    import_run(job_id=job.pk)
 
     kinds = _kinds(data__import_column="Last Activity")
     assert kinds["email_opened"] == 1  # only "View in browser link Clicked" (by synonym); "Email Opened" ignored
@@ -256,7 +258,7 @@ def test_erasure_empties_the_warnings_naming_the_person(run_import):
     sari = Contact.objects.get(email="sari.lestari@gmail.com")
     assert any(w["value"] == "not a phone" for w in job.warnings)
 
-    importer.imports_erase(people=[importer.Identity.of(sari)])
+    imports_erase(people=[Identity.of(sari)])
 
     job.refresh_from_db()
     erased = next(w for w in job.warnings if w["row"] == 4)

@@ -1,12 +1,12 @@
-"""Mapping by content (contacts.import_guess) and the synonym tables (contacts.import_activities):
+"""Mapping by content (contacts.imports.profiling) and the synonym tables (contacts.imports.synonyms):
 pure logic, no database."""
 
 from __future__ import annotations
 
 import pytest
 
-from contacts import import_activities as acts
-from contacts.import_guess import profile
+from contacts.imports import synonyms as acts
+from contacts.imports.profiling import profile
 
 
 def test_activity_names_are_never_dates_and_dates_are_dates():

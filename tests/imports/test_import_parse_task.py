@@ -15,9 +15,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts import importer
+from contacts.imports import files
+from contacts.imports.files import file_rows
+from contacts.imports.run import import_parse_timeout_message, import_receive
+from contacts.imports.tasks import import_parse_task
 from contacts.models import ImportJob
-from contacts.tasks import import_parse_task
 
 from .conftest import csv_bytes
 from .test_import_limits import _bomb
@@ -35,13 +37,13 @@ def _post(client, content: bytes, name: str = "leads.csv"):
 def reads(monkeypatch):
     """Counts full reads of a file (file_rows walks the rows: the heavy part)."""
     calls = []
-    real = importer.file_rows
+    real = file_rows
 
     def counting(content, fmt):
         calls.append(fmt)
         return real(content, fmt)
 
-    monkeypatch.setattr(importer, "file_rows", counting)
+    monkeypatch.setattr(files, "file_rows", counting)
     return calls
 
 
@@ -81,7 +83,7 @@ def test_the_task_has_the_configured_time_limits():
 
 
 def test_a_read_longer_than_its_limit_ends_failed_with_a_message(marketer, client_for):
-    job = importer.import_receive(file_name="besar.csv", content=csv_bytes([["Email"]] + [[f"x{i}@contoh.co.id"] for i in range(2000)]),
+    job = import_receive(file_name="besar.csv", content=csv_bytes([["Email"]] + [[f"x{i}@contoh.co.id"] for i in range(2000)]),
                                   by=marketer)
     import_parse_task.apply(args=[job.pk], kwargs={"seconds": 0.000001})
 
@@ -94,12 +96,12 @@ def test_a_read_longer_than_its_limit_ends_failed_with_a_message(marketer, clien
 
 
 def test_the_workers_soft_time_limit_ends_the_job_failed(marketer, monkeypatch):
-    job = importer.import_receive(file_name="lambat.csv", content=csv_bytes(ROWS), by=marketer)
+    job = import_receive(file_name="lambat.csv", content=csv_bytes(ROWS), by=marketer)
 
     def stuck(content, fmt):
         raise SoftTimeLimitExceeded()  # what Celery raises in the task when soft_time_limit passes
 
-    monkeypatch.setattr(importer, "file_rows", stuck)
+    monkeypatch.setattr(files, "file_rows", stuck)
     import_parse_task.apply(args=[job.pk])
 
     job.refresh_from_db()
@@ -111,7 +113,7 @@ def test_a_file_unreadable_when_read_ends_failed_with_the_reason(marketer):
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("hello.txt", "not a workbook")
-    job = importer.import_receive(file_name="palsu.xlsx", content=archive.getvalue(), by=marketer)
+    job = import_receive(file_name="palsu.xlsx", content=archive.getvalue(), by=marketer)
     import_parse_task.apply(args=[job.pk])
     job.refresh_from_db()
     assert (job.status, job.message) == ("failed", "This file is not a readable Excel (.xlsx) workbook.")
@@ -124,7 +126,7 @@ def test_the_zip_bomb_is_still_refused_on_the_upload_form(client_for, admin, rea
 
 
 def test_a_job_left_parsing_long_after_its_limit_is_shown_as_failed(client_for, admin):
-    job = importer.import_receive(file_name="hilang.csv", content=csv_bytes(ROWS), by=admin)  # its task never ran
+    job = import_receive(file_name="hilang.csv", content=csv_bytes(ROWS), by=admin)  # its task never ran
     ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
     response = client_for(admin).get(reverse("import_mapping", args=[job.pk]))
     assert response.status_code == 302
@@ -137,22 +139,22 @@ def test_a_job_left_parsing_long_after_its_limit_is_shown_as_failed(client_for, 
 
 def test_the_waiting_page_and_the_reasons_are_in_indonesian(client_for, marketer, settings):
     settings.LANGUAGE_CODE = "id"
-    job = importer.import_receive(file_name="antri.csv", content=csv_bytes(ROWS), by=marketer)
+    job = import_receive(file_name="antri.csv", content=csv_bytes(ROWS), by=marketer)
     html = client_for(marketer).get(reverse("import_mapping", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="id").content.decode()
     assert "Membaca berkas" in html and "Berkas sedang dibaca" in html
     from django.utils import translation
 
     with translation.override("id"):
-        assert "detik" in importer.import_parse_timeout_message(120)
+        assert "detik" in import_parse_timeout_message(120)
 
 
 def test_an_unexpected_reader_error_ends_failed_not_parsing(marketer, monkeypatch):
-    job = importer.import_receive(file_name="aneh.csv", content=csv_bytes(ROWS), by=marketer)
+    job = import_receive(file_name="aneh.csv", content=csv_bytes(ROWS), by=marketer)
 
     def broken(content, fmt):
         raise KeyError("xl/sharedStrings.xml")
 
-    monkeypatch.setattr(importer, "file_rows", broken)
+    monkeypatch.setattr(files, "file_rows", broken)
     import_parse_task.apply(args=[job.pk])
     job.refresh_from_db()
     assert job.status == "failed" and "KeyError" in job.message

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from contacts import importer
+from contacts.imports.mapping import mapping_load
+from contacts.imports.run import import_file
 from contacts.models import Contact, Interaction
 
 from .conftest import DATA_DIR
@@ -35,7 +36,7 @@ def _import(name: str, capsys):
     if not path.exists():
         pytest.fail(f"{path} is missing: the shared data sets are part of the CI checkout")
     started = time.monotonic()
-    job = importer.import_file(path=path, mapping=importer.mapping_load(path.stem))
+    job = import_file(path=path, mapping=mapping_load(path.stem))
     elapsed = time.monotonic() - started
     with capsys.disabled():
         print(f"\n{name}: {job.total_rows} rows in {elapsed:.1f}s ({job.total_rows / elapsed:,.0f} rows/s) — {job.message}")

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from contacts import importer
+from contacts.imports import run
+from contacts.imports.run import _claim, _commit_chunk, import_create, import_run, import_start
+from contacts.imports.validation import Compiled
+from contacts.imports.writing import Known, import_rows
 from contacts.models import Contact, ImportJob, Interaction, StageChange
 from crm.models import AuditEvent
 
@@ -212,11 +216,9 @@ def test_imported_contacts_are_scored_in_one_bulk_pass(run_import, playbooks):
 
 
 def test_an_interrupted_import_resumes_after_the_last_committed_chunk(run_import):
-    from contacts.importer import import_run
-
     rows = [["Email"]] + [[f"orang{i}@contoh.co.id"] for i in range(10)]
-    job = importer.import_create(file_name="leads.csv", content=csv_bytes(rows))
-    importer.import_start(job=job, mapping=job.mapping, run=False)
+    job = import_create(file_name="leads.csv", content=csv_bytes(rows))
+    import_start(job=job, mapping=job.mapping, run=False)
 
     partial = import_run(job_id=job.pk, chunk_size=4, time_budget=0)  # stops after one chunk, like a time limit
     assert (partial.status, partial.rows_done, Contact.objects.count()) == (ImportJob.Status.RUNNING, 4, 4)
@@ -229,18 +231,18 @@ def test_an_interrupted_import_resumes_after_the_last_committed_chunk(run_import
 
 def test_a_second_runner_does_not_count_a_chunk_twice(run_import):
     rows = [["Email"]] + [[f"orang{i}@contoh.co.id"] for i in range(4)]
-    job = importer.import_create(file_name="leads.csv", content=csv_bytes(rows))
-    importer.import_start(job=job, mapping=job.mapping, run=False)
-    stale = importer._claim(job.pk)
-    importer.import_run(job_id=job.pk, chunk_size=2, time_budget=0)  # the other runner commits rows 1-2
+    job = import_create(file_name="leads.csv", content=csv_bytes(rows))
+    import_start(job=job, mapping=job.mapping, run=False)
+    stale = _claim(job.pk)
+    import_run(job_id=job.pk, chunk_size=2, time_budget=0)  # the other runner commits rows 1-2
 
-    compiled = importer._Compiled.build(stale.mapping, stale.header, stale.started_at)
-    assert importer._commit_chunk(stale, compiled, [(2, ["orang0@contoh.co.id"])], None) is None
+    compiled = Compiled.build(stale.mapping, stale.header, stale.started_at)
+    assert _commit_chunk(stale, compiled, [(2, ["orang0@contoh.co.id"])], None) is None
     assert ImportJob.objects.get(pk=job.pk).rows_done == 2
 
 
 def test_the_report_keeps_a_bounded_number_of_rows(run_import, monkeypatch):
-    monkeypatch.setattr(importer, "ERRORS_KEPT", 2)
+    monkeypatch.setattr(run, "ERRORS_KEPT", 2)
     job = run_import(csv_bytes([["Email"], ["x@"], ["y@"], ["z@"]]))
 
     assert (job.failed, len(job.errors)) == (3, 2)
@@ -257,9 +259,9 @@ def test_starting_an_import_is_audited_without_personal_data(run_import, markete
 
 
 def test_a_mapping_without_identity_is_refused(db):
-    job = importer.import_create(file_name="x.csv", content=csv_bytes([["Nama"], ["Budi"]]))
-    with pytest.raises(importer.ValidationError) as caught:
-        importer.import_start(job=job, mapping={"identity": "auto", "columns": {"Nama": "full_name"}}, run=False)
+    job = import_create(file_name="x.csv", content=csv_bytes([["Nama"], ["Budi"]]))
+    with pytest.raises(ValidationError) as caught:
+        import_start(job=job, mapping={"identity": "auto", "columns": {"Nama": "full_name"}}, run=False)
     assert "__all__" in caught.value.message_dict
     job.refresh_from_db()
     assert job.status == ImportJob.Status.UPLOADED
@@ -270,7 +272,7 @@ def test_a_remembered_mapping_is_offered_for_the_same_header(run_import):
     mapping = {"source": "bulanan", "identity": "auto", "columns": {"Kode": "external_ref", "Surel Kantor": "email", "Skor": "ignore"}}
     run_import(csv_bytes([header, ["A1", "a@contoh.co.id", "3"]]), mapping=mapping)
 
-    next_month = importer.import_create(file_name="bulan-depan.csv", content=csv_bytes([header, ["A2", "b@contoh.co.id", "4"]]))
+    next_month = import_create(file_name="bulan-depan.csv", content=csv_bytes([header, ["A2", "b@contoh.co.id", "4"]]))
     assert next_month.mapping["columns"]["Skor"]["target"] == "ignore"
     assert next_month.mapping["source"] == "bulanan"
 
@@ -302,7 +304,7 @@ def test_bulk_created_contacts_equal_what_contact_upsert_stores(run_import, monk
     by_fast = {c.full_name: _stored(c) for c in Contact.objects.all()}
     Contact.objects.all().delete()
 
-    monkeypatch.setattr(importer, "BULK_CREATE_NEW", False)
+    monkeypatch.setattr(Known, "is_new", lambda self, plan: False)  # every row through contact_upsert
     slow = run_import(csv_bytes(MIXED), mapping=mapping)
     by_slow = {c.full_name: _stored(c) for c in Contact.objects.all()}
 
@@ -345,7 +347,7 @@ def test_new_contacts_are_inserted_scored_as_the_row_by_row_path_scores_them(run
     StageChange.objects.all().delete()
     Contact.objects.all().delete()
 
-    monkeypatch.setattr(importer, "BULK_CREATE_NEW", False)
+    monkeypatch.setattr(Known, "is_new", lambda self, plan: False)  # every row through contact_upsert
     run_import(csv_bytes(SCORED), mapping=mapping)
     by_slow = stored()
 
@@ -366,7 +368,7 @@ def test_rules_published_during_an_import_rescore_the_contacts_inserted_scored(r
     from scoring.models import Rule, RuleSetVersion
     from scoring.services import rule_save, version_draft, version_publish
 
-    real_rows = importer._import_rows
+    real_rows = import_rows
     calls = []
 
     def publish_after_the_first_chunk(*args, **kwargs):
@@ -381,7 +383,7 @@ def test_rules_published_during_an_import_rescore_the_contacts_inserted_scored(r
         calls.append(1)
         return outcome
 
-    monkeypatch.setattr(importer, "_import_rows", publish_after_the_first_chunk)
+    monkeypatch.setattr(run, "import_rows", publish_after_the_first_chunk)
     rows = [SCORED[0], SCORED[1], ["Dewa", "dewa@pabrik.co.id", "0812-1111-0009", "PT Timah", "Direktur", "B2B", "", "", ""]]
     job = run_import(csv_bytes(rows), chunk_size=1)
 
@@ -397,7 +399,7 @@ def test_rules_published_during_an_import_rescore_the_contacts_inserted_scored(r
 def test_a_concurrent_writer_sends_new_rows_back_through_contact_upsert(run_import, make_contact, monkeypatch):
     taken = make_contact(email="balapan@contoh.co.id", full_name="")
     # The chunk's lookup misses the contact (as if it was created just after the lookup).
-    monkeypatch.setattr(importer._Known, "is_new", lambda self, plan: True)
+    monkeypatch.setattr(Known, "is_new", lambda self, plan: True)
 
     job = run_import(csv_bytes([["Email", "Nama"], ["baru@contoh.co.id", "Baru"], ["balapan@contoh.co.id", "Pemenang"]]))
 
@@ -408,9 +410,9 @@ def test_a_concurrent_writer_sends_new_rows_back_through_contact_upsert(run_impo
 
 def test_an_unexpected_error_marks_the_job_failed_and_keeps_committed_rows(run_import, monkeypatch):
     rows = [["Email"]] + [[f"orang{i}@contoh.co.id"] for i in range(6)]
-    job = importer.import_create(file_name="leads.csv", content=csv_bytes(rows))
-    importer.import_start(job=job, mapping=job.mapping, run=False)
-    real = importer._import_rows
+    job = import_create(file_name="leads.csv", content=csv_bytes(rows))
+    import_start(job=job, mapping=job.mapping, run=False)
+    real = import_rows
     calls = []
 
     def second_chunk_breaks(*args, **kwargs):
@@ -419,9 +421,9 @@ def test_an_unexpected_error_marks_the_job_failed_and_keeps_committed_rows(run_i
             raise RuntimeError("boom")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(importer, "_import_rows", second_chunk_breaks)
+    monkeypatch.setattr(run, "import_rows", second_chunk_breaks)
     with pytest.raises(RuntimeError):
-        importer.import_run(job_id=job.pk, chunk_size=3)
+        import_run(job_id=job.pk, chunk_size=3)
 
     job.refresh_from_db()
     assert (job.status, job.rows_done, job.created) == (ImportJob.Status.FAILED, 3, 3)
@@ -430,19 +432,19 @@ def test_an_unexpected_error_marks_the_job_failed_and_keeps_committed_rows(run_i
 
 
 def test_row_numbers_and_a_record_id_column_do_not_mix(db):
-    job = importer.import_create(file_name="x.csv", content=csv_bytes([["ID", "Email"], ["1", "a@contoh.co.id"]]))
-    with pytest.raises(importer.ValidationError) as caught:
-        importer.import_start(job=job, mapping={**job.mapping, "identity": "row"}, run=False)
+    job = import_create(file_name="x.csv", content=csv_bytes([["ID", "Email"], ["1", "a@contoh.co.id"]]))
+    with pytest.raises(ValidationError) as caught:
+        import_start(job=job, mapping={**job.mapping, "identity": "row"}, run=False)
     assert "ID" in caught.value.message_dict
 
 
 def test_the_task_continues_a_long_import_in_fresh_tasks(db, monkeypatch):
-    from contacts import tasks
+    from contacts.imports import tasks
 
     monkeypatch.setattr(tasks, "IMPORT_TIME_BUDGET", 0)  # every task run stops after one chunk
     rows = [["Email"]] + [[f"orang{i}@contoh.co.id"] for i in range(2500)]
-    job = importer.import_create(file_name="panjang.csv", content=csv_bytes(rows))
-    importer.import_start(job=job, mapping=job.mapping, run=False)
+    job = import_create(file_name="panjang.csv", content=csv_bytes(rows))
+    import_start(job=job, mapping=job.mapping, run=False)
 
     tasks.import_run_task.delay(job.pk)  # eager here, as in the embedded default: each re-queue runs inline
 

@@ -185,10 +185,10 @@ def test_report_file_names_from_uploads_are_encoded_safely(client_for, admin):
 
 
 def test_a_job_whose_queueing_failed_can_be_started_again(client_for, admin, run_import, django_capture_on_commit_callbacks):
-    from contacts import importer
+    from contacts.imports.run import import_create, import_start
 
-    job = importer.import_create(file_name="antri.csv", content=csv_bytes([["Email"], ["a@contoh.co.id"]]), by=admin)
-    importer.import_start(job=job, mapping=job.mapping, by=admin, run=False)  # saved as queued, never sent to a worker
+    job = import_create(file_name="antri.csv", content=csv_bytes([["Email"], ["a@contoh.co.id"]]), by=admin)
+    import_start(job=job, mapping=job.mapping, by=admin, run=False)  # saved as queued, never sent to a worker
     client = client_for(admin)
     assert "Start again" in client.get(f"/import/{job.pk}/").content.decode()
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from contacts import importer, privacy
+from contacts import privacy
+from contacts.imports.files import file_rows, job_format
 from contacts.models import Contact, ImportJob
 from tests.imports.conftest import csv_bytes, xlsx_bytes
 from tests.imports.conftest import run_import as run_import  # the import fixture
@@ -33,7 +34,7 @@ def _file(kind: str) -> bytes:
 
 def _held(job: ImportJob) -> str:
     job.refresh_from_db()
-    _header, rows = importer.file_rows(bytes(job.content), importer.job_format(job))
+    _header, rows = file_rows(bytes(job.content), job_format(job))
     return repr([cells for _n, cells in rows]) + repr(job.errors) + repr(job.options)
 
 

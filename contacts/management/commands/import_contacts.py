@@ -1,6 +1,6 @@
 """python manage.py import_contacts FILE [--mapping JSON] [--source NAME] [--row-ref] ...
 
-The same service as the /import/ page (contacts.importer), run in this process with a
+The same service as the /import/ page (contacts.imports), run in this process with a
 progress bar. Failed rows are written to a CSV report (next to the file unless --errors).
 """
 
@@ -13,7 +13,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from contacts import exporting, importer
+from contacts import exporting
+from contacts.imports.guess import guess_reason
+from contacts.imports.mapping import mapping_load, mapping_normalise
+from contacts.imports.reports import error_report_rows, warning_report_rows
+from contacts.imports.run import CHUNK_SIZE, import_create, import_run, import_start
 from crm.progress import Progress
 
 
@@ -29,7 +33,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV (any common delimiter/encoding) or XLSX file")
-        parser.add_argument("--mapping", help="a mapping JSON file, or the name of a shipped one in contacts/import_mappings/")
+        parser.add_argument("--mapping", help="a mapping JSON file, or the name of a shipped one in contacts/imports/mappings/")
         parser.add_argument("--source", help="source name (references are unique per source); default: from the file name")
         parser.add_argument("--row-ref", action="store_true", help="identify rows by source name + row number (anonymous data)")
         parser.add_argument("--industry", help="industry of new contacts (ecommerce, b2b, healthcare, education, other)")
@@ -40,7 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--exclude", action="append", default=[], metavar="COLUMN", help="do not import this column (repeatable)")
         parser.add_argument("--errors", help="where to write the bad-row report (default: FILE.errors.csv next to the file)")
         parser.add_argument("--user", help="username recorded as the importer")
-        parser.add_argument("--chunk-size", type=int, default=importer.CHUNK_SIZE)
+        parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE)
         parser.add_argument("--show-mapping", action="store_true",
                             help="print what each column holds and becomes, and the mapping as JSON, then import")
 
@@ -54,16 +58,16 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"No user {options['user']!r}")
         try:
-            job = importer.import_create(file_name=path.name, content=path.read_bytes(), by=user)
-            mapping = importer.mapping_load(options["mapping"]) if options["mapping"] else dict(job.mapping)
-            mapping = importer.mapping_normalise(mapping, job.header)
+            job = import_create(file_name=path.name, content=path.read_bytes(), by=user)
+            mapping = mapping_load(options["mapping"]) if options["mapping"] else dict(job.mapping)
+            mapping = mapping_normalise(mapping, job.header)
             self._apply_options(mapping, options, job.header)
             if options["show_mapping"]:
                 profiles = (job.options or {}).get("profiles") or {}
                 for name in job.header:  # what each column holds, and what it becomes
-                    self.stdout.write(importer.guess_reason(name, profiles.get(name), mapping["columns"][name]))
+                    self.stdout.write(guess_reason(name, profiles.get(name), mapping["columns"][name]))
                 self.stdout.write(json.dumps(mapping, indent=2, ensure_ascii=False))
-            job = importer.import_start(job=job, mapping=mapping, by=user, run=False)
+            job = import_start(job=job, mapping=mapping, by=user, run=False)
         except ValidationError as exc:
             raise CommandError(self._problems(exc)) from exc
 
@@ -72,7 +76,7 @@ class Command(BaseCommand):
         def advance(current, outcome):
             progress.advance(outcome.rows, created=current.created, updated=current.updated, failed=current.failed)
 
-        job = importer.import_run(job_id=job.pk, chunk_size=options["chunk_size"], on_progress=advance)
+        job = import_run(job_id=job.pk, chunk_size=options["chunk_size"], on_progress=advance)
         progress.finish(job.message)
         self.stdout.write(
             f"rows={job.total_rows} created={job.created} updated={job.updated} unchanged={job.skipped} "
@@ -82,7 +86,7 @@ class Command(BaseCommand):
             report = path.with_name(f"{path.stem}.warnings.csv")
             try:
                 with report.open("wb") as handle:
-                    for chunk in exporting.csv_stream(importer.warning_report_rows(job)):
+                    for chunk in exporting.csv_stream(warning_report_rows(job)):
                         handle.write(chunk)
             except OSError as exc:
                 raise CommandError(f"Could not write the warnings to {report}: {exc}") from exc
@@ -91,7 +95,7 @@ class Command(BaseCommand):
             report = Path(options["errors"]) if options["errors"] else path.with_name(f"{path.stem}.errors.csv")
             try:
                 with report.open("wb") as handle:
-                    for chunk in exporting.csv_stream(importer.error_report_rows(job)):
+                    for chunk in exporting.csv_stream(error_report_rows(job)):
                         handle.write(chunk)
             except OSError as exc:
                 raise CommandError(f"Could not write the error report to {report}: {exc}") from exc

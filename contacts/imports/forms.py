@@ -1,5 +1,5 @@
 """Forms of the import, export and merge pages: field validation only; the rules live in
-contacts.importer (mapping_validate), contacts.exporting and contacts.merge."""
+contacts.imports.mapping (mapping_validate), contacts.exporting and contacts.merge."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from contacts import importer
 from contacts.exporting import CAMPAIGN_CHANNELS
+from contacts.imports.files import MAX_FILE_BYTES
+from contacts.imports.mapping import IDENTITY_MODES, MODES, TARGETS, mapping_normalise
 from contacts.models import Channel, Industry, InteractionKind
 
 UPLOAD_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx")
@@ -21,7 +22,7 @@ class UploadForm(forms.Form):
     file = forms.FileField(
         label=_("Spreadsheet"),
         help_text=_("CSV (comma, semicolon, tab or | separated; UTF-8, Latin-1 or Windows-1252) or Excel .xlsx, up to %(mb)d MB.")
-        % {"mb": importer.MAX_FILE_BYTES // 2**20},
+        % {"mb": MAX_FILE_BYTES // 2**20},
         widget=forms.ClearableFileInput(attrs={"accept": ",".join(UPLOAD_EXTENSIONS)}),
     )
 
@@ -29,8 +30,8 @@ class UploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if Path(upload.name).suffix.lower() not in UPLOAD_EXTENSIONS:
             raise ValidationError(_("Upload a .csv or .xlsx file."))
-        if upload.size > importer.MAX_FILE_BYTES:
-            raise ValidationError(_("The file is larger than %(mb)d MB; split it into parts.") % {"mb": importer.MAX_FILE_BYTES // 2**20})
+        if upload.size > MAX_FILE_BYTES:
+            raise ValidationError(_("The file is larger than %(mb)d MB; split it into parts.") % {"mb": MAX_FILE_BYTES // 2**20})
         return upload
 
 
@@ -40,7 +41,7 @@ class ImportOptionsForm(forms.Form):
         help_text=_("Where these contacts come from (e.g. “expo-jakarta-2026”). Record IDs and row numbers are unique per source, "
                     "so importing the same file again updates instead of duplicating."),
     )
-    identity = forms.ChoiceField(label=_("Identify rows by"), choices=list(importer.IDENTITY_MODES.items()), widget=forms.RadioSelect)
+    identity = forms.ChoiceField(label=_("Identify rows by"), choices=list(IDENTITY_MODES.items()), widget=forms.RadioSelect)
     industry = forms.ChoiceField(label=_("Industry of new contacts"), required=False,
                                  choices=[("", _("— as in the file, else Other —")), *Industry.choices])
     blank_values = forms.CharField(label=_("Values that mean “empty”"), required=False,
@@ -53,9 +54,9 @@ def _kind_choices() -> list[tuple[str, str]]:
 
 class ColumnForm(forms.Form):
     column = forms.CharField(widget=forms.HiddenInput)
-    target = forms.ChoiceField(label=_("Import as"), choices=list(importer.TARGETS.items()))
+    target = forms.ChoiceField(label=_("Import as"), choices=list(TARGETS.items()))
     kind = forms.ChoiceField(label=_("Interaction kind"), required=False, choices=())
-    mode = forms.ChoiceField(label=_("It happened"), required=False, choices=list(importer.MODES.items()))
+    mode = forms.ChoiceField(label=_("It happened"), required=False, choices=list(MODES.items()))
     date_column = forms.ChoiceField(label=_("Date from column"), required=False, choices=())
     truthy = forms.CharField(label=_("“Yes” values"), required=False, max_length=200,
                              help_text=_("Comma-separated; empty: yes, true, 1, ya, x or an amount above 0."))
@@ -82,7 +83,7 @@ ColumnFormSet = forms.formset_factory(ColumnForm, formset=BaseColumnFormSet, ext
 
 def mapping_initial(job_header: list[str], mapping: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Initial data for the options form and the column formset from a stored mapping."""
-    mapping = importer.mapping_normalise(mapping, job_header)
+    mapping = mapping_normalise(mapping, job_header)
     options = {
         "source": mapping["source"], "identity": mapping["identity"],
         "industry": mapping["defaults"].get("industry", ""), "blank_values": ", ".join(mapping["blank_values"]),

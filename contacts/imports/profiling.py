@@ -1,5 +1,5 @@
 """What a column holds, judged by a sample of its values, not by its header. Pure logic (no
-Django): contacts.importer turns a profile into a suggested target and a sentence for the
+Django): contacts.imports.guess turns a profile into a suggested target and a sentence for the
 mapping page ("Last Activity: 38 distinct texts such as “Email Opened” → activity names").
 
     profile(["Email Opened", "SMS Sent", "Email Opened"]).kind  == "category"

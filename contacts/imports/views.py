@@ -1,5 +1,5 @@
 """Import, export and duplicate pages. Thin: check the role, parse a form, call
-contacts.importer / exporting / merge, render or redirect. Admins and marketers only."""
+contacts.imports / exporting / merge, render or redirect. Admins and marketers only."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contacts import exporting, importer, merge
-from contacts.forms_io import (
+from contacts import exporting, merge
+from contacts.imports.files import job_preview
+from contacts.imports.forms import (
     ColumnFormSet,
     ExportForm,
     ImportOptionsForm,
@@ -30,6 +31,10 @@ from contacts.forms_io import (
     mapping_from_forms,
     mapping_initial,
 )
+from contacts.imports.guess import activity_proposals, guess_reason
+from contacts.imports.mapping import mapping_normalise, saved_mappings
+from contacts.imports.reports import error_report_rows, warning_report_rows
+from contacts.imports.run import import_parse_overdue, import_receive, import_requeue, import_start
 from contacts.models import ImportJob
 from contacts.selectors import contacts_visible_to
 from crm import roles
@@ -81,8 +86,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            # Stored at once; a worker reads it (importer.import_parse) while the mapping page waits.
-            job = importer.import_receive(file_name=upload.name, content=upload.read(), by=request.user)
+            # Stored at once; a worker reads it (import_parse) while the mapping page waits.
+            job = import_receive(file_name=upload.name, content=upload.read(), by=request.user)
         except ValidationError as exc:
             form.add_error("file", exc)
         else:
@@ -97,13 +102,13 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob.objects.defer("errors", "warnings", "content"), pk=pk)  # the preview was stored when read
-    if job.status == ImportJob.Status.PARSING and not importer.import_parse_overdue(job):
+    if job.status == ImportJob.Status.PARSING and not import_parse_overdue(job):
         # A worker is still reading the file: wait (progress.js polls the status and reloads).
         return render(request, "contacts/io/import_parsing.html", {"job": job, "progress": _progress(job)})
     if job.status != ImportJob.Status.UPLOADED:
         return redirect("import_progress", pk=job.pk)
     header = list(job.header)
-    saved = importer.saved_mappings()
+    saved = saved_mappings()
     chosen_name = request.POST.get("saved") or request.GET.get("saved", "")
     chosen = saved.get(chosen_name)
     initial_options, initial_columns = mapping_initial(header, chosen or job.mapping)
@@ -113,10 +118,10 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         if options.is_valid() and formset.is_valid():
             columns = [f.cleaned_data for f in formset.forms if f.cleaned_data.get("column") in header]
             # Per-column "blank" words are not on the form: keep those of the mapping the form started from.
-            mapping = mapping_from_forms(options.cleaned_data, columns, importer.mapping_normalise(chosen or job.mapping, header),
+            mapping = mapping_from_forms(options.cleaned_data, columns, mapping_normalise(chosen or job.mapping, header),
                                          activity_values=_activity_values(request.POST, formset))
             try:
-                importer.import_start(job=job, mapping=mapping, by=request.user)
+                import_start(job=job, mapping=mapping, by=request.user)
             except ValidationError as exc:
                 _attach_errors(exc, options, formset)
             else:
@@ -124,7 +129,7 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         options = ImportOptionsForm(initial=initial_options)
         formset = ColumnFormSet(initial=initial_columns, header=header)
-    preview = importer.job_preview(job)
+    preview = job_preview(job)
     guesses = _guesses(job, header, chosen or job.mapping)
     columns = [(form, [row[i] for row in preview], *guesses[i]) for i, form in enumerate(formset.forms)]
     return render(request, "contacts/io/import_mapping.html", {
@@ -137,18 +142,18 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
 def _guesses(job: ImportJob, header: list[str], mapping: dict) -> list[tuple[str, list[tuple[int, str, int, str]]]]:
     """Per column: why it was guessed so (what its values look like), and for an activity column
     its distinct values with their count and the kind each maps to."""
-    mapping = importer.mapping_normalise(mapping, header)
+    mapping = mapping_normalise(mapping, header)
     profiles = (job.options or {}).get("profiles") or {}
     out = []
     for name in header:
         spec, profile = mapping["columns"][name], profiles.get(name)
         values = []
         if spec["target"] == "activity" and profile:
-            proposed = importer.activity_proposals(profile)
+            proposed = activity_proposals(profile)
             chosen = spec.get("values") or {}
             values = [(n, value, count, chosen.get(value, proposed.get(value, "")))
                       for n, (value, count) in enumerate(profile.get("top") or [])]
-        out.append((importer.guess_reason(name, profile, spec) if profile else "", values))
+        out.append((guess_reason(name, profile, spec) if profile else "", values))
     return out
 
 
@@ -204,7 +209,7 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def import_restart(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(_jobs(), pk=pk)
-    if importer.import_requeue(job=job):
+    if import_requeue(job=job):
         messages.info(request, _("The import was queued again."))
     return redirect("import_progress", pk=job.pk)
 
@@ -220,7 +225,7 @@ def import_status(request: HttpRequest, pk: int) -> JsonResponse:
 @require_GET
 def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     job = get_object_or_404(ImportJob.objects.defer("content", "mapping", "warnings"), pk=pk)
-    response = StreamingHttpResponse(exporting.csv_stream(importer.error_report_rows(job)), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(exporting.csv_stream(error_report_rows(job)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"{Path(job.file_name).stem[:80]}-errors.csv")
     return response
 
@@ -230,7 +235,7 @@ def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 def import_warnings(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """The cells left out of imported rows: row, column, value, reason."""
     job = get_object_or_404(ImportJob.objects.only("file_name", "warnings"), pk=pk)
-    response = StreamingHttpResponse(exporting.csv_stream(importer.warning_report_rows(job)), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(exporting.csv_stream(warning_report_rows(job)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"{Path(job.file_name).stem[:80]}-warnings.csv")
     return response
 

@@ -1,0 +1,346 @@
+"""An import job from upload to done: receive and parse the file, start with a mapping, run
+in chunks (each in its own transaction, resumable from rows_done), then one bulk rescore."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from contacts.imports.cells import cell_text
+from contacts.imports.files import Inspection, ParseTimeout, file_format, file_inspect, file_rows, job_format
+from contacts.imports.guess import column_profiles, mapping_guess, profiles_kept
+from contacts.imports.mapping import mapping_for_header, mapping_normalise, mapping_validate
+from contacts.imports.validation import Compiled
+from contacts.imports.writing import ChunkOutcome, import_rows
+from contacts.models import ImportJob
+from crm.audit import audit
+from scoring import tasks as scoring_tasks
+
+log = logging.getLogger(__name__)
+
+
+CHUNK_SIZE = 1000
+ERRORS_KEPT = 10_000  # rows kept for the report; the `failed` counter counts them all
+
+
+# --- Creating and starting jobs -----------------------------------------------------
+
+def import_receive(*, file_name: str, content: bytes, by=None) -> ImportJob:
+    """Store an uploaded file and return at once: only the cheap checks run here (size, the
+    archive's directory and compression ratio, binary or UTF-16 text), so the form can refuse
+    those; the heavy read (unpacking, counting rows, the preview) is import_parse, run by a
+    Celery task with a time limit after commit (in-process on the embedded eager default)."""
+    fmt = file_format(content, file_name)
+    job = ImportJob.objects.create(
+        created_by=by if getattr(by, "is_authenticated", False) else None,
+        file_name=Path(file_name).name[:255] or "import", content=content, status=ImportJob.Status.PARSING,
+        encoding="xlsx" if fmt.kind == "xlsx" else fmt.encoding, delimiter=fmt.delimiter,
+        options={"language": translation.get_language() or settings.LANGUAGE_CODE},
+    )
+    transaction.on_commit(lambda: _queue_parse(job.pk))
+    return job
+
+
+def import_parse_seconds() -> int:
+    return int(getattr(settings, "CRM_IMPORT_PARSE_SECONDS", 120))
+
+
+def import_parse(*, job_id: int, seconds: float | None = None) -> ImportJob | None:
+    """Read a "parsing" job's file once, within `seconds` (default CRM_IMPORT_PARSE_SECONDS):
+    store its header, row count, preview and suggested mapping and move it to "uploaded"; an
+    unreadable file, or one that takes too long, ends "failed" with the reason. Safe to call
+    twice (a job no longer parsing is left alone)."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    job = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PARSING).first()
+    if job is None:
+        return ImportJob.objects.filter(pk=job_id).defer("content").first()
+    limit = import_parse_seconds() if seconds is None else seconds
+    with translation.override(job.options.get("language") or settings.LANGUAGE_CODE):
+        try:
+            content = bytes(job.content)
+            inspection = file_inspect(content=content, file_name=job.file_name, deadline=time.monotonic() + limit)
+            fields = _inspected_fields(content, inspection, job.file_name, exclude_job=job.pk)
+        except ValidationError as exc:
+            _parse_failed(job_id, " ".join(exc.messages))
+        except (ParseTimeout, SoftTimeLimitExceeded):
+            _parse_failed(job_id, import_parse_timeout_message(limit))
+        except (csv.Error, UnicodeDecodeError) as exc:
+            _parse_failed(job_id, _("This file could not be read as CSV: %(error)s") % {"error": exc})
+        except (OperationalError, InterfaceError):
+            raise  # transient (database restarting): the task retries
+        except Exception as exc:  # a reader's own error on a broken file: the job must not stay "parsing"
+            log.exception("Reading import %s failed.", job_id)
+            _parse_failed(job_id, _("This file could not be read (%(error)s). Check that it opens in a spreadsheet "
+                                    "program, and upload it again.") % {"error": type(exc).__name__})
+        else:
+            fields["options"] = {**job.options, **fields["options"]}
+            ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PARSING).update(
+                status=ImportJob.Status.UPLOADED, **fields)
+    return ImportJob.objects.defer("content").get(pk=job_id)
+
+
+def import_parse_timeout_message(seconds: float) -> str:
+    return _("Reading this file took longer than %(seconds)d seconds, so it was stopped. Split it into smaller files "
+             "or save it as CSV, and upload it again.") % {"seconds": seconds}
+
+
+def import_parse_overdue(job: ImportJob) -> bool:
+    """A job still "parsing" well after its time limit (the worker was killed, or never ran
+    the task): mark it failed so the page does not wait for ever. True if it was marked."""
+    limit = import_parse_seconds()
+    if job.status != ImportJob.Status.PARSING or timezone.now() - job.created_at < timedelta(seconds=2 * limit + 60):
+        return False
+    return bool(_parse_failed(job.pk, import_parse_timeout_message(limit)))
+
+
+def _parse_failed(job_id: int, message: str) -> int:
+    return ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PARSING).update(
+        status=ImportJob.Status.FAILED, finished_at=timezone.now(), message=message)
+
+
+def _queue_parse(job_id: int) -> None:
+    from contacts.imports.tasks import import_parse_task
+    from crm.celery import app
+
+    try:
+        import_parse_task.delay(job_id)
+    except Exception as exc:
+        if app.conf.task_always_eager:
+            raise
+        log.warning("Could not queue reading import %s (%s).", job_id, type(exc).__name__)
+        _parse_failed(job_id, _("The task queue could not be reached; upload the file again."))
+
+
+def _inspected_fields(content: bytes, inspection: Inspection, file_name: str, *,
+                      exclude_job: int | None = None) -> dict[str, Any]:
+    """What reading the file stores on its job: format, header, row count, the preview (parsed
+    once: the mapping page shows it instead of reading the file again) and a suggested (or
+    remembered) mapping with the column profiles it was guessed from."""
+    fmt = inspection.format
+    # What each column holds, from a sample of its values (shown on the mapping page with the guess).
+    profiles = column_profiles(content, fmt, inspection.header)
+    remembered = mapping_for_header(inspection.header, exclude_job=exclude_job)
+    mapping = (mapping_normalise(remembered, inspection.header) if remembered
+               else mapping_guess(inspection.header, inspection.preview, file_name=file_name, profiles=profiles))
+    return {"encoding": "xlsx" if fmt.kind == "xlsx" else fmt.encoding, "delimiter": fmt.delimiter,
+            "header": inspection.header, "mapping": mapping, "total_rows": inspection.total_rows,
+            "options": {"preview": [[cell_text(c) for c in row] for row in inspection.preview],
+                        "profiles": profiles_kept(profiles, mapping)}}
+
+
+def import_create(*, file_name: str, content: bytes, by=None) -> ImportJob:
+    """Read a file in this process and store it with its header and a suggested (or
+    remembered) mapping (the command; the pages use import_receive). Raises ValidationError."""
+    try:
+        inspection = file_inspect(content=content, file_name=file_name, deadline=time.monotonic() + import_parse_seconds())
+    except ParseTimeout as exc:
+        raise ValidationError(import_parse_timeout_message(import_parse_seconds())) from exc
+    return ImportJob.objects.create(
+        created_by=by if getattr(by, "is_authenticated", False) else None,
+        file_name=Path(file_name).name[:255] or "import", content=content,
+        **_inspected_fields(content, inspection, file_name),
+    )
+
+
+def import_start(*, job: ImportJob, mapping: Mapping[str, Any], by=None, run: bool = True) -> ImportJob:
+    """Fix the mapping and queue the import (after commit). With run=False the caller runs
+    import_run itself (the command does, to draw its progress bar)."""
+    mapping = mapping_normalise(mapping, job.header)
+    problems = mapping_validate(mapping, job.header)
+    if problems:
+        raise ValidationError({k: v for k, v in problems.items()})
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if job.status != ImportJob.Status.UPLOADED:
+            raise ValidationError(_("This import has already been started."))
+        job.mapping = mapping
+        job.status = ImportJob.Status.QUEUED
+        job.options = {**job.options, "language": translation.get_language() or settings.LANGUAGE_CODE}
+        job.save(update_fields=["mapping", "status", "options"])
+        targets = sorted({s["target"] for s in mapping["columns"].values()})
+        audit(by, "import", job, file=job.file_name, rows=job.total_rows, source=mapping["source"],
+              identity=mapping["identity"], targets=targets)
+        if run:
+            transaction.on_commit(lambda: _queue(job.pk))
+    return job
+
+
+def _queue(job_id: int) -> None:
+    from contacts.imports.tasks import import_run_task
+    from crm.celery import app
+
+    try:
+        import_run_task.delay(job_id)
+    except Exception as exc:
+        if app.conf.task_always_eager:
+            raise  # in-process: the error is ours, not the broker's
+        # The job is saved as queued; the progress page offers "start again".
+        log.warning("Could not queue import %s (%s).", job_id, type(exc).__name__)
+        ImportJob.objects.filter(pk=job_id).update(message=_("The task queue could not be reached; start the import again."))
+
+
+def import_requeue(*, job: ImportJob) -> bool:
+    """Queue a job that is still waiting (its first queueing failed). Harmless if it is already
+    running somewhere: chunks are claimed, so no row is counted twice."""
+    if job.status != ImportJob.Status.QUEUED:
+        return False
+    ImportJob.objects.filter(pk=job.pk).update(message="")
+    _queue(job.pk)
+    return True
+
+
+def _ranges(ids: Iterable[int], ranges: Iterable[Sequence[int]] = (), gap: int = 200) -> list[list[int]]:
+    """Sorted, merged id ranges (ids closer than `gap` share a range: a rescore of a few extra
+    contacts is cheaper than many small ranges)."""
+    spans = sorted([[i, i] for i in ids] + [list(r) for r in ranges])
+    merged: list[list[int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1] + gap:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    if len(merged) > 500:
+        return _ranges((), merged, gap * 4)
+    return merged
+
+
+def _batches(rows: Iterator[tuple[int, list[Any]]], size: int) -> Iterator[list[tuple[int, list[Any]]]]:
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def _claim(job_id: int) -> ImportJob | None:
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().filter(
+            pk=job_id, status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING]).first()
+        if job is None:
+            return None
+        if job.status == ImportJob.Status.QUEUED or job.started_at is None:
+            job.status = ImportJob.Status.RUNNING
+            job.started_at = job.started_at or timezone.now()
+            job.save(update_fields=["status", "started_at"])
+    return job
+
+
+def _commit_chunk(job: ImportJob, compiled: Compiled, rows: list[tuple[int, list[Any]]], by) -> ChunkOutcome | None:
+    """One chunk in one transaction, with the job's counters: committed together, so a
+    resumed run continues exactly after the last committed row. None if another runner
+    took this chunk first (a redelivered task running beside the original)."""
+    with transaction.atomic():
+        start = job.rows_done
+        # Claim the chunk first: the row lock makes a concurrent runner wait, then find rows_done moved.
+        if not ImportJob.objects.filter(pk=job.pk, rows_done=start, status=ImportJob.Status.RUNNING).update(
+                rows_done=start + len(rows)):
+            return None
+        outcome = import_rows(compiled, rows, by)
+        errors = job.errors
+        room = max(ERRORS_KEPT - len(errors), 0)
+        if outcome.errors and room:
+            errors = errors + outcome.errors[:room]
+        warnings = job.warnings
+        room = max(ERRORS_KEPT - len(warnings), 0)
+        if outcome.warnings and room:
+            warnings = warnings + outcome.warnings[:room]
+        ranges = _ranges(outcome.touched, job.options.get("rescore_ranges", ()))
+        options = {**job.options, "rescore_ranges": ranges,
+                   "scored_at_insert": job.options.get("scored_at_insert", 0) + len(outcome.scored),
+                   "scored_ranges": _ranges(outcome.scored, job.options.get("scored_ranges", ())),
+                   "to_rescore": job.options.get("to_rescore", 0) + len(outcome.touched)}
+        ImportJob.objects.filter(pk=job.pk).update(
+            created=F("created") + outcome.created, updated=F("updated") + outcome.updated,
+            skipped=F("skipped") + outcome.skipped, failed=F("failed") + outcome.failed, errors=errors, options=options,
+            warned=F("warned") + len(outcome.warnings), warnings=warnings,
+        )
+    job.rows_done = start + len(rows)
+    job.created += outcome.created
+    job.updated += outcome.updated
+    job.skipped += outcome.skipped
+    job.failed += outcome.failed
+    job.warned += len(outcome.warnings)
+    job.errors, job.options, job.warnings = errors, options, warnings
+    return outcome
+
+
+def import_rescore(job: ImportJob) -> int:
+    """One bulk rescore over the contacts the import touched (as id ranges), instead of a task per row."""
+    ranges = job.options.get("rescore_ranges", [])
+    if job.started_at and scoring_tasks.published_since(job.started_at):
+        # Rules were published during the import: a chunk scored under the old ones may have
+        # committed after the publish's rescore had read the contacts. Score those again too.
+        ranges = _ranges((), [*ranges, *job.options.get("scored_ranges", ())])
+    return scoring_tasks.rescore_ranges(ranges)
+
+
+def import_run(*, job_id: int, chunk_size: int = CHUNK_SIZE, time_budget: float | None = None,
+               on_progress: Callable[[ImportJob, ChunkOutcome], None] | None = None) -> ImportJob | None:
+    """Import the job's rows from where it stopped. Returns the job; its status is still
+    "running" when the time budget ran out (call again to continue). Safe to call twice."""
+    job = _claim(job_id)
+    if job is None:
+        return ImportJob.objects.filter(pk=job_id).defer("content").first()
+    started = time.monotonic()
+    with translation.override(job.options.get("language") or settings.LANGUAGE_CODE):
+        try:
+            compiled = Compiled.build(job.mapping, list(job.header), job.started_at)
+            compiled.job = job
+            _header_, rows = file_rows(bytes(job.content), job_format(job))
+            remaining = islice(rows, job.rows_done, None)
+            for batch in _batches(remaining, chunk_size):
+                outcome = _commit_chunk(job, compiled, batch, job.created_by)
+                if outcome is None:
+                    return ImportJob.objects.defer("content").get(pk=job_id)
+                if on_progress:
+                    on_progress(job, outcome)
+                if time_budget is not None and time.monotonic() - started > time_budget:
+                    return job
+            ImportJob.objects.filter(pk=job.pk).update(message=_("Scoring the imported contacts…"))
+            # The rescore's ranges also hold untouched neighbours (and contacts inserted scored): count the touched.
+            scored = job.options.get("scored_at_insert", 0) + min(import_rescore(job), job.options.get("to_rescore", 0))
+        except (ValidationError, csv.Error, UnicodeDecodeError) as exc:
+            # The file itself is unreadable from here on: stop with a message; counted rows stay counted.
+            _mark_failed(job_id, " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+            return ImportJob.objects.defer("content").get(pk=job_id)
+        except (OperationalError, InterfaceError):
+            raise  # transient (database restarting): the task retries and resumes from rows_done
+        except Exception as exc:
+            _mark_failed(job_id, _("The import stopped on an unexpected error (%(error)s); the rows imported so far are kept.")
+                         % {"error": type(exc).__name__})
+            raise
+        message = _("%(created)d created, %(updated)d updated, %(skipped)d unchanged, %(failed)d failed; %(scored)d contacts scored.") % {
+            "created": job.created, "updated": job.updated, "skipped": job.skipped, "failed": job.failed, "scored": scored}
+        if job.failed > len(job.errors):
+            message += " " + _("The report lists the first %(n)d failed rows.") % {"n": len(job.errors)}
+        if job.warned:
+            message += " " + _("%(n)d cells were left out of imported rows; the warnings report lists them.") % {"n": job.warned}
+    ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+        status=ImportJob.Status.DONE, finished_at=timezone.now(), message=message)
+    return ImportJob.objects.defer("content").get(pk=job_id)
+
+
+def _mark_failed(job_id: int, message: str) -> None:
+    ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.FAILED, finished_at=timezone.now(), message=message)
+
+
+def import_file(*, path: str | Path, mapping: Mapping[str, Any] | None = None, by=None,
+                chunk_size: int = CHUNK_SIZE, on_progress=None) -> ImportJob:
+    """Import a file from disk in this process (the command and tests): create, map, run."""
+    path = Path(path)
+    job = import_create(file_name=path.name, content=path.read_bytes(), by=by)
+    job = import_start(job=job, mapping=mapping if mapping is not None else job.mapping, by=by, run=False)
+    result = import_run(job_id=job.pk, chunk_size=chunk_size, on_progress=on_progress)
+    assert result is not None
+    return result
