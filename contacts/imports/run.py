@@ -12,6 +12,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, transaction
@@ -27,6 +28,7 @@ from contacts.imports.validation import Compiled
 from contacts.imports.writing import ChunkOutcome, import_rows
 from contacts.models import ImportJob
 from crm.audit import audit
+from crm.celery import app
 from scoring import tasks as scoring_tasks
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,6 @@ def import_parse(*, job_id: int, seconds: float | None = None) -> ImportJob | No
     store its header, row count, preview and suggested mapping and move it to "uploaded"; an
     unreadable file, or one that takes too long, ends "failed" with the reason. Safe to call
     twice (a job no longer parsing is left alone)."""
-    from celery.exceptions import SoftTimeLimitExceeded
-
     job = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PARSING).first()
     if job is None:
         return ImportJob.objects.filter(pk=job_id).defer("content").first()
@@ -113,8 +113,7 @@ def _parse_failed(job_id: int, message: str) -> int:
 
 
 def _queue_parse(job_id: int) -> None:
-    from contacts.imports.tasks import import_parse_task
-    from crm.celery import app
+    from contacts.imports.tasks import import_parse_task  # the tasks module imports this one
 
     try:
         import_parse_task.delay(job_id)
@@ -181,7 +180,6 @@ def import_start(*, job: ImportJob, mapping: Mapping[str, Any], by=None, run: bo
 
 def _queue(job_id: int) -> None:
     from contacts.imports.tasks import import_run_task
-    from crm.celery import app
 
     try:
         import_run_task.delay(job_id)

@@ -6,6 +6,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from contacts.imports.run import import_parse, import_run
+from contacts.models import ImportJob
+
 TRANSIENT = (OperationalError, InterfaceError)
 IMPORT_TIME_BUDGET = 10 * 60  # seconds per task run, well inside CELERY_TASK_SOFT_TIME_LIMIT
 
@@ -15,9 +18,6 @@ IMPORT_TIME_BUDGET = 10 * 60  # seconds per task run, well inside CELERY_TASK_SO
 def import_run_task(job_id: int) -> None:
     """Import a job from where it stopped; a long file continues in a fresh task (idempotent:
     the job's rows_done says where, so a redelivered or retried task just resumes)."""
-    from contacts.imports.run import import_run
-    from contacts.models import ImportJob
-
     job = import_run(job_id=job_id, time_budget=IMPORT_TIME_BUDGET)
     if job is not None and job.status == ImportJob.Status.RUNNING:
         import_run_task.delay(job_id)
@@ -34,6 +34,4 @@ PARSE_SECONDS = getattr(settings, "CRM_IMPORT_PARSE_SECONDS", 120)
              max_retries=8, soft_time_limit=PARSE_SECONDS, time_limit=PARSE_SECONDS + 30, acks_late=False, reject_on_worker_lost=False)
 def import_parse_task(job_id: int, seconds: float | None = None) -> None:
     """Read an uploaded file ("parsing" -> "uploaded" or "failed"); a job already read is left alone."""
-    from contacts.imports.run import import_parse
-
     import_parse(job_id=job_id, seconds=seconds)
