@@ -157,15 +157,18 @@ def _by_words(key: str) -> str | None:
         return "webinar_attended"
     if "webinar" in words and words & {"registered", "registration"}:
         return "webinar_registered"
-    # Form names, as HubSpot's "Recent Conversion" writes them: what the form asked for.
-    for kind, names in _FORM_WORDS:
-        if words & names:
-            return kind
+    # Form names, as HubSpot's "Recent Conversion" writes them: what the form asked for. Only
+    # when the value says something was asked or sent ("Pricing Page Visited" proposes nothing).
+    if words & _ASKING:
+        for kind, names in _FORM_WORDS:
+            if words & names:
+                return kind
     if {"contact", "us"} <= words or {"contact", "form"} <= words:
         return "form_submitted"
     return None
 
 
+_ASKING = frozenset({"form", "formulir", "request", "requested", "minta", "permintaan", "download", "downloaded", "unduh"})
 _FORM_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("demo_requested", frozenset({"demo"})),
     ("quote_requested", frozenset({"quote", "penawaran"})),

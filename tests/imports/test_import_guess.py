@@ -54,7 +54,7 @@ def test_activity_synonyms(value, kind):
 
 
 @pytest.mark.parametrize("value", ["SMS Sent", "Email Received", "Unreachable", "Converted", "Closed Won", "Modified", "xyz",
-                                   "API", "Lead Import", "Lead Add Form"])
+                                   "API", "Lead Import", "Lead Add Form", "Pricing Page Visited"])
 def test_seller_actions_outcomes_and_unknown_values_propose_nothing(value):
     # An outcome ("Converted", "Closed Won") must never become an interaction the score counts.
     assert acts.activity_kind(value) is None
