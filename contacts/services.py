@@ -97,7 +97,12 @@ def phone_problem(raw: str, region: str = "ID") -> str:
     """Why `raw` is refused, in the reader's language (the caller names the field)."""
     try:
         number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.TOO_LONG:
+            return _("“%(value)s” is too long for a phone number.") % {"value": raw}
+        if exc.error_type in (phonenumbers.NumberParseException.TOO_SHORT_NSN,
+                              phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD):
+            return _("“%(value)s” is too short for a phone number: give every digit, e.g. 0812-3456-7890.") % {"value": raw}
         return _("“%(value)s” is not a phone number.") % {"value": raw}
     digits = "".join(ch for ch in raw if ch.isdigit())
     if not raw.startswith("+") and digits.startswith("0") and not digits.startswith("00"):
@@ -305,12 +310,12 @@ class ContactExists(Exception):
 
 
 @transaction.atomic
-def contact_create(*, data: Mapping[str, Any], by=None, consent_source: str = "crm") -> Contact:
+def contact_create(*, data: Mapping[str, Any], by=None, consent_source: str = "crm", wording_version: str = "") -> Contact:
     """Create a new contact, never merge: when its email, phone or external reference belongs
     to an existing contact (found now, or created by a concurrent request) nothing is written
     and ContactExists names that contact. Consent flags go through contacts.consent with
     evidence naming `consent_source`; the audit row ("create", field names only) is written here."""
-    result = contact_upsert(data=data, by=by, consent_source=consent_source)
+    result = contact_upsert(data=data, by=by, consent_source=consent_source, wording_version=wording_version)
     if not result.created:
         raise ContactExists(result.contact.pk)  # rolls back the merge contact_upsert just made
     audit(by, "create", result.contact, fields=sorted(data))
