@@ -1,0 +1,85 @@
+"""Before a contact is created by hand: who might this person already be?
+
+Three signals, the same as the merge finder's (contacts.merge): the same mailbox (email after
+dropping "+tags", and for Gmail the dots), the same phone (E.164), or a very similar name at
+the same company. Each lookup is one indexed query, so the check stays cheap on a large table
+(the new-contact page runs it when a field loses focus and again on submit).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
+
+from contacts.merge import NAME_SIMILARITY, company_key, email_key, name_similarity
+from contacts.models import Contact
+from contacts.services import normalize_email, normalize_phone
+
+REASONS = {
+    "email": _("Same email address"),
+    "email_variant": _("Same mailbox (email written differently)"),
+    "phone": _("Same phone number"),
+    "name": _("Very similar name at the same company"),
+}
+LIMIT = 5
+COMPANY_CANDIDATES = 200  # rows read per company word before names are compared in Python
+
+
+@dataclass(frozen=True)
+class Match:
+    contact: Contact
+    reason: str
+
+    @property
+    def reason_label(self) -> str:
+        return str(REASONS[self.reason])
+
+
+def _quiet(normalise, value):
+    try:
+        return normalise(value)
+    except ValidationError:
+        return None  # the form reports a bad value; the check just cannot use it
+
+
+def mailbox_regex(email: str) -> str:
+    """A case-insensitive pattern (written upper-case, like the indexed UPPER(email)) for every
+    address of the mailbox of `email`: any "+tag", and for Gmail any dots and googlemail.com."""
+    local, _at, domain = email_key(email).partition("@")
+    if domain == "gmail.com":
+        body = r"\.?".join(re.escape(ch) for ch in local.upper())
+        return rf"^{body}(\+[^@]*)?@(GMAIL|GOOGLEMAIL)\.COM$"
+    return rf"^{re.escape(local.upper())}(\+[^@]*)?@{re.escape(domain.upper())}$"
+
+
+def possible_duplicates(*, email: str = "", phone: str = "", full_name: str = "", company: str = "",
+                        limit: int = LIMIT) -> list[Match]:
+    """Existing contacts that may be this person, strongest signal first, each contact once."""
+    found: dict[int, Match] = {}
+
+    def add(contacts, reason: str) -> None:
+        for contact in contacts:
+            found.setdefault(contact.pk, Match(contact, reason))
+
+    base = Contact.objects.select_related("owner").order_by("id")
+    email = _quiet(normalize_email, email)
+    if email:
+        add(base.filter(email=email), "email")
+        local, _at, domain = email_key(email).partition("@")
+        if local and domain:
+            variants = base.annotate(email_upper=Upper("email")).filter(email_upper__regex=mailbox_regex(email))
+            add(variants[:limit], "email_variant")
+    phone = _quiet(normalize_phone, phone)
+    if phone:
+        add(base.filter(phone=phone), "phone")
+    ckey = company_key(company)
+    if ckey and (full_name or "").strip():
+        word = max(ckey.split(), key=len)
+        candidates = base.filter(company__icontains=word).exclude(full_name="")[:COMPANY_CANDIDATES]
+        add((c for c in candidates if company_key(c.company) == ckey
+             and name_similarity(c.full_name, full_name) >= NAME_SIMILARITY), "name")
+    return list(found.values())[:limit]
