@@ -2,10 +2,12 @@
 
 from django.urls import include, path
 
+from contacts import views_search
 from crm import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("search/", views_search.search, name="search"),
     path("", include("contacts.urls")),
     path("", include("contacts.urls_io")),
     path("", include("contacts.urls_privacy")),
