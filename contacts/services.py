@@ -86,6 +86,17 @@ def phone_parse(raw: str, region: str = "ID") -> phonenumbers.PhoneNumber | None
 
     Valid, not merely possible: "possible" only checks the length, so a local number with too
     few digits kept its trunk 0 and passed as `+620812345`."""
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if not raw.startswith("+") and digits.startswith(str(phonenumbers.country_code_for_region(region))):
+        # "62812345678" is +62 812345678 written without its "+" (nobody writes a local number
+        # without its trunk 0), although the digits could also pass as a local landline.
+        with_plus = _parse_valid("+" + digits, region)
+        if with_plus is not None:
+            return with_plus
+    return _parse_valid(raw, region)
+
+
+def _parse_valid(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
