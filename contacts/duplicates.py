@@ -12,6 +12,9 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +29,7 @@ REASONS = {
     "name": _("Very similar name at the same company"),
 }
 LIMIT = 5
-COMPANY_CANDIDATES = 200  # rows read per company word before names are compared in Python
+COMPANY_CANDIDATES = 200  # rows read per company (or mailbox key) before names are compared in Python
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,26 @@ def mailbox_regex(email: str) -> str:
     return rf"^{re.escape(local.upper())}(\+[^@]*)?@{re.escape(domain.upper())}$"
 
 
+# The mailbox key of a stored email in SQL: local part without "+tag" and without dots (all
+# dots: a superset of the Gmail rule, narrowed by email_key in Python). Indexed on PostgreSQL
+# by migration 0014 (contact_mailbox_key): keep the two expressions identical.
+MAILBOX_SQL = "REPLACE(SPLIT_PART(SPLIT_PART({email}, '@', 1), '+', 1), '.', '')"
+
+
+def _same_mailbox(base, email: str) -> list[Contact]:
+    """Contacts whose email is another spelling of this mailbox (the exact address included)."""
+    key = email_key(email)
+    local, _at, domain = key.partition("@")
+    if not local or not domain:
+        return []
+    if connection.vendor == "postgresql":
+        # One index lookup on the mailbox key, then the exact rule per candidate.
+        candidates = base.annotate(mailbox=RawSQL(MAILBOX_SQL.format(email='"contacts_contact"."email"'), [])).filter(mailbox=local.replace(".", ""))
+        return [c for c in candidates[:COMPANY_CANDIDATES] if email_key(c.email) == key]
+    # SQLite (the embedded default, small tables): a regular expression over the column.
+    return list(base.annotate(email_upper=Upper("email")).filter(email_upper__regex=mailbox_regex(email)))
+
+
 def possible_duplicates(*, email: str = "", phone: str = "", full_name: str = "", company: str = "",
                         limit: int = LIMIT) -> list[Match]:
     """Existing contacts that may be this person, strongest signal first, each contact once."""
@@ -69,17 +92,17 @@ def possible_duplicates(*, email: str = "", phone: str = "", full_name: str = ""
     email = _quiet(normalize_email, email)
     if email:
         add(base.filter(email=email), "email")
-        local, _at, domain = email_key(email).partition("@")
-        if local and domain:
-            variants = base.annotate(email_upper=Upper("email")).filter(email_upper__regex=mailbox_regex(email))
-            add(variants[:limit], "email_variant")
+        add(_same_mailbox(base, email)[:limit], "email_variant")
     phone = _quiet(normalize_phone, phone)
     if phone:
         add(base.filter(phone=phone), "phone")
     ckey = company_key(company)
     if ckey and (full_name or "").strip():
-        word = max(ckey.split(), key=len)
-        candidates = base.filter(company__icontains=word).exclude(full_name="")[:COMPANY_CANDIDATES]
+        # Every word of the company (legal forms dropped): the trigram indexes AND them together.
+        words = Q()
+        for word in ckey.split():
+            words &= Q(company__icontains=word)
+        candidates = base.filter(words).exclude(full_name="")[:COMPANY_CANDIDATES]
         add((c for c in candidates if company_key(c.company) == ckey
              and name_similarity(c.full_name, full_name) >= NAME_SIMILARITY), "name")
     return list(found.values())[:limit]
