@@ -29,4 +29,4 @@ def contact_whatsapp(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("This contact cannot be messaged on WhatsApp (no consent or no mobile number)."))
         return redirect("contacts:detail", pk=contact.pk)
     whatsapp.whatsapp_chat_log(contact=contact, by=request.user)
-    return HttpResponseRedirect(whatsapp.wa_url(contact, whatsapp.prefilled_text(contact)))
+    return HttpResponseRedirect(whatsapp.wa_url(contact, whatsapp.prefilled_text(contact, sender=request.user)))

@@ -97,7 +97,9 @@ def choose_message(contact: Contact, messages: Iterable, language: str):
                                           -m.updated_at.timestamp(), m.pk))
 
 
-def prefilled_text(contact: Contact, messages: Iterable | None = None) -> str:
+def prefilled_text(contact: Contact, messages: Iterable | None = None, *, sender=None) -> str:
+    """The text WhatsApp opens with. `{{ owner_name }}` is the sender (the person clicking, who
+    introduces themselves), else the contact's owner."""
     from nurture import rendering
     from nurture.services import message_values
 
@@ -107,6 +109,8 @@ def prefilled_text(contact: Contact, messages: Iterable | None = None) -> str:
     if rendering.problems(template):
         template = DEFAULT_TEXTS.get(contact.industry, DEFAULT_TEXTS["other"])[language]
     values = {**message_values(contact), "unsubscribe_url": ""}
+    if getattr(sender, "is_authenticated", False):
+        values["owner_name"] = sender.get_full_name() or sender.get_username()
     if not values["owner_name"]:
         values["owner_name"] = "tim kami" if language == "id" else "the team"
     text = rendering.render(template, values)

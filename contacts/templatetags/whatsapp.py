@@ -22,7 +22,7 @@ def whatsapp_link(context, contact, compact: bool = False) -> dict:
     library = getattr(request, "_crm_whatsapp_library", None)
     if library is None:
         library = request._crm_whatsapp_library = whatsapp.library_texts()
-    text = whatsapp.prefilled_text(contact, library)
+    text = whatsapp.prefilled_text(contact, library, sender=user)
     return {
         "show": True,
         "contact": contact,

@@ -118,3 +118,16 @@ def test_the_top_bar_has_the_new_contact_button_and_the_page_renders(client_for,
     assert 'href="/contacts/new/"' in client.get("/").content.decode()
     html = client.get("/contacts/new/").content.decode()
     assert 'name="consent_whatsapp"' in html and 'hx-post="/contacts/new/check/"' in html
+
+
+def test_the_page_the_warning_and_the_search_read_in_bahasa_indonesia(client_for, rep, make_contact):
+    make_contact(full_name="Rina", phone="081322223333", owner=rep)
+    client = client_for(rep)
+    client.cookies["django_language"] = "id"
+    html = client.get("/contacts/new/").content.decode()
+    assert "Kontak baru" in html and "Setuju dihubungi lewat WhatsApp" in html and "Simpan kontak" in html
+    html = client.post("/contacts/new/check/", {"phone": "0813-2222-3333"}).content.decode()
+    assert "Orang ini mungkin sudah ada di CRM." in html and "Nomor telepon sama" in html
+    response = client.post("/contacts/new/", {"full_name": "Agus", "phone": "0812345", "industry": "other"})
+    assert "terlalu pendek untuk nomor telepon" in response.content.decode()
+    assert "Ketik minimal 2 karakter." in client.get("/search/", {"q": "a"}).content.decode()

@@ -100,6 +100,15 @@ def test_without_a_library_message_the_industry_default_is_used_in_both_language
     assert whatsapp.prefilled_text(wa_prospect, []) == "Hi Dewi, this is Sari. May I show PT Maju a short demo?"
 
 
+def test_the_sender_introduces_themselves_when_someone_else_than_the_owner_clicks(client_for, manager, wa_prospect,
+                                                                                 wa_message):
+    wa_message(body="Halo {{ first_name }}, saya {{ owner_name }}.")
+    client = client_for(manager)
+    click, wa_href = _link(client.get(f"/contacts/{wa_prospect.pk}/").content.decode())
+    assert _text(wa_href) == "Halo Dewi, saya Hendra."
+    assert _text(client.get(click)["Location"]) == "Halo Dewi, saya Hendra."
+
+
 def test_an_archived_message_is_not_used(rep, wa_prospect, wa_message):
     from nurture.services import message_archive
 
