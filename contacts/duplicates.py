@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contacts.merge import NAME_SIMILARITY, company_key, email_key, name_similarity
+from contacts.merge import NAME_SIMILARITY, company_key, email_key, name_key, name_similarity
 from contacts.models import Contact
 from contacts.services import normalize_email, normalize_phone
 
@@ -27,7 +29,9 @@ REASONS = {
     "email_variant": _("Same mailbox (email written differently)"),
     "phone": _("Same phone number"),
     "name": _("Very similar name at the same company"),
+    "recent": _("You added a contact with this name a moment ago"),
 }
+RECENT = timedelta(minutes=10)  # a resubmitted form (a double click, the back button) within this window
 LIMIT = 5
 COMPANY_CANDIDATES = 200  # rows read per company (or mailbox key) before names are compared in Python
 
@@ -80,8 +84,10 @@ def _same_mailbox(base, email: str) -> list[Contact]:
 
 
 def possible_duplicates(*, email: str = "", phone: str = "", full_name: str = "", company: str = "",
-                        limit: int = LIMIT) -> list[Match]:
-    """Existing contacts that may be this person, strongest signal first, each contact once."""
+                        created_by=None, limit: int = LIMIT) -> list[Match]:
+    """Existing contacts that may be this person, strongest signal first, each contact once.
+    With `created_by`, also a contact of the same name that user created in the last minutes
+    (a form submitted twice, when the name is all it has)."""
     found: dict[int, Match] = {}
 
     def add(contacts, reason: str) -> None:
@@ -105,4 +111,15 @@ def possible_duplicates(*, email: str = "", phone: str = "", full_name: str = ""
         candidates = base.filter(words).exclude(full_name="")[:COMPANY_CANDIDATES]
         add((c for c in candidates if company_key(c.company) == ckey
              and name_similarity(c.full_name, full_name) >= NAME_SIMILARITY), "name")
+    if created_by is not None and name_key(full_name or ""):
+        add(_recent_same_name(base, full_name, created_by), "recent")
     return list(found.values())[:limit]
+
+
+def _recent_same_name(base, full_name: str, user) -> list[Contact]:
+    from crm.models import AuditEvent
+
+    ids = (AuditEvent.objects.filter(actor=user, action=AuditEvent.Action.CREATE, object_type=Contact._meta.label_lower,
+                                     at__gte=timezone.now() - RECENT).values_list("object_id", flat=True)[:50])
+    key = name_key(full_name)
+    return [c for c in base.filter(pk__in=[int(i) for i in ids if i.isdigit()]) if name_key(c.full_name) == key]

@@ -24,7 +24,7 @@ def _matches(request: HttpRequest, data) -> list[dict]:
     else's contact exists, but not who it is)."""
     found = duplicates.possible_duplicates(
         email=data.get("email", ""), phone=data.get("phone", ""),
-        full_name=data.get("full_name", ""), company=data.get("company", ""),
+        full_name=data.get("full_name", ""), company=data.get("company", ""), created_by=request.user,
     )
     visible = set(contacts_visible_to(request.user).filter(pk__in=[m.contact.pk for m in found]).values_list("pk", flat=True))
     return [{"match": m, "visible": m.contact.pk in visible} for m in found]

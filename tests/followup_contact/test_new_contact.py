@@ -131,3 +131,14 @@ def test_the_page_the_warning_and_the_search_read_in_bahasa_indonesia(client_for
     response = client.post("/contacts/new/", {"full_name": "Agus", "phone": "0812345", "industry": "other"})
     assert "terlalu pendek untuk nomor telepon" in response.content.decode()
     assert "Ketik minimal 2 karakter." in client.get("/search/", {"q": "a"}).content.decode()
+
+
+def test_a_form_sent_twice_with_only_a_name_is_caught_by_the_recent_check(client_for, rep, other_rep):
+    client = client_for(rep)
+    form = {"full_name": "Pak Agus", "industry": "other", "phone": ""}
+    assert client.post("/contacts/new/", form).status_code == 302
+    again = client.post("/contacts/new/", form)
+    assert again.status_code == 200 and "You added a contact with this name a moment ago" in again.content.decode()
+    assert Contact.objects.count() == 1
+    # Another user typing the same common name is not warned (names alone are not identities).
+    assert client_for(other_rep).post("/contacts/new/", form).status_code == 302
