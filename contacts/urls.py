@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from contacts import views, views_new, views_whatsapp
+from contacts import views, views_new
 
 app_name = "contacts"
 
@@ -11,7 +11,6 @@ urlpatterns = [
     path("contacts/bulk/", views.contact_bulk, name="bulk"),
     path("contacts/new/", views_new.contact_new, name="new"),
     path("contacts/new/check/", views_new.contact_new_check, name="new_check"),
-    path("contacts/<int:pk>/whatsapp/", views_whatsapp.contact_whatsapp, name="whatsapp"),
     path("contacts/<int:pk>/", views.contact_detail, name="detail"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="edit"),
     path("contacts/<int:pk>/interactions/", views.contact_log_interaction, name="log_interaction"),

@@ -2,8 +2,7 @@
 
 from django.urls import include, path
 
-from contacts import views_search
-from crm import views
+from crm import views, views_search
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contacts.search import global_search, search_contacts
+from crm.search import global_search, search_contacts
 
 pytestmark = pytest.mark.django_db
 

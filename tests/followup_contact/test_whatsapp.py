@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.utils import timezone
 
-from contacts import whatsapp
 from contacts.consent import consent_set
 from contacts.models import Contact, Interaction
 from crm.models import AuditEvent
+from nurture import whatsapp
 
 pytestmark = pytest.mark.django_db
 

@@ -203,7 +203,7 @@ MATRIX: dict[str, list[Row]] = {
         Row("POST", sales=ALLOW, marketer=ALLOW, admin=ALLOW, data={"full_name": "Baru Sekali", "industry": "other"}),
     ],
     "contacts:new_check": [Row("POST", sales=200, marketer=200, admin=200, data={"email": "baru@contoh.co.id"})],
-    "contacts:whatsapp": [Row(sales=(403, 404), marketer=403, admin=403, kw=CONTACT)],
+    "nurture:whatsapp": [Row(sales=(403, 404), marketer=403, admin=403, kw=CONTACT)],
     "search": [Row(), Row(path="/search/?q=kontak")],
     "contacts:quick_note": [Row("POST", sales=(ALLOW, 404), marketer=403, admin=403, kw=CONTACT, data={"body": "Called"})],
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from django import template
 
-from contacts import whatsapp
 from crm import roles
+from nurture import whatsapp
 
 register = template.Library()
 
 
-@register.inclusion_tag("contacts/_whatsapp_link.html", takes_context=True)
+@register.inclusion_tag("nurture/_whatsapp_link.html", takes_context=True)
 def whatsapp_link(context, contact, compact: bool = False) -> dict:
     request = context.get("request")
     user = getattr(request, "user", None)

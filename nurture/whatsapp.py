@@ -4,7 +4,7 @@ logs a click.
 A rep's click opens `https://wa.me/<E.164 digits>?text=…` (WhatsApp's own click-to-chat; nothing
 is sent by us). The link is offered only with WhatsApp consent, without do-not-contact, and for
 a number that can be a WhatsApp number (a mobile, per libphonenumber). The text comes from the
-content library (nurture Message, channel `whatsapp`, purpose `follow_up` first, the contact's
+content library (Message, channel `whatsapp`, purpose `follow_up` first, the contact's
 industry first, in the contact's language), rendered in the nurture sandbox; without one, a
 per-industry default below. The click goes through our endpoint, which logs a `whatsapp_sent`
 interaction (one per contact, rep and minute) and redirects to wa.me.
@@ -23,11 +23,15 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from contacts.services import LoggedInteraction, contact_mark_contacted, interaction_log, phone_is_mobile
+from nurture import rendering
+from nurture.guardrails import FOLLOW_UP, PURPOSES_BY_STAGE
+from nurture.models import Message, MessageChannel
+from nurture.services import message_values
 
 KIND = "whatsapp_sent"
 SOURCE = "whatsapp_click"
 LANGUAGES = ("id", "en")
-TOKEN_SALT = "contacts.whatsapp.click"
+TOKEN_SALT = "nurture.whatsapp.click"
 TOKEN_MAX_AGE = 60 * 60 * 24  # a page left open for a day still has working links
 
 # Fallback texts when the library has no WhatsApp message for the contact: per industry, in
@@ -77,8 +81,6 @@ def _digits(e164: str) -> str:
 
 def library_texts() -> list:
     """Every live WhatsApp message (a short list): read once per page, chosen per contact in Python."""
-    from nurture.models import Message, MessageChannel
-
     return list(Message.objects.filter(channel=MessageChannel.WHATSAPP, is_archived=False)
                 .only("id", "purpose", "industry", "language", "body", "updated_at"))
 
@@ -86,8 +88,6 @@ def library_texts() -> list:
 def choose_message(contact: Contact, messages: Iterable, language: str):
     """The library message for this contact: in its language; purpose `follow_up` before another
     purpose that fits its stage; its own industry before "every industry"; newest first."""
-    from nurture.guardrails import FOLLOW_UP, PURPOSES_BY_STAGE
-
     fitting = PURPOSES_BY_STAGE.get(contact.stage, frozenset()) | {FOLLOW_UP}
     candidates = [m for m in messages if m.language == language and m.purpose in fitting
                   and m.industry in (contact.industry, "")]
@@ -100,9 +100,6 @@ def choose_message(contact: Contact, messages: Iterable, language: str):
 def prefilled_text(contact: Contact, messages: Iterable | None = None, *, sender=None) -> str:
     """The text WhatsApp opens with. `{{ owner_name }}` is the sender (the person clicking, who
     introduces themselves), else the contact's owner."""
-    from nurture import rendering
-    from nurture.services import message_values
-
     language = contact_language(contact)
     message = choose_message(contact, library_texts() if messages is None else messages, language)
     template = message.body if message is not None else DEFAULT_TEXTS.get(contact.industry, DEFAULT_TEXTS["other"])[language]

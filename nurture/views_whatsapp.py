@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from contacts import whatsapp
 from contacts.selectors import contacts_editable_by, contacts_visible_to
 from crm import roles
+from nurture import whatsapp
 
 
 @require_GET

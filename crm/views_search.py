@@ -6,9 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from contacts.search import MIN_LENGTH, global_search
 from contacts.views import CappedPaginator
 from crm import roles
+from crm.search import MIN_LENGTH, global_search
 
 PAGE_SIZE = 25
 
@@ -19,7 +19,7 @@ def search(request: HttpRequest) -> HttpResponse:
     results = global_search(request.user, request.GET.get("q", ""))
     paginator = CappedPaginator(results.contacts, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    return render(request, "contacts/search.html", {
+    return render(request, "crm/search.html", {
         "results": results,
         "page": page,
         "paginator": paginator,
