@@ -66,20 +66,79 @@ def _valid_email(value: str) -> str:
 
 
 def normalize_phone(value: str | None, region: str = "ID") -> str | None:
-    """E.164 (`0812-3456-7890` → `+6281234567890`); None when blank."""
+    """E.164 (`0812-3456-7890` → `+6281234567890`); None when blank; ValidationError (worded for
+    the reader) when the digits cannot be a real number: too short, too long, or a local
+    number missing digits (`0812345` is not `+620812345`)."""
     raw = (str(value) if value is not None else "").strip()
     return _e164(raw, region) if raw else None
 
 
 @functools.lru_cache(maxsize=4096)
 def _e164(raw: str, region: str) -> str:
+    number = phone_parse(raw, region)
+    if number is None:
+        raise ValidationError(phone_problem(raw, region))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_parse(raw: str, region: str = "ID") -> phonenumbers.PhoneNumber | None:
+    """The number when it is a valid one for its country (per libphonenumber's metadata), else None.
+
+    Valid, not merely possible: "possible" only checks the length, so a local number with too
+    few digits kept its trunk 0 and passed as `+620812345`."""
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if not raw.startswith("+") and digits.startswith(str(phonenumbers.country_code_for_region(region))):
+        # "62812345678" is +62 812345678 written without its "+" (nobody writes a local number
+        # without its trunk 0), although the digits could also pass as a local landline.
+        with_plus = _parse_valid("+" + digits, region)
+        if with_plus is not None:
+            return with_plus
+    return _parse_valid(raw, region)
+
+
+def _parse_valid(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def phone_problem(raw: str, region: str = "ID") -> str:
+    """Why `raw` is refused, in the reader's language (the caller names the field)."""
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError(_("“%(value)s” is not a phone number.") % {"value": raw}) from exc
-    if not phonenumbers.is_possible_number(number):
-        raise ValidationError(_("“%(value)s” is not a phone number.") % {"value": raw})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if exc.error_type == phonenumbers.NumberParseException.TOO_LONG:
+            return _("“%(value)s” is too long for a phone number.") % {"value": raw}
+        if exc.error_type in (phonenumbers.NumberParseException.TOO_SHORT_NSN,
+                              phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD):
+            return _("“%(value)s” is too short for a phone number: give every digit, e.g. 0812-3456-7890.") % {"value": raw}
+        return _("“%(value)s” is not a phone number.") % {"value": raw}
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if not raw.startswith("+") and digits.startswith("0") and not digits.startswith("00"):
+        # A local number: judge its length without the trunk 0, which the parser keeps
+        # when what follows is too short or too long to be a number.
+        number = phonenumbers.PhoneNumber(country_code=number.country_code, national_number=int(digits[1:] or 0))
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason in (phonenumbers.ValidationResult.TOO_SHORT, phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
+        return _("“%(value)s” is too short for a phone number: give every digit, e.g. 0812-3456-7890.") % {"value": raw}
+    if reason == phonenumbers.ValidationResult.TOO_LONG:
+        return _("“%(value)s” is too long for a phone number.") % {"value": raw}
+    if reason == phonenumbers.ValidationResult.INVALID_COUNTRY_CODE:
+        return _("“%(value)s” has an unknown country code.") % {"value": raw}
+    return _("“%(value)s” is not a valid phone number: check the digits.") % {"value": raw}
+
+
+@functools.lru_cache(maxsize=4096)
+def phone_is_mobile(e164: str | None) -> bool:
+    """Whether a stored (E.164) number can be a WhatsApp number: a mobile, or a number its
+    country does not tell apart from a mobile (the US, Canada)."""
+    if not e164:
+        return False
+    number = phone_parse(e164)
+    return number is not None and phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def has_nul(value: Any) -> bool:
@@ -272,12 +331,12 @@ class ContactExists(Exception):
 
 
 @transaction.atomic
-def contact_create(*, data: Mapping[str, Any], by=None, consent_source: str = "crm") -> Contact:
+def contact_create(*, data: Mapping[str, Any], by=None, consent_source: str = "crm", wording_version: str = "") -> Contact:
     """Create a new contact, never merge: when its email, phone or external reference belongs
     to an existing contact (found now, or created by a concurrent request) nothing is written
     and ContactExists names that contact. Consent flags go through contacts.consent with
     evidence naming `consent_source`; the audit row ("create", field names only) is written here."""
-    result = contact_upsert(data=data, by=by, consent_source=consent_source)
+    result = contact_upsert(data=data, by=by, consent_source=consent_source, wording_version=wording_version)
     if not result.created:
         raise ContactExists(result.contact.pk)  # rolls back the merge contact_upsert just made
     audit(by, "create", result.contact, fields=sorted(data))

@@ -2,10 +2,11 @@
 
 from django.urls import include, path
 
-from crm import views
+from crm import views, views_search
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("search/", views_search.search, name="search"),
     path("", include("contacts.urls")),
     path("", include("contacts.imports.urls")),
     path("", include("contacts.urls_privacy")),

@@ -31,6 +31,14 @@
       });
     });
 
+    // Forms marked data-submit-once: a double click sends one request (the server checks again).
+    document.querySelectorAll("form[data-submit-once]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (form.dataset.submitted) { event.preventDefault(); return; }
+        form.dataset.submitted = "1";
+      });
+    });
+
     // Auto-submit selects marked data-autosubmit (a visible submit button remains for no-JS).
     document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
       el.addEventListener("change", function () { if (el.form) el.form.requestSubmit(); });

@@ -196,6 +196,15 @@ MATRIX: dict[str, list[Row]] = {
     # Reassigning needs a sales manager or an admin.
     "contacts:assign_owner": [Row("POST", sales=(403, 404), marketer=403, admin=ALLOW, kw=CONTACT, data={"owner": ""})],
     "contacts:my_prospects": [Row(sales=200, marketer=403, admin=403)],
+    # Issue 20: the new-contact page and its duplicate check (marketers, reps, admins), the
+    # WhatsApp click (a GET that needs the page's signed token: without it 403, even for admins).
+    "contacts:new": [
+        Row(),
+        Row("POST", sales=ALLOW, marketer=ALLOW, admin=ALLOW, data={"full_name": "Baru Sekali", "industry": "other"}),
+    ],
+    "contacts:new_check": [Row("POST", sales=200, marketer=200, admin=200, data={"email": "baru@contoh.co.id"})],
+    "nurture:whatsapp": [Row(sales=(403, 404), marketer=403, admin=403, kw=CONTACT)],
+    "search": [Row(), Row(path="/search/?q=kontak")],
     "contacts:quick_note": [Row("POST", sales=(ALLOW, 404), marketer=403, admin=403, kw=CONTACT, data={"body": "Called"})],
 
     # --- Segment pages -----------------------------------------------------------------------
