@@ -1,0 +1,66 @@
+"""A campaign batch sent over several SMTP connections at once (nurture.smtp_pool): each recipient
+gets one message, a 5xx bounces (with its interaction), a 4xx is put back for a later retry, and a
+server that is down loses nothing; the outcomes are recorded whatever the order of the answers."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from contacts.models import Interaction, Segment
+from nurture import campaigns
+from nurture.models import Campaign, Delivery
+
+
+@pytest.fixture
+def newsletter_leads(person):
+    """Twelve leads of one segment: two the server bounces, one it asks to try again later."""
+    names = [f"ok{n}" for n in range(9)] + ["bounce1", "bounce2", "tempfail1"]
+    people = {name: person("lead", industry="education", source="newsletter", email=f"{name}@example.co.id")
+              for name in names}
+    return Segment.objects.create(name="Newsletter", filters={"source": "newsletter"}), people
+
+
+def _send(segment, message, marketer, on_commit) -> Campaign:
+    campaign = campaigns.campaign_create(message=message("edu-edu-id"), segment=segment, by=marketer)
+    with on_commit():
+        campaigns.campaign_send(campaign=campaign, by=marketer)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def test_a_batch_over_several_connections_sends_each_once_and_records_every_answer(
+        smtp_server, newsletter_leads, message, marketer, on_commit, settings):
+    settings.CRM_EMAIL_CONNECTIONS = 3
+    segment, people = newsletter_leads
+    campaign = _send(segment, message, marketer, on_commit)
+
+    received = Counter(m["To"] for m in smtp_server.messages())
+    assert received == Counter({f"ok{n}@example.co.id": 1 for n in range(9)})
+    statuses = dict(Delivery.objects.filter(campaign=campaign).values_list("contact__email", "status"))
+    assert Counter(statuses.values()) == {"sent": 9, "bounced": 2, "queued": 1}
+    assert statuses["tempfail1@example.co.id"] == "queued"
+    retry = Delivery.objects.get(campaign=campaign, contact=people["tempfail1"])
+    assert retry.next_attempt_at is not None and retry.error.startswith("451")
+    bounced = Interaction.objects.filter(kind_id="email_bounced").values_list("contact__email", flat=True)
+    assert sorted(bounced) == ["bounce1@example.co.id", "bounce2@example.co.id"]
+    assert campaign.status == Campaign.Status.SENDING, "the retry is still waiting"
+
+    # A redelivered batch task claims only what is still queued (the retry, tried again): nobody who got
+    # the message gets it a second time.
+    batch = list(Delivery.objects.filter(campaign=campaign).values_list("pk", flat=True))
+    assert campaigns.campaign_send_batch(campaign_id=campaign.pk, delivery_ids=batch) == {"skipped": 11, "retry": 1}
+    assert len(smtp_server.messages()) == 9
+
+
+def test_a_campaign_to_a_server_that_is_down_loses_nothing(no_smtp_server, newsletter_leads, message, marketer,
+                                                          on_commit, settings):
+    settings.CRM_EMAIL_CONNECTIONS = 4
+    segment, _people = newsletter_leads
+    campaign = _send(segment, message, marketer, on_commit)
+    deliveries = Delivery.objects.filter(campaign=campaign)
+    assert deliveries.count() == 12
+    assert set(deliveries.values_list("status", flat=True)) == {"queued"}, "every one waits for a retry"
+    assert not deliveries.filter(next_attempt_at__isnull=True).exists()
+    assert campaign.status == Campaign.Status.SENDING
