@@ -127,11 +127,27 @@ def build(*, content: Content, to: str, from_email: str | None = None, delivery_
 class Failure:
     permanent: bool
     detail: str
+    unknown: bool = False  # the connection failed after the message went out: it may have been delivered
+
+
+def _after_the_message_went_out(exc: BaseException) -> bool:
+    """True when smtplib had already sent the message's content (inside SMTP.data, after the server's
+    354) when the connection timed out or dropped: only the final answer was missing."""
+    while exc is not None:  # and what it interrupted: closing the connection after a timeout can time out too
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code is smtplib.SMTP.data.__code__ and "q" in tb.tb_frame.f_locals:
+                return True
+            tb = tb.tb_next
+        exc = exc.__context__
+    return False
 
 
 def classify(exc: Exception) -> Failure:
     """A 5xx answer about the recipient or the message is permanent (a bounce); a 4xx answer,
-    a refused or dropped connection and a timeout are temporary (try again later)."""
+    a refused or dropped connection and a timeout are temporary (try again later), except a
+    timeout or drop after the content was sent: the server may have taken it, and sending it
+    again could make a duplicate, so that one is `unknown` (never retried)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _msg in exc.recipients.values()]
         detail = "; ".join(f"{code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
@@ -141,5 +157,6 @@ def classify(exc: Exception) -> Failure:
         message = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         return Failure(permanent=exc.smtp_code >= 500, detail=f"{exc.smtp_code} {message}"[:300])
     if isinstance(exc, (smtplib.SMTPException, OSError, socket.timeout)):
-        return Failure(permanent=False, detail=f"{type(exc).__name__}: {exc}"[:300])
+        return Failure(permanent=False, detail=f"{type(exc).__name__}: {exc}"[:300],
+                       unknown=_after_the_message_went_out(exc))
     raise exc

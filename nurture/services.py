@@ -292,6 +292,10 @@ def _failed(delivery: Delivery, exc: BaseException) -> str:
                         external_id=f"delivery:{delivery.pk}:bounce",
                         data={"delivery": delivery.pk, "message": message.pk, "smtp": failure.detail[:200]})
         return "bounced"
+    if failure.unknown:
+        _finish(delivery, Delivery.Status.FAILED, error=f"no answer after the message was sent; not sent again to avoid "
+                                                        f"a duplicate ({failure.detail})")
+        return "failed"
     attempts = delivery.attempts  # read after the claim, which counted this one
     if attempts >= settings.CRM_EMAIL_MAX_ATTEMPTS:
         _finish(delivery, Delivery.Status.FAILED, error=failure.detail)

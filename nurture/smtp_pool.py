@@ -56,9 +56,16 @@ class SmtpPool:
                     connection.send_messages([email])
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller, who classifies it
                     if not isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException)):
-                        connection.close()  # refused, dropped or timed out: the next message connects again
+                        _close(connection)  # refused, dropped or timed out: the next message connects again
                     future.set_exception(exc)
                 else:
                     future.set_result(True)
         finally:
-            connection.close()
+            _close(connection)
+
+
+def _close(connection) -> None:
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 - QUIT to a server that stopped answering; the socket is dropped either way
+        pass
