@@ -64,3 +64,21 @@ def test_a_campaign_to_a_server_that_is_down_loses_nothing(no_smtp_server, newsl
     assert set(deliveries.values_list("status", flat=True)) == {"queued"}, "every one waits for a retry"
     assert not deliveries.filter(next_attempt_at__isnull=True).exists()
     assert campaign.status == Campaign.Status.SENDING
+
+
+def test_a_contact_erased_between_the_fill_and_the_send_gets_nothing(smtp_server, newsletter_leads, message, marketer,
+                                                                     admin):
+    from contacts.privacy import contact_erase
+
+    segment, people = newsletter_leads
+    campaign = campaigns.campaign_create(message=message("edu-edu-id"), segment=segment, by=marketer)
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
+    kept, erased = people["ok0"], people["ok1"]
+    ids = [Delivery.objects.create(contact=c, message=campaign.message, channel="email", campaign=campaign).pk
+           for c in (kept, erased)]
+    contact_erase(contact=erased, by=admin, mode="anonymise")
+
+    assert campaigns.campaign_send_batch(campaign_id=campaign.pk, delivery_ids=ids) == {"sent": 1, "refused": 1}
+    assert [m["To"] for m in smtp_server.messages()] == ["ok0@example.co.id"]
+    refused = Delivery.objects.get(pk=ids[1])
+    assert refused.status == "failed" and refused.error == "refused when sending: erased"
