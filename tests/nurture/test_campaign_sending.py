@@ -82,3 +82,20 @@ def test_a_contact_erased_between_the_fill_and_the_send_gets_nothing(smtp_server
     assert [m["To"] for m in smtp_server.messages()] == ["ok0@example.co.id"]
     refused = Delivery.objects.get(pk=ids[1])
     assert refused.status == "failed" and refused.error == "refused when sending: erased"
+
+
+def test_the_campaign_page_shows_the_opens_and_clicks_a_marketer_watches_for(smtp_server, newsletter_leads, message,
+                                                                             marketer, on_commit, client_for):
+    import re
+
+    from django.test import Client
+
+    segment, _people = newsletter_leads
+    campaign = _send(segment, message, marketer, on_commit)
+    email = next(m for m in smtp_server.messages() if m["To"] == "ok3@example.co.id")
+    text = email.get_body(("plain",)).get_content()
+    with on_commit():
+        Client().get(re.search(r"https?://[^/\s]+(/t/c/[^\s]+/)", text).group(1))
+    page = client_for(marketer).get(f"/campaigns/{campaign.pk}/").content.decode()
+    shown = dict(re.findall(r'data-progress="(sent|bounced|opened|clicked)">(\d+)<', page))
+    assert shown == {"sent": "9", "bounced": "2", "opened": "1", "clicked": "1"}, "a click counts as an open too"
