@@ -334,6 +334,8 @@ CRM_EMAIL_MAX_ATTEMPTS = env.int("CRM_EMAIL_MAX_ATTEMPTS", default=6)
 # Pacing of sequence steps and campaigns: emails a minute in all, and to one mail domain (gmail.com...).
 CRM_EMAIL_RATE_PER_MINUTE = env.int("CRM_EMAIL_RATE_PER_MINUTE", default=1200)
 CRM_EMAIL_DOMAIN_RATE_PER_MINUTE = env.int("CRM_EMAIL_DOMAIN_RATE_PER_MINUTE", default=300)
+# SMTP connections a campaign batch sends over at once (threads of the worker, each keeping its connection open).
+CRM_EMAIL_CONNECTIONS = env.int("CRM_EMAIL_CONNECTIONS", default=4)
 
 # --- Product settings ------------------------------------------------------------
 # Hours a new prospect may wait for a first personal follow-up before it is flagged.

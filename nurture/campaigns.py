@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -24,10 +23,11 @@ from crm.models import AuditEvent
 from nurture import guardrails
 from nurture.models import Campaign, Delivery, Message, MessageChannel
 from nurture.services import deliveries_send
+from nurture.smtp_pool import SmtpPool
 from nurture.tasks import queue_campaign_batches, queue_campaign_fill
 
 FILL_CHUNK = 1000
-BATCH = 100  # deliveries per send task, over one SMTP connection
+BATCH = 100  # deliveries per send task, over CRM_EMAIL_CONNECTIONS SMTP connections
 
 
 def _conditions(message: Message) -> dict[str, Q]:
@@ -132,17 +132,11 @@ def campaign_fill(*, campaign_id: int) -> int:
 
 
 def campaign_send_batch(*, campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
-    """Send one batch over one SMTP connection; the last batch closes the campaign."""
-    connection = get_connection()
-    try:
-        connection.open()
-    except OSError:
-        connection = None  # each send then fails as temporary, and the sweep retries it
-    try:
-        outcomes = deliveries_send(delivery_ids=delivery_ids, connection=connection)
-    finally:
-        if connection is not None:
-            connection.close()
+    """Send one batch over CRM_EMAIL_CONNECTIONS SMTP connections at once (each kept open for the
+    batch); the last batch closes the campaign. A connection that cannot open fails its messages as
+    temporary, and the sweep retries them."""
+    with SmtpPool(settings.CRM_EMAIL_CONNECTIONS) as pool:
+        outcomes = deliveries_send(delivery_ids=delivery_ids, pool=pool)
     campaign_finish(campaign_id=campaign_id)
     return dict(outcomes)
 

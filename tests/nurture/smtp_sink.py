@@ -6,11 +6,14 @@ lands in a Maildir the tests read. Recipients decide the answer, like a real ser
     python tests/nurture/smtp_sink.py PORT MAILDIR|- [SECONDS_PER_MESSAGE]
 
 The optional delay makes each DATA answer slow, like a loaded server (the fault tests kill a
-worker mid-send with it).
+worker mid-send with it). With SINK_TLS_CERT and SINK_TLS_KEY (PEM files) in the environment it
+requires STARTTLS, as submission servers do (the bench's second campaign figure).
 """
 
 import asyncio
 import mailbox
+import os
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
@@ -40,7 +43,12 @@ class Sink:
 def main() -> None:
     port, path = int(sys.argv[1]), sys.argv[2]
     delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
-    controller = Controller(Sink(path, delay), hostname="127.0.0.1", port=port)
+    tls = {}
+    if os.environ.get("SINK_TLS_CERT"):
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(os.environ["SINK_TLS_CERT"], os.environ["SINK_TLS_KEY"])
+        tls = {"tls_context": context, "require_starttls": True}
+    controller = Controller(Sink(path, delay), hostname="127.0.0.1", port=port, **tls)
     controller.start()
     print("ready", flush=True)
     try:
