@@ -43,6 +43,7 @@ def test_rep_is_warned_about_a_duplicate_then_opens_whatsapp_from_the_existing_c
     page.goto(page.base + href)
     link = page.get_by_test_id("whatsapp-link")
     expect(link).to_be_visible()
+    screenshot(page, "contact_whatsapp_link")
     with page.context.expect_page() as chat_info:
         link.click()
     chat = chat_info.value
