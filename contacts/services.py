@@ -140,13 +140,15 @@ def clean_contact_data(data: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- Scoring hook --------------------------------------------------------------
 
-def queue_rescore(contact_ids: Iterable[int]) -> None:
+def queue_rescore(contact_ids: Iterable[int], *, marked: bool = False) -> None:
     """Mark contacts stale now (inside the caller's transaction) and wake the scorer after
-    commit. If the broker is down the mark stays and the sweeper catches up later."""
+    commit. If the broker is down the mark stays and the sweeper catches up later.
+    `marked`: the caller's own UPDATE of these rows set needs_rescore already."""
     ids = sorted(set(contact_ids))
     if not ids:
         return
-    Contact.objects.filter(pk__in=ids, needs_rescore=False).update(needs_rescore=True)
+    if not marked:
+        Contact.objects.filter(pk__in=ids, needs_rescore=False).update(needs_rescore=True)
     transaction.on_commit(_wake_scorer)
 
 
@@ -415,8 +417,10 @@ def interaction_log(
     audited: bool = True,
 ) -> LoggedInteraction:
     """Record something a contact did. With `external_id`, a retry of the same
-    (source, external_id) returns the original interaction and writes nothing. The audit
-    row is written here (`audited=False` only for the importer, whose job is audited whole)."""
+    (source, external_id) returns the original interaction and writes nothing. When a person
+    logs it (`by`), the audit row is written here; what the system records on its own (a
+    public form, an email open) is not a person's change (`audited=False`: the importer,
+    whose job is audited whole)."""
     kind_slug = kind.slug if isinstance(kind, InteractionKind) else kind
     now = timezone.now()
     known = set() if has_nul(kind_slug) else set(InteractionKind.objects.filter(slug=kind_slug).values_list("slug", flat=True))
@@ -434,10 +438,10 @@ def interaction_log(
                 contact=contact, kind_id=kind_slug, occurred_at=occurred_at, channel=channel or "",
                 data=dict(data or {}), source=source, external_id=external_id, created_by=by,
             )
-            _touch_contact(contact.pk, occurred_at)
+            _touch_contact(contact.pk, occurred_at, mark=rescore)
             if rescore:
-                queue_rescore([contact.pk])
-            if audited:
+                queue_rescore([contact.pk], marked=True)
+            if audited and by is not None:
                 audit(by, "change", contact, fields=["interactions"], interaction=interaction.pk, source=source)
     except IntegrityError:
         # A concurrent retry with the same external id won the race: answer with its row.
@@ -561,11 +565,12 @@ def _touch_contacts(latest: Mapping[int, datetime]) -> None:
         )
 
 
-def _touch_contact(contact_id: int, occurred_at: datetime) -> None:
-    """Keep last_interaction_at current in one UPDATE, without reading the row first."""
+def _touch_contact(contact_id: int, occurred_at: datetime, *, mark: bool = False) -> None:
+    """Keep last_interaction_at current in one UPDATE, without reading the row first; with
+    `mark`, the same UPDATE marks the contact for rescoring (one row version, not two)."""
     Contact.objects.filter(pk=contact_id).update(
         last_interaction_at=Greatest(Coalesce("last_interaction_at", Value(occurred_at)), Value(occurred_at)),
-        updated_at=timezone.now(),
+        updated_at=timezone.now(), **({"needs_rescore": True} if mark else {}),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import F, Max
+from django.db.models import F, Max, Subquery
 
 from contacts.models import Contact, Industry, IntentLevel, Interaction, InteractionKind
 from scoring import engine
@@ -86,13 +86,16 @@ class ActiveRuleSets:
 
 
 def active_rulesets() -> ActiveRuleSets:
+    """The published versions and the catalog stamp that keys their cache, in one query
+    (every scoring run, down to one event's, starts here)."""
+    newest_kind = InteractionKind.objects.order_by(F("updated_at").desc(nulls_last=True)).values("updated_at")[:1]
     versions = {
         v.pk: v
         for v in RuleSetVersion.objects.filter(ruleset__active_version=F("pk")).select_related("ruleset")
+        .annotate(catalog_stamp=Subquery(newest_kind))
     }
-    stamp = _catalog_stamp()
     return ActiveRuleSets(
-        by_industry={v.ruleset.industry: version_to_engine(v, catalog_stamp=stamp) for v in versions.values()},
+        by_industry={v.ruleset.industry: version_to_engine(v, catalog_stamp=v.catalog_stamp) for v in versions.values()},
         versions=versions,
     )
 

@@ -271,6 +271,8 @@ NewMove = tuple[Contact, str, engine.Result, RuleSetVersion | None]  # the same,
 
 def _moves_record(moves: list[Move], now: datetime) -> None:
     """One INSERT for many contacts' stage changes; new prospects then get owner and follow-up."""
+    if not moves:
+        return  # bulk_create would still open (and commit) an empty transaction
     changes = StageChange.objects.bulk_create(
         StageChange(contact_id=pk, from_stage=from_stage, to_stage=result.stage, changed_at=now,
                     reason_code=result.reason.code, reason_params=dict(result.reason.params), score=result.score,
@@ -311,6 +313,11 @@ def new_contacts_record_moves(moves: list[NewMove], *, now: datetime) -> None:
     _moves_record([(contact.pk, from_stage, result, version) for contact, from_stage, result, version in moves], now)
 
 
+# An event's batch is often one or two contacts: one UPDATE each is then cheaper than the
+# temporary table's four statements and a transaction (docs/performance.md, figure 2).
+ROW_BY_ROW_UP_TO = 2
+
+
 def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict, int]], now: datetime) -> set[int]:
     """Store many results in one statement per batch; returns the ids actually written.
 
@@ -318,7 +325,7 @@ def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict, i
     the one-contact scorer got there first), so no stage move is ever recorded twice."""
     if not updates:
         return set()
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(updates) > ROW_BY_ROW_UP_TO:
         # COPY into a temporary table, then one UPDATE … FROM it: cheaper on both sides than
         # a VALUES list of bound parameters (docs/performance.md). Text format: JSON escapes
         # tabs and newlines inside strings, so only backslashes need doubling.
@@ -449,12 +456,13 @@ def rescore_pending(*, limit: int = 2000) -> int:
         try:
             while scored := rescore_stale(limit=limit):
                 done += scored
+                if scored < limit:
+                    break  # all that was marked; the check below, after letting go, sees any newcomer
                 cache.touch(PENDING_DRAIN_KEY, timeout)
         finally:
             # Let go, then clear the wake-up: a run woken meanwhile has returned, and events from
             # here on queue a new run (an error mid-drain must not leave either key behind).
-            cache.delete(PENDING_DRAIN_KEY)
-            cache.delete(PENDING_WAKE_KEY)
+            cache.delete_many([PENDING_DRAIN_KEY, PENDING_WAKE_KEY])  # one DEL: both go at once
         if not Contact.objects.filter(needs_rescore=True).exists():
             break
     return done

@@ -305,8 +305,9 @@ def test_a_run_woken_during_a_drain_leaves_its_contacts_to_the_drainer(playbooks
 
     def stale_then_a_late_event(*, limit):
         scored = real_stale(limit=limit)
-        if not scored and not nested:
-            # An event commits now; its wake-up runs on the other worker process and finds the drain taken.
+        if scored and not nested:
+            # Right after the drainer's last batch, an event commits; its wake-up runs on the other
+            # worker process and finds the drain taken.
             Contact.objects.filter(pk=late.pk).update(needs_rescore=True)
             nested.append(rescore_pending())
         return scored
@@ -341,7 +342,7 @@ def test_the_drainer_leaves_no_key_behind_that_would_swallow_wake_ups(playbooks,
 
     def stale_then_a_wake_up(*, limit):
         scored = real_stale(limit=limit)
-        if not scored and not nested:
+        if scored and not nested:  # after the drain's last batch
             cache.add(PENDING_WAKE_KEY, 1)  # an event committed, its wake-up queued a run...
             nested.append(rescore_pending())  # ...which finds the drain taken
         return scored
