@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from crm.industries import Industry
+
 
 class Stage(models.TextChoices):
     CONTACT = "contact", _("Contact")
@@ -22,14 +24,6 @@ class Stage(models.TextChoices):
     @classmethod
     def order(cls, stage: str) -> int:
         return cls.values.index(stage)
-
-
-class Industry(models.TextChoices):
-    ECOMMERCE = "ecommerce", _("E-commerce")
-    B2B = "b2b", _("B2B")
-    HEALTHCARE = "healthcare", _("Healthcare")
-    EDUCATION = "education", _("Education")
-    OTHER = "other", _("Other")
 
 
 class IntentLevel(models.TextChoices):

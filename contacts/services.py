@@ -31,6 +31,8 @@ from django.utils.translation import gettext as _
 from contacts.events import stage_changes_recorded
 from contacts.models import Contact, Industry, Interaction, InteractionKind, Note, Stage, StageChange, Tag
 from crm.audit import audit
+from crm.celery import app
+from scoring.tasks import pending_wake  # the one door from contacts into scoring (docs/architecture.md)
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +158,6 @@ def _wake_scorer() -> None:
     """Wake the bulk scorer, which scores every marked contact in one pass (one run per burst,
     not per event). With a broker it runs on a worker; on the embedded default (eager Celery)
     the very same task runs here, synchronously."""
-    from crm.celery import app
-    from scoring.services import pending_wake
-
     try:
         pending_wake()
     except (DatabaseError, InterfaceError) as exc:

@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.utils import translation
 from django.utils.translation import get_language
 
+from crm.dashboard_cache import GENERATION_KEY
 from scoring import analytics
 
 CACHE_ABOVE_CONTACTS = 50_000
@@ -25,22 +26,11 @@ def is_cached() -> bool:
     return analytics.estimated_contacts() >= CACHE_ABOVE_CONTACTS
 
 
-GENERATION_KEY = "dashboard:generation"
-
-
 def _cache_key(filters: dict) -> str:
     plain = sorted((k, str(getattr(v, "pk", v))) for k, v in filters.items())
     generation = cache.get(GENERATION_KEY, 0)
     digest = hashlib.sha256(repr((plain, get_language(), generation)).encode()).hexdigest()[:24]
     return f"dashboard:{digest}"
-
-
-def invalidate() -> None:
-    """Forget every cached panel (an erasure must not linger in a cached count or list)."""
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:
-        cache.set(GENERATION_KEY, 1, None)
 
 
 def panels(filters: dict) -> tuple[dict, bool]:

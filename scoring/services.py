@@ -26,6 +26,7 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts.catalog import catalog_ensure
 from contacts.events import stage_changes_recorded
 from contacts.models import Contact, Note, Stage, StageChange
 from crm.audit import audit
@@ -33,6 +34,7 @@ from crm.models import SalesRepProfile
 from crm.roles import SALES
 from scoring import engine
 from scoring.models import RescoreChunk, RescoreRun, Rule, RuleSet, RuleSetVersion
+from scoring.playbooks import PLAYBOOKS, A
 from scoring.selectors import (
     ActiveRuleSets,
     BulkRead,
@@ -46,6 +48,7 @@ from scoring.selectors import (
     scope_filter,
     single_ruleset,
 )
+from scoring.tasks import PENDING_WAKE_KEY, rescore_all_task, rescore_chunk_task
 
 log = logging.getLogger(__name__)
 
@@ -382,8 +385,6 @@ def rescore_start(*, reason: str = "", by=None, chunk_size: int | None = None) -
 
 
 def _queue_chunks(chunk_ids: list[int]) -> None:
-    from scoring.tasks import rescore_chunk_task
-
     for chunk_id in chunk_ids:
         rescore_chunk_task.delay(chunk_id)
 
@@ -434,7 +435,6 @@ def rescore_stale(*, limit: int = 5000) -> int:
     return len(ids)
 
 
-PENDING_WAKE_KEY = "scoring:pending-wake"
 PENDING_DRAIN_KEY = "scoring:pending-drain"
 
 
@@ -466,15 +466,6 @@ def rescore_pending(*, limit: int = 2000) -> int:
         if not Contact.objects.filter(needs_rescore=True).exists():
             break
     return done
-
-
-def pending_wake() -> None:
-    """Queue one rescore_pending run unless one is queued already: a burst of 200 events
-    a second becomes a few bulk runs instead of 200 one-contact tasks."""
-    from scoring.tasks import score_pending_task
-
-    if cache.add(PENDING_WAKE_KEY, 1, timeout=settings.CRM_PENDING_WAKE_SECONDS):
-        score_pending_task.delay()
 
 
 def rescore_all_now(*, now: datetime | None = None) -> BatchOutcome:
@@ -655,8 +646,6 @@ def _copy_as_published(old: RuleSetVersion, *, by) -> RuleSetVersion:
 
 
 def _queue_rescore_all(reason: str, by) -> None:
-    from scoring.tasks import rescore_all_task
-
     rescore_all_task.delay(reason=reason, user_id=getattr(by, "pk", None))
 
 
@@ -717,9 +706,6 @@ def scores_reconcile() -> dict[str, Any]:
 def playbook_load(*, name: str, by=None, publish: bool = True) -> RuleSetVersion:
     """Load a built-in playbook into its rule set's draft (replacing the draft's rules);
     publish it unless asked to leave it as a draft for review."""
-    from contacts.catalog import catalog_ensure
-    from scoring.playbooks import PLAYBOOKS, A
-
     if name not in PLAYBOOKS:
         raise ValidationError({"name": _("Unknown playbook “%(name)s”; choose one of %(names)s.") % {"name": name, "names": ", ".join(PLAYBOOKS)}})
     playbook = PLAYBOOKS[name]

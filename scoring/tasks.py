@@ -1,9 +1,15 @@
 """Thin Celery tasks: arguments are ids, bodies call one service.
 
 All of them are idempotent (they recompute, never increment a stored score), so
-acks_late redelivery and retries are safe. Retries only on transient DB errors."""
+acks_late redelivery and retries are safe. Retries only on transient DB errors.
+
+This module is how other apps reach scoring (contacts wakes the scorer through
+pending_wake), and scoring.services queues these tasks; so the bodies import the
+services when they run, and this module imports nothing of scoring at load time."""
 
 from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
 TRANSIENT = (OperationalError, InterfaceError)
@@ -53,3 +59,13 @@ def _user(user_id: int | None):
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.filter(pk=user_id).first() if user_id else None
+
+
+PENDING_WAKE_KEY = "scoring:pending-wake"
+
+
+def pending_wake() -> None:
+    """Queue one rescore_pending run unless one is queued already: a burst of 200 events
+    a second becomes a few bulk runs instead of 200 one-contact tasks."""
+    if cache.add(PENDING_WAKE_KEY, 1, timeout=settings.CRM_PENDING_WAKE_SECONDS):
+        score_pending_task.delay()
