@@ -4,7 +4,7 @@ All of them are idempotent (they recompute, never increment a stored score), so
 acks_late redelivery and retries are safe. Retries only on transient DB errors.
 
 This module is how other apps reach scoring (contacts wakes the scorer through
-pending_wake), and scoring.services queues these tasks; so the bodies import the
+pending_wake), and scoring.rescoring and scoring.rulesets queue these tasks; so the bodies import the
 services when they run, and this module imports nothing of scoring at load time."""
 
 from celery import shared_task
@@ -22,35 +22,35 @@ RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max":
 # the contacts stay marked needs_rescore, and the next event or the minute's sweep scores them.
 @shared_task(acks_late=False, **RETRY)
 def score_pending_task() -> int:
-    from scoring.services import rescore_pending
+    from scoring.rescoring import rescore_pending
 
     return rescore_pending()
 
 
 @shared_task(**RETRY)
 def rescore_all_task(reason: str = "nightly", user_id: int | None = None) -> int:
-    from scoring.services import rescore_start
+    from scoring.rescoring import rescore_start
 
     return rescore_start(reason=reason, by=_user(user_id)).pk
 
 
 @shared_task(**RETRY)
 def rescore_chunk_task(chunk_id: int) -> None:
-    from scoring.services import rescore_chunk
+    from scoring.rescoring import rescore_chunk
 
     rescore_chunk(chunk_id=chunk_id)
 
 
 @shared_task(**RETRY)
 def rescore_stale_task() -> int:
-    from scoring.services import rescore_stale
+    from scoring.rescoring import rescore_stale
 
     return rescore_stale()
 
 
 @shared_task(**RETRY)
 def resume_rescore_runs_task() -> int:
-    from scoring.services import rescore_resume
+    from scoring.rescoring import rescore_resume
 
     return rescore_resume()
 

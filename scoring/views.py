@@ -18,14 +18,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.models import Stage
 from crm.roles import ADMIN, role_required
-from scoring import services
+from scoring import rulesets
 from scoring.forms import PlaybookForm, PolicyForm, RuleForm, field_options
 from scoring.models import RescoreRun, Rule, RuleSet, RuleSetVersion
 
 admin_only = role_required(ADMIN)
 
 
-NotADraft = services.NotADraft
+NotADraft = rulesets.NotADraft
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -59,18 +59,18 @@ def _rules_of(version: RuleSetVersion) -> list[Rule]:
 
 def _policy_save(form: PolicyForm, *, by) -> RuleSetVersion:
     data = form.cleaned_data
-    return services.version_policy_update(
+    return rulesets.version_policy_update(
         version=form.instance, values={k: v for k, v in data.items() if k != "conversion_kinds"},
         conversion_kinds=data.get("conversion_kinds"), by=by,
     )
 
 
 def _rule_save(form: RuleForm, *, version: RuleSetVersion, by) -> Rule:
-    return services.rule_save(version=version, rule=form.save(commit=False), by=by)
+    return rulesets.rule_save(version=version, rule=form.save(commit=False), by=by)
 
 
 def _rule_delete(rule: Rule, *, by) -> None:
-    services.rule_delete(rule=rule, by=by)
+    rulesets.rule_delete(rule=rule, by=by)
 
 
 def _not_a_draft(request: HttpRequest, ruleset_id: int) -> HttpResponse:
@@ -99,7 +99,7 @@ def playbook_load(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose one of the playbooks."))
         return redirect("rules:index")
-    draft = services.playbook_load(name=form.cleaned_data["name"], by=request.user, publish=False)
+    draft = rulesets.playbook_load(name=form.cleaned_data["name"], by=request.user, publish=False)
     messages.success(request, _("Loaded the %(name)s playbook into a draft of “%(ruleset)s”. Review it, preview, then publish.")
                      % {"name": form.cleaned_data["name"], "ruleset": draft.ruleset.name})
     return redirect("rules:draft", ruleset_id=draft.ruleset_id)
@@ -109,7 +109,7 @@ def playbook_load(request: HttpRequest) -> HttpResponse:
 @require_POST
 def edit(request: HttpRequest, ruleset_id: int) -> HttpResponse:
     ruleset = get_object_or_404(RuleSet, pk=ruleset_id)
-    services.version_draft(ruleset=ruleset, by=request.user)  # audits a new draft itself
+    rulesets.version_draft(ruleset=ruleset, by=request.user)  # audits a new draft itself
     return redirect("rules:draft", ruleset_id=ruleset.pk)
 
 
@@ -198,7 +198,7 @@ def rule_delete(request: HttpRequest, ruleset_id: int, rule_id: int) -> HttpResp
 def preview(request: HttpRequest, ruleset_id: int) -> HttpResponse:
     """What publishing the draft would do; computed on every visit, nothing is written."""
     version = _draft_or_404(ruleset_id)
-    result = services.version_preview(version=version)
+    result = rulesets.version_preview(version=version)
     moved = sum(n for _from, _to, n in result.moves)
     return render(request, "scoring/version_preview.html", {
         "version": version,
@@ -215,7 +215,7 @@ def preview(request: HttpRequest, ruleset_id: int) -> HttpResponse:
 def publish(request: HttpRequest, ruleset_id: int) -> HttpResponse:
     version = _draft_or_404(ruleset_id)
     try:
-        published = services.version_publish(version=version, by=request.user)
+        published = rulesets.version_publish(version=version, by=request.user)
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
@@ -250,7 +250,7 @@ def rollback(request: HttpRequest, version_id: int) -> HttpResponse:
         messages.error(request, _("Only an archived version can be published again."))
         return redirect("rules:version", version_id=version_id)
     try:
-        published = services.version_publish(version=version, by=request.user)
+        published = rulesets.version_publish(version=version, by=request.user)
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)

@@ -18,7 +18,8 @@ from contacts.models import Contact, Interaction, StageChange
 from crm.models import SalesRepProfile
 from crm.progress import Progress
 from scoring.models import RuleSet
-from scoring.services import playbook_load, rescore_all_now
+from scoring.rescoring import rescore_all_now
+from scoring.rulesets import playbook_load
 
 DEMO_USERS = (
     # username, full name, groups, staff, rep industries
