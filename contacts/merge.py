@@ -66,13 +66,6 @@ def name_key(name: str) -> str:
     return " ".join(sorted(_TITLES.sub(" ", _ascii(name)).split()))
 
 
-def name_similarity(a: str, b: str) -> float:
-    ka, kb = name_key(a), name_key(b)
-    if not ka or not kb:
-        return 0.0
-    return 1.0 if ka == kb else SequenceMatcher(None, ka, kb).ratio()
-
-
 @dataclass(frozen=True)
 class DuplicatePair:
     first: Contact

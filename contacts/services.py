@@ -647,11 +647,6 @@ def contact_assign_owner(*, contact: Contact, owner, by) -> Contact:
     return contact
 
 
-def contact_mark_contacted(contact_id: int, when: datetime | None = None) -> None:
-    Contact.objects.filter(pk=contact_id, first_contacted_at__isnull=True).update(first_contacted_at=when or timezone.now())
-
-
-
 @transaction.atomic
 def interaction_kind_create(*, data: Mapping[str, Any], by=None) -> InteractionKind:
     """Add a kind to the catalog (the API and the Django admin), with its audit row."""
