@@ -10,10 +10,8 @@ services when they run, and this module imports nothing of scoring at load time.
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import InterfaceError, OperationalError
 
-TRANSIENT = (OperationalError, InterfaceError)
-RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 8}
+from crm.retry import RETRY
 
 
 # Acked on receipt, unlike the rest: with Redis, a task that holds its prefetch slot until it
