@@ -52,7 +52,7 @@ CONSENT_FIELDS = BOOLEAN_FIELDS
 # --- Normalisation -------------------------------------------------------------
 
 # An import normalises each row's email and phone twice (the duplicate lookup, then the
-# cleaner); parsing a phone number was a tenth of its time. Only valid results are cached:
+# cleaner), and parsing phone numbers is costly (docs/performance.md). Only valid results are cached:
 # a ValidationError is raised afresh, in the reader's language.
 
 def normalize_email(value: str | None) -> str | None:

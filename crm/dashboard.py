@@ -1,7 +1,7 @@
 """The home dashboard's panels, briefly cached on big installations, and kept warm.
 
 On big tables the panels cost seconds (GROUP BYs over every contact, a sort of the stage
-history for the medians; ~1.2 s at a million contacts), so they are cached for a short
+history for the medians; docs/performance.md), so they are cached for a short
 while. A beat job recomputes the unfiltered dashboard, the one most people open, in each
 language every minute, so nobody waits for it. Small installations always get fresh
 numbers; the follow-up queue is never cached (crm.views)."""

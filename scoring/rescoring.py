@@ -172,7 +172,7 @@ def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime | None) -> B
         now = explicit_now or timezone.now()
         updates, moves, unchanged = [], [], set()
         # The batch allocates ~100 objects per contact and frees them by reference counting;
-        # the cyclic collector would rescan them over and over (a fifth of the CPU time).
+        # the cyclic collector would rescan them over and over (docs/performance.md).
         gc.disable()
         try:
             for row, facts in batch:
@@ -226,8 +226,8 @@ def _moves_record(moves: list[Move], now: datetime) -> None:
 def new_contacts_score(contacts: Iterable[Contact], *, now: datetime) -> list[NewMove]:
     """Score unsaved contacts that have no interactions yet (an import's new people) on
     their fields alone, and set the result on them: inserted scored, they need no UPDATE
-    afterwards, which rewrote each new row and its 19 index entries (a third of an import's
-    time, docs/performance.md). Returns their stage moves for new_contacts_record_moves,
+    afterwards, which rewrote each new row and all its index entries (docs/performance.md).
+    Returns their stage moves for new_contacts_record_moves,
     to be called once the contacts have ids."""
     rulesets = active_rulesets()
     moves = []
