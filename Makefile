@@ -63,8 +63,10 @@ browser-deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	fi
 
+# ruff, then the import-linter contract in pyproject.toml (the apps import one way, docs/architecture.md).
 lint: venv
 	$(VPY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # What the Dockerfile does, without Docker: a runtime-only venv, DEBUG off, gunicorn + worker + beat
 # on PostgreSQL and Redis (127.0.0.1), checked from outside over HTTP. See .ci/smoke.

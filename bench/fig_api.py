@@ -56,7 +56,7 @@ def _gunicorn(ctx, workers: int) -> tuple[Service, str]:
 
 
 def _score_stale() -> None:
-    from scoring.services import rescore_stale
+    from scoring.rescoring import rescore_stale
 
     while rescore_stale(limit=5000):
         pass

@@ -20,7 +20,7 @@ KINDS = ("page_viewed", "email_opened", "email_clicked", "form_submitted", "pric
 def _contact_with(n: int):
     """A b2b contact topped up (or trimmed) to exactly n interactions, then scored."""
     from contacts.models import Contact, Interaction
-    from scoring.services import contact_rescore
+    from scoring.rescoring import contact_rescore
 
     contact = Contact.objects.filter(industry="b2b", objects_to_profiling=False).order_by("pk").first()
     have = list(Interaction.objects.filter(contact=contact).order_by("-occurred_at").values_list("pk", flat=True))

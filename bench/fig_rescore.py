@@ -33,8 +33,8 @@ def _naive_loop(contact_ids: list[int], now) -> float:
     """The per-contact ORM loop the issue warns about: load, evaluate, save(), one by one."""
     from contacts.models import Contact, StageChange
     from scoring import engine
+    from scoring.rescoring import breakdown_json
     from scoring.selectors import FACT_FIELDS, active_rulesets
-    from scoring.services import breakdown_json
 
     rulesets = active_rulesets()  # loaded once: the baseline is naive about rows, not about rules
     started = time.perf_counter()
@@ -95,7 +95,7 @@ def _day_later(ctx, sample: int) -> tuple[float, float, int, int]:
     from datetime import timedelta
 
     from contacts.models import Contact
-    from scoring.services import rescore_range
+    from scoring.rescoring import rescore_range
 
     last = min(sample, ctx.work.contacts)
     started = time.perf_counter()
@@ -118,7 +118,7 @@ def _with_workers(ctx, concurrency: int, reason: str = "") -> tuple[float, float
     """Full rescore through Redis, one worker of `concurrency` processes: (seconds, peak MB, scored, moves)."""
     from crm.celery import app
     from scoring.models import RescoreRun
-    from scoring.services import rescore_start
+    from scoring.rescoring import rescore_start
 
     with harness.celery_worker(ctx.url, concurrency=concurrency, log_dir=ctx.log_dir, name=f"rescore{concurrency}") as worker:
         app.conf.task_always_eager = False
@@ -142,7 +142,7 @@ def _with_workers(ctx, concurrency: int, reason: str = "") -> tuple[float, float
 
 def run(ctx) -> list[Row]:
     from contacts.models import Contact
-    from scoring.services import rescore_all_now
+    from scoring.rescoring import rescore_all_now
 
     rows: list[Row] = []
     n = ctx.work.contacts

@@ -57,7 +57,7 @@ def load_rules_and_users() -> None:
     from rest_framework.authtoken.models import Token
 
     from crm import roles
-    from scoring.services import playbook_load
+    from scoring.rulesets import playbook_load
 
     for name in ("general", "ecommerce", "b2b", "healthcare", "education"):
         playbook_load(name=name, publish=True)

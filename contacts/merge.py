@@ -66,11 +66,14 @@ def name_key(name: str) -> str:
     return " ".join(sorted(_TITLES.sub(" ", _ascii(name)).split()))
 
 
+def key_similarity(ka: str, kb: str) -> float:
+    """How alike two name keys are (1.0 for the same key)."""
+    return 1.0 if ka == kb else SequenceMatcher(None, ka, kb).ratio()
+
+
 def name_similarity(a: str, b: str) -> float:
     ka, kb = name_key(a), name_key(b)
-    if not ka or not kb:
-        return 0.0
-    return 1.0 if ka == kb else SequenceMatcher(None, ka, kb).ratio()
+    return key_similarity(ka, kb) if ka and kb else 0.0
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def _candidate_ids(queryset: QuerySet[Contact]) -> dict[tuple[int, int], tuple[s
         members.sort()
         for i, (ka, a) in enumerate(members):
             for kb, b in members[i + 1: i + 1 + BLOCK_WINDOW]:
-                score = 1.0 if ka == kb else SequenceMatcher(None, ka, kb).ratio()
+                score = key_similarity(ka, kb)
                 if score >= NAME_SIMILARITY:
                     add(a, b, "name", round(score, 3))
     return found

@@ -1,7 +1,7 @@
 """People, what they did, what reps wrote about them, and how their stage moved.
 
 Models hold data and invariants only: every write that matters goes through
-contacts.services (or scoring.services), never through save() side effects.
+contacts.services (or scoring.rescoring), never through save() side effects.
 """
 
 from django.conf import settings
@@ -11,6 +11,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from crm.industries import Industry
 
 
 class Stage(models.TextChoices):
@@ -22,14 +24,6 @@ class Stage(models.TextChoices):
     @classmethod
     def order(cls, stage: str) -> int:
         return cls.values.index(stage)
-
-
-class Industry(models.TextChoices):
-    ECOMMERCE = "ecommerce", _("E-commerce")
-    B2B = "b2b", _("B2B")
-    HEALTHCARE = "healthcare", _("Healthcare")
-    EDUCATION = "education", _("Education")
-    OTHER = "other", _("Other")
 
 
 class IntentLevel(models.TextChoices):
@@ -138,14 +132,14 @@ class Contact(TimeStamped):
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="contacts")
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
 
-    # Scoring state, written only by scoring.services.
+    # Scoring state, written only by scoring.rescoring.
     stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices, default=Stage.CONTACT)
     stage_pinned = models.BooleanField(_("stage pinned"), default=False)
     stage_changed_at = models.DateTimeField(_("stage changed"), null=True, blank=True)
     score = models.IntegerField(_("score"), default=0)
     score_breakdown = models.JSONField(_("score breakdown"), default=dict, blank=True)
     scored_at = models.DateTimeField(_("scored"), null=True, blank=True)
-    # Fingerprint of the stored result (scoring.services.result_digest): a rescore that
+    # Fingerprint of the stored result (scoring.engine.result_digest): a rescore that
     # reaches the same result skips rewriting the row.
     score_digest = models.BigIntegerField(null=True, blank=True, editable=False)
     # Durable "score is stale" mark: set in the same transaction as the write that

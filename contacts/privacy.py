@@ -31,6 +31,7 @@ from contacts.consent import (  # re-exported: the consent service itself lives 
     is_anonymised,
 )
 from contacts.models import ConsentRecord, Contact, ContactMerge, Interaction, Note, StageChange
+from crm import dashboard_cache
 from crm.audit import audit
 from crm.models import AuditEvent
 
@@ -200,10 +201,9 @@ def erasure_reach(*, people: list, by=None) -> None:
     """The copies outside the contact's own rows: stored import files and their reports, and
     the cached dashboard (recomputed on the next view)."""
     from contacts.imports.privacy import imports_erase
-    from crm import dashboard
 
     imports_erase(people=people, by=by)
-    transaction.on_commit(dashboard.invalidate)
+    transaction.on_commit(dashboard_cache.invalidate)
 
 # Identity and free-text fields cleared by anonymisation; kept: industry, source and UTM
 # (campaign statistics), stage, score and dates (funnel statistics), owner.

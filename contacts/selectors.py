@@ -4,6 +4,7 @@ definition of the contact filters (query-string names are the public contract)."
 from __future__ import annotations
 
 from datetime import UTC, timedelta
+from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 
 import django_filters
@@ -19,7 +20,7 @@ from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
 from contacts import attribute_filters
-from contacts.models import Contact, Industry, Segment, Stage
+from contacts.models import Contact, Industry, Interaction, Segment, Stage
 from crm import roles
 
 CONSENT_CHOICES = (
@@ -352,3 +353,31 @@ def my_prospects(user, *, now=None) -> QuerySet[Contact]:
         )
         .order_by("urgency", F("urgent_at").asc(nulls_last=True), "-score", "id")
     )
+
+
+def score_breakdown_rows(contact: Contact) -> dict:
+    """The stored score breakdown with its interactions loaded (one query)."""
+    data = contact.score_breakdown or {}
+    hits = data.get("hits") or []
+    ids = {i for hit in hits for i in hit.get("interactions", [])}
+    found = {i.pk: i for i in Interaction.objects.filter(contact=contact, pk__in=ids).select_related("kind")} if ids else {}
+    rows = []
+    for hit in hits:
+        try:
+            points = Decimal(str(hit.get("points", "0")))
+        except InvalidOperation:
+            points = Decimal(0)
+        rows.append({
+            "label": hit.get("label") or hit.get("rule"),
+            "points": points.normalize() if points == points.to_integral() else points,
+            "negative": points < 0,
+            "count": hit.get("count", 0),
+            "interactions": [found[i] for i in hit.get("interactions", []) if i in found],
+        })
+    return {
+        "rows": rows,
+        "ruleset": data.get("ruleset"),
+        "version_number": data.get("version_number"),
+        "score": data.get("score", contact.score),
+        "counted_ids": ids,
+    }

@@ -31,6 +31,8 @@ from django.utils.translation import gettext as _
 from contacts.events import stage_changes_recorded
 from contacts.models import Contact, Industry, Interaction, InteractionKind, Note, Stage, StageChange, Tag
 from crm.audit import audit
+from crm.celery import app
+from scoring.tasks import pending_wake  # the one door from contacts into scoring (docs/architecture.md)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ CONSENT_FIELDS = BOOLEAN_FIELDS
 # --- Normalisation -------------------------------------------------------------
 
 # An import normalises each row's email and phone twice (the duplicate lookup, then the
-# cleaner); parsing a phone number was a tenth of its time. Only valid results are cached:
+# cleaner), and parsing phone numbers is costly (docs/performance.md). Only valid results are cached:
 # a ValidationError is raised afresh, in the reader's language.
 
 def normalize_email(value: str | None) -> str | None:
@@ -199,13 +201,15 @@ def clean_contact_data(data: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- Scoring hook --------------------------------------------------------------
 
-def queue_rescore(contact_ids: Iterable[int]) -> None:
+def queue_rescore(contact_ids: Iterable[int], *, marked: bool = False) -> None:
     """Mark contacts stale now (inside the caller's transaction) and wake the scorer after
-    commit. If the broker is down the mark stays and the sweeper catches up later."""
+    commit. If the broker is down the mark stays and the sweeper catches up later.
+    `marked`: the caller's own UPDATE of these rows set needs_rescore already."""
     ids = sorted(set(contact_ids))
     if not ids:
         return
-    Contact.objects.filter(pk__in=ids, needs_rescore=False).update(needs_rescore=True)
+    if not marked:
+        Contact.objects.filter(pk__in=ids, needs_rescore=False).update(needs_rescore=True)
     transaction.on_commit(_wake_scorer)
 
 
@@ -213,9 +217,6 @@ def _wake_scorer() -> None:
     """Wake the bulk scorer, which scores every marked contact in one pass (one run per burst,
     not per event). With a broker it runs on a worker; on the embedded default (eager Celery)
     the very same task runs here, synchronously."""
-    from crm.celery import app
-    from scoring.services import pending_wake
-
     try:
         pending_wake()
     except (DatabaseError, InterfaceError) as exc:
@@ -495,8 +496,10 @@ def interaction_log(
     audited: bool = True,
 ) -> LoggedInteraction:
     """Record something a contact did. With `external_id`, a retry of the same
-    (source, external_id) returns the original interaction and writes nothing. The audit
-    row is written here (`audited=False` only for the importer, whose job is audited whole)."""
+    (source, external_id) returns the original interaction and writes nothing. When a person
+    logs it (`by`), the audit row is written here; what the system records on its own (a
+    public form, an email open) is not a person's change (`audited=False`: the importer,
+    whose job is audited whole)."""
     kind_slug = kind.slug if isinstance(kind, InteractionKind) else kind
     now = timezone.now()
     known = set() if has_nul(kind_slug) else set(InteractionKind.objects.filter(slug=kind_slug).values_list("slug", flat=True))
@@ -514,10 +517,10 @@ def interaction_log(
                 contact=contact, kind_id=kind_slug, occurred_at=occurred_at, channel=channel or "",
                 data=dict(data or {}), source=source, external_id=external_id, created_by=by,
             )
-            _touch_contact(contact.pk, occurred_at)
+            _touch_contact(contact.pk, occurred_at, mark=rescore)
             if rescore:
-                queue_rescore([contact.pk])
-            if audited:
+                queue_rescore([contact.pk], marked=True)
+            if audited and by is not None:
                 audit(by, "change", contact, fields=["interactions"], interaction=interaction.pk, source=source)
     except IntegrityError:
         # A concurrent retry with the same external id won the race: answer with its row.
@@ -641,11 +644,12 @@ def _touch_contacts(latest: Mapping[int, datetime]) -> None:
         )
 
 
-def _touch_contact(contact_id: int, occurred_at: datetime) -> None:
-    """Keep last_interaction_at current in one UPDATE, without reading the row first."""
+def _touch_contact(contact_id: int, occurred_at: datetime, *, mark: bool = False) -> None:
+    """Keep last_interaction_at current in one UPDATE, without reading the row first; with
+    `mark`, the same UPDATE marks the contact for rescoring (one row version, not two)."""
     Contact.objects.filter(pk=contact_id).update(
         last_interaction_at=Greatest(Coalesce("last_interaction_at", Value(occurred_at)), Value(occurred_at)),
-        updated_at=timezone.now(),
+        updated_at=timezone.now(), **({"needs_rescore": True} if mark else {}),
     )
 
 
@@ -723,9 +727,10 @@ def contact_assign_owner(*, contact: Contact, owner, by) -> Contact:
     return contact
 
 
-def contact_mark_contacted(contact_id: int, when: datetime | None = None) -> None:
-    Contact.objects.filter(pk=contact_id, first_contacted_at__isnull=True).update(first_contacted_at=when or timezone.now())
 
+def contact_mark_contacted(contact_id: int, when: datetime | None = None) -> None:
+    """The first personal contact (a WhatsApp click, a completed call) ends "not yet contacted"."""
+    Contact.objects.filter(pk=contact_id, first_contacted_at__isnull=True).update(first_contacted_at=when or timezone.now())
 
 
 @transaction.atomic

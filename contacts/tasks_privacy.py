@@ -4,10 +4,11 @@ Celery's autodiscovery only imports `tasks.py`; this module is registered throug
 CELERY_IMPORTS (see the README's security and privacy section)."""
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+
+from crm.retry import RETRY
 
 
-@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, retry_backoff_max=60, max_retries=8)
+@shared_task(**RETRY)
 def retention_run_task(months: int | None = None) -> int:
     """Idempotent: an anonymised contact is never a candidate again, so a rerun continues."""
     from contacts.privacy import retention_months_setting, retention_run

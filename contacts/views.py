@@ -7,8 +7,6 @@ writes through contacts_editable_by (read-only viewers get 403).
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -32,7 +30,7 @@ from contacts.forms import (
     StageForm,
     add_service_errors,
 )
-from contacts.models import Contact, Industry, Interaction, Note, Stage
+from contacts.models import Contact, Industry, Note, Stage
 from contacts.selectors import (
     CONSENT_CHOICES,
     LIST_COUNT_CAP,
@@ -42,6 +40,7 @@ from contacts.selectors import (
     contacts_visible_to,
     my_prospects,
     owner_choices,
+    score_breakdown_rows,
     segment_contacts,
     stage_tab_counts,
 )
@@ -238,39 +237,11 @@ def _contact_for_change(request: HttpRequest, pk: int) -> Contact:
     return contact
 
 
-def _breakdown(contact: Contact) -> dict:
-    """The stored score breakdown with its interactions loaded (one query)."""
-    data = contact.score_breakdown or {}
-    hits = data.get("hits") or []
-    ids = {i for hit in hits for i in hit.get("interactions", [])}
-    found = {i.pk: i for i in Interaction.objects.filter(contact=contact, pk__in=ids).select_related("kind")} if ids else {}
-    rows = []
-    for hit in hits:
-        try:
-            points = Decimal(str(hit.get("points", "0")))
-        except InvalidOperation:
-            points = Decimal(0)
-        rows.append({
-            "label": hit.get("label") or hit.get("rule"),
-            "points": points.normalize() if points == points.to_integral() else points,
-            "negative": points < 0,
-            "count": hit.get("count", 0),
-            "interactions": [found[i] for i in hit.get("interactions", []) if i in found],
-        })
-    return {
-        "rows": rows,
-        "ruleset": data.get("ruleset"),
-        "version_number": data.get("version_number"),
-        "score": data.get("score", contact.score),
-        "counted_ids": ids,
-    }
-
-
 def _detail_context(request: HttpRequest, contact: Contact, **forms) -> dict:
     can_edit = roles.sees_all_contacts(request.user) or contact.owner_id == request.user.pk
     can_reassign = can_edit and roles.can_reassign(request.user)
     timeline = contact_timeline(contact)
-    breakdown = _breakdown(contact)
+    breakdown = score_breakdown_rows(contact)
     now = timezone.now()
     fresh_interaction_form = InteractionForm(initial={"occurred_at": timezone.localtime(now)}) if can_edit else None
     return {
@@ -446,7 +417,8 @@ def my_prospects_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 @roles.role_required(roles.SALES)
 def prospect_quick_note(request: HttpRequest, pk: int) -> HttpResponse:
-    contact = get_object_or_404(Contact, pk=pk, owner=request.user)
+    # The access selector every view uses, narrowed to the caller's own prospects (this is their queue).
+    contact = get_object_or_404(contacts_editable_by(request.user).filter(owner=request.user), pk=pk)
     form = QuickNoteForm(request.POST, prefix=f"c{pk}")
     saved = False
     if form.is_valid():

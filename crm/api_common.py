@@ -28,7 +28,6 @@ from django.utils.encoding import force_str
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
@@ -425,10 +424,6 @@ def _error_schema() -> dict:
             },
         },
     }
-
-
-def text_param(name: str, description: str, **kwargs) -> OpenApiParameter:
-    return OpenApiParameter(name, str, OpenApiParameter.QUERY, description=description, **kwargs)
 
 
 # --- Input --------------------------------------------------------------------------------

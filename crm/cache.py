@@ -4,7 +4,7 @@ outage of the cache into 500s. The data itself lives in PostgreSQL."""
 
 import logging
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,23 @@ def _degrading(name: str, fallback):
     return method
 
 
+class _ReusedClient(RedisCacheClient):
+    """One redis.Redis per connection pool, made once: Django builds a new one for every call,
+    and each build registers some 170 response callbacks (a scoring wake-up makes five calls)."""
+
+    def get_client(self, key=None, *, write=False):
+        clients = self.__dict__.setdefault("_clients", {})
+        index = self._get_connection_pool_index(write)
+        if index not in clients:
+            clients[index] = super().get_client(key, write=write)
+        return clients[index]
+
+
 class DegradingRedisCache(RedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = _ReusedClient
+
     get = _degrading("get", lambda key, default=None, version=None: default)
     get_many = _degrading("get_many", {})
     set = _degrading("set", None)

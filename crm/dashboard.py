@@ -1,7 +1,7 @@
 """The home dashboard's panels, briefly cached on big installations, and kept warm.
 
 On big tables the panels cost seconds (GROUP BYs over every contact, a sort of the stage
-history for the medians; ~1.2 s at a million contacts), so they are cached for a short
+history for the medians; docs/performance.md), so they are cached for a short
 while. A beat job recomputes the unfiltered dashboard, the one most people open, in each
 language every minute, so nobody waits for it. Small installations always get fresh
 numbers; the follow-up queue is never cached (crm.views)."""
@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.utils import translation
 from django.utils.translation import get_language
 
+from crm.dashboard_cache import GENERATION_KEY
 from scoring import analytics
 
 CACHE_ABOVE_CONTACTS = 50_000
@@ -25,22 +26,11 @@ def is_cached() -> bool:
     return analytics.estimated_contacts() >= CACHE_ABOVE_CONTACTS
 
 
-GENERATION_KEY = "dashboard:generation"
-
-
 def _cache_key(filters: dict) -> str:
     plain = sorted((k, str(getattr(v, "pk", v))) for k, v in filters.items())
     generation = cache.get(GENERATION_KEY, 0)
     digest = hashlib.sha256(repr((plain, get_language(), generation)).encode()).hexdigest()[:24]
     return f"dashboard:{digest}"
-
-
-def invalidate() -> None:
-    """Forget every cached panel (an erasure must not linger in a cached count or list)."""
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:
-        cache.set(GENERATION_KEY, 1, None)
 
 
 def panels(filters: dict) -> tuple[dict, bool]:

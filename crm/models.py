@@ -3,7 +3,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contacts.models import Industry
+from crm.industries import Industry
 
 
 class SalesRepProfile(models.Model):

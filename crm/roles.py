@@ -30,10 +30,6 @@ def is_admin(user) -> bool:
     return ADMIN in roles_of(user)
 
 
-def is_marketer(user) -> bool:
-    return MARKETER in roles_of(user)
-
-
 def is_sales(user) -> bool:
     return SALES in roles_of(user)
 
@@ -49,10 +45,6 @@ def sees_all_contacts(user) -> bool:
 
 def can_reassign(user) -> bool:
     return is_admin(user) or is_manager(user)
-
-
-def can_manage_rules(user) -> bool:
-    return is_admin(user)
 
 
 def can_import_export(user) -> bool:

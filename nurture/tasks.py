@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from scoring.tasks import RETRY
+from crm.retry import RETRY
 
 log = logging.getLogger(__name__)
 

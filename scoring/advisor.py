@@ -17,8 +17,8 @@ from scoring import advisor_thresholds as thresholds
 from scoring.backtest import ProgressFn, compare, evaluate, needs_data, queue_run, run_tracked
 from scoring.models import Backtest, Rule, RuleSet, RuleSetVersion
 from scoring.outcomes import observations_load, outcome_kinds, outcome_queryset, period_parse
+from scoring.rulesets import rule_validate, version_draft
 from scoring.selectors import version_to_engine
-from scoring.services import rule_validate, version_draft
 
 if TYPE_CHECKING:
     from scoring.advisor_stats import Evidence, Suggestion

@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -23,19 +22,15 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
-from contacts.models import Industry, InteractionKind, Stage
+from contacts.models import Industry, Stage
 from crm import roles
 from crm.api_common import ALL_ROLES, StrictInputSerializer, no_nul
 from scoring.analytics import funnel
 from scoring.models import Rule, RuleSet, RuleSetVersion
-from scoring.services import (
+from scoring.rescoring import breakdown_json
+from scoring.rulesets import (
     POLICY_FIELDS,
-    breakdown_json,
-    rule_delete,
-    rule_save,
-    rule_validate,
-    version_draft,
-    version_policy_update,
+    draft_update,
     version_preview,
     version_publish,
 )
@@ -212,53 +207,6 @@ class VersionChoiceSerializer(StrictInputSerializer):
 
 
 # --- Writes ----------------------------------------------------------------------------------
-
-@transaction.atomic
-def draft_update(*, ruleset: RuleSet, data: Mapping[str, Any], by) -> RuleSetVersion:
-    """Change the rule set's draft (made from the active version if there is none) through
-    the draft services: policy fields as given, rules replaced when given. Everything is
-    checked first, so one answer names every problem ("rules.2.value"); nothing is half-done."""
-    draft = version_draft(ruleset=ruleset, by=by)
-    errors: dict[str, list[str]] = {}
-    lead = data.get("lead_threshold", draft.lead_threshold)
-    if data.get("prospect_threshold", draft.prospect_threshold) < lead:
-        errors["prospect_threshold"] = [_("Must be at least the lead threshold.")]
-    kinds_named = set(data.get("conversion_kinds", [])) | {r.get("interaction_kind") for r in data.get("rules", [])}
-    known = set(InteractionKind.objects.filter(slug__in=kinds_named - {None, ""}).values_list("slug", flat=True))
-    for index, slug in enumerate(data.get("conversion_kinds", [])):
-        if slug not in known:
-            errors[f"conversion_kinds.{index}"] = [_("Unknown interaction kind “%(kind)s”.") % {"kind": slug}]
-    rules = []
-    for index, spec in enumerate(data.get("rules", [])):
-        kind = spec.get("interaction_kind") or None
-        if kind and spec["type"] == Rule.Type.ATTRIBUTE:
-            errors[f"rules.{index}.interaction_kind"] = [_("Attribute rules have no interaction kind.")]
-            continue
-        if kind and kind not in known:
-            errors[f"rules.{index}.interaction_kind"] = [_("Unknown interaction kind “%(kind)s”.") % {"kind": kind}]
-            continue
-        rule = Rule(type=spec["type"], label=spec["label"], points=spec["points"], interaction_kind_id=kind,
-                    window_days=spec.get("window_days"), max_occurrences=spec.get("max_occurrences"),
-                    field=spec.get("field", ""), operator=spec.get("operator", ""), value=spec.get("value"))
-        try:
-            rule_validate(rule)
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                errors[f"rules.{index}.{name}"] = messages
-        rules.append(rule)
-    if errors:
-        raise ValidationError(errors)
-    policy = {name: data[name] for name in (*POLICY_FIELDS, "note") if name in data}
-    if policy or "conversion_kinds" in data:
-        kinds = InteractionKind.objects.filter(slug__in=data["conversion_kinds"]) if "conversion_kinds" in data else None
-        draft = version_policy_update(version=draft, values=policy, conversion_kinds=kinds, by=by)
-    if "rules" in data:
-        for old in list(draft.rules.all()):
-            rule_delete(rule=old, by=by)
-        for rule in rules:  # rule_save numbers them in this order
-            rule_save(version=draft, rule=rule, by=by)
-    return draft
-
 
 def _version_of(ruleset: RuleSet, data: Mapping[str, Any]) -> RuleSetVersion:
     if data.get("version"):

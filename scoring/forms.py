@@ -18,7 +18,7 @@ from contacts.models import IntentLevel, InteractionKind
 from scoring import engine
 from scoring.models import Rule, RuleSetVersion
 from scoring.playbooks import PLAYBOOKS
-from scoring.services import rule_validate
+from scoring.rulesets import rule_validate
 
 PLAYBOOK_CHOICES = [(name, f"{name} — {playbook.title}") for name, playbook in PLAYBOOKS.items()]
 

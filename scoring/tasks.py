@@ -1,13 +1,17 @@
 """Thin Celery tasks: arguments are ids, bodies call one service.
 
 All of them are idempotent (they recompute, never increment a stored score), so
-acks_late redelivery and retries are safe. Retries only on transient DB errors."""
+acks_late redelivery and retries are safe. Retries only on transient DB errors.
+
+This module is how other apps reach scoring (contacts wakes the scorer through
+pending_wake), and scoring.rescoring and scoring.rulesets queue these tasks; so the bodies import the
+services when they run, and this module imports nothing of scoring at load time."""
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from django.conf import settings
+from django.core.cache import cache
 
-TRANSIENT = (OperationalError, InterfaceError)
-RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 8}
+from crm.retry import RETRY
 
 
 # Acked on receipt, unlike the rest: with Redis, a task that holds its prefetch slot until it
@@ -16,35 +20,35 @@ RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max":
 # the contacts stay marked needs_rescore, and the next event or the minute's sweep scores them.
 @shared_task(acks_late=False, **RETRY)
 def score_pending_task() -> int:
-    from scoring.services import rescore_pending
+    from scoring.rescoring import rescore_pending
 
     return rescore_pending()
 
 
 @shared_task(**RETRY)
 def rescore_all_task(reason: str = "nightly", user_id: int | None = None) -> int:
-    from scoring.services import rescore_start
+    from scoring.rescoring import rescore_start
 
     return rescore_start(reason=reason, by=_user(user_id)).pk
 
 
 @shared_task(**RETRY)
 def rescore_chunk_task(chunk_id: int) -> None:
-    from scoring.services import rescore_chunk
+    from scoring.rescoring import rescore_chunk
 
     rescore_chunk(chunk_id=chunk_id)
 
 
 @shared_task(**RETRY)
 def rescore_stale_task() -> int:
-    from scoring.services import rescore_stale
+    from scoring.rescoring import rescore_stale
 
     return rescore_stale()
 
 
 @shared_task(**RETRY)
 def resume_rescore_runs_task() -> int:
-    from scoring.services import rescore_resume
+    from scoring.rescoring import rescore_resume
 
     return rescore_resume()
 
@@ -55,18 +59,28 @@ def _user(user_id: int | None):
     return get_user_model().objects.filter(pk=user_id).first() if user_id else None
 
 
+PENDING_WAKE_KEY = "scoring:pending-wake"
+
+
+def pending_wake() -> None:
+    """Queue one rescore_pending run unless one is queued already: a burst of 200 events
+    a second becomes a few bulk runs instead of 200 one-contact tasks."""
+    if cache.add(PENDING_WAKE_KEY, 1, timeout=settings.CRM_PENDING_WAKE_SECONDS):
+        score_pending_task.delay()
+
+
 # --- What contacts may ask of scoring (contacts knows scoring only through this module) ---
 
 def new_contacts_score(contacts, *, now):
-    """Score unsaved new contacts on their fields (an import's new people); see scoring.services."""
-    from scoring.services import new_contacts_score as score
+    """Score unsaved new contacts on their fields (an import's new people); see scoring.rescoring."""
+    from scoring.rescoring import new_contacts_score as score
 
     return score(contacts, now=now)
 
 
 def new_contacts_record_moves(moves, *, now) -> None:
     """Record the stage moves new_contacts_score found, once the contacts have ids."""
-    from scoring.services import new_contacts_record_moves as record
+    from scoring.rescoring import new_contacts_record_moves as record
 
     record(moves, now=now)
 
@@ -76,8 +90,8 @@ def rescore_ranges(ranges) -> int:
     transaction per range); returns how many were scored."""
     from django.db import transaction
 
+    from scoring.rescoring import rescore_range
     from scoring.selectors import active_rulesets
-    from scoring.services import rescore_range
 
     rulesets = active_rulesets()
     scored = 0

@@ -9,7 +9,7 @@ CELERY_IMPORTS (see the report to the lead) or any import of this module.
 
 from celery import shared_task
 
-from scoring.tasks import RETRY
+from crm.retry import RETRY
 
 
 @shared_task(**RETRY)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,59 +17,36 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.models import Stage
 from crm.roles import ADMIN, role_required
-from scoring import services
+from scoring import rulesets, selectors
 from scoring.forms import PlaybookForm, PolicyForm, RuleForm, field_options
 from scoring.models import RescoreRun, Rule, RuleSet, RuleSetVersion
 
 admin_only = role_required(ADMIN)
 
 
-NotADraft = services.NotADraft
-
-
-# --- reads -----------------------------------------------------------------------------
-
-def _rulesets_overview() -> list[dict]:
-    """Every rule set with its active version, draft and history: three queries in all."""
-    versions = RuleSetVersion.objects.annotate(rule_count=Count("rules")).select_related("published_by", "created_by")
-    rulesets = RuleSet.objects.prefetch_related(Prefetch("versions", queryset=versions, to_attr="all_versions"))
-    rows = []
-    for ruleset in rulesets:
-        active = next((v for v in ruleset.all_versions if v.pk == ruleset.active_version_id), None)
-        draft = next((v for v in ruleset.all_versions if v.is_draft), None)
-        history = [v for v in ruleset.all_versions if v not in (active, draft)]
-        rows.append({"ruleset": ruleset, "active": active, "draft": draft, "history": history})
-    return rows
+NotADraft = rulesets.NotADraft
 
 
 def _draft_or_404(ruleset_id: int) -> RuleSetVersion:
-    draft = (
-        RuleSetVersion.objects.filter(ruleset_id=ruleset_id, status=RuleSetVersion.Status.DRAFT)
-        .select_related("ruleset", "created_by").first()
-    )
-    if draft is None:
+    if (draft := selectors.ruleset_draft(ruleset_id)) is None:
         raise Http404("no draft")
     return draft
 
 
-def _rules_of(version: RuleSetVersion) -> list[Rule]:
-    return list(version.rules.select_related("interaction_kind").order_by("type", "position", "id"))
-
-
 def _policy_save(form: PolicyForm, *, by) -> RuleSetVersion:
     data = form.cleaned_data
-    return services.version_policy_update(
+    return rulesets.version_policy_update(
         version=form.instance, values={k: v for k, v in data.items() if k != "conversion_kinds"},
         conversion_kinds=data.get("conversion_kinds"), by=by,
     )
 
 
 def _rule_save(form: RuleForm, *, version: RuleSetVersion, by) -> Rule:
-    return services.rule_save(version=version, rule=form.save(commit=False), by=by)
+    return rulesets.rule_save(version=version, rule=form.save(commit=False), by=by)
 
 
 def _rule_delete(rule: Rule, *, by) -> None:
-    services.rule_delete(rule=rule, by=by)
+    rulesets.rule_delete(rule=rule, by=by)
 
 
 def _not_a_draft(request: HttpRequest, ruleset_id: int) -> HttpResponse:
@@ -83,9 +59,9 @@ def _not_a_draft(request: HttpRequest, ruleset_id: int) -> HttpResponse:
 @admin_only
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    runs = list(RescoreRun.objects.select_related("started_by")[:5])
+    runs = selectors.recent_rescore_runs(5)
     return render(request, "scoring/ruleset_list.html", {
-        "rows": _rulesets_overview(),
+        "rows": selectors.rulesets_overview(),
         "runs": runs,
         "last_run": runs[0] if runs else None,
         "playbook_form": PlaybookForm(),
@@ -99,7 +75,7 @@ def playbook_load(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose one of the playbooks."))
         return redirect("rules:index")
-    draft = services.playbook_load(name=form.cleaned_data["name"], by=request.user, publish=False)
+    draft = rulesets.playbook_load(name=form.cleaned_data["name"], by=request.user, publish=False)
     messages.success(request, _("Loaded the %(name)s playbook into a draft of “%(ruleset)s”. Review it, preview, then publish.")
                      % {"name": form.cleaned_data["name"], "ruleset": draft.ruleset.name})
     return redirect("rules:draft", ruleset_id=draft.ruleset_id)
@@ -109,7 +85,7 @@ def playbook_load(request: HttpRequest) -> HttpResponse:
 @require_POST
 def edit(request: HttpRequest, ruleset_id: int) -> HttpResponse:
     ruleset = get_object_or_404(RuleSet, pk=ruleset_id)
-    services.version_draft(ruleset=ruleset, by=request.user)  # audits a new draft itself
+    rulesets.version_draft(ruleset=ruleset, by=request.user)  # audits a new draft itself
     return redirect("rules:draft", ruleset_id=ruleset.pk)
 
 
@@ -136,7 +112,7 @@ def _render_editor(request: HttpRequest, version: RuleSetVersion, *, policy_form
         "version": version,
         "ruleset": version.ruleset,
         "active": version.ruleset.active_version,
-        "rules": _rules_of(version),
+        "rules": selectors.version_rules(version),
         "policy_form": policy_form,
         "rule_form": rule_form,
         "field_options": field_options(),
@@ -198,7 +174,7 @@ def rule_delete(request: HttpRequest, ruleset_id: int, rule_id: int) -> HttpResp
 def preview(request: HttpRequest, ruleset_id: int) -> HttpResponse:
     """What publishing the draft would do; computed on every visit, nothing is written."""
     version = _draft_or_404(ruleset_id)
-    result = services.version_preview(version=version)
+    result = rulesets.version_preview(version=version)
     moved = sum(n for _from, _to, n in result.moves)
     return render(request, "scoring/version_preview.html", {
         "version": version,
@@ -215,7 +191,7 @@ def preview(request: HttpRequest, ruleset_id: int) -> HttpResponse:
 def publish(request: HttpRequest, ruleset_id: int) -> HttpResponse:
     version = _draft_or_404(ruleset_id)
     try:
-        published = services.version_publish(version=version, by=request.user)
+        published = rulesets.version_publish(version=version, by=request.user)
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
@@ -228,15 +204,11 @@ def publish(request: HttpRequest, ruleset_id: int) -> HttpResponse:
 @admin_only
 @require_GET
 def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
-    version = get_object_or_404(
-        RuleSetVersion.objects.select_related("ruleset", "created_by", "published_by")
-        .prefetch_related("conversion_kinds").annotate(stage_change_count=Count("stage_changes")),
-        pk=version_id,
-    )
+    version = get_object_or_404(selectors.versions_with_detail(), pk=version_id)
     return render(request, "scoring/version_detail.html", {
         "version": version,
         "ruleset": version.ruleset,
-        "rules": _rules_of(version),
+        "rules": selectors.version_rules(version),
         "is_active": version.ruleset.active_version_id == version.pk,
     })
 
@@ -250,7 +222,7 @@ def rollback(request: HttpRequest, version_id: int) -> HttpResponse:
         messages.error(request, _("Only an archived version can be published again."))
         return redirect("rules:version", version_id=version_id)
     try:
-        published = services.version_publish(version=version, by=request.user)
+        published = rulesets.version_publish(version=version, by=request.user)
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)

@@ -100,7 +100,7 @@ def manager(make_user):
 @pytest.fixture
 def playbooks(reference_data):
     """All five playbooks, published (no rescore queued: the table is empty)."""
-    from scoring.services import playbook_load
+    from scoring.rulesets import playbook_load
 
     return {name: playbook_load(name=name, publish=True) for name in ("general", "ecommerce", "b2b", "healthcare", "education")}
 
@@ -219,7 +219,7 @@ def celery_worker_process(transactional_db, settings):
     )
     from django.core.cache import cache
 
-    from scoring.services import PENDING_DRAIN_KEY, PENDING_WAKE_KEY
+    from scoring.rescoring import PENDING_DRAIN_KEY, PENDING_WAKE_KEY
 
     cache.delete_many([PENDING_WAKE_KEY, PENDING_DRAIN_KEY])  # left by an earlier test, they would hold this test's back
     previous = (app.conf.task_always_eager, app.conf.task_default_queue)

@@ -4,17 +4,15 @@ upgrade still find them."""
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
 from contacts.imports.run import import_parse, import_run
 from contacts.models import ImportJob
+from crm.retry import RETRY
 
-TRANSIENT = (OperationalError, InterfaceError)
 IMPORT_TIME_BUDGET = 10 * 60  # seconds per task run, well inside CELERY_TASK_SOFT_TIME_LIMIT
 
 
-@shared_task(name="contacts.tasks.import_run_task", autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=60,
-             max_retries=8)
+@shared_task(name="contacts.tasks.import_run_task", **RETRY)
 def import_run_task(job_id: int) -> None:
     """Import a job from where it stopped; a long file continues in a fresh task (idempotent:
     the job's rows_done says where, so a redelivered or retried task just resumes)."""
@@ -30,8 +28,8 @@ PARSE_SECONDS = getattr(settings, "CRM_IMPORT_PARSE_SECONDS", 120)
 
 # Acknowledged on receipt, not after: a file that gets the worker killed (out of memory) must not
 # be delivered again and again; the lost job is marked failed once overdue (import_parse_overdue).
-@shared_task(name="contacts.tasks.import_parse_task", autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=60,
-             max_retries=8, soft_time_limit=PARSE_SECONDS, time_limit=PARSE_SECONDS + 30, acks_late=False, reject_on_worker_lost=False)
+@shared_task(name="contacts.tasks.import_parse_task", **RETRY,
+             soft_time_limit=PARSE_SECONDS, time_limit=PARSE_SECONDS + 30, acks_late=False, reject_on_worker_lost=False)
 def import_parse_task(job_id: int, seconds: float | None = None) -> None:
     """Read an uploaded file ("parsing" -> "uploaded" or "failed"); a job already read is left alone."""
     import_parse(job_id=job_id, seconds=seconds)

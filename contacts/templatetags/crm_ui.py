@@ -73,15 +73,6 @@ def percent(value: float | None, digits: int = 0) -> str:
     return f"{floatformat(value * 100, digits)}%"
 
 
-@register.filter
-def get_item(mapping, key):
-    """dict lookup by a variable key in templates."""
-    try:
-        return mapping.get(key)
-    except AttributeError:
-        return None
-
-
 ROLE_LABELS = {
     "admin": gettext_lazy("Admin"),
     "marketer": gettext_lazy("Marketer"),

@@ -127,7 +127,7 @@ def tiers(db):
     from contacts.catalog import catalog_ensure
     from contacts.models import Contact, Interaction
     from scoring.models import RuleSet
-    from scoring.services import version_draft, version_publish
+    from scoring.rulesets import version_draft, version_publish
 
     catalog_ensure()
     for n, (tier, converted) in enumerate([("a", 1), ("a", 1), ("a", 1), ("a", 0), ("b", 1), ("b", 0), ("b", 0), ("b", 0),

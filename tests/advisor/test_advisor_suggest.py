@@ -122,7 +122,7 @@ def test_rerunning_the_same_advice_gives_the_same_draft(shop_history):
 
 
 def test_a_draft_published_before_the_advisor_runs_is_left_alone(shop_history):
-    from scoring.services import version_publish
+    from scoring.rulesets import version_publish
 
     ruleset = RuleSet.objects.get(industry="ecommerce")
     run = advisor_start(ruleset, None, {"outcome": "purchase", "end": PERIOD_END.isoformat()}, queue=False)

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Contact, Interaction
-from scoring import services as scoring_services
+from scoring import rescoring
 
 pytestmark = pytest.mark.django_db
 
@@ -18,13 +18,13 @@ pytestmark = pytest.mark.django_db
 def scored_runs(monkeypatch):
     """The contact ids of each bulk scoring pass the woken scorer made (the real scoring still runs)."""
     runs: list[list[int]] = []
-    original = scoring_services.contacts_rescore
+    original = rescoring.contacts_rescore
 
     def spy(*, contact_ids, **kwargs):
         runs.append(sorted(contact_ids))
         return original(contact_ids=contact_ids, **kwargs)
 
-    monkeypatch.setattr(scoring_services, "contacts_rescore", spy)
+    monkeypatch.setattr(rescoring, "contacts_rescore", spy)
     return runs
 
 

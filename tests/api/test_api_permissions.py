@@ -11,7 +11,7 @@ from django.db import transaction
 
 from contacts.services import note_add
 from scoring.models import RuleSet
-from scoring.services import version_draft
+from scoring.rulesets import version_draft
 
 pytestmark = pytest.mark.django_db
 

@@ -81,7 +81,7 @@ def test_admin_backtests_the_active_version_and_sees_the_chart(browse, screensho
 
 def test_admin_compares_a_draft_with_the_active_version(browse, screenshot, admin, shop):
     from scoring.models import Backtest, RuleSet
-    from scoring.services import version_draft
+    from scoring.rulesets import version_draft
 
     default = RuleSet.objects.get(industry="")
     draft = version_draft(ruleset=default, by=admin)

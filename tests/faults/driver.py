@@ -49,7 +49,7 @@ def cmd_setup(args) -> None:
 
     from contacts.catalog import catalog_ensure
     from crm import roles
-    from scoring.services import playbook_load
+    from scoring.rulesets import playbook_load
 
     catalog_ensure()
     for name in ("general", "ecommerce", "b2b", "healthcare", "education"):
@@ -238,7 +238,7 @@ def cmd_publish_variant(args) -> None:
     """Publish a new version of the default rule set with every points value changed:
     every contact's score changes, and a full rescore is queued (on the broker)."""
     from scoring.models import RuleSet
-    from scoring.services import version_draft, version_publish
+    from scoring.rulesets import version_draft, version_publish
 
     ruleset = RuleSet.objects.get(industry="")
     draft = version_draft(ruleset=ruleset)
@@ -261,14 +261,14 @@ def cmd_run_state(args) -> None:
 
 
 def cmd_resume(args) -> None:
-    from scoring.services import rescore_resume
+    from scoring.rescoring import rescore_resume
 
     out({"requeued": rescore_resume(older_than=timedelta(seconds=0))})
 
 
 def cmd_rescore_start(args) -> None:
     """Split all contacts into chunks and queue them (as publishing or the nightly job does)."""
-    from scoring.services import rescore_start
+    from scoring.rescoring import rescore_start
 
     run = rescore_start(reason="faults", chunk_size=args.chunk)
     out({"run": run.pk, "chunks": list(run.chunks.values_list("pk", flat=True))})

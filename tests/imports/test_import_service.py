@@ -366,7 +366,7 @@ def test_rules_published_during_an_import_rescore_the_contacts_inserted_scored(r
     contacts: when a version was published while the import ran, its inserted-scored
     contacts are scored again at the end, under the rules in force then."""
     from scoring.models import Rule, RuleSetVersion
-    from scoring.services import rule_save, version_draft, version_publish
+    from scoring.rulesets import rule_save, version_draft, version_publish
 
     real_rows = import_rows
     calls = []

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from contacts.management.commands.seed_demo import DATA_SETS
 from contacts.models import Contact, ImportJob
+from crm.management.commands.seed_demo import DATA_SETS
 
 
 def test_every_named_data_set_is_in_the_repository_with_its_licence():

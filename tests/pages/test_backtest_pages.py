@@ -14,7 +14,7 @@ from django.utils import timezone
 from contacts.models import Contact, Interaction
 from crm.models import AuditEvent
 from scoring.models import Backtest, RuleSet, RuleSetVersion
-from scoring.services import version_draft
+from scoring.rulesets import version_draft
 
 pytestmark = pytest.mark.django_db
 

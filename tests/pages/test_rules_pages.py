@@ -11,7 +11,7 @@ from django.urls import reverse
 from contacts.models import Contact, StageChange
 from crm.models import AuditEvent
 from scoring.models import RescoreRun, Rule, RuleSet, RuleSetVersion
-from scoring.services import version_draft
+from scoring.rulesets import version_draft
 
 pytestmark = pytest.mark.django_db
 

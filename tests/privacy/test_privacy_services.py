@@ -12,7 +12,7 @@ from contacts import privacy
 from contacts.models import ConsentRecord, Contact, Interaction, Note, StageChange
 from contacts.services import contact_set_stage, note_add
 from crm.models import AuditEvent
-from scoring.services import rescore_all_now
+from scoring.rescoring import rescore_all_now
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +113,7 @@ def test_objection_to_profiling_freezes_scoring_until_lifted(dewi, admin, log, d
 
 def test_objecting_contacts_are_left_out_of_the_rule_preview(dewi, admin, log):
     from scoring.models import RuleSet
-    from scoring.services import version_draft, version_preview
+    from scoring.rulesets import version_draft, version_preview
 
     log(dewi, "purchase")
     privacy.profiling_objection_set(contact=dewi, objects=True, by=admin)

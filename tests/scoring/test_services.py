@@ -13,15 +13,8 @@ from contacts.services import contact_set_stage, contact_unpin, contact_update
 from crm.models import SalesRepProfile
 from scoring import engine
 from scoring.models import Rule, RuleSet, RuleSetVersion
-from scoring.services import (
-    breakdown_reconciles,
-    contact_rescore,
-    rescore_all_now,
-    rule_validate,
-    version_draft,
-    version_preview,
-    version_publish,
-)
+from scoring.rescoring import breakdown_reconciles, contact_rescore, rescore_all_now
+from scoring.rulesets import rule_validate, version_draft, version_preview, version_publish
 
 pytestmark = pytest.mark.django_db
 
@@ -250,7 +243,7 @@ def test_bulk_rescore_agrees_with_the_engine_on_random_contacts(playbooks):
 def test_stale_sweep_scores_every_marked_contact_in_bulk(playbooks):
     """rescore_stale (the worker's path for bursts of events) scores each marked contact
     exactly as the one-contact path would, and leaves nobody marked."""
-    from scoring.services import rescore_stale
+    from scoring.rescoring import rescore_stale
 
     now = timezone.now()
     rows = _demo_contacts(300, seed=11, now=now)
@@ -279,7 +272,7 @@ def test_pending_drain_scores_until_nothing_is_marked_and_lets_go(playbooks):
     both keys so the next event wakes a new run."""
     from django.core.cache import cache
 
-    from scoring.services import PENDING_DRAIN_KEY, PENDING_WAKE_KEY, rescore_pending
+    from scoring.rescoring import PENDING_DRAIN_KEY, PENDING_WAKE_KEY, rescore_pending
 
     _demo_contacts(30, seed=5, now=timezone.now())
     Contact.objects.update(needs_rescore=True)
@@ -296,22 +289,23 @@ def test_a_run_woken_during_a_drain_leaves_its_contacts_to_the_drainer(playbooks
     because the drainer looks once more after letting go."""
     from django.core.cache import cache
 
-    from scoring import services
-    from scoring.services import PENDING_DRAIN_KEY, rescore_pending
+    from scoring import rescoring
+    from scoring.rescoring import PENDING_DRAIN_KEY, rescore_pending
 
     first, late = _demo_contacts(2, seed=6, now=timezone.now())
     Contact.objects.filter(pk=first.pk).update(needs_rescore=True)
-    real_stale, nested = services.rescore_stale, []
+    real_stale, nested = rescoring.rescore_stale, []
 
     def stale_then_a_late_event(*, limit):
         scored = real_stale(limit=limit)
-        if not scored and not nested:
-            # An event commits now; its wake-up runs on the other worker process and finds the drain taken.
+        if scored and not nested:
+            # Right after the drainer's last batch, an event commits; its wake-up runs on the other
+            # worker process and finds the drain taken.
             Contact.objects.filter(pk=late.pk).update(needs_rescore=True)
             nested.append(rescore_pending())
         return scored
 
-    monkeypatch.setattr(services, "rescore_stale", stale_then_a_late_event)
+    monkeypatch.setattr(rescoring, "rescore_stale", stale_then_a_late_event)
     assert rescore_pending() == 2
     assert nested == [0]
     assert not Contact.objects.filter(needs_rescore=True).exists()
@@ -332,35 +326,35 @@ def test_the_drainer_leaves_no_key_behind_that_would_swallow_wake_ups(playbooks,
     the drain."""
     from django.core.cache import cache
 
-    from scoring import services
-    from scoring.services import PENDING_DRAIN_KEY, PENDING_WAKE_KEY, rescore_pending
+    from scoring import rescoring
+    from scoring.rescoring import PENDING_DRAIN_KEY, PENDING_WAKE_KEY, rescore_pending
 
     (person,) = _demo_contacts(1, seed=8, now=timezone.now())
     Contact.objects.filter(pk=person.pk).update(needs_rescore=True)
-    real_stale, nested = services.rescore_stale, []
+    real_stale, nested = rescoring.rescore_stale, []
 
     def stale_then_a_wake_up(*, limit):
         scored = real_stale(limit=limit)
-        if not scored and not nested:
+        if scored and not nested:  # after the drain's last batch
             cache.add(PENDING_WAKE_KEY, 1)  # an event committed, its wake-up queued a run...
             nested.append(rescore_pending())  # ...which finds the drain taken
         return scored
 
-    monkeypatch.setattr(services, "rescore_stale", stale_then_a_wake_up)
+    monkeypatch.setattr(rescoring, "rescore_stale", stale_then_a_wake_up)
     assert rescore_pending() == 1 and nested == [0]
     assert cache.get(PENDING_WAKE_KEY) is None and cache.get(PENDING_DRAIN_KEY) is None
 
     def broken(*, limit):
         raise RuntimeError("a rule that crashes")
 
-    monkeypatch.setattr(services, "rescore_stale", broken)
+    monkeypatch.setattr(rescoring, "rescore_stale", broken)
     cache.add(PENDING_WAKE_KEY, 1)
     with pytest.raises(RuntimeError):
         rescore_pending()
     assert cache.get(PENDING_WAKE_KEY) is None and cache.get(PENDING_DRAIN_KEY) is None
 
-    monkeypatch.setattr(services, "rescore_stale", real_stale)
-    monkeypatch.setattr(services.cache, "add", lambda *args, **kwargs: False)  # what crm.cache answers when Redis errs
+    monkeypatch.setattr(rescoring, "rescore_stale", real_stale)
+    monkeypatch.setattr(rescoring.cache, "add", lambda *args, **kwargs: False)  # what crm.cache answers when Redis errs
     Contact.objects.filter(pk=person.pk).update(needs_rescore=True)
     assert rescore_pending() == 1
     assert not Contact.objects.filter(needs_rescore=True).exists()
@@ -370,13 +364,13 @@ def test_bulk_scoring_rescores_a_contact_changed_while_it_was_read(playbooks, mo
     """A contact written to between the bulk read and the bulk write is not overwritten
     with stale facts: the one-contact path scores it again, and its move is recorded once."""
     from contacts.models import Interaction
-    from scoring import services
-    from scoring.services import contacts_rescore
+    from scoring import rescoring
+    from scoring.rescoring import contacts_rescore
 
     now = timezone.now()
     person = Contact.objects.create(full_name="Rina", industry="other", needs_rescore=True)
     Interaction.objects.create(contact=person, kind_id="form_submitted", occurred_at=now - timedelta(hours=1))
-    real_write = services._write_scores
+    real_write = rescoring._write_scores
 
     def write_after_a_concurrent_event(updates, when):
         # What interaction_log does for an event that lands mid-run: a new row, a touched contact.
@@ -384,7 +378,7 @@ def test_bulk_scoring_rescores_a_contact_changed_while_it_was_read(playbooks, mo
         Contact.objects.filter(pk=person.pk).update(updated_at=timezone.now())
         return real_write(updates, when)
 
-    monkeypatch.setattr(services, "_write_scores", write_after_a_concurrent_event)
+    monkeypatch.setattr(rescoring, "_write_scores", write_after_a_concurrent_event)
     outcome = contacts_rescore(contact_ids=[person.pk], now=now)
     person.refresh_from_db()
     assert outcome.scored == 1 and not person.needs_rescore
@@ -526,7 +520,7 @@ def test_invalid_rules_are_refused_naming_the_field(playbooks, fields, error_fie
 
 
 def test_unknown_playbook_is_refused(db):
-    from scoring.services import playbook_load
+    from scoring.rulesets import playbook_load
 
     with pytest.raises(ValidationError, match="Unknown playbook"):
         playbook_load(name="fintech")
@@ -576,7 +570,7 @@ def test_real_worker_scores_a_burst_of_events_in_bulk(celery_worker_process, pla
     from django.core.cache import cache
 
     from contacts.services import contact_upsert, interaction_log
-    from scoring.services import PENDING_WAKE_KEY
+    from scoring.rescoring import PENDING_WAKE_KEY
     from tests.conftest import wait_for
 
     people = [contact_upsert(data={"full_name": f"Burst {i}", "email": f"burst{i}@pabrik.co.id", "industry": "other"}).contact

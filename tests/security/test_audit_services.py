@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from contacts import services
 from crm.models import AuditEvent
 from scoring.models import RuleSet
-from scoring.services import version_draft, version_publish
+from scoring.rulesets import version_draft, version_publish
 
 pytestmark = pytest.mark.django_db
 

@@ -89,7 +89,7 @@ def _objects_for(user) -> dict[str, Any]:
 
 
 def _shared_objects() -> dict[str, Any]:
-    from scoring.services import version_draft
+    from scoring.rulesets import version_draft
 
     ruleset = RuleSet.objects.get(industry="")
     draft = version_draft(ruleset=ruleset)

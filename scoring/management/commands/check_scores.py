@@ -5,7 +5,7 @@ class Command(BaseCommand):
     help = "Prove the ledger: every stored score equals the rounded sum of its breakdown. Exits 1 on a mismatch."
 
     def handle(self, *args, **options):
-        from scoring.services import scores_reconcile
+        from scoring.rescoring import scores_reconcile
 
         report = scores_reconcile()
         if report["mismatched"]:

@@ -12,7 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--draft", action="store_true", help="Leave it as a draft to preview before publishing.")
 
     def handle(self, *args, name, draft, **options):
-        from scoring.services import playbook_load
+        from scoring.rulesets import playbook_load
 
         for playbook in sorted(PLAYBOOKS) if name == "all" else [name]:
             try:

@@ -13,8 +13,8 @@ class Command(BaseCommand):
         parser.add_argument("--chunk", type=int, default=5000)
 
     def handle(self, *args, queue, chunk, **options):
+        from scoring.rescoring import rescore_range, rescore_start
         from scoring.selectors import active_rulesets
-        from scoring.services import rescore_range, rescore_start
 
         if queue:
             run = rescore_start(reason="manage.py rescore", chunk_size=chunk)

@@ -14,9 +14,12 @@ from django.utils import timezone
 
 from contacts.catalog import catalog_ensure
 from contacts.demo import DemoGenerator
-from contacts.models import Contact, Interaction
+from contacts.models import Contact, Interaction, StageChange
 from crm.models import SalesRepProfile
 from crm.progress import Progress
+from scoring.models import RuleSet
+from scoring.rescoring import rescore_all_now
+from scoring.rulesets import playbook_load
 
 DEMO_USERS = (
     # username, full name, groups, staff, rep industries
@@ -43,8 +46,6 @@ class Command(BaseCommand):
                             help=f"import a real data set instead of generating one: {', '.join(DATA_SETS)} or a file path")
 
     def handle(self, *args, contacts, seed, with_users, if_empty, batch, data_set=None, **options):
-        from scoring.models import RuleSet
-        from scoring.services import playbook_load, rescore_all_now
 
         catalog_ensure()
         if with_users:
@@ -129,7 +130,6 @@ def _date_history_like_the_journeys() -> None:
     contact's last interaction, so dashboards show real times-to-stage and weekly trends."""
     from django.db.models import F, OuterRef, Subquery
 
-    from contacts.models import StageChange
 
     last = Contact.objects.filter(pk=OuterRef("contact_id")).values("last_interaction_at")[:1]
     StageChange.objects.filter(contact__last_interaction_at__isnull=False, reason_code__in=["lead", "prospect", "conversion"]).update(
