@@ -35,6 +35,10 @@ KINDS: tuple[tuple[str, str, str, str], ...] = (
     ("appointment_booked", "Appointment booked", "Membuat janji temu", "conversion"),
     ("screening_result_downloaded", "Screening result downloaded", "Mengunduh hasil skrining", "conversion"),
     ("enrolled", "Enrolled", "Terdaftar sebagai siswa", "conversion"),
+    # What a rep did (followup.services.task_complete logs them); no playbook scores them.
+    ("call_made", "Call made", "Menelepon", "interest"),
+    ("meeting_held", "Meeting held", "Pertemuan diadakan", "interest"),
+    ("whatsapp_sent", "WhatsApp sent", "WhatsApp dikirim", "interest"),
 )
 
 
