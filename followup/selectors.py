@@ -24,10 +24,10 @@ def notifications_of(user) -> QuerySet[Notification]:
 
 
 def tasks_visible(user) -> QuerySet[Task]:
-    """Admins and sales managers see every task; a rep their own (assigned to them, or on
-    contacts they own); anyone else none."""
+    """Admins, sales managers and marketers (read-only, for reports) see every task; a rep their
+    own (assigned to them, or on contacts they own); anyone else none."""
     qs = Task.objects.select_related("contact", "assignee", "done_by")
-    if roles.is_admin(user) or roles.is_manager(user):
+    if roles.is_admin(user) or roles.is_manager(user) or roles.is_marketer(user):
         return qs
     if roles.is_sales(user):
         from django.db.models import Q

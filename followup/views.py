@@ -81,6 +81,11 @@ def task_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+def bell(request: HttpRequest) -> HttpResponse:
+    return render(request, "followup/_bell.html", {"unread": selectors.unread_count(request.user), "loaded": True})
+
+
+@login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.notifications_of(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "followup/notifications.html", {"page": page, "unread": selectors.unread_count(request.user)})

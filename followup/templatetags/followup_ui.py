@@ -9,17 +9,15 @@ from django.utils import timezone
 
 from crm import roles
 from followup.forms import TaskForm
-from followup.selectors import unread_count
 from followup.views import preferences_of
 
 register = template.Library()
 
 
-@register.inclusion_tag("followup/_bell.html", takes_context=True)
-def followup_bell(context) -> dict:
-    request = context.get("request")
-    user = getattr(request, "user", None)
-    return {"unread": unread_count(user) if user is not None else 0}
+@register.inclusion_tag("followup/_bell.html")
+def followup_bell() -> dict:
+    """The bell costs a page no query: htmx fetches its count once loaded, then every minute."""
+    return {"unread": 0, "loaded": False}
 
 
 @register.inclusion_tag("followup/_contact_tasks.html", takes_context=True)
