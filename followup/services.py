@@ -133,16 +133,21 @@ def notifications_create(rows: Sequence[Notification], *, email_pref: str | None
     want the email as queued, and queue those emails after commit. Returns the new ids."""
     if not rows:
         return []
-    emailed = _wants_email({n.user_id for n in rows}, email_pref) if email_pref else set()
+    users, keys = {n.user_id for n in rows}, {n.key for n in rows}
+    existing = set(Notification.objects.filter(user_id__in=users, key__in=keys).values_list("user_id", "key"))
+    rows = [n for n in rows if (n.user_id, n.key) not in existing]
+    if not rows:
+        return []
+    emailed = _wants_email(users, email_pref) if email_pref else set()
     for n in rows:
         n.email_status = Notification.Email.QUEUED if n.user_id in emailed else Notification.Email.NONE
     with transaction.atomic():
+        # A concurrent writer of the same key wins quietly; its email is claimed once whoever queues it.
         Notification.objects.bulk_create(rows, ignore_conflicts=True)
-        # ignore_conflicts gives no ids on every database: read back what this call inserted.
-        keys = {(n.user_id, n.key) for n in rows}
-        created = [pk for pk, user_id, key in Notification.objects.filter(
-            user_id__in={u for u, _k in keys}, key__in={k for _u, k in keys}, created_at=rows[0].created_at,
-        ).values_list("pk", "user_id", "key") if (user_id, key) in keys]
+        # ignore_conflicts gives no ids on every database: read back the rows this call meant to insert.
+        wanted = {(n.user_id, n.key) for n in rows}
+        created = [pk for pk, user_id, key in Notification.objects.filter(user_id__in=users, key__in=keys)
+                   .values_list("pk", "user_id", "key") if (user_id, key) in wanted]
         queued = list(Notification.objects.filter(pk__in=created, email_status=Notification.Email.QUEUED)
                       .values_list("pk", flat=True))
         if queued:
