@@ -282,6 +282,8 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "nurture.models.Campaign.Status",
         "DeliveryStatusEnum": "nurture.models.Delivery.Status",
         "TaskTypeEnum": "followup.models.TaskType",
+        # Named before tasks had a "type" too: the rule type keeps its published name.
+        "TypeEnum": "scoring.models.Rule.Type",
         "OutcomeEnum": "followup.models.Outcome",
         "NotificationKindEnum": "followup.models.Notification.Kind",
     },
