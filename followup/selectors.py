@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from contacts.models import Contact, Stage
@@ -30,8 +30,6 @@ def tasks_visible(user) -> QuerySet[Task]:
     if roles.is_admin(user) or roles.is_manager(user) or roles.is_marketer(user):
         return qs
     if roles.is_sales(user):
-        from django.db.models import Q
-
         return qs.filter(Q(assignee=user) | Q(contact__owner=user))
     return qs.none()
 
@@ -57,14 +55,23 @@ def day_end(now: datetime) -> datetime:
 
 def today(user, *, now: datetime | None = None, limit: int = 200) -> list[TodayItem]:
     """The user's own day, most urgent first: overdue tasks (oldest first), new prospects not yet
-    contacted and without a task (longest wait first), then tasks due later today. Two queries."""
+    contacted (their follow-up task, or the prospect itself when it has none; longest wait first),
+    then tasks due later today. Two queries."""
     now = now or timezone.now()
-    tasks = list(Task.objects.filter(assignee=user, done_at__isnull=True, due_at__lt=day_end(now))
+    uncontacted = Q(contact__stage=Stage.PROSPECT, contact__first_contacted_at__isnull=True)
+    tasks = list(Task.objects.filter(Q(due_at__lt=day_end(now)) | uncontacted, assignee=user, done_at__isnull=True)
                  .select_related("contact").order_by("due_at", "id")[:limit])
     open_task = Task.objects.filter(contact=OuterRef("pk"), done_at__isnull=True)
     new = list(Contact.objects.filter(owner=user, stage=Stage.PROSPECT, first_contacted_at__isnull=True)
                .exclude(Exists(open_task)).order_by("stage_changed_at", "id")[:limit])
-    items = [TodayItem(t.contact, t, 0 if t.due_at < now else 2, t.due_at) for t in tasks]
+
+    def urgency(t: Task) -> int:
+        if t.due_at < now:
+            return 0
+        return 1 if t.contact.stage == Stage.PROSPECT and t.contact.first_contacted_at is None else 2
+
+    items = [TodayItem(t.contact, t, urgency(t), t.contact.stage_changed_at or t.due_at if urgency(t) == 1 else t.due_at)
+             for t in tasks]
     items += [TodayItem(c, None, 1, c.stage_changed_at or c.created_at) for c in new]
     return sorted(items, key=lambda i: (i.urgency, i.at, i.contact.pk))[:limit]
 
