@@ -318,3 +318,15 @@ def test_open_follow_up_notes_become_tasks(make_contact, rep):
     done.refresh_from_db()
     assert (note.kind, note.due_at, note.body) == ("note", None, "Call back about the quote")
     assert done.kind == "follow_up", "done follow-ups stay as they were"
+
+
+def test_the_dashboard_queue_flags_overdue_tasks(make_contact, rep):
+    from scoring import analytics
+
+    person = make_contact(owner=rep, full_name="Late Lina")
+    Contact.objects.filter(pk=person.pk).update(stage="prospect", stage_pinned=True, first_contacted_at=timezone.now())
+    task = task_create(contact=person, type="call", due_at=timezone.now() - timedelta(hours=1), by=rep)
+    queue = analytics.follow_up_queue()
+    assert queue["overdue"] == 1 and [i.overdue_note for i in queue["items"]] == [task]
+    task_complete(task=task, outcome="reached", by=rep)
+    assert analytics.follow_up_queue()["overdue"] == 0
