@@ -11,7 +11,8 @@ class FollowupConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from contacts.events import contacts_assigned, stage_changed
-        from followup import receivers
+        from contacts.privacy import register_anonymiser, register_export_section
+        from followup import privacy, receivers
 
         stage_changed.connect(lambda sender, changes, **kw: receivers.on_stage_changes(changes), weak=False,
                               dispatch_uid="followup.stage_changed")
@@ -19,3 +20,6 @@ class FollowupConfig(AppConfig):
                                   weak=False, dispatch_uid="followup.assigned")
         post_save.connect(lambda sender, instance, **kw: receivers.on_user_saved(instance, **kw), sender=get_user_model(),
                           weak=False, dispatch_uid="followup.user_saved")
+        # The access export lists, and anonymisation clears, what follow-up holds about a person.
+        register_export_section("tasks", privacy.tasks_of)
+        register_anonymiser("followup", privacy.anonymise)

@@ -79,7 +79,8 @@ class Notification(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     params = models.JSONField(default=dict, blank=True)
-    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="followup_notifications")
     # One notification per (user, key): the digest of a day, the assignment of a contact at a time.
     key = models.CharField(max_length=100)
     created_at = models.DateTimeField(default=timezone.now)

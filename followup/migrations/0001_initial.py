@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                 ('email_claimed_at', models.DateTimeField(blank=True, null=True)),
                 ('emailed_at', models.DateTimeField(blank=True, null=True)),
                 ('email_error', models.CharField(blank=True, max_length=300)),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.contact')),
+                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='followup_notifications', to='contacts.contact')),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
             ],
             options={

@@ -330,3 +330,27 @@ def test_the_dashboard_queue_flags_overdue_tasks(make_contact, rep):
     assert queue["overdue"] == 1 and [i.overdue_note for i in queue["items"]] == [task]
     task_complete(task=task, outcome="reached", by=rep)
     assert analytics.follow_up_queue()["overdue"] == 0
+
+
+def test_tasks_are_in_the_access_export_and_their_notes_go_with_anonymisation(make_contact, rep, admin):
+    from contacts.privacy import export_sections
+    from followup import privacy
+
+    person = make_contact(owner=rep)
+    task_create(contact=person, type="call", due_at=timezone.now(), note="Mentioned her diabetes", by=rep)
+    assert "tasks" in export_sections()
+    assert privacy.tasks_of(person)[0]["note"] == "Mentioned her diabetes"
+    privacy.anonymise(person.pk)
+    assert Task.objects.get(contact=person).note == ""
+
+
+def test_merging_contacts_keeps_tasks_and_notifications(make_contact, rep):
+    from contacts.merge import _move_related
+
+    kept, merged = make_contact(owner=rep), make_contact(owner=rep)
+    task = task_create(contact=merged, type="call", due_at=timezone.now(), by=rep)
+    note = Notification.objects.create(user=rep, kind="assigned", contact=merged, key="m")
+    _move_related(merged, kept)
+    task.refresh_from_db()
+    note.refresh_from_db()
+    assert task.contact == kept and note.contact == kept
