@@ -19,7 +19,10 @@ def on_stage_changes(changes) -> None:
         return
     now = max(prospects.values())
     follow_ups_ensure(prospects, now=now)
-    owned = list(Contact.objects.filter(pk__in=list(prospects), owner__isnull=False).values_list("pk", "owner_id"))
+    # The owner is told, unless they set the stage themselves.
+    by_hand = {c.contact_id: c.user_id for c in changes if c.to_stage == Stage.PROSPECT and c.user_id}
+    owned = [(pk, owner) for pk, owner in Contact.objects.filter(pk__in=list(prospects), owner__isnull=False)
+             .values_list("pk", "owner_id") if by_hand.get(pk) != owner]
     assignments_notify(owned, now=timezone.now())
 
 

@@ -53,6 +53,16 @@ def day_end(now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
 
 
+def today_item(task: Task, now: datetime) -> TodayItem:
+    """A task's line on Today: overdue, a new prospect's first contact, or due later today."""
+    contact = task.contact
+    if task.due_at < now:
+        return TodayItem(contact, task, 0, task.due_at)
+    if contact.stage == Stage.PROSPECT and contact.first_contacted_at is None:
+        return TodayItem(contact, task, 1, contact.stage_changed_at or task.due_at)
+    return TodayItem(contact, task, 2, task.due_at)
+
+
 def today(user, *, now: datetime | None = None, limit: int = 200) -> list[TodayItem]:
     """The user's own day, most urgent first: overdue tasks (oldest first), new prospects not yet
     contacted (their follow-up task, or the prospect itself when it has none; longest wait first),
@@ -65,13 +75,7 @@ def today(user, *, now: datetime | None = None, limit: int = 200) -> list[TodayI
     new = list(Contact.objects.filter(owner=user, stage=Stage.PROSPECT, first_contacted_at__isnull=True)
                .exclude(Exists(open_task)).order_by("stage_changed_at", "id")[:limit])
 
-    def urgency(t: Task) -> int:
-        if t.due_at < now:
-            return 0
-        return 1 if t.contact.stage == Stage.PROSPECT and t.contact.first_contacted_at is None else 2
-
-    items = [TodayItem(t.contact, t, urgency(t), t.contact.stage_changed_at or t.due_at if urgency(t) == 1 else t.due_at)
-             for t in tasks]
+    items = [today_item(t, now) for t in tasks]
     items += [TodayItem(c, None, 1, c.stage_changed_at or c.created_at) for c in new]
     return sorted(items, key=lambda i: (i.urgency, i.at, i.contact.pk))[:limit]
 

@@ -38,7 +38,7 @@ def today(request: HttpRequest) -> HttpResponse:
 def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_object_or_404(selectors.tasks_visible(request.user), pk=pk)
     form = TaskCompleteForm(request.POST, prefix=f"t{task.pk}")
-    status, done = 200, None
+    done = None
     if form.is_valid():
         try:
             done = services.task_complete(task=task, outcome=form.cleaned_data["outcome"],
@@ -46,13 +46,12 @@ def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
-    if done is None:
-        status = 400
     if request.htmx:
+        # 200 either way: htmx swaps only successful responses, and the errors show in the row.
         task.refresh_from_db()
+        now = timezone.now()
         return render(request, "followup/_today_row.html", {
-            "item": selectors.TodayItem(task.contact, task, 0, task.due_at), "form": form, "done": done,
-            "now": timezone.now()}, status=status)
+            "item": selectors.today_item(task, now), "form": form, "done": done, "now": now})
     if done is not None:
         messages.success(request, _("Task done.") if done.completed else _("This task was already done."))
     else:

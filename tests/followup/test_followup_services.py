@@ -354,3 +354,15 @@ def test_merging_contacts_keeps_tasks_and_notifications(make_contact, rep):
     task.refresh_from_db()
     note.refresh_from_db()
     assert task.contact == kept and note.contact == kept
+
+
+def test_a_rep_who_makes_their_contact_a_prospect_gets_the_task_but_no_notification(make_contact, rep, manager):
+    from contacts.services import contact_set_stage
+
+    mine = make_contact(owner=rep)
+    contact_set_stage(contact=mine, stage="prospect", by=rep)
+    assert mine.tasks.get().assignee == rep
+    assert not Notification.objects.filter(user=rep).exists()
+    theirs = make_contact(owner=rep)
+    contact_set_stage(contact=theirs, stage="prospect", by=manager)
+    assert Notification.objects.get(user=rep).contact == theirs
