@@ -43,7 +43,9 @@ def test_new_prospect_bell_today_and_the_call_logged_in_place(browse, screenshot
     row.get_by_label("Note for Rina Wijaya").fill("Demo on Tuesday 10:00")
     screenshot(page, "followup_today")
     row.get_by_role("button", name="Done").click()
-    expect(page.locator(f"#task-{task.pk}")).to_contain_text("Meeting booked")
+    # The swapped row: the form is gone, the outcome shows (the select's options held the words before).
+    expect(page.locator(f"#task-{task.pk} [role=status]")).to_contain_text("Meeting booked")
+    expect(page.locator(f"#task-{task.pk} form")).to_have_count(0)
     assert page.url.endswith("/today/"), "completed in place"
     task.refresh_from_db()
     assert task.outcome == "meeting_booked" and task.done_by == rep and "Demo on Tuesday" in task.note
