@@ -35,8 +35,10 @@ KINDS: tuple[tuple[str, str, str, str], ...] = (
     ("appointment_booked", "Appointment booked", "Membuat janji temu", "conversion"),
     ("screening_result_downloaded", "Screening result downloaded", "Mengunduh hasil skrining", "conversion"),
     ("enrolled", "Enrolled", "Terdaftar sebagai siswa", "conversion"),
-    # What a rep did (logged by the WhatsApp click-to-chat link); not scored by default.
-    ("whatsapp_sent", "WhatsApp sent by a rep", "WhatsApp dikirim oleh sales", "awareness"),
+    # What a rep did (a completed task or the WhatsApp click logs them); no playbook scores them.
+    ("call_made", "Call made", "Menelepon", "interest"),
+    ("meeting_held", "Meeting held", "Pertemuan diadakan", "interest"),
+    ("whatsapp_sent", "WhatsApp sent", "WhatsApp dikirim", "interest"),
 )
 
 

@@ -313,16 +313,22 @@ def stage_tab_counts(qs: QuerySet[Contact], cap: int = LIST_COUNT_CAP) -> dict[s
 
 def my_prospects(user, *, now=None) -> QuerySet[Contact]:
     """A rep's prospects, most urgent first:
-    0. never contacted (oldest wait first), 1. an open follow-up past due,
+    0. never contacted (oldest wait first), 1. an open follow-up task past due,
     2. a follow-up due within a day, 3. the rest (next follow-up first, then by score).
     Annotated with next_due (earliest open follow-up), urgency and contact_late
     (never contacted within CRM_FOLLOW_UP_HOURS); one query."""
+    from django.apps import apps
     from django.db.models import BooleanField, Case, F, IntegerField, OuterRef, Subquery, Value, When
+    from django.db.models.functions import Coalesce, Least
 
     from contacts.models import Note
 
+    # Follow-ups are followup.Task rows (contacts does not import its dependants: looked up by name);
+    # a follow-up note written with a due time (the note form, the notes API) still counts.
+    Task = apps.get_model("followup", "Task")
     now = now or timezone.now()
-    next_due = (
+    task_due = Task.objects.filter(contact=OuterRef("pk"), done_at__isnull=True).order_by("due_at").values("due_at")[:1]
+    note_due = (
         Note.objects.filter(contact=OuterRef("pk"), done_at__isnull=True, due_at__isnull=False)
         .exclude(kind=Note.Kind.SYSTEM)
         .order_by("due_at")
@@ -330,7 +336,9 @@ def my_prospects(user, *, now=None) -> QuerySet[Contact]:
     )
     return (
         Contact.objects.filter(owner=user, stage=Stage.PROSPECT)
-        .annotate(next_due=Subquery(next_due))
+        .annotate(task_due=Subquery(task_due), note_due=Subquery(note_due))
+        # LEAST is NULL on SQLite when either side is: each side falls back on the other.
+        .annotate(next_due=Least(Coalesce("task_due", "note_due"), Coalesce("note_due", "task_due")))
         .annotate(
             urgency=Case(
                 When(first_contacted_at__isnull=True, then=Value(0)),

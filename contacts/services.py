@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contacts.events import stage_changes_recorded
+from contacts.events import contacts_assigned, stage_changes_recorded
 from contacts.models import Contact, Industry, Interaction, InteractionKind, Note, Stage, StageChange, Tag
 from crm.audit import audit
 from crm.celery import app
@@ -453,6 +453,8 @@ def _assign_owner(ids: list[int], owner, by) -> int:
     for contact_id in ids:
         note_add(contact_id=contact_id, author=by, kind=Note.Kind.SYSTEM,
                  body=_("Assigned to %(owner)s.") % {"owner": owner.get_full_name() or owner.username} if owner else _("Owner removed."))
+    # In the caller's transaction: the follow-up tasks and the rep's notification commit with it.
+    contacts_assigned.send(sender=Contact, assignments=[(pk, owner.pk if owner else None) for pk in ids], by=by)
     return count
 
 

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("crm.urls_audit")),
     path("rules/", include("scoring.urls")),
     path("", include("nurture.urls")),
+    path("", include("followup.urls")),
 ]

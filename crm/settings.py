@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "contacts",
     "scoring",
     "nurture",
+    "followup",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +138,8 @@ else:
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+# Where tasks are published (tests give each worker a queue of its own, for the tasks it queues too).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -171,6 +174,9 @@ CELERY_BEAT_SCHEDULE = {
     # Deliveries whose retry time came, or whose task was lost; deliveries a dead worker left half-sent.
     "sweep-deliveries": {"task": "nurture.tasks.deliveries_sweep_task", "schedule": timedelta(minutes=1)},
     "run-sequences": {"task": "nurture.tasks.sequences_run_task", "schedule": timedelta(minutes=1)},
+    # Hourly, a no-op until CRM_DIGEST_HOUR and after the day's digests went (one per user and day).
+    "follow-up-digests": {"task": "followup.tasks.digests_task", "schedule": timedelta(hours=1)},
+    "sweep-notification-emails": {"task": "followup.tasks.emails_sweep_task", "schedule": timedelta(minutes=1)},
 }
 
 # --- Auth ----------------------------------------------------------------------
@@ -277,6 +283,11 @@ SPECTACULAR_SETTINGS = {
         "LanguageEnum": "nurture.models.Language",
         "CampaignStatusEnum": "nurture.models.Campaign.Status",
         "DeliveryStatusEnum": "nurture.models.Delivery.Status",
+        "TaskTypeEnum": "followup.models.TaskType",
+        # Named before tasks had a "type" too: the rule type keeps its published name.
+        "TypeEnum": "scoring.models.Rule.Type",
+        "OutcomeEnum": "followup.models.Outcome",
+        "NotificationKindEnum": "followup.models.Notification.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -340,6 +351,9 @@ CRM_EMAIL_CONNECTIONS = env.int("CRM_EMAIL_CONNECTIONS", default=4)
 # --- Product settings ------------------------------------------------------------
 # Hours a new prospect may wait for a first personal follow-up before it is flagged.
 CRM_FOLLOW_UP_HOURS = env.int("CRM_FOLLOW_UP_HOURS", default=24)
+# The reps' and managers' daily follow-up digest: from this hour (0-23) in this time zone.
+CRM_DIGEST_HOUR = env.int("CRM_DIGEST_HOUR", default=7)
+CRM_DIGEST_TIMEZONE = env.str("CRM_DIGEST_TIMEZONE", default="Asia/Jakarta")
 # May sales reps read (not change) contacts they do not own?
 CRM_SALES_CAN_READ_ALL = env.bool("CRM_SALES_CAN_READ_ALL", default=False)
 # Interactions may be stamped this far in the future (clock skew of the sender).

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Window
 from django.db.models.functions import Mod, RowNumber, TruncWeek
@@ -278,7 +279,7 @@ class FollowUp:
     contact: Contact
     never_contacted: bool
     waiting_since: datetime | None
-    overdue_note: Note | None
+    overdue_note: Any  # the overdue follow-up: a followup Task, or a Note with a due time
 
     @property
     def flagged_at(self) -> datetime | None:
@@ -289,25 +290,29 @@ class FollowUp:
 def follow_up_queue(*, owner=None, industry=None, source=None, limit: int = 20, now: datetime | None = None) -> dict:
     """Prospects waiting for a personal follow-up, flagged:
     - never contacted although they became prospects more than CRM_FOLLOW_UP_HOURS ago;
-    - or with an open follow-up note past its due time.
+    - or with an open follow-up task (or follow-up note) past its due time.
     Returns {"items": [FollowUp, ...] (oldest first, at most `limit`), "uncontacted": n, "overdue": n}
-    in four queries whatever the table size (partial index on open follow-ups)."""
+    in six queries whatever the table size (partial indexes on open tasks and follow-ups)."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.CRM_FOLLOW_UP_HOURS)
     scope = _contact_q(industry=industry, source=source, owner=owner)
     waiting = Contact.objects.filter(
         scope, stage=Stage.PROSPECT, first_contacted_at__isnull=True, stage_changed_at__lt=cutoff,
     )
-    notes = Note.objects.filter(
-        _contact_q(industry=industry, source=source, owner=owner, prefix="contact__"),
-        done_at__isnull=True, due_at__isnull=False, due_at__lt=now,
-    ).exclude(kind=Note.Kind.SYSTEM)
+    in_scope = _contact_q(industry=industry, source=source, owner=owner, prefix="contact__")
+    notes = Note.objects.filter(in_scope, done_at__isnull=True, due_at__isnull=False, due_at__lt=now,
+                                ).exclude(kind=Note.Kind.SYSTEM)
+    # Follow-up tasks (the followup app, looked up by name: scoring does not import it), and the
+    # follow-up notes still written with a due time.
+    tasks = apps.get_model("followup", "Task").objects.filter(in_scope, done_at__isnull=True, due_at__lt=now)
     uncontacted = waiting.count()
-    overdue = notes.count()
+    overdue = notes.count() + tasks.count()
     items: dict[int, FollowUp] = {}
     for contact in waiting.select_related("owner").order_by("stage_changed_at", "id")[:limit]:
         items[contact.pk] = FollowUp(contact, True, contact.stage_changed_at, None)
-    for note in notes.select_related("contact__owner").order_by("due_at", "id")[:limit]:
+    late = [*notes.select_related("contact__owner").order_by("due_at", "id")[:limit],
+            *tasks.select_related("contact__owner").order_by("due_at", "id")[:limit]]
+    for note in sorted(late, key=lambda row: (row.due_at, row.contact_id)):
         item = items.get(note.contact_id)
         if item is None:
             items[note.contact_id] = FollowUp(note.contact, note.contact.first_contacted_at is None, None, note)

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Min
 from django.utils import timezone
 
+from contacts.assignment import prospects_assign
 from contacts.events import stage_changes_recorded
 from contacts.models import Contact, Stage, StageChange
 from scoring import engine
@@ -40,7 +41,6 @@ from scoring.selectors import (
     iter_range_facts,
     load_touches,
 )
-from scoring.services import prospects_assign
 from scoring.tasks import PENDING_WAKE_KEY, rescore_chunk_task
 
 log = logging.getLogger(__name__)

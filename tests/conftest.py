@@ -210,6 +210,8 @@ def celery_worker_process(transactional_db, settings):
         "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0",
+        # Tasks the worker queues itself (an email after a stage change) go to its queue too.
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
     }
     celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
     proc = subprocess.Popen(

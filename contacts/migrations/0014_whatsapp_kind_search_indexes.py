@@ -9,7 +9,7 @@ for the global search and the new-contact duplicate check on large tables:
 from django.db import migrations
 
 # A frozen copy of the catalog entry (contacts.catalog.KINDS) this migration adds.
-KINDS = (("whatsapp_sent", "WhatsApp sent by a rep", "WhatsApp dikirim oleh sales", "awareness"),)
+KINDS = (("whatsapp_sent", "WhatsApp sent", "WhatsApp dikirim", "interest"),)
 MAILBOX_SQL = "REPLACE(SPLIT_PART(SPLIT_PART(email, '@', 1), '+', 1), '.', '')"
 
 

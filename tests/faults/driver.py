@@ -33,7 +33,8 @@ from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from contacts.models import Contact, Interaction, Note, StageChange  # noqa: E402
+from contacts.models import Contact, Interaction, StageChange  # noqa: E402
+from followup.models import Task  # noqa: E402
 
 # Kinds that walk a general-playbook contact through lead (20) and prospect (50, needs intent).
 WALK = ("form_submitted", "page_viewed", "form_submitted", "price_requested", "demo_requested", "email_clicked", "purchase")
@@ -122,7 +123,7 @@ def cmd_check(args) -> None:
     # A second StageChange for the same (contact, from, to) would mean a task applied twice.
     moves = Counter(StageChange.objects.filter(contact__in=qs).values_list("contact_id", "from_stage", "to_stage"))
     duplicates = {f"{c}:{a}->{b}": n for (c, a, b), n in moves.items() if n > 1}
-    follow_ups = Counter(Note.objects.filter(contact__in=qs, kind=Note.Kind.FOLLOW_UP).values_list("contact_id", flat=True))
+    follow_ups = Counter(Task.objects.filter(contact__in=qs).values_list("contact_id", flat=True))
     out({"checked": checked, "mismatched": len(mismatched), "mismatch_sample": mismatched[:5], "unscored": len(unscored),
          "stale": Contact.objects.filter(needs_rescore=True).count(), "stage_changes": sum(moves.values()),
          "duplicate_stage_changes": duplicates, "duplicate_follow_ups": {k: v for k, v in follow_ups.items() if v > 1},
@@ -140,7 +141,7 @@ def cmd_snapshot(args) -> None:
         state[c.pk] = {
             "score": c.score, "stage": c.stage, "owner": c.owner_id, "breakdown": breakdown,
             "stage_changes": list(c.stage_changes.order_by("pk").values_list("from_stage", "to_stage")),
-            "follow_ups": c.notes.filter(kind=Note.Kind.FOLLOW_UP).count(), "notes": c.notes.count(),
+            "follow_ups": c.tasks.count(), "notes": c.notes.count(),
         }
     out({"state": state})
 

@@ -66,7 +66,8 @@ def test_new_prospect_gets_round_robin_owner_and_follow_up(playbooks, make_conta
             log(person, kind)
         assert person.stage == "prospect"
         owners.append(person.owner)
-        follow_up = person.notes.get(kind=Note.Kind.FOLLOW_UP)
+        follow_up = person.tasks.get(done_at__isnull=True)  # a followup.Task for the new owner
+        assert follow_up.assignee == person.owner and follow_up.type == "call"
         assert timedelta(hours=23) < follow_up.due_at - timezone.now() <= timedelta(hours=24)
         assert person.notes.filter(kind=Note.Kind.SYSTEM, body__contains="round-robin").exists()
     assert owners[0] != owners[1] and owners[2] == owners[0], "reps take turns"
@@ -84,7 +85,10 @@ def test_prospects_made_by_one_bulk_rescore_are_shared_out_in_turn(playbooks, re
     rescore_all_now(now=now)
     owners = list(Contact.objects.order_by("pk").values_list("stage", "owner__username"))
     assert owners == [("prospect", name) for name in [rep.username, other_rep.username] * 3]
-    assert Note.objects.filter(kind=Note.Kind.FOLLOW_UP, due_at__isnull=False).count() == 6
+    from followup.models import Task
+
+    assert Task.objects.filter(done_at__isnull=True).count() == 6
+    assert sorted(Task.objects.values_list("assignee__username", flat=True)) == sorted([rep.username, other_rep.username] * 3)
     assert Note.objects.filter(kind=Note.Kind.SYSTEM, body__contains="round-robin").count() == 6
     # The next prospect continues the rotation where the batch left it.
     late = Contact.objects.create(full_name="Late", industry="other")

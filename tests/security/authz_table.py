@@ -46,6 +46,8 @@ class Row:
 
 CONTACT = {"pk": "contact"}
 SEGMENT = {"pk": "segment"}
+TASK = {"pk": "task"}
+NOTIFICATION = {"pk": "notification"}
 ADMIN_ONLY = {"sales": 403, "marketer": 403, "admin": ALLOW}
 IO = {"sales": 403, "marketer": ALLOW, "admin": ALLOW}  # import/export: admins and marketers
 API_ANON = 401
@@ -261,4 +263,33 @@ MATRIX: dict[str, list[Row]] = {
         Row("POST", sales=403, marketer=403, admin=302, kw=CONTACT, data={"mode": "anonymise", "confirm": "on"}),
     ],
     "audit:list": [Row(sales=403, marketer=403, admin=200)],
+
+    # --- Follow-up: Today, tasks, notifications (followup/urls.py, followup/api.py) ---------------
+    # Today and tasks are for reps, managers and admins; marketers read tasks over the API only.
+    "followup:today": [Row(marketer=403)],
+    "followup:task_complete": [Row("POST", sales=(ALLOW, 404), marketer=403, admin=ALLOW, kw=TASK,
+                                   data={"outcome": "reached"})],
+    "followup:task_add": [Row("POST", sales=(ALLOW, 404), marketer=403, admin=ALLOW, kw=CONTACT,
+                              data={"type": "call", "due_at": "2026-12-10T10:00"})],
+    # Notifications are always the caller's own: someone else's is a 404 for every role.
+    "followup:notifications": [Row()],
+    "followup:bell": [Row()],
+    "followup:notification_read": [Row("POST", sales=(ALLOW, 404), marketer=(ALLOW, 404), admin=(ALLOW, 404),
+                                       kw=NOTIFICATION)],
+    "followup:notifications_read_all": [Row("POST", sales=ALLOW, marketer=ALLOW, admin=ALLOW)],
+    "followup:email_preferences": [Row("POST", sales=ALLOW, marketer=ALLOW, admin=ALLOW, data={"digest": "on"})],
+    "task-list": [
+        Row(anonymous=API_ANON),
+        Row("POST", anonymous=API_ANON, sales=(201, 404), marketer=403, admin=201, json=True,
+            data={"contact": "@contact", "type": "call", "due_at": "2026-12-10T10:00:00+07:00"}),
+    ],
+    "task-detail": [Row(anonymous=API_ANON, sales=(200, 404), kw=TASK)],
+    "task-complete": [Row("POST", anonymous=API_ANON, sales=(200, 404), marketer=403, admin=200, kw=TASK,
+                          data={"outcome": "no_answer"}, json=True)],
+    "notification-list": [Row(anonymous=API_ANON)],
+    "notification-detail": [Row(anonymous=API_ANON, sales=(200, 404), marketer=(200, 404), admin=(200, 404),
+                                kw=NOTIFICATION)],
+    "notification-read": [Row("POST", anonymous=API_ANON, sales=(200, 404), marketer=(200, 404), admin=(200, 404),
+                              kw=NOTIFICATION)],
+    "notification-read-all": [Row("POST", anonymous=API_ANON, json=True, data={})],
 }

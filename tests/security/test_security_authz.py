@@ -15,9 +15,11 @@ from django.shortcuts import resolve_url
 from django.test import Client
 from django.urls import get_resolver, reverse
 from django.urls.resolvers import URLPattern, URLResolver
+from django.utils import timezone
 
 from contacts.models import Contact, ImportJob, Interaction, Note, Segment
 from crm import roles
+from followup.models import Notification, Task
 from nurture.models import Campaign, Message
 from nurture.sequences import sequence_save
 from scoring.models import RescoreRun, RuleSet
@@ -85,6 +87,8 @@ def _objects_for(user) -> dict[str, Any]:
                                                               subject="Halo", body="Halo {{ unsubscribe_url }}").pk}]),
         "segment": (segment := Segment.objects.create(name=f"Segmen {n}", filters={"stage": "lead"}, created_by=user)),
         "campaign": Campaign.objects.create(message=message, segment=segment, segment_name=segment.name),
+        "task": Task.objects.create(contact=contact, assignee=user, due_at=timezone.now(), type="call"),
+        "notification": Notification.objects.create(user=user, kind="assigned", contact=contact, key=f"authz:{n}"),
     }
 
 
