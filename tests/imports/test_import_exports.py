@@ -61,7 +61,7 @@ def test_leadsquared_activity_count_opt_out_and_outcome_columns(run_import):
     assert columns["Total Time Spent on Website"]["target"] == "number"
     assert (columns["Do Not Email"]["target"], columns["Do Not Call"]["target"]) == ("opt_out_email", "opt_out_phone")
     # The outcome stays an outcome: a conversion-level flag, and no activity value proposes a conversion kind.
-    assert columns["Converted"] == {"target": "interaction", "kind": "purchase", "mode": "flag"}
+    assert columns["Converted"] == {"target": "outcome"}  # the conversion of each contact's industry
     conversion = set(InteractionKind.objects.filter(intent_level="conversion").values_list("slug", flat=True))
     for name in ("Last Activity", "Last Notable Activity"):
         assert not set(columns[name]["values"].values()) & conversion
@@ -128,7 +128,8 @@ def test_salesforce_last_activity_holds_dates_so_it_stays_a_date(run_import):
     job = _import(run_import, "salesforce_leads_report.csv")
 
     assert job.mapping["columns"]["Last Activity"] == {"target": "interaction", "kind": "page_viewed", "mode": "date"}
-    assert _kinds() == {"page_viewed": 2, "purchase": 2}
+    # "Converted" logs the conversion of each row's industry: a customer whatever the industry.
+    assert _kinds() == {"page_viewed": 2, "enrolled": 1, "appointment_booked": 1}
     assert {(w["row"], w["column"], w["value"]) for w in job.warnings} == {
         (2, "Industry", "technology"), (5, "Last Activity", "yesterday"), (6, "Email", "rudi@agromakmur"),
         (6, "Industry", "agriculture")}
