@@ -27,9 +27,8 @@ from contacts.imports.cells import (
 )
 from contacts.imports.mapping import OPT_OUT_FLAGS, ROW_REF_PREFIX
 from contacts.models import ImportJob, InteractionKind
-from scoring import tasks as scoring_tasks
 from contacts.services import CONSENT_FIELDS, clean_contact_data, normalize_email, normalize_phone
-
+from scoring import tasks as scoring_tasks
 
 # The kind an outcome column's plan carries until the row is written: the conversion of the
 # contact's industry (Compiled.outcome_kind). Also in the interaction's stable key, so a re-import
