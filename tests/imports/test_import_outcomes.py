@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 
 from contacts.imports.validation import OUTCOME
-from contacts.models import Contact, Industry, Interaction, InteractionKind
+from contacts.models import Contact, ImportJob, Industry, Interaction, InteractionKind
 from scoring.selectors import active_rulesets, outcome_conversion_kinds
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +86,26 @@ def test_show_mapping_says_what_the_outcome_logs(playbooks, tmp_path):
     call_command("import_contacts", str(path), "--show-mapping", stdout=out)
     assert ("Converted: yes/no values such as “0”, “1” → outcome: when yes, the conversion of the contact's industry "
             "(purchase; b2b: contract_signed; healthcare: appointment_booked; education: enrolled)") in out.getvalue()
+
+
+def test_the_mapping_page_shows_the_outcome_and_its_post_keeps_it(client_for, admin, playbooks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import TestCase
+
+    from .test_import_views import _mapping_post
+
+    client = client_for(admin)
+    content = (FIXTURES / "salesforce_leads_report.csv").read_bytes()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client.post("/import/", {"file": SimpleUploadedFile("sf.csv", content, content_type="text/csv")})
+    job = ImportJob.objects.get()
+    page = client.get(f"/import/{job.pk}/mapping/")
+    html = page.content.decode()
+    assert "outcome: when yes, the conversion of the contact&#x27;s industry" in html
+    assert "Outcome: converted (yes = the conversion of the contact&#x27;s industry)" in html  # a target to choose
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert client.post(f"/import/{job.pk}/mapping/", _mapping_post(page)).status_code == 302
+    job.refresh_from_db()
+    assert job.mapping["columns"]["Converted"] == {"target": "outcome"} and job.status == "done"
+    assert Contact.objects.filter(stage="customer").count() == 2
