@@ -59,6 +59,10 @@ def test_leadsquared_activity_count_opt_out_and_outcome_columns(run_import):
     assert columns["Last Activity"]["values"]["SMS Sent"] == ""  # the seller's action, not the lead's
     assert columns["TotalVisits"] == {"target": "count", "kind": "page_viewed"}
     assert columns["Total Time Spent on Website"]["target"] == "number"
+    # The export's other columns (X-Education's survey and ad-channel answers, profile scores) stay attributes.
+    assert columns["Asymmetrique Activity Index"]["target"] == "attribute"
+    assert columns["Asymmetrique Activity Score"]["target"] == "number"
+    assert columns["A free copy of Mastering The Interview"]["target"] == "attribute"
     assert (columns["Do Not Email"]["target"], columns["Do Not Call"]["target"]) == ("opt_out_email", "opt_out_phone")
     # The outcome stays an outcome: a conversion-level flag, and no activity value proposes a conversion kind.
     assert columns["Converted"] == {"target": "outcome"}  # the conversion of each contact's industry
