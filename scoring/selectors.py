@@ -313,3 +313,22 @@ def versions_with_detail():
 
 def recent_rescore_runs(limit: int) -> list[RescoreRun]:
     return list(RescoreRun.objects.select_related("started_by")[:limit])
+
+def outcome_conversion_kinds() -> dict[str, str]:
+    """Industry ("" = none) -> the interaction kind an import's outcome column ("Converted: 1")
+    logs for a contact of that industry: a conversion the published rule set scoring that
+    contact counts, so a converted person becomes a customer whatever the industry. The
+    industry's own conversion comes first (an education contact under the default rule set:
+    `enrolled`, not `purchase`); without a published rule set, the industry playbook's."""
+    from scoring.playbooks import PLAYBOOKS
+
+    own = {pb.industry: pb.conversion_kinds for pb in PLAYBOOKS.values()}
+    rulesets = active_rulesets()
+    out = {}
+    for industry in ("", *Industry.values):
+        preferred = (*own.get(industry, ()), *own[""])
+        ruleset = rulesets.for_industry(industry)
+        counted = ruleset.policy.conversion_kinds if ruleset else frozenset()
+        out[industry] = (next((k for k in preferred if k in counted), None) or min(counted, default=None)
+                         or preferred[0])
+    return out

@@ -108,3 +108,10 @@ def published_since(when) -> bool:
 
     return RuleSetVersion.objects.filter(published_at__gte=when).exists()
 
+
+
+def outcome_conversion_kinds() -> dict[str, str]:
+    """Industry -> the conversion kind an import's outcome column logs (scoring.selectors)."""
+    from scoring.selectors import outcome_conversion_kinds as kinds
+
+    return kinds()

@@ -128,6 +128,11 @@ def mapping_from_forms(options: dict[str, Any], columns: list[dict[str, Any]], p
                 spec["truthy"] = truthy
             if row.get("channel"):
                 spec["channel"] = row["channel"]
+        if row["target"] == "outcome":  # the kind is the conversion of each contact's industry
+            if row.get("date_column"):
+                spec["date_column"] = row["date_column"]
+            if truthy := _words(row.get("truthy", "")):
+                spec["truthy"] = truthy
         if blank := (previous_columns.get(row["column"]) or {}).get("blank"):
             spec["blank"] = blank
         specs[row["column"]] = spec

@@ -18,6 +18,7 @@ from contacts.imports.files import FileFormat
 from contacts.imports.mapping import IDENTITY_TARGETS, TARGETS, mapping_normalise, norm_header, source_from_file_name
 from contacts.models import InteractionKind
 from contacts.services import CONSENT_FIELDS
+from scoring import tasks as scoring_tasks
 
 _GUESS_WORDS: dict[str, tuple[str, ...]] = {
     "full_name": ("nama", "nama lengkap", "name", "full name", "fullname", "nama pelanggan", "nama kontak",
@@ -62,9 +63,10 @@ _GUESS_INTERACTIONS: dict[str, tuple[str, str]] = {
                     ("form_submitted", "date")),
     **dict.fromkeys(("last message date", "last message time", "last message at", "last chat", "last chat date",
                      "pesan terakhir", "tanggal pesan terakhir", "waktu pesan terakhir"), ("whatsapp_message", "date")),
-    **dict.fromkeys(("converted", "konversi", "revenue", "purchased", "pembelian", "sudah beli", "closed won"),
-                    ("purchase", "flag")),
 }
+# Outcome columns: yes = the person converted. They log the conversion of each contact's industry
+# (contacts.imports.validation.Compiled.outcome_kind), never a kind chosen here.
+_GUESS_OUTCOMES = frozenset({"converted", "konversi", "revenue", "purchased", "pembelian", "sudah beli", "closed won"})
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -159,6 +161,9 @@ def mapping_guess(header: Sequence[str], preview: Sequence[Sequence[Any]] = (), 
             if content == "empty" or (mode == "date" and dates) or (mode == "flag" and content in ("flag", "number")):
                 columns[name] = {"target": "interaction", "kind": kind, "mode": mode}
                 continue
+        if key in _GUESS_OUTCOMES and content in ("flag", "number", "empty"):
+            columns[name] = {"target": "outcome"}
+            continue
         count = synonyms.count_kind(name)
         if count and count in kinds and count not in counted and content in ("number", "empty") and (
                 content == "empty" or profile.get("integer")):
@@ -197,6 +202,14 @@ _CONTENT_WORDS: dict[str, Any] = {
 }
 
 
+def outcome_kinds_text() -> str:
+    """What an outcome column logs, per industry: "purchase; b2b: contract_signed; …" (the
+    default first, then the industries whose conversion differs)."""
+    kinds = scoring_tasks.outcome_conversion_kinds()
+    default = kinds.get("", "purchase")
+    return "; ".join([default, *(f"{industry}: {kind}" for industry, kind in kinds.items() if industry and kind != default)])
+
+
 def _amount(value: float | None) -> str:
     return "" if value is None else str(int(value)) if float(value).is_integer() else f"{value:g}"
 
@@ -223,6 +236,9 @@ def guess_reason(name: str, profile: Mapping[str, Any] | None, spec: Mapping[str
     target = spec.get("target", "attribute")
     if target == "activity":
         becomes = _("activity names")
+    elif target == "outcome":
+        becomes = _("outcome: when yes, the conversion of the contact's industry (%(kinds)s)") % {
+            "kinds": outcome_kinds_text()}
     elif target in ("interaction", "count"):
         kind = spec.get("kind", "")
         becomes = (_("number of “%(kind)s” interactions") if target == "count" else

@@ -57,9 +57,11 @@ TARGETS: dict[str, Any] = {
     "interaction": gettext_lazy("Interaction (choose the kind)"),
     "activity": gettext_lazy("Activity names (each value is an interaction)"),
     "count": gettext_lazy("Count of interactions (choose the kind)"),
+    "outcome": gettext_lazy("Outcome: converted (yes = the conversion of the contact's industry)"),
 }
 # Several columns may use these.
-MULTI_TARGETS = frozenset({"attribute", "number", "ignore", "interaction", "activity", "count", "opt_out_email", "opt_out_phone"})
+MULTI_TARGETS = frozenset({"attribute", "number", "ignore", "interaction", "activity", "count", "outcome",
+                           "opt_out_email", "opt_out_phone"})
 # Opt-out columns: a "yes" withdraws these consents (contacts.consent, with the import job as evidence).
 OPT_OUT_FLAGS: dict[str, tuple[str, ...]] = {
     "opt_out_email": ("consent_email",),
@@ -103,6 +105,11 @@ def _column_spec(spec: Any) -> dict[str, Any]:
         out["kind"] = str(spec.get("kind") or "")
         if spec.get("date_column"):
             out["date_column"] = str(spec["date_column"])
+    elif out["target"] == "outcome":
+        if spec.get("date_column"):
+            out["date_column"] = str(spec["date_column"])
+        if spec.get("truthy"):
+            out["truthy"] = [str(w) for w in spec["truthy"]]
     elif out["target"] == "activity":
         out["values"] = {str(k): str(v or "") for k, v in dict(spec.get("values") or {}).items()}
         if spec.get("date_column"):
@@ -155,7 +162,7 @@ def mapping_validate(mapping: Mapping[str, Any], header: Sequence[str]) -> dict[
             unknown = sorted({kind for kind in (spec.get("values") or {}).values() if kind and kind not in kinds})
             if unknown:
                 problem(name, _("Unknown interaction kind: %(kinds)s.") % {"kinds": ", ".join(unknown)})
-        if target in ("interaction", "count", "activity") and spec.get("date_column") and spec["date_column"] not in header:
+        if target in ("interaction", "count", "activity", "outcome") and spec.get("date_column") and spec["date_column"] not in header:
             problem(name, _("The date column “%(column)s” is not in the file.") % {"column": spec["date_column"]})
     if "full_name" in used and ({"first_name", "last_name"} & set(used)):
         problem("__all__", _("Map either a full name or first and last name, not both."))

@@ -189,9 +189,14 @@ def opt_out_target(header: str) -> str | None:
     return OPT_OUT_HEADERS.get(key) or OPT_OUT_HEADERS.get(key.replace(" ", ""))
 
 
+# A header that names a measure is not a list of activities: LeadSquared's "Asymmetrique Activity
+# Index" holds "01.High", "02.Medium", "03.Low".
+MEASURE_HEADER_WORDS = frozenset({"index", "score", "level", "rate", "indeks", "skor"})
+
+
 def is_activity_header(header: str) -> bool:
     key = norm(header)
-    return any(word in key for word in ACTIVITY_HEADER_WORDS)
+    return any(word in key for word in ACTIVITY_HEADER_WORDS) and not set(key.split()) & MEASURE_HEADER_WORDS
 
 
 def is_origin_header(header: str) -> bool:

@@ -28,6 +28,12 @@ from contacts.imports.cells import (
 from contacts.imports.mapping import OPT_OUT_FLAGS, ROW_REF_PREFIX
 from contacts.models import ImportJob, InteractionKind
 from contacts.services import CONSENT_FIELDS, clean_contact_data, normalize_email, normalize_phone
+from scoring import tasks as scoring_tasks
+
+# The kind an outcome column's plan carries until the row is written: the conversion of the
+# contact's industry (Compiled.outcome_kind). Also in the interaction's stable key, so a re-import
+# after the industry changed logs nothing twice.
+OUTCOME = "conversion"
 
 
 class RowError(Exception):
@@ -39,7 +45,7 @@ class InteractionSpec:
     column: str
     position: int
     kind: str
-    mode: str  # "date" | "flag" | "activity" | "count"
+    mode: str  # "date" | "flag" | "activity" | "count" | "outcome"
     date_position: int | None
     truthy: tuple[str, ...]
     channel: str
@@ -82,6 +88,15 @@ class Compiled:
     opt_outs: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
     kinds: frozenset[str] = frozenset()
     count_cap: int = 25
+    conversions: dict[str, str] = field(default_factory=dict)  # industry -> the kind an outcome column logs
+
+    def outcome_kind(self, industry: str | None) -> str:
+        """The conversion an outcome column logs for a contact of this industry (resolved when
+        the row is written, on the contact's industry: scoring.selectors.outcome_conversion_kinds)."""
+        return self.conversions.get(industry or "") or self.conversions.get("", "purchase")
+
+    def kind_for(self, spec: InteractionSpec, industry: str | None) -> str:
+        return self.outcome_kind(industry) if spec.mode == "outcome" else spec.kind
 
     @classmethod
     def build(cls, mapping: Mapping[str, Any], header: list[str], imported_at: datetime) -> Compiled:
@@ -93,6 +108,8 @@ class Compiled:
         specs = mapping.get("columns") or {}
         if any(spec.get("target") == "activity" for spec in specs.values()):
             compiled.kinds = frozenset(InteractionKind.objects.values_list("slug", flat=True))
+        if any(spec.get("target") == "outcome" for spec in specs.values()):
+            compiled.conversions = scoring_tasks.outcome_conversion_kinds()
         for name, spec in specs.items():
             if name not in index:
                 continue
@@ -106,9 +123,9 @@ class Compiled:
                 compiled.numbers.append((position, name))
             elif target in OPT_OUT_FLAGS:
                 compiled.opt_outs.append((position, OPT_OUT_FLAGS[target]))
-            elif target in ("interaction", "activity", "count"):
+            elif target in ("interaction", "activity", "count", "outcome"):
                 compiled.interactions.append(InteractionSpec(
-                    column=name, position=position, kind=spec.get("kind", ""),
+                    column=name, position=position, kind=OUTCOME if target == "outcome" else spec.get("kind", ""),
                     mode=spec.get("mode", "date") if target == "interaction" else target,
                     date_position=index.get(spec.get("date_column") or ""), truthy=tuple(spec.get("truthy", ())),
                     channel=spec.get("channel", ""),
@@ -279,7 +296,7 @@ class Compiled:
                 warn(spec.column, raw, _("%(value)s is in the future.") % {"value": cell_text(raw)})
                 return []
             return [(spec.kind, when, True, 0)]
-        if spec.mode == "flag":
+        if spec.mode in ("flag", "outcome"):
             if not truthy(raw, spec.truthy):
                 return []
             return [(spec.kind, *self._when(spec, cells, now, warn), 0)]

@@ -198,7 +198,7 @@ def _create_new(compiled: Compiled, plans: list[RowPlan], known: Known, by, outc
             Contact.objects.bulk_create(contacts, batch_size=500)
             scoring_tasks.new_contacts_record_moves(moves, now=now)
             Interaction.objects.bulk_create([
-                Interaction(contact_id=contact.pk, kind_id=spec.kind, occurred_at=when, channel=spec.channel,
+                Interaction(contact_id=contact.pk, kind_id=compiled.kind_for(spec, contact.industry), occurred_at=when, channel=spec.channel,
                             data={"import_column": spec.column, "value": raw}, source=compiled.source,
                             external_id=_interaction_external_id(contact.pk, key), created_by=by)
                 for contact, plan in zip(contacts, ready, strict=True) for spec, when, key, raw in plan.interactions
@@ -250,7 +250,7 @@ def import_rows(compiled: Compiled, rows: list[tuple[int, list[Any]]], by) -> Ch
                 new_interactions = 0
                 for spec, when, key, raw in plan.interactions:
                     logged = interaction_log(
-                        contact=result.contact, kind=spec.kind, occurred_at=when, channel=spec.channel,
+                        contact=result.contact, kind=compiled.kind_for(spec, result.contact.industry), occurred_at=when, channel=spec.channel,
                         data={"import_column": spec.column, "value": raw}, source=compiled.source,
                         external_id=_interaction_external_id(result.contact.pk, key), by=by, rescore=False,
                         audited=False,  # the import job is audited as a whole

@@ -73,3 +73,4 @@ def test_count_and_opt_out_headers():
     assert acts.opt_out_target("DoNotCall") == "opt_out_phone"
     assert acts.is_origin_header("Lead Origin") and not acts.is_activity_header("Lead Origin")
     assert acts.is_activity_header("Last Notable Activity")
+    assert not acts.is_activity_header("Asymmetrique Activity Index")  # a measure: "01.High", "02.Medium"

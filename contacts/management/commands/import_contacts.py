@@ -41,6 +41,9 @@ class Command(BaseCommand):
                             help="the column holds the date of an interaction of KIND (repeatable)")
         parser.add_argument("--flag-column", action="append", default=[], metavar="COLUMN=KIND",
                             help="a yes/true cell in the column means an interaction of KIND, dated by the import (repeatable)")
+        parser.add_argument("--outcome-column", action="append", default=[], metavar="COLUMN",
+                            help="a yes/true cell means the person converted: logs the conversion of the contact's "
+                                 "industry (repeatable)")
         parser.add_argument("--exclude", action="append", default=[], metavar="COLUMN", help="do not import this column (repeatable)")
         parser.add_argument("--errors", help="where to write the bad-row report (default: FILE.errors.csv next to the file)")
         parser.add_argument("--user", help="username recorded as the importer")
@@ -126,6 +129,8 @@ class Command(BaseCommand):
         for value in options["flag_column"]:
             name, kind = _pair(value)
             columns[name] = {**column(name), "target": "interaction", "kind": kind, "mode": "flag"}
+        for name in options["outcome_column"]:
+            columns[name] = {"target": "outcome"}
 
     @staticmethod
     def _problems(exc: ValidationError) -> str:
