@@ -156,7 +156,7 @@ class ContactSendView(APIView):
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
-class StepSerializer(serializers.Serializer):
+class StepSerializer(StrictInputSerializer):
     wait_days = serializers.IntegerField(min_value=0, max_value=365, help_text=H("Days after the previous step (the first: after enrollment)."))
     message = serializers.IntegerField(min_value=1, help_text=H("Id of an email message whose purpose fits the trigger stage."))
 

@@ -186,6 +186,7 @@ class ContactInputSerializer(StrictInputSerializer):
     stage = serializers.ChoiceField(choices=Stage.choices, required=False, help_text=_h("stage"))
 
     read_only_names = frozenset({*OUTPUT_FIELDS, "score_breakdown", "stage_history"})
+    required_any_of = ("email", "phone", "full_name", "external_ref")  # declared here, checked by the service
 
     def __init__(self, *args, may_set_stage: bool = True, may_set_owner: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
@@ -262,6 +263,7 @@ class InteractionInputSerializer(StrictInputSerializer):
                                         help_text=INTERACTION_HELP["external_id"])
 
     read_only_names = frozenset({"id", "created_at", "created_by", "replayed"})
+    required_one_of = ("contact", "contact_email", "contact_phone")
 
     def validate_source(self, value: str) -> str:
         if is_capture_key_space(value):

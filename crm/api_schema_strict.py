@@ -1,0 +1,70 @@
+"""How crm.api_strict's rules appear in the OpenAPI schema: request bodies of a
+StrictInputSerializer declare additionalProperties false and their "at least / exactly one
+of" rules; filter parameters declare their bounds. Imported by crm.apps (drf-spectacular
+finds extensions by subclassing), never by crm.api_common, which DRF loads early."""
+
+from __future__ import annotations
+
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from rest_framework import serializers
+
+from crm.api_strict import DeclaredRules, StrictInputSerializer
+
+
+def _given(name: str, prop: dict) -> dict:
+    """A branch of anyOf/oneOf: `name` given, not null and (text) not blank."""
+    typed = {"type": prop["type"]} if prop.get("type") else {}
+    if prop.get("type") == "string":
+        typed["pattern"] = r"\S"
+    return {"required": [name], "properties": {name: typed}}
+
+
+class DeclaredRulesExtension(OpenApiSerializerExtension):
+    """Request bodies: a StrictInputSerializer's declares additionalProperties false and
+    non-blank text where blanks are refused; any DeclaredRules serializer its anyOf/oneOf."""
+
+    target_class = DeclaredRules
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        if direction != "request":
+            return schema
+        if isinstance(self.target, StrictInputSerializer):
+            schema["additionalProperties"] = False
+            _declare_nonblank(self.target, schema)
+        cls = type(self.target)
+        whole_body = auto_schema.method in ("POST", "PUT") and not getattr(self.target, "partial", False)
+        properties = schema.get("properties", {})
+        if whole_body and cls.required_any_of:
+            schema["anyOf"] = [_given(name, properties.get(name, {})) for name in cls.required_any_of]
+        if whole_body and cls.required_one_of:
+            schema["oneOf"] = [_given(name, properties.get(name, {})) for name in cls.required_one_of]
+        return schema
+
+
+def _declare_nonblank(serializer, schema: dict) -> None:
+    """DRF trims text before its "may not be blank" check, so "  " is refused like "": say so."""
+    for name, field in serializer.fields.items():
+        prop = schema.get("properties", {}).get(name)
+        if (prop is not None and isinstance(field, serializers.CharField) and not field.allow_blank
+                and field.trim_whitespace and prop.get("type") == "string" and "pattern" not in prop):
+            prop["pattern"] = r"\S"
+
+
+class StrictFilterExtension(DjangoFilterExtension):
+    """The filters' parameters as drf-spectacular documents them, plus the bounds the form
+    fields enforce (minimum/maximum) and non-empty text for typed parameters."""
+
+    target_class = "crm.api_strict.StrictFilterBackend"
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
+        for parameter in parameters:
+            schema = parameter.setdefault("schema", {})
+            for key, bound in (("min_value", "minimum"), ("max_value", "maximum")):
+                if filter_field.extra.get(key) is not None and schema.get("type") in ("integer", "number"):
+                    schema.setdefault(bound, filter_field.extra[key])
+        return parameters
