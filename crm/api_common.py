@@ -307,7 +307,7 @@ class IdCursorPagination(CursorPagination):
 
 
 def _whole_number_in(text: str, low: int, high: int | None) -> bool:
-    return text.isascii() and text.isdigit() and len(text) <= 18 and int(text) >= low and (high is None or int(text) <= high)
+    return text.isascii() and text.isdigit() and len(text) <= 1000 and int(text) >= low and (high is None or int(text) <= high)
 
 
 class FlexiblePagination(BasePagination):
@@ -326,7 +326,7 @@ class FlexiblePagination(BasePagination):
             raise exceptions.ValidationError({"paginate": [_("Use “page” or “cursor”.")]})
         # As strict as the schema: DRF would ignore a bad page_size and read a bad page as a 404.
         # Page mode caps page_size at 500 (documented); the schema's maximum, 1,000, is cursor mode's.
-        for name, top in (("page", None), ("page_size", IdCursorPagination.max_page_size)):
+        for name, top in (("page", None), ("page_size", IdCursorPagination.max_page_size)):  # a page past the end: 404
             if name in params and not _whole_number_in(params[name], 1, top):
                 raise exceptions.ValidationError({name: [
                     _("Give a whole number from 1 to %(max)d.") % {"max": top} if top else _("Give a whole number from 1.")]})

@@ -5,6 +5,8 @@ finds extensions by subclassing), never by crm.api_common, which DRF loads early
 
 from __future__ import annotations
 
+from django.forms import IntegerField
+from django_filters import NumberFilter
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
@@ -64,6 +66,10 @@ class StrictFilterExtension(DjangoFilterExtension):
         parameters = super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
         for parameter in parameters:
             schema = parameter.setdefault("schema", {})
+            reads_decimal = isinstance(filter_field, NumberFilter) and filter_field.field_class is not IntegerField
+            if reads_decimal and schema.get("type") == "integer":
+                schema["type"] = "number"  # a NumberFilter reads a decimal (score_min=0.5), whatever the column
+                schema.pop("format", None)
             for key, bound in (("min_value", "minimum"), ("max_value", "maximum")):
                 if filter_field.extra.get(key) is not None and schema.get("type") in ("integer", "number"):
                     schema.setdefault(bound, filter_field.extra[key])

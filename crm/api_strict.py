@@ -57,6 +57,10 @@ def json_type_error(field: serializers.Field, value: Any) -> str | None:
         ok, expected = isinstance(value, str), _("a text value")
     elif isinstance(field, _TEXT):
         ok, expected = isinstance(value, str), _("a text value")
+        max_length = getattr(field, "max_length", None)
+        if ok and max_length is not None and len(value) > max_length:
+            # Counted before DRF trims whitespace, as the schema's maxLength is.
+            return _("At most %(n)d characters.") % {"n": max_length}
     elif isinstance(field, (serializers.ListField, serializers.ListSerializer, serializers.MultipleChoiceField)):
         ok, expected = isinstance(value, list), _("a list")
     elif isinstance(field, (serializers.DictField, serializers.Serializer)):

@@ -23,7 +23,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 PARSES = "an email address or a phone number that parses (libphonenumber), and not another contact's"
 STATE_RULES: dict[str, dict[str, str]] = {
     "POST /api/contacts/": {r"email|phone": PARSES, r"owner": "an active sales rep"},
-    "PATCH /api/contacts/{id}/": {r"email|phone": PARSES, r"owner": "an active sales rep"},
+    "PATCH /api/contacts/{id}/": {r"email|phone": PARSES, r"owner": "an active sales rep",
+                                  r"external_ref": "not another contact's reference in the same external_source"},
     "POST /api/interactions/": {
         r"(\d+\.)?(contact|contact_email|contact_phone)": "a contact you may change, found by id, email or phone",
         r"(\d+\.)?kind": "an existing interaction kind",
@@ -35,7 +36,7 @@ STATE_RULES: dict[str, dict[str, str]] = {
     "GET /api/contacts/": {r"segment": "an existing segment", r"owner": "a user id, me or none"},
     "POST /api/segments/": {
         r"name": "not another segment's name",
-        r"filters\..+": "keys attributes.<key>[__<op>] (OpenAPI 3.0 has no patternProperties) and values the contact "
+        r"filters(\..*)?": "keys attributes.<key>[__<op>] (OpenAPI 3.0 has no patternProperties) and values the contact "
                         "list's filter accepts (an existing segment or owner, a parsable time)",
     },
     "PATCH /api/rulesets/{id}/draft/": {
@@ -48,7 +49,9 @@ STATE_RULES: dict[str, dict[str, str]] = {
     "POST /api/messages/": {r"subject|body": "an email has a subject and the unsubscribe link; the template parses"},
     "PATCH /api/messages/{id}/": {r"subject|body": "as above, for the stored channel"},
     "DELETE /api/messages/{id}/": {r"message": "no sequence still sends it"},
-    "POST /api/sequences/": {r"steps(\.\d+\.message)?": "existing email messages that fit the trigger stage"},
+    "POST /api/sequences/": {r"steps(\.\d+\.message)?": "existing email messages that fit the trigger stage",
+                             r"from_email": "a sender address (“Name <address>” or an address)",
+                             r"segment": "an existing segment"},
     "POST /api/campaigns/": {r"message|segment": "an email message and a segment that exist"},
     "POST /api/campaigns/{id}/send/": {r"segment|campaign": "a draft campaign whose segment still exists"},
     "POST /api/contacts/{id}/send/": {r"message": "the stage guardrails and the contact's consent allow it"},
