@@ -47,9 +47,14 @@ class DeclaredRulesExtension(OpenApiSerializerExtension):
 
 
 def _declare_nonblank(serializer, schema: dict) -> None:
-    """DRF trims text before its "may not be blank" check, so "  " is refused like "": say so."""
+    """DRF trims text before its "may not be blank" check, so "  " is refused like "": say so.
+    And a list of nested objects declares its length bounds (drf-spectacular leaves them out)."""
     for name, field in serializer.fields.items():
         prop = schema.get("properties", {}).get(name)
+        if prop is not None and isinstance(field, serializers.ListSerializer):
+            for attr, key in (("min_length", "minItems"), ("max_length", "maxItems")):
+                if getattr(field, attr, None) is not None:
+                    prop.setdefault(key, getattr(field, attr))
         if (prop is not None and isinstance(field, serializers.CharField) and not field.allow_blank
                 and field.trim_whitespace and prop.get("type") == "string" and "pattern" not in prop):
             prop["pattern"] = r"\S"

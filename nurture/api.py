@@ -184,8 +184,9 @@ class SequenceSerializer(serializers.ModelSerializer):
 
 class SequenceInputSerializer(StrictInputSerializer):
     read_only_names = frozenset({"id", "active_enrollments", "created_at", "updated_at"})
-    name = serializers.CharField(max_length=150, required=False, validators=[no_nul], help_text=H("The sequence's name."))
-    trigger_stage = serializers.ChoiceField(choices=Stage.choices, required=False, help_text=H(
+    # Required when creating (the schema says so); a PATCH (partial) may leave anything out.
+    name = serializers.CharField(max_length=150, validators=[no_nul], help_text=H("The sequence's name."))
+    trigger_stage = serializers.ChoiceField(choices=Stage.choices, help_text=H(
         "Contacts entering this stage are enrolled; they leave when their stage changes again."))
     industry = serializers.ChoiceField(choices=Industry.choices, required=False, allow_blank=True,
                                       help_text=H("Empty: every industry."))
@@ -194,7 +195,7 @@ class SequenceInputSerializer(StrictInputSerializer):
     from_email = serializers.CharField(max_length=200, required=False, allow_blank=True, validators=[no_nul],
                                        help_text=H("The sender of its emails; empty: the default."))
     is_paused = serializers.BooleanField(required=False, help_text=H("A paused sequence enrolls and sends nothing."))
-    steps = StepSerializer(many=True, required=False, help_text=H(
+    steps = StepSerializer(many=True, min_length=1, help_text=H(
         "The steps in order; replaces the current ones (contacts part-way through continue from their next position)."))
 
 

@@ -60,6 +60,26 @@ def test_request_schemas_declare_what_is_refused(schema):
     assert strict and all(components[name].get("additionalProperties") is False for name in strict)
 
 
+def test_times_before_1900_are_refused_as_the_schema_pattern_says(api_for, admin, make_contact, schema):
+    contact = make_contact(full_name="Ani")
+    client = api_for(admin)
+    old = client.post("/api/notes/", {"contact": contact.pk, "body": "x", "due_at": "0647-03-12T00:11:54Z"}, format="json")
+    assert old.json()["fields"] == {"due_at": ["Cannot be before 1900."]}
+    edge = client.post("/api/notes/", {"contact": contact.pk, "body": "x", "due_at": "1900-01-01T00:00:00+14:00"}, format="json")
+    assert edge.status_code == 201  # the year as written, as the pattern reads it
+    pattern = schema["components"]["schemas"]["NoteInputRequest"]["properties"]["due_at"]["pattern"]
+    assert pattern == r"^(19\d\d|[2-9]\d{3})-"
+
+
+def test_a_new_sequence_needs_what_the_schema_requires(api_for, admin, schema):
+    response = api_for(admin).post("/api/sequences/", {}, format="json")
+    assert set(response.json()["fields"]) == {"name", "trigger_stage", "steps"}
+    create = schema["components"]["schemas"]["SequenceInputRequest"]
+    assert set(create["required"]) == {"name", "trigger_stage", "steps"}
+    assert create["properties"]["steps"]["minItems"] == 1
+    assert "required" not in schema["components"]["schemas"]["PatchedSequenceInputRequest"]
+
+
 def test_a_contact_needs_one_identity_and_says_so(api_for, admin):
     response = api_for(admin).post("/api/contacts/", {"city": "Bandung"}, format="json")
     assert response.status_code == 400
@@ -107,6 +127,7 @@ def test_query_parameters_the_schema_allows_are_accepted(api_for, admin, schema)
     assert client.get("/api/contacts/?updated_since=0001-01-01T00:00:00Z").status_code == 200
     assert client.get("/api/interactions/?since=0001-01-01T00:00:00%2B14:00&until=9999-12-31T23:59:59-12:00").status_code == 200
     assert client.get("/api/contacts/?score_min=0.5").status_code == 200  # declared a number, not an integer
+    assert client.get("/api/contacts/?ordering=").status_code == 200  # an empty list of sort keys
     # Page mode caps page_size at 500 (the schema's 1,000 is cursor mode's).
     assert client.get("/api/contacts/?page_size=700").status_code == 200
     assert client.get("/api/contacts/?page=99999999999999999999").status_code == 404  # past the end
