@@ -10,8 +10,9 @@ from django_filters import NumberFilter
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
+from rest_framework.relations import PrimaryKeyRelatedField
 
-from crm.api_strict import DeclaredRules, StrictInputSerializer
+from crm.api_strict import MAX_ID, DeclaredRules, StrictInputSerializer
 
 
 def _given(name: str, prop: dict) -> dict:
@@ -51,6 +52,8 @@ def _declare_nonblank(serializer, schema: dict) -> None:
     And a list of nested objects declares its length bounds (drf-spectacular leaves them out)."""
     for name, field in serializer.fields.items():
         prop = schema.get("properties", {}).get(name)
+        if prop is not None and isinstance(field, PrimaryKeyRelatedField) and prop.get("type") == "integer":
+            prop.setdefault("maximum", MAX_ID)
         if prop is not None and isinstance(field, serializers.ListSerializer):
             for attr, key in (("min_length", "minItems"), ("max_length", "maxItems")):
                 if getattr(field, attr, None) is not None:

@@ -33,6 +33,7 @@ from rest_framework import exceptions, relations, serializers
 
 # --- JSON types -------------------------------------------------------------------------
 
+MAX_ID = 2**63 - 1  # the largest id a database column holds
 _NUMBER = (serializers.FloatField, serializers.DecimalField)
 _TEXT = (serializers.CharField, serializers.DateTimeField, serializers.DateField, serializers.TimeField,
          serializers.DurationField, serializers.UUIDField)
@@ -51,6 +52,8 @@ def json_type_error(field: serializers.Field, value: Any) -> str | None:
         ok, expected = isinstance(value, bool), _("true or false")
     elif isinstance(field, serializers.IntegerField) or isinstance(field, relations.PrimaryKeyRelatedField):
         ok, expected = _is_int(value), _("a whole number")
+        if ok and isinstance(field, relations.PrimaryKeyRelatedField) and not 0 <= value <= MAX_ID:
+            return _("No such object.")  # beyond any database id (and the schema's maximum)
     elif isinstance(field, _NUMBER):
         ok, expected = _is_int(value) or isinstance(value, float), _("a number")
         if isinstance(field, serializers.DecimalField) and field.coerce_to_string:

@@ -21,6 +21,7 @@ from contacts.models import Industry, Segment, Stage
 from contacts.selectors import contacts_editable_by
 from crm import roles
 from crm.api_common import ALL_ROLES, StrictInputSerializer, error_body, no_nul
+from crm.api_strict import MAX_ID
 from nurture import guardrails
 from nurture.campaigns import campaign_create, campaign_preview, campaign_report, campaign_send
 from nurture.models import Campaign, Delivery, Language, Message, MessageChannel, Purpose, Sequence
@@ -117,7 +118,7 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 
 class SendInputSerializer(StrictInputSerializer):
-    message = serializers.IntegerField(min_value=1, help_text=H("Id of the message to send."))
+    message = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=H("Id of the message to send."))
 
 
 class DeliverySerializer(serializers.ModelSerializer):
@@ -158,7 +159,7 @@ class ContactSendView(APIView):
 
 class StepSerializer(StrictInputSerializer):
     wait_days = serializers.IntegerField(min_value=0, max_value=365, help_text=H("Days after the previous step (the first: after enrollment)."))
-    message = serializers.IntegerField(min_value=1, help_text=H("Id of an email message whose purpose fits the trigger stage."))
+    message = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=H("Id of an email message whose purpose fits the trigger stage."))
 
 
 class SequenceSerializer(serializers.ModelSerializer):
@@ -267,8 +268,8 @@ class CampaignSerializer(CampaignSummarySerializer):
 
 
 class CampaignInputSerializer(StrictInputSerializer):
-    message = serializers.IntegerField(min_value=1, help_text=H("Id of the email message."))
-    segment = serializers.IntegerField(min_value=1, help_text=H("Id of the saved segment."))
+    message = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=H("Id of the email message."))
+    segment = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=H("Id of the saved segment."))
 
 
 class AudienceSerializer(serializers.Serializer):

@@ -80,6 +80,15 @@ def test_a_new_sequence_needs_what_the_schema_requires(api_for, admin, schema):
     assert "required" not in schema["components"]["schemas"]["PatchedSequenceInputRequest"]
 
 
+def test_ids_beyond_any_database_id_are_a_400_not_a_500(api_for, admin):
+    client = api_for(admin)
+    steps = client.post("/api/sequences/", {"name": "a", "trigger_stage": "lead",
+                                            "steps": [{"message": 2**64, "wait_days": 1}]}, format="json")
+    assert (steps.status_code, list(steps.json()["fields"])) == (400, ["steps.0.message"])
+    owner = client.post("/api/contacts/", {"full_name": "Ani", "owner": 2**64}, format="json")
+    assert (owner.status_code, list(owner.json()["fields"])) == (400, ["owner"])
+
+
 def test_a_contact_needs_one_identity_and_says_so(api_for, admin):
     response = api_for(admin).post("/api/contacts/", {"city": "Bandung"}, format="json")
     assert response.status_code == 400

@@ -58,7 +58,7 @@ def schemathesis_run(base_url: str, token: str, *extra: str) -> subprocess.Compl
         # a schema cannot say of free-form objects such as `attributes`.
         "--generation-allow-x00", "false", "--workers", "1", "--request-timeout", "30", "--no-color", *extra,
     ]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
 
 
 @pytest.mark.slow
