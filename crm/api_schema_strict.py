@@ -36,7 +36,7 @@ class DeclaredRulesExtension(OpenApiSerializerExtension):
             return schema
         if isinstance(self.target, StrictInputSerializer):
             schema["additionalProperties"] = False
-            _declare_nonblank(self.target, schema)
+            _declare_field_bounds(self.target, schema)
         cls = type(self.target)
         whole_body = auto_schema.method in ("POST", "PUT") and not getattr(self.target, "partial", False)
         properties = schema.get("properties", {})
@@ -47,9 +47,10 @@ class DeclaredRulesExtension(OpenApiSerializerExtension):
         return schema
 
 
-def _declare_nonblank(serializer, schema: dict) -> None:
-    """DRF trims text before its "may not be blank" check, so "  " is refused like "": say so.
-    And a list of nested objects declares its length bounds (drf-spectacular leaves them out)."""
+def _declare_field_bounds(serializer, schema: dict) -> None:
+    """What DRF enforces and drf-spectacular leaves out: text that may not be blank is refused
+    when only whitespace ("  " is trimmed first), a related id is at most the largest database
+    id, a list of nested objects has its length bounds."""
     for name, field in serializer.fields.items():
         prop = schema.get("properties", {}).get(name)
         if prop is not None and isinstance(field, PrimaryKeyRelatedField) and prop.get("type") == "integer":
