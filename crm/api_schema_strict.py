@@ -79,7 +79,16 @@ class StrictFilterExtension(DjangoFilterExtension):
             if reads_decimal and schema.get("type") == "integer":
                 schema["type"] = "number"  # a NumberFilter reads a decimal (score_min=0.5), whatever the column
                 schema.pop("format", None)
-            for key, bound in (("min_value", "minimum"), ("max_value", "maximum")):
-                if filter_field.extra.get(key) is not None and schema.get("type") in ("integer", "number"):
-                    schema.setdefault(bound, filter_field.extra[key])
+            schema.update(number_filter_bounds(filter_field) if schema.get("type") in ("integer", "number") else {})
         return parameters
+
+
+def number_filter_bounds(filter_field) -> dict:
+    """minimum/maximum a filter enforces: its field's min_value/max_value, and for any
+    NumberFilter django-filter's own cap (a MaxValueValidator of 1e50)."""
+    bounds = {bound: filter_field.extra[key] for key, bound in (("min_value", "minimum"), ("max_value", "maximum"))
+              if filter_field.extra.get(key) is not None}
+    cap = filter_field.get_max_validator() if isinstance(filter_field, NumberFilter) else None
+    if cap is not None:
+        bounds["maximum"] = min(bounds.get("maximum", cap.limit_value), cap.limit_value)
+    return bounds

@@ -26,6 +26,7 @@ from contacts.models import Segment
 from contacts.selectors import ContactFilter, segment_contacts
 from crm import roles
 from crm.api_common import ALL_ROLES, StrictInputSerializer, no_nul
+from crm.api_schema_strict import number_filter_bounds
 
 H = gettext_lazy
 WRITERS = frozenset({roles.ADMIN, roles.MARKETER})
@@ -56,8 +57,7 @@ def _filter_schema(name: str, flt) -> dict:
         schema["type"] = "boolean"
     elif isinstance(flt, django_filters.NumberFilter):
         schema["type"] = "number"
-        schema.update({bound: flt.extra[key] for key, bound in (("min_value", "minimum"), ("max_value", "maximum"))
-                       if flt.extra.get(key) is not None})
+        schema.update(number_filter_bounds(flt))
     elif isinstance(flt, django_filters.ChoiceFilter):
         schema["enum"] = ["", *(str(value) for value, _label in flt.extra["choices"]), None]
     return schema

@@ -142,6 +142,8 @@ def test_query_parameters_the_schema_allows_are_accepted(api_for, admin, schema)
     assert client.get("/api/contacts/?page=99999999999999999999").status_code == 404  # past the end
     contacts = _params(schema, "/api/contacts/")
     assert (contacts["active_within"]["minimum"], contacts["active_within"]["maximum"]) == (0, 36500)
-    assert contacts["score_min"]["type"] == "number"
+    assert (contacts["score_min"]["type"], contacts["score_min"]["maximum"]) == ("number", 1e50)  # django-filter's cap
+    assert client.get("/api/contacts/?score_min=2e297").json()["fields"] == {
+        "score_min": ["Ensure this value is less than or equal to 1e+50."]}
     assert (contacts["page_size"]["minimum"], contacts["page_size"]["maximum"]) == (1, 1000)
     assert _params(schema, "/api/notes/")["contact"]["maximum"] == 2**63 - 1
