@@ -3,7 +3,7 @@ definition of the contact filters (query-string names are the public contract)."
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 
@@ -70,9 +70,15 @@ def owner_choices() -> QuerySet:
     return get_user_model().objects.filter(is_active=True, groups__name=roles.SALES).distinct().order_by("first_name", "username")
 
 
+FILTER_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+FILTER_LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 class BoundedIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 time, returned in UTC, from the year 1900 on. PostgreSQL refuses UTC
-    offsets that Python accepts (-22:29), and far-past times overflow when converted."""
+    """An ISO 8601 time, returned in UTC and clamped to 1900-9999. PostgreSQL refuses UTC
+    offsets that Python accepts (-22:29), and far-past times overflow when converted; as a
+    filter bound any time before 1900 selects what 1900 does (nothing is stored earlier), so
+    every valid ISO 8601 time is accepted, as the API schema says."""
 
     def to_python(self, value):
         value = super().to_python(value)
@@ -80,11 +86,9 @@ class BoundedIsoDateTimeField(IsoDateTimeField):
             return None
         try:
             value = value.astimezone(UTC)
-        except OverflowError as exc:
-            raise ValidationError(_("Out of range."), code="invalid") from exc
-        if value.year < 1900:
-            raise ValidationError(_("Give a time from 1900 on."), code="invalid")
-        return value
+        except OverflowError:
+            return FILTER_EARLIEST if value.year < 1900 else FILTER_LATEST
+        return min(max(value, FILTER_EARLIEST), FILTER_LATEST)
 
 
 class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -398,6 +398,12 @@ def contact_update(*, contact: Contact, data: Mapping[str, Any], by=None, consen
         value = cleaned.get(name)
         if value and Contact.objects.filter(**{name: value}).exclude(pk=contact.pk).exists():
             raise ValidationError({name: _("Another contact already has this %(field)s.") % {"field": name}})
+    if {"external_ref", "external_source"} & set(cleaned):
+        # Unique per source (a constraint): a clear error naming the field, not an IntegrityError.
+        ref = cleaned.get("external_ref", contact.external_ref)
+        source = cleaned.get("external_source", contact.external_source) or ""
+        if ref and Contact.objects.filter(external_source=source, external_ref=ref).exclude(pk=contact.pk).exists():
+            raise ValidationError({"external_ref": _("Another contact already has this external reference.")})
     changed = _apply(contact, cleaned, overwrite=True)
     if changed:
         # Only the edited columns: a stale instance must not roll back a score the worker just wrote.

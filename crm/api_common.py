@@ -36,6 +36,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from crm import roles
+from crm.api_strict import StrictInputSerializer, StrictQuerySerializer  # noqa: F401 - re-exported
 from crm.net import client_ip
 
 log = logging.getLogger(__name__)
@@ -304,6 +305,10 @@ class IdCursorPagination(CursorPagination):
     max_page_size = 1000
 
 
+def _whole_number_in(text: str, low: int, high: int | None) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 1000 and int(text) >= low and (high is None or int(text) <= high)
+
+
 class FlexiblePagination(BasePagination):
     """Page numbers by default; `?paginate=cursor` (or any `cursor=` value) switches to a
     cursor ordered by id for exports. In cursor mode `ordering` is ignored, `count` is
@@ -315,8 +320,15 @@ class FlexiblePagination(BasePagination):
         return PagePagination()
 
     def paginate_queryset(self, queryset, request, view=None):
-        if request.query_params.get("paginate") not in (None, "", "page", "cursor"):
+        params = request.query_params
+        if params.get("paginate") not in (None, "page", "cursor"):
             raise exceptions.ValidationError({"paginate": [_("Use “page” or “cursor”.")]})
+        # As strict as the schema: DRF would ignore a bad page_size and read a bad page as a 404.
+        # Page mode caps page_size at 500 (documented); the schema's maximum, 1,000, is cursor mode's.
+        for name, top in (("page", None), ("page_size", IdCursorPagination.max_page_size)):  # a page past the end: 404
+            if name in params and not _whole_number_in(params[name], 1, top):
+                raise exceptions.ValidationError({name: [
+                    _("Give a whole number from 1 to %(max)d.") % {"max": top} if top else _("Give a whole number from 1.")]})
         self.delegate = self._choose(request)
         return self.delegate.paginate_queryset(queryset, request, view)
 
@@ -427,26 +439,6 @@ def _error_schema() -> dict:
 
 
 # --- Input --------------------------------------------------------------------------------
-
-class StrictInputSerializer(serializers.Serializer):
-    """An input serializer that refuses what it does not accept instead of ignoring it:
-    unknown keys get "Unknown field.", known-but-read-only ones "This field is read-only."
-    (no silent mass assignment). Subclasses list their read-only names in `read_only_names`."""
-
-    read_only_names: frozenset[str] = frozenset()
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            writable = {name for name, field in self.fields.items() if not field.read_only}
-            errors = {
-                key: [_("This field is read-only.") if key in self.read_only_names else _("Unknown field.")]
-                for key in data
-                if key not in writable
-            }
-            if errors:
-                raise exceptions.ValidationError(errors)
-        return super().to_internal_value(data)
-
 
 def no_nul(value: Any) -> Any:
     """Refuse NUL characters anywhere in a JSON value: PostgreSQL cannot store them."""

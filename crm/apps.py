@@ -13,6 +13,7 @@ class CrmConfig(AppConfig):
 
         # Models added after the roles migration need their permissions in the groups too.
         post_migrate.connect(_refresh_role_groups, sender=self)
+        import crm.api_schema_strict  # noqa: F401 - registers the schema extensions of crm.api_strict
         if settings.EMBEDDED_DATABASE or settings.EMBEDDED_BROKER:
             logging.getLogger("crm").info(
                 "Running partly on the embedded default (database: %s; %s). Set DATABASE_URL and REDIS_URL for "

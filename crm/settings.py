@@ -237,7 +237,7 @@ REST_FRAMEWORK = {
     # Every API view says which roles may do what (crm.api_common.RolePermission); a view that
     # forgets to is closed, not open.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "crm.api_common.RolePermission"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["crm.api_strict.StrictFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "crm.api_common.FlexiblePagination",
     "PAGE_SIZE": 50,

@@ -21,6 +21,7 @@ from contacts.models import Industry, Segment, Stage
 from contacts.selectors import contacts_editable_by
 from crm import roles
 from crm.api_common import ALL_ROLES, StrictInputSerializer, error_body, no_nul
+from crm.api_strict import MAX_ID
 from nurture import guardrails
 from nurture.campaigns import campaign_create, campaign_preview, campaign_report, campaign_send
 from nurture.models import Campaign, Delivery, Language, Message, MessageChannel, Purpose, Sequence
@@ -117,7 +118,7 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 
 class SendInputSerializer(StrictInputSerializer):
-    message = serializers.IntegerField(min_value=1, help_text=H("Id of the message to send."))
+    message = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=H("Id of the message to send."))
 
 
 class DeliverySerializer(serializers.ModelSerializer):
@@ -156,9 +157,9 @@ class ContactSendView(APIView):
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
-class StepSerializer(serializers.Serializer):
+class StepSerializer(StrictInputSerializer):
     wait_days = serializers.IntegerField(min_value=0, max_value=365, help_text=H("Days after the previous step (the first: after enrollment)."))
-    message = serializers.IntegerField(min_value=1, help_text=H("Id of an email message whose purpose fits the trigger stage."))
+    message = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=H("Id of an email message whose purpose fits the trigger stage."))
 
 
 class SequenceSerializer(serializers.ModelSerializer):
@@ -184,8 +185,9 @@ class SequenceSerializer(serializers.ModelSerializer):
 
 class SequenceInputSerializer(StrictInputSerializer):
     read_only_names = frozenset({"id", "active_enrollments", "created_at", "updated_at"})
-    name = serializers.CharField(max_length=150, required=False, validators=[no_nul], help_text=H("The sequence's name."))
-    trigger_stage = serializers.ChoiceField(choices=Stage.choices, required=False, help_text=H(
+    # Required when creating (the schema says so); a PATCH (partial) may leave anything out.
+    name = serializers.CharField(max_length=150, validators=[no_nul], help_text=H("The sequence's name."))
+    trigger_stage = serializers.ChoiceField(choices=Stage.choices, help_text=H(
         "Contacts entering this stage are enrolled; they leave when their stage changes again."))
     industry = serializers.ChoiceField(choices=Industry.choices, required=False, allow_blank=True,
                                       help_text=H("Empty: every industry."))
@@ -194,7 +196,7 @@ class SequenceInputSerializer(StrictInputSerializer):
     from_email = serializers.CharField(max_length=200, required=False, allow_blank=True, validators=[no_nul],
                                        help_text=H("The sender of its emails; empty: the default."))
     is_paused = serializers.BooleanField(required=False, help_text=H("A paused sequence enrolls and sends nothing."))
-    steps = StepSerializer(many=True, required=False, help_text=H(
+    steps = StepSerializer(many=True, min_length=1, help_text=H(
         "The steps in order; replaces the current ones (contacts part-way through continue from their next position)."))
 
 
@@ -266,8 +268,8 @@ class CampaignSerializer(CampaignSummarySerializer):
 
 
 class CampaignInputSerializer(StrictInputSerializer):
-    message = serializers.IntegerField(min_value=1, help_text=H("Id of the email message."))
-    segment = serializers.IntegerField(min_value=1, help_text=H("Id of the saved segment."))
+    message = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=H("Id of the email message."))
+    segment = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=H("Id of the saved segment."))
 
 
 class AudienceSerializer(serializers.Serializer):

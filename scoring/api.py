@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from contacts.models import Industry, Stage
 from crm import roles
-from crm.api_common import ALL_ROLES, StrictInputSerializer, no_nul
+from crm.api_common import ALL_ROLES, StrictInputSerializer, StrictQuerySerializer, no_nul
 from scoring.analytics import funnel
 from scoring.models import Rule, RuleSet, RuleSetVersion
 from scoring.rescoring import breakdown_json
@@ -318,7 +318,7 @@ class RuleSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)
 
 
-class FunnelQuerySerializer(StrictInputSerializer):
+class FunnelQuerySerializer(StrictQuerySerializer):
     date_from = serializers.DateField(required=False, help_text=H(
         "Only contacts created on or after this day (YYYY-MM-DD, Asia/Jakarta)."))
     date_to = serializers.DateField(required=False, help_text=H("Only contacts created on or before this day (inclusive)."))
@@ -329,8 +329,9 @@ class FunnelQuerySerializer(StrictInputSerializer):
 
     def validate(self, attrs: dict) -> dict:
         for name in ("date_from", "date_to"):
-            if name in attrs and not EARLIEST <= attrs[name] <= LATEST:
-                raise serializers.ValidationError({name: [_("Give a date between 1900 and 9998.")]})
+            # Any valid date is accepted, as the schema says: nothing was created before 1900 or after 9998.
+            if name in attrs:
+                attrs[name] = min(max(attrs[name], EARLIEST), LATEST)
         if "date_from" in attrs and "date_to" in attrs and attrs["date_from"] > attrs["date_to"]:
             raise serializers.ValidationError({"date_to": [_("Must not be before date_from.")]})
         return attrs
@@ -370,7 +371,7 @@ class FunnelView(APIView):
     )
     def get(self, request: Request) -> Response:
         # "format" is DRF's own response-format override, not a filter.
-        query = FunnelQuerySerializer(data={k: v for k, v in request.query_params.items() if k != "format"})
+        query = FunnelQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = dict(query.validated_data)
         owner = params.pop("owner", None)

@@ -29,6 +29,7 @@ from contacts.models import CaptureForm, Industry
 from contacts.selectors import contacts_visible_to
 from crm import roles
 from crm.api_common import CaptureRateThrottle, FormParser, JSONParser, MultiPartParser, no_nul
+from crm.api_strict import DeclaredRules
 from crm.tokens import ExpiringTokenAuthentication
 
 # Never stored with the submission.
@@ -39,7 +40,7 @@ MAX_EXTRA_VALUE = 2000
 FORM_KEY_HEADER = "X-Form-Key"
 
 
-class CaptureSerializer(serializers.Serializer):
+class CaptureSerializer(DeclaredRules, serializers.Serializer):
     """The fields a landing-page form may send; any other field is kept in the interaction's data."""
 
     form_key = serializers.CharField(required=False, max_length=64, help_text=H(
@@ -65,6 +66,8 @@ class CaptureSerializer(serializers.Serializer):
     external_id = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text=H(
         "A submission id: a retry with the same id to the same form returns the first result and writes nothing. "
         "Ids live in the form's own key space (source “form:<form id>”), apart from every integration's."))
+
+    required_any_of = ("email", "phone")
 
     def validate(self, attrs: dict) -> dict:
         if not (attrs.get("email") or attrs.get("phone")):

@@ -6,8 +6,11 @@ contacts.selectors.segment_contacts, rendered with the /api/contacts/ serializer
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -23,6 +26,7 @@ from contacts.models import Segment
 from contacts.selectors import ContactFilter, segment_contacts
 from crm import roles
 from crm.api_common import ALL_ROLES, StrictInputSerializer, no_nul
+from crm.api_schema_strict import number_filter_bounds
 
 H = gettext_lazy
 WRITERS = frozenset({roles.ADMIN, roles.MARKETER})
@@ -39,19 +43,34 @@ FILTERS_DESCRIPTION = H(
     "\"attributes.segment\": \"gold\", \"attributes.employees__gte\": 50}. An unknown key or a bad value is a 400 "
     "naming it (\"filters.stage\"). A segment is evaluated whenever it is used."
 )
-_SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+_SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}], "nullable": True}
 
 
 def _filter_schema(name: str, flt) -> dict:
+    """One filter's value: null or blank leaves the filter out."""
     import django_filters
 
+    if name == "owner":
+        return {"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True, "description": str(flt.label)}
+    schema: dict = {"type": "string", "nullable": True, "description": str(flt.label)}
     if isinstance(flt, django_filters.BooleanFilter):
-        return {"type": "boolean", "description": str(flt.label)}
-    if isinstance(flt, django_filters.NumberFilter):
-        return {"type": "number", "description": str(flt.label)}
-    if isinstance(flt, django_filters.ChoiceFilter):
-        return {"type": "string", "enum": [str(value) for value, _label in flt.extra["choices"]], "description": str(flt.label)}
-    return {"type": "string", "description": str(flt.label)}
+        schema["type"] = "boolean"
+    elif isinstance(flt, django_filters.NumberFilter):
+        schema["type"] = "number"
+        schema.update(number_filter_bounds(flt))
+    elif isinstance(flt, django_filters.ChoiceFilter):
+        schema["enum"] = ["", *(str(value) for value, _label in flt.extra["choices"]), None]
+    return schema
+
+
+_JSON_TYPES = {"string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,)}
+
+
+def _type_ok(value: Any, schema: dict) -> bool:
+    if value is None:
+        return True
+    types = [branch["type"] for branch in schema.get("oneOf", [schema])]
+    return any(isinstance(value, _JSON_TYPES[t]) and (t == "boolean" or not isinstance(value, bool)) for t in types)
 
 
 def filters_schema() -> dict:
@@ -71,7 +90,20 @@ def filters_schema() -> dict:
 
 
 class FiltersField(serializers.JSONField):
-    """A segment's filters object (documented by FiltersFieldExtension)."""
+    """A segment's filters object (documented by FiltersFieldExtension); each value must have
+    the JSON type the schema gives it (true, not "true"; 10, not "10")."""
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        if isinstance(data, dict):
+            schema = filters_schema()
+            errors = {name: [_("Must be of the type the schema gives this filter (%(type)s).") % {
+                "type": " or ".join(b["type"] for b in spec.get("oneOf", [spec]))}]
+                for name, value in data.items()
+                if not _type_ok(value, spec := schema["properties"].get(name, schema["additionalProperties"]))}
+            if errors:
+                raise serializers.ValidationError(errors)
+        return data
 
 
 class FiltersFieldExtension(OpenApiSerializerFieldExtension):

@@ -5,7 +5,7 @@ Every field carries help_text: it becomes the field's description in the OpenAPI
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -18,10 +18,10 @@ from contacts.models import Channel, Contact, Industry, IntentLevel, Interaction
 from contacts.selectors import owner_choices
 from contacts.services import is_capture_key_space
 from crm.api_common import StrictInputSerializer, no_nul
+from crm.api_strict import DateTimeFrom1900Field
 
 MAX_BATCH = 1000
 MAX_ID = 2**63 - 1
-OLDEST = datetime(1900, 1, 1, tzinfo=UTC)
 
 H = gettext_lazy  # help texts are lazy: rendered in the reader's language
 
@@ -186,6 +186,7 @@ class ContactInputSerializer(StrictInputSerializer):
     stage = serializers.ChoiceField(choices=Stage.choices, required=False, help_text=_h("stage"))
 
     read_only_names = frozenset({*OUTPUT_FIELDS, "score_breakdown", "stage_history"})
+    required_any_of = ("email", "phone", "full_name", "external_ref")  # declared here, checked by the service
 
     def __init__(self, *args, may_set_stage: bool = True, may_set_owner: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
@@ -254,7 +255,7 @@ class InteractionInputSerializer(StrictInputSerializer):
     contact_email = serializers.CharField(required=False, max_length=254, help_text=H("The contact's email (instead of contact)."))
     contact_phone = serializers.CharField(required=False, max_length=40, help_text=H("The contact's phone (instead of contact)."))
     kind = serializers.SlugField(max_length=50, help_text=INTERACTION_HELP["kind"])
-    occurred_at = serializers.DateTimeField(required=False, help_text=INTERACTION_HELP["occurred_at"])
+    occurred_at = DateTimeFrom1900Field(required=False, help_text=INTERACTION_HELP["occurred_at"])
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, allow_blank=True, help_text=INTERACTION_HELP["channel"])
     data = serializers.DictField(required=False, validators=[no_nul], help_text=INTERACTION_HELP["data"])
     source = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text=INTERACTION_HELP["source"])
@@ -262,6 +263,7 @@ class InteractionInputSerializer(StrictInputSerializer):
                                         help_text=INTERACTION_HELP["external_id"])
 
     read_only_names = frozenset({"id", "created_at", "created_by", "replayed"})
+    required_one_of = ("contact", "contact_email", "contact_phone")
 
     def validate_source(self, value: str) -> str:
         if is_capture_key_space(value):
@@ -272,9 +274,7 @@ class InteractionInputSerializer(StrictInputSerializer):
     def validate_occurred_at(self, value: datetime) -> datetime:
         if value > timezone.now() + settings.CRM_FUTURE_SKEW:
             raise serializers.ValidationError(_("Cannot be in the future."))
-        if value < OLDEST:
-            raise serializers.ValidationError(_("Cannot be before 1900."))
-        return value
+        return value  # before 1900: refused by DateTimeFrom1900Field
 
     def validate(self, attrs: dict) -> dict:
         given = [name for name in ("contact", "contact_email", "contact_phone") if attrs.get(name) not in (None, "")]
@@ -327,15 +327,11 @@ class NoteSerializer(serializers.ModelSerializer):
 class NoteInputSerializer(StrictInputSerializer):
     contact = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=H("Contact id (one you may change)."))
     body = serializers.CharField(max_length=10000, help_text=H("The note's text."))
-    due_at = serializers.DateTimeField(required=False, allow_null=True, help_text=H(
+    due_at = DateTimeFrom1900Field(required=False, allow_null=True, help_text=H(
         "Makes the note a follow-up due at this time (ISO 8601)."))
 
     read_only_names = frozenset({"id", "author", "author_name", "kind", "done_at", "created_at", "updated_at"})
 
-    def validate_due_at(self, value: datetime | None) -> datetime | None:
-        if value is not None and value < OLDEST:
-            raise serializers.ValidationError(_("Cannot be before 1900."))
-        return value
 
 
 # --- Interaction kinds ------------------------------------------------------------------------

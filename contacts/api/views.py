@@ -10,7 +10,6 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -37,6 +36,7 @@ from contacts.models import Contact, Interaction, InteractionKind, Note, StageCh
 from contacts.selectors import ContactFilter, contacts_editable_by, contacts_visible_to
 from crm import roles
 from crm.api_common import ALL_ROLES, flatten_errors
+from crm.api_strict import StrictFilterBackend
 
 
 def path_id(what: str) -> OpenApiParameter:
@@ -79,7 +79,7 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     role_rules = {"list": ALL_ROLES, "retrieve": ALL_ROLES, "create": ALL_ROLES, "partial_update": ALL_ROLES}
     http_method_names = ["get", "post", "patch", "head", "options"]
     lookup_value_converter = "int"  # anything else is the JSON 404 of an unknown path
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = ContactFilter
     queryset = Contact.objects.none()  # for the schema; requests use get_queryset()
 
@@ -189,7 +189,7 @@ class InteractionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     role_rules = {"list": ALL_ROLES, "retrieve": ALL_ROLES, "create": ALL_ROLES}
     serializer_class = InteractionSerializer
     lookup_value_converter = "int"
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = InteractionFilter
     queryset = Interaction.objects.none()
 
@@ -242,7 +242,7 @@ class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     role_rules = {"list": ALL_ROLES, "retrieve": ALL_ROLES, "create": ALL_ROLES}
     serializer_class = NoteSerializer
     lookup_value_converter = "int"
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = NoteFilter
     queryset = Note.objects.none()
 

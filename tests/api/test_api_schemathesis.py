@@ -1,57 +1,39 @@
-"""Fuzz the whole API from its own OpenAPI schema with schemathesis: no 500s, and every
-response (status code, content type, headers, body) conforms to the schema.
+"""The OpenAPI contract tells the truth: `schemathesis run --checks all` against a live server.
 
-Runs in the default test run (marked `slow` only so it can be deselected locally), with a
-fixed seed and a bounded number of examples per operation so it stays well under two
-minutes. Requests go through the real WSGI application (middleware included) as an admin
-with a token, against a database holding contacts, interactions, notes and rule sets."""
+What a client generator reads in /api/schema/ must be what the server does: no server
+errors, responses as documented, schema-valid requests accepted and schema-violating ones
+refused (unknown keys, wrong types, empty or out-of-range parameters). The run is the
+command line an outside tester uses, against pytest-django's live server (a real HTTP
+server on this test's database), as an admin with a token, over contacts, interactions,
+notes, rule sets, messages, a segment and a campaign.
+
+Deterministic (fixed seed, `--generation-deterministic`) and bounded (MAX_EXAMPLES per
+operation and phase) so it stays around a minute. The one documented exception to
+"schema-valid means accepted" is in tests/api/schemathesis_hooks.py: rules that depend on
+stored data or the clock. Marked `slow` only so it can be deselected locally."""
 
 from __future__ import annotations
 
-import itertools
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
-import hypothesis
-import hypothesis.errors
 import pytest
-import schemathesis
-from django.core import signals
-from django.db import close_old_connections
-from hypothesis import HealthCheck
 from rest_framework.authtoken.models import Token
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from contacts.services import note_add
 
-# Valid requests (positive) and requests that break the schema on purpose (negative),
-# with examples per operation.
-MODES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 10}
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
-
-
-@pytest.fixture
-def wsgi_app():
-    """The real WSGI app, sharing this test's database transaction.
-
-    Django closes "old" connections at the start and end of each request; inside a test
-    transaction that would close the very connection the test runs in, so (as Django's
-    own test client does) those two hooks are switched off for the duration."""
-    from crm.wsgi import application
-
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        yield application
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+MAX_EXAMPLES = 5
+SEED = 20261203
+# The coverage phase (every parameter's boundaries and wrong types, every unexpected method: a few
+# thousand requests, about 7 minutes on a shared 2-core machine) runs when CRM_SCHEMATHESIS_COVERAGE=1;
+# its findings are pinned one by one in tests/api/test_api_contract.py, which always runs.
+PHASES = "examples,coverage,fuzzing,stateful" if os.environ.get("CRM_SCHEMATHESIS_COVERAGE") == "1" else (
+    "examples,fuzzing,stateful")
 
 
 @pytest.fixture
@@ -63,30 +45,29 @@ def fuzz_data(admin, rep, make_contact, log, playbooks, capture_form):
     return Token.objects.create(user=admin)
 
 
+def schemathesis_run(base_url: str, token: str, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    command = [
+        str(SCHEMATHESIS), "--config-file", str(Path(__file__).with_name("schemathesis.toml")),
+        "run", f"{base_url}/api/schema/?format=json", "--url", base_url,
+        "-H", f"Authorization: Token {token}", "-H", "Accept-Language: en",
+        "--checks", "all", "--exclude-checks", "positive_data_acceptance",  # replaced by schema_valid_data_accepted
+        "--phases", PHASES, "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--generation-deterministic",
+        # NUL characters are refused everywhere (PostgreSQL cannot store them; docs/api.md), which
+        # a schema cannot say of free-form objects such as `attributes`.
+        "--generation-allow-x00", "false", "--workers", "1", "--request-timeout", "30", "--no-color", *extra,
+    ]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+
+
 @pytest.mark.slow
-@pytest.mark.django_db
-def test_schemathesis_finds_no_server_errors_and_no_schema_violations(wsgi_app, fuzz_data, settings):
-    settings.CRM_PUBLIC_API_DOCS = True  # the schema needs a login by default; the fuzzed operations use the token
-    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
-    headers = {"Authorization": f"Token {fuzz_data.key}"}
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 20
-
-    failures: list[str] = []
-    for operation, mode in itertools.product(operations, MODES):
-        @hypothesis.settings(
-            max_examples=MODES[mode], deadline=None, derandomize=True, database=None,
-            suppress_health_check=list(HealthCheck), phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
-        )
-        @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
-        def fuzz(case):
-            response = case.call(headers=headers)
-            case.validate_response(response, checks=CHECKS, headers=headers)
-
-        try:
-            fuzz()
-        except hypothesis.errors.Unsatisfiable:
-            assert mode is GenerationMode.NEGATIVE  # nothing in this operation can be made invalid
-        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect every operation's failure, report all
-            failures.append(f"{operation.label} ({mode.value}): {exc}")
-    assert not failures, "\n\n".join(failures)
+@pytest.mark.django_db(transaction=True)
+def test_schemathesis_all_checks_find_no_contract_mismatch(live_server, fuzz_data, settings):
+    settings.LANGUAGE_CODE = "en"
+    result = schemathesis_run(live_server.url, fuzz_data.key)
+    report = result.stdout + result.stderr
+    print(report[-60000:])  # the phases' timings and any failure, in the test's captured output
+    assert result.returncode == 0, report[-20000:]
+    selected = re.search(r"Operations:\s+(\d+) selected", report)
+    assert selected and int(selected.group(1)) >= 40, report[-5000:]  # the whole API was tested
