@@ -66,6 +66,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contacts import import_activities, import_guess
+from contacts.events import contacts_created, interactions_logged
 from contacts.models import Contact, ImportJob, Industry, Interaction, InteractionKind
 from contacts.services import CONSENT_FIELDS, clean_contact_data, contact_upsert, interaction_log, tag_get_or_create
 from crm.audit import audit
@@ -1454,13 +1455,14 @@ def _create_new(compiled: _Compiled, plans: list[_RowPlan], known: _Known, by, o
     try:
         with transaction.atomic():
             Contact.objects.bulk_create(contacts, batch_size=500)
+            contacts_created.send(sender=Contact, contact_ids=[contact.pk for contact in contacts])
             new_contacts_record_moves(moves, now=now)
-            Interaction.objects.bulk_create([
+            interactions_logged.send(sender=Interaction, interactions=Interaction.objects.bulk_create([
                 Interaction(contact_id=contact.pk, kind_id=spec.kind, occurred_at=when, channel=spec.channel,
                             data={"import_column": spec.column, "value": raw}, source=compiled.source,
                             external_id=_interaction_external_id(contact.pk, key), created_by=by)
                 for contact, plan in zip(contacts, ready, strict=True) for spec, when, key, raw in plan.interactions
-            ], batch_size=500)
+            ], batch_size=500))
             tagged = [(contact, plan.data["tags"]) for contact, plan in zip(contacts, ready, strict=True) if plan.data.get("tags")]
             if tagged:
                 tags = {t.name: t for t in tag_get_or_create({n.strip()[:50] for _c, names in tagged for n in names})}

@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contacts.events import stage_changes_recorded
+from contacts.events import contacts_assigned, contacts_created, interactions_logged, stage_changes_recorded
 from contacts.models import Contact, Industry, Interaction, InteractionKind, Note, Stage, StageChange, Tag
 from crm.audit import audit
 
@@ -302,6 +302,7 @@ def _contact_upsert_once(cleaned: dict[str, Any], *, by, rescore: bool, fill_onl
         contact.save()
         changed = frozenset(cleaned) - CONSENT_FIELDS
         created = True
+        contacts_created.send(sender=Contact, contact_ids=[contact.pk])
     else:
         contact = Contact.objects.select_for_update().get(pk=existing.pk)
         # Identity values held by another contact are not copied over (would violate uniqueness).
@@ -369,6 +370,7 @@ def contacts_add_tag(*, contact_ids: Iterable[int], name: str, by=None) -> int:
 
 def _assign_owner(ids: list[int], owner, by) -> int:
     count = Contact.objects.filter(pk__in=ids).update(owner=owner, updated_at=timezone.now())
+    contacts_assigned.send(sender=Contact, assignments=[(pk, owner.pk if owner else None) for pk in ids], by=by)
     for contact_id in ids:
         note_add(contact_id=contact_id, author=by, kind=Note.Kind.SYSTEM,
                  body=_("Assigned to %(owner)s.") % {"owner": owner.get_full_name() or owner.username} if owner else _("Owner removed."))
@@ -435,6 +437,7 @@ def interaction_log(
                 data=dict(data or {}), source=source, external_id=external_id, created_by=by,
             )
             _touch_contact(contact.pk, occurred_at)
+            interactions_logged.send(sender=Interaction, interactions=[interaction])
             if rescore:
                 queue_rescore([contact.pk])
             if audited:
@@ -512,6 +515,7 @@ def interactions_log_many(*, events: Sequence[Event], by=None, rescore: bool = T
     try:
         with transaction.atomic():
             Interaction.objects.bulk_create(new_rows.values())
+            interactions_logged.send(sender=Interaction, interactions=list(new_rows.values()))
             latest: dict[int, datetime] = {}
             for row in new_rows.values():
                 latest[row.contact_id] = max(latest.get(row.contact_id, row.occurred_at), row.occurred_at)

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "contacts",
     "scoring",
     "nurture",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -171,6 +172,8 @@ CELERY_BEAT_SCHEDULE = {
     # Deliveries whose retry time came, or whose task was lost; deliveries a dead worker left half-sent.
     "sweep-deliveries": {"task": "nurture.tasks.deliveries_sweep_task", "schedule": timedelta(minutes=1)},
     "run-sequences": {"task": "nurture.tasks.sequences_run_task", "schedule": timedelta(minutes=1)},
+    # Webhook deliveries whose retry time came, whose wake-up was lost, or that a dead worker left half-sent.
+    "sweep-webhooks": {"task": "webhooks.tasks.deliveries_sweep_task", "schedule": timedelta(minutes=1)},
 }
 
 # --- Auth ----------------------------------------------------------------------
@@ -277,6 +280,8 @@ SPECTACULAR_SETTINGS = {
         "LanguageEnum": "nurture.models.Language",
         "CampaignStatusEnum": "nurture.models.Campaign.Status",
         "DeliveryStatusEnum": "nurture.models.Delivery.Status",
+        "WebhookDeliveryStatusEnum": "webhooks.models.Delivery.Status",
+        "WebhookEventEnum": "webhooks.models.EventType",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -360,6 +365,17 @@ CRM_HIDDEN_DUPLICATE_LIMIT = env.int("CRM_HIDDEN_DUPLICATE_LIMIT", default=20)
 # Seconds a worker may spend reading an uploaded spreadsheet (unpacking, counting rows) before
 # the import is stopped as failed; the task's hard limit is 30 seconds more.
 CRM_IMPORT_PARSE_SECONDS = env.int("CRM_IMPORT_PARSE_SECONDS", default=120)
+
+# --- Outbound webhooks ------------------------------------------------------------
+# Allow loopback and private targets (10/8, 192.168/16, 127.0.0.1…): tests and local development
+# only. Link-local (169.254.169.254), multicast and reserved addresses are refused regardless.
+CRM_WEBHOOK_ALLOW_PRIVATE = env.bool("CRM_WEBHOOK_ALLOW_PRIVATE", default=False)
+# Seconds one request may take (connect, send, read the capped answer).
+CRM_WEBHOOK_TIMEOUT = env.float("CRM_WEBHOOK_TIMEOUT", default=10.0)
+# Attempts per delivery (backoff 30 s doubling to 4 h: 15 attempts span a little over a day).
+CRM_WEBHOOK_MAX_ATTEMPTS = env.int("CRM_WEBHOOK_MAX_ATTEMPTS", default=15)
+# Failed attempts in a row after which an endpoint is disabled and admins are emailed; 0: never.
+CRM_WEBHOOK_DISABLE_AFTER = env.int("CRM_WEBHOOK_DISABLE_AFTER", default=15)
 
 # --- Logging -------------------------------------------------------------------
 LOGGING = {
