@@ -14,10 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts import events as contact_events
-from contacts.models import Interaction
 from contacts.privacy import contact_erase
-from contacts.services import (Event as InteractionEvent, contact_set_stage, contacts_assign_owner, interaction_log,
-                               interactions_log_many)
+from contacts.services import Event as InteractionEvent
+from contacts.services import contact_set_stage, contacts_assign_owner, interaction_log, interactions_log_many
 from webhooks.delivery import deliveries_send, deliveries_sweep
 from webhooks.models import Delivery, Endpoint, Event
 from webhooks.services import delivery_redeliver, endpoint_save
