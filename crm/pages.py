@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("crm.urls_audit")),
     path("rules/", include("scoring.urls")),
     path("", include("nurture.urls")),
+    path("", include("webhooks.urls")),
 ]
