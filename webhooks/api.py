@@ -21,7 +21,7 @@ from webhooks.services import endpoint_delete, endpoint_save
 ADMINS = {roles.ADMIN}
 
 
-class EndpointSerializer(serializers.ModelSerializer):
+class WebhookEndpointSerializer(serializers.ModelSerializer):
     events = serializers.ListField(child=serializers.ChoiceField(choices=EventType.choices), help_text=H(
         "Event types sent to it: contact.created, contact.stage_changed, contact.assigned, interaction.logged, "
         "task.completed, contact.erased."))
@@ -44,16 +44,16 @@ class EndpointSerializer(serializers.ModelSerializer):
         }
 
 
-class EndpointCreatedSerializer(EndpointSerializer):
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
     secret = serializers.CharField(read_only=True, allow_null=True, help_text=H(
         "The signing secret, returned only in the answer that set it (null otherwise): store it now."))
 
-    class Meta(EndpointSerializer.Meta):
-        fields = [*EndpointSerializer.Meta.fields, "secret"]
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
         read_only_fields = fields
 
 
-class EndpointInputSerializer(StrictInputSerializer):
+class WebhookEndpointInputSerializer(StrictInputSerializer):
     read_only_names = frozenset({"id", "secret_hint", "disabled_reason", "disabled_at", "consecutive_failures",
                                  "created_at", "updated_at"})
     url = serializers.URLField(max_length=500, help_text=H("Where events are POSTed (public http or https address)."))
@@ -66,7 +66,7 @@ class EndpointInputSerializer(StrictInputSerializer):
         "false stops new events; true enables it again (the failure count restarts)."))
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class WebhookDeliverySerializer(serializers.ModelSerializer):
     event_id = serializers.UUIDField(read_only=True, help_text=H("The event's id: the same on every attempt."))
     type = serializers.CharField(source="event.type", read_only=True, help_text=H("The event type."))
 
@@ -91,36 +91,36 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 
 def _created(endpoint: Endpoint, secret: str | None) -> dict:
-    data = EndpointCreatedSerializer(endpoint).data
+    data = WebhookEndpointCreatedSerializer(endpoint).data
     data["secret"] = secret
     return data
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List webhook endpoints", responses=EndpointSerializer(many=True)),
-    retrieve=extend_schema(summary="Get a webhook endpoint", parameters=[path_id("endpoint")], responses=EndpointSerializer),
+    list=extend_schema(summary="List webhook endpoints", responses=WebhookEndpointSerializer(many=True)),
+    retrieve=extend_schema(summary="Get a webhook endpoint", parameters=[path_id("endpoint")], responses=WebhookEndpointSerializer),
     create=extend_schema(summary="Register a webhook endpoint (the secret is returned once)",
-                         request=EndpointInputSerializer, responses={201: EndpointCreatedSerializer}),
+                         request=WebhookEndpointInputSerializer, responses={201: WebhookEndpointCreatedSerializer}),
     partial_update=extend_schema(summary="Change, disable or enable a webhook endpoint", parameters=[path_id("endpoint")],
-                                 request=EndpointInputSerializer, responses=EndpointCreatedSerializer),
+                                 request=WebhookEndpointInputSerializer, responses=WebhookEndpointCreatedSerializer),
     destroy=extend_schema(summary="Delete a webhook endpoint and its delivery log", parameters=[path_id("endpoint")],
                           responses={204: None}),
 )
 class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    serializer_class = EndpointSerializer
+    serializer_class = WebhookEndpointSerializer
     queryset = Endpoint.objects.order_by("pk")
     role_rules = {"*": ADMINS}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def create(self, request: Request) -> Response:
-        data = EndpointInputSerializer(data=request.data)
+        data = WebhookEndpointInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint, secret = endpoint_save(data=data.validated_data, by=request.user)
         return Response(_created(endpoint, secret), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk=None) -> Response:
         endpoint = self.get_object()
-        data = EndpointInputSerializer(data=request.data, partial=True)
+        data = WebhookEndpointInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         endpoint, secret = endpoint_save(data=data.validated_data, by=request.user, endpoint=endpoint)
         return Response(_created(endpoint, secret))
@@ -130,12 +130,12 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="The endpoint's delivery log, newest first", parameters=[path_id("endpoint")],
-                   responses=DeliverySerializer(many=True))
+                   responses=WebhookDeliverySerializer(many=True))
     @action(detail=True, methods=["get"])
     def deliveries(self, request: Request, pk=None) -> Response:
         rows = Delivery.objects.filter(endpoint=self.get_object()).select_related("event").order_by("-created_at", "-id")
         page = self.paginate_queryset(rows)
-        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
 
 router = SimpleRouter(use_regex_path=False)
