@@ -59,8 +59,10 @@ def deliveries_send(*, delivery_ids: list[int]) -> Counter:
         outcomes["delivered" if ok else "failed" if delivery.status == Delivery.Status.FAILED else "retry"] += 1
     Delivery.objects.bulk_update(rows, ["status", "next_attempt_at", "last_attempt_at", "status_code", "response_excerpt",
                                         "error", "duration_ms", "delivered_at"], batch_size=200)
+    failures_before = {d.endpoint_id: d.endpoint.consecutive_failures for d in rows}
     for endpoint_id, results in streaks.items():
-        _count_failures(endpoint_id, results)
+        if not (all(results) and failures_before[endpoint_id] == 0):  # nothing to count or reset: no write
+            _count_failures(endpoint_id, results)
     return +outcomes
 
 

@@ -4,6 +4,7 @@ is down then, the minute's sweep (webhooks.delivery.deliveries_sweep) finds the 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -55,9 +56,33 @@ def events_record(*, type: str, items: Sequence[dict[str, Any]], endpoints: Iter
     deliveries = Delivery.objects.bulk_create(
         [Delivery(endpoint_id=endpoint_id, event_id=event.pk, created_at=now, next_attempt_at=now)
          for event in events for endpoint_id in targets], batch_size=BATCH)
-    ids = [d.pk for d in deliveries]
-    transaction.on_commit(lambda: queue_sends(ids))
+    _send_after_commit([d.pk for d in deliveries])
     return events
+
+
+_buffer = threading.local()
+
+
+def _send_after_commit(ids: list[int]) -> None:
+    """One wake-up per transaction, not per change: 1,000 stage changes in one transaction
+    become 20 tasks of 50, not 1,000 tasks of one. The list rides on the transaction's pending
+    on-commit hook while that hook is still registered (a rollback discards it, and the next
+    change starts a new list)."""
+    from django.db import connection
+
+    hook = getattr(_buffer, "hook", None)
+    if hook is not None and connection.in_atomic_block and any(entry[1] is hook for entry in connection.run_on_commit):
+        _buffer.ids.extend(ids)
+        return
+    pending = list(ids)
+
+    def send() -> None:
+        if getattr(_buffer, "hook", None) is send:
+            _buffer.hook = _buffer.ids = None
+        queue_sends(pending)
+
+    _buffer.hook, _buffer.ids = send, pending
+    transaction.on_commit(send)
 
 
 SEND_BATCH = 50  # deliveries per task: several workers share a burst, each task claims its own
