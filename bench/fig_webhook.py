@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _sink(log: Path) -> tuple[subprocess.Popen, int]:
+    # stderr too: an inherited pipe would keep a caller's `| tail` waiting for the process.
     process = subprocess.Popen([sys.executable, "-m", "bench.webhook_sink", str(log)], cwd=ROOT, stdout=subprocess.PIPE,
-                               text=True)
+                               stderr=subprocess.DEVNULL, text=True)
     ready = process.stdout.readline().split()
     if not ready or ready[0] != "ready":
         raise RuntimeError("the webhook receiver did not start")
@@ -68,9 +69,12 @@ def run(ctx) -> list[Row]:
     settings.CRM_WEBHOOK_ALLOW_PRIVATE = True
     os.environ["CRM_WEBHOOK_ALLOW_PRIVATE"] = "1"  # for the workers (harness.service_env copies the environment)
     admin = get_user_model().objects.get(username=ADMIN[0])
-    ids = list(Contact.objects.exclude(stage="customer").order_by("pk").values_list("pk", flat=True)[:n + m])
+    # Each contact moves to a stage it is not in (a rerun on reused data moves them back).
+    stages = dict(Contact.objects.order_by("pk").values_list("pk", "stage")[:n + m])
+    ids = list(stages)
+    target = {pk: "lead" if stage == "customer" else "customer" for pk, stage in stages.items()}
     if len(ids) < n + m:
-        raise RuntimeError(f"only {len(ids)} contacts to move, {n + m} needed")
+        raise RuntimeError(f"only {len(ids)} contacts, {n + m} needed")
     url = f"http://127.0.0.1:{port}/hook"
     try:
         # Baseline: one plain POST per event, sequentially, from this process.
@@ -90,7 +94,7 @@ def run(ctx) -> list[Row]:
             try:
                 with transaction.atomic():
                     for contact_id in ids[:n]:
-                        contact_set_stage(contact=Contact(pk=contact_id), stage="customer", by=admin)
+                        contact_set_stage(contact=Contact(pk=contact_id), stage=target[contact_id], by=admin)
                 committed = time.perf_counter()
                 delivered = harness.wait_until(
                     lambda: Delivery.objects.filter(endpoint=endpoint, status="delivered").count() >= n, timeout=120,
@@ -109,7 +113,7 @@ def run(ctx) -> list[Row]:
                     if delay > 0:
                         time.sleep(delay)
                     sent[contact_id] = time.perf_counter() + epoch
-                    contact_set_stage(contact=Contact(pk=contact_id), stage="customer", by=admin)
+                    contact_set_stage(contact=Contact(pk=contact_id), stage=target[contact_id], by=admin)
                 harness.wait_until(lambda: len(_arrivals(log)) >= n + m, timeout=60, interval=0.05)
             finally:
                 app.conf.task_always_eager = True
