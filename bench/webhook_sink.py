@@ -30,9 +30,11 @@ def main() -> None:
             self.end_headers()
             self.wfile.write(b"ok")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 128
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 128  # set before listen(): several workers send 8 requests at once each
+
+    server = Server(("127.0.0.1", 0), Handler)
     print(f"ready {server.server_address[1]}", flush=True)
     server.serve_forever()
 

@@ -248,3 +248,29 @@ def test_pure_address_checks():
     assert public_address("127.0.0.1", 80, allow_private=True) == "127.0.0.1"
     with pytest.raises(AddressRefused):
         public_address("169.254.169.254", 80, allow_private=True)
+
+
+def test_changes_of_one_transaction_wake_the_workers_once(endpoint, receiver, make_contact, admin, on_commit):
+    from celery.signals import task_prerun
+
+    endpoint(events=["contact.stage_changed"])
+    contacts = [make_contact() for _ in range(30)]
+    started: list[str] = []
+
+    def count(sender=None, **kwargs) -> None:
+        started.append(sender.name)
+
+    task_prerun.connect(count, weak=False)
+    try:
+        with on_commit(), transaction.atomic():
+            for contact in contacts:
+                contact_set_stage(contact=contact, stage="lead", by=admin)
+        with on_commit(), pytest.raises(RuntimeError), transaction.atomic():  # a rolled-back change leaves nothing behind
+            contact_set_stage(contact=contacts[0], stage="prospect", by=admin)
+            raise RuntimeError
+        with on_commit():
+            contact_set_stage(contact=contacts[1], stage="customer", by=admin)
+    finally:
+        task_prerun.disconnect(count)
+    assert started.count("webhooks.tasks.deliveries_send_task") == 2  # 30 in one task, then the last change
+    assert len(receiver.to("/hook")) == 31 and Delivery.objects.filter(status="delivered").count() == 31
