@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -62,13 +62,38 @@ def deliveries_send(*, delivery_ids: list[int]) -> Counter:
     for delivery, ok in zip(rows, results, strict=True):
         streaks.setdefault(delivery.endpoint_id, []).append(ok)
         outcomes["delivered" if ok else "failed" if delivery.status == Delivery.Status.FAILED else "retry"] += 1
-    Delivery.objects.bulk_update(rows, ["status", "next_attempt_at", "last_attempt_at", "status_code", "response_excerpt",
-                                        "error", "duration_ms", "delivered_at"], batch_size=200)
+    _save_outcomes(rows)
     failures_before = {d.endpoint_id: d.endpoint.consecutive_failures for d in rows}
     for endpoint_id, results in streaks.items():
         if not (all(results) and failures_before[endpoint_id] == 0):  # nothing to count or reset: no write
             _count_failures(endpoint_id, results)
     return +outcomes
+
+
+OUTCOME_FIELDS = ("status", "next_attempt_at", "last_attempt_at", "status_code", "response_excerpt", "error",
+                  "duration_ms", "delivered_at")
+
+
+def _save_outcomes(rows: list[Delivery]) -> None:
+    """Write each attempt's outcome. On PostgreSQL one UPDATE ... FROM (VALUES ...) for the batch:
+    Django's bulk_update builds a CASE per field and row, and that was 80 % of a batch's time."""
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            for row in rows:
+                Delivery.objects.filter(pk=row.pk, status=Delivery.Status.SENDING).update(
+                    **{name: getattr(row, name) for name in OUTCOME_FIELDS})
+        return
+    from psycopg2.extras import execute_values
+
+    table = Delivery._meta.db_table
+    columns = ", ".join(OUTCOME_FIELDS)
+    assignments = ", ".join(f"{name} = v.{name}" for name in OUTCOME_FIELDS)
+    sql = (f"UPDATE {table} AS d SET {assignments} FROM (VALUES %s) AS v(id, {columns})"
+           f" WHERE d.id = v.id AND d.status = 'sending'")
+    template = "(%s, %s, %s::timestamptz, %s::timestamptz, %s::integer, %s, %s, %s::integer, %s::timestamptz)"
+    values = [(row.pk, *(getattr(row, name) for name in OUTCOME_FIELDS)) for row in rows]
+    with connection.cursor() as cursor:
+        execute_values(cursor.cursor, sql, values, template=template, page_size=500)
 
 
 def _attempt(delivery: Delivery) -> bool:
