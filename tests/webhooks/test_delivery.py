@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts import events as contact_events
+from contacts.models import Contact, Interaction
 from contacts.privacy import contact_erase
 from contacts.services import Event as InteractionEvent
 from contacts.services import contact_set_stage, contacts_assign_owner, interaction_log, interactions_log_many
@@ -274,3 +275,22 @@ def test_changes_of_one_transaction_wake_the_workers_once(endpoint, receiver, ma
         task_prerun.disconnect(count)
     assert started.count("webhooks.tasks.deliveries_send_task") == 2  # 30 in one task, then the last change
     assert len(receiver.to("/hook")) == 31 and Delivery.objects.filter(status="delivered").count() == 31
+
+
+def test_an_import_announces_its_new_contacts_and_their_activity(endpoint, receiver, admin, on_commit, tmp_path):
+    """The importer's bulk insert sends contacts_created and interactions_logged like the services do."""
+    from contacts.importer import import_file
+
+    endpoint(events=["contact.created", "interaction.logged"])
+    path = tmp_path / "pameran.csv"
+    path.write_text("email,full name,Page Views\n" + "".join(f"peserta{n}@example.co.id,Peserta {n},2\n" for n in range(5)),
+                    encoding="utf-8")
+    with on_commit():
+        job = import_file(path=path, by=admin)
+    assert job.created == 5
+    created = bodies(receiver, type="contact.created")
+    assert len(created) == 5 and all(r.verified for r in receiver.to("/hook"))
+    assert {b["data"]["contact_id"] for b in created} == set(Contact.objects.values_list("pk", flat=True))
+    logged = bodies(receiver, type="interaction.logged")
+    assert Interaction.objects.count() == 10  # two page views per row, written in bulk
+    assert sorted(b["data"]["interaction_id"] for b in logged) == sorted(Interaction.objects.values_list("pk", flat=True))
