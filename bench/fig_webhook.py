@@ -64,10 +64,6 @@ def run(ctx) -> list[Row]:
     n, m = WEBHOOK_EVENTS[ctx.size], WEBHOOK_LATENCY_EVENTS[ctx.size]
     log = ctx.log_dir / "webhook-arrivals.log"
     log.unlink(missing_ok=True)
-    sink, port = _sink(log)
-    saved_allow, saved_env = settings.CRM_WEBHOOK_ALLOW_PRIVATE, os.environ.get("CRM_WEBHOOK_ALLOW_PRIVATE")
-    settings.CRM_WEBHOOK_ALLOW_PRIVATE = True
-    os.environ["CRM_WEBHOOK_ALLOW_PRIVATE"] = "1"  # for the workers (harness.service_env copies the environment)
     admin = get_user_model().objects.get(username=ADMIN[0])
     # Each contact moves to a stage it is not in (a rerun on reused data moves them back).
     stages = dict(Contact.objects.order_by("pk").values_list("pk", "stage")[:n + m])
@@ -75,6 +71,10 @@ def run(ctx) -> list[Row]:
     target = {pk: "lead" if stage == "customer" else "customer" for pk, stage in stages.items()}
     if len(ids) < n + m:
         raise RuntimeError(f"only {len(ids)} contacts, {n + m} needed")
+    saved_allow, saved_env = settings.CRM_WEBHOOK_ALLOW_PRIVATE, os.environ.get("CRM_WEBHOOK_ALLOW_PRIVATE")
+    settings.CRM_WEBHOOK_ALLOW_PRIVATE = True
+    os.environ["CRM_WEBHOOK_ALLOW_PRIVATE"] = "1"  # for the workers (harness.service_env copies the environment)
+    sink, port = _sink(log)  # started last: an error above must not leave it running
     url = f"http://127.0.0.1:{port}/hook"
     try:
         # Baseline: one plain POST per event, sequentially, from this process.
