@@ -67,6 +67,10 @@ BUDGETS: dict[str, Budget] = {
     # 8. A campaign to every eligible contact of a segment, into a local SMTP server.
     "campaign_rate": Budget(">=", 200, "messages/s"),
     "campaign_vs_send_mail": Budget(">=", 5, "×"),  # ours / one send_mail (one SMTP connection) per contact
+    # 9. Outbound webhooks into a local receiver: deliveries a second with 1,000 stage changes queued
+    # (real workers), and stage change -> the receiver's request.
+    "webhook_rate": Budget(">=", 200, "deliveries/s"),
+    "webhook_p95": Budget("<=", 2000, "ms"),
     # 7. Seeding the workload (generate, COPY, index, analyze).
     "seed": Budget("<=", 600, "s", scales=True),
 }
@@ -83,3 +87,6 @@ API_SINGLE_POSTS = {"tiny": 20, "S": 300, "L": 300}
 IMPORT_ROWS = {"tiny": 2_000, "S": 100_000, "L": 100_000}
 CAMPAIGN_RECIPIENTS = {"tiny": 300, "S": 20_000, "L": 100_000}
 CAMPAIGN_BASELINE_SAMPLE = {"tiny": 100, "S": 1_000, "L": 1_000}
+WEBHOOK_EVENTS = {"tiny": 1_000, "S": 1_000, "L": 1_000}
+WEBHOOK_LATENCY_EVENTS = {"tiny": 60, "S": 200, "L": 200}
+WEBHOOK_LATENCY_RATE = 20  # stage changes a second for the latency part of figure 9

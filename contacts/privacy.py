@@ -30,6 +30,7 @@ from contacts.consent import (  # re-exported: the consent service itself lives 
     consent_set,
     is_anonymised,
 )
+from contacts.events import contact_erased
 from contacts.models import ConsentRecord, Contact, ContactMerge, Interaction, Note, StageChange
 from crm import dashboard_cache
 from crm.audit import audit
@@ -231,6 +232,7 @@ def contact_erase(*, contact: Contact, by=None, mode: str = "delete", reason: st
         raise ValidationError({"mode": _("Choose delete or anonymise.")})
     contact = _locked(contact)
     pk = contact.pk
+    contact_erased.send(sender=Contact, contact_id=pk, external_ref=contact.external_ref)
     interactions, notes = contact.interactions.count(), contact.notes.count()
     if reach:
         erasure_reach(people=_identities(contact), by=by)

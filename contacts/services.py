@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contacts.events import contacts_assigned, stage_changes_recorded
+from contacts.events import contacts_assigned, contacts_created, interactions_logged, stage_changes_recorded
 from contacts.models import Contact, Industry, Interaction, InteractionKind, Note, Stage, StageChange, Tag
 from crm.audit import audit
 from crm.celery import app
@@ -370,6 +370,7 @@ def _contact_upsert_once(cleaned: dict[str, Any], *, by, rescore: bool, fill_onl
         contact.save()
         changed = frozenset(cleaned) - CONSENT_FIELDS
         created = True
+        contacts_created.send(sender=Contact, contact_ids=[contact.pk])
     else:
         contact = Contact.objects.select_for_update().get(pk=existing.pk)
         # Identity values held by another contact are not copied over (would violate uniqueness).
@@ -526,6 +527,7 @@ def interaction_log(
                 data=dict(data or {}), source=source, external_id=external_id, created_by=by,
             )
             _touch_contact(contact.pk, occurred_at, mark=rescore)
+            interactions_logged.send(sender=Interaction, interactions=[interaction])
             if rescore:
                 queue_rescore([contact.pk], marked=True)
             if audited and by is not None:
@@ -603,6 +605,7 @@ def interactions_log_many(*, events: Sequence[Event], by=None, rescore: bool = T
     try:
         with transaction.atomic():
             Interaction.objects.bulk_create(new_rows.values())
+            interactions_logged.send(sender=Interaction, interactions=list(new_rows.values()))
             latest: dict[int, datetime] = {}
             for row in new_rows.values():
                 latest[row.contact_id] = max(latest.get(row.contact_id, row.occurred_at), row.occurred_at)

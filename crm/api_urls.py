@@ -43,6 +43,7 @@ urlpatterns = [
     path("", include("scoring.api")),
     path("", include("nurture.api")),
     path("", include("followup.api")),
+    path("", include("webhooks.api")),
     # Anything else under /api/ is a 404 in the API's JSON error shape.
     re_path(r"^", api_not_found),
 ]

@@ -15,4 +15,5 @@ urlpatterns = [
     path("rules/", include("scoring.urls")),
     path("", include("nurture.urls")),
     path("", include("followup.urls")),
+    path("", include("webhooks.urls")),
 ]

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "scoring",
     "nurture",
     "followup",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,8 @@ CELERY_BEAT_SCHEDULE = {
     # Hourly, a no-op until CRM_DIGEST_HOUR and after the day's digests went (one per user and day).
     "follow-up-digests": {"task": "followup.tasks.digests_task", "schedule": timedelta(hours=1)},
     "sweep-notification-emails": {"task": "followup.tasks.emails_sweep_task", "schedule": timedelta(minutes=1)},
+    # Webhook deliveries whose retry time came, whose wake-up was lost, or that a dead worker left half-sent.
+    "sweep-webhooks": {"task": "webhooks.tasks.deliveries_sweep_task", "schedule": timedelta(minutes=1)},
 }
 
 # --- Auth ----------------------------------------------------------------------
@@ -288,6 +291,8 @@ SPECTACULAR_SETTINGS = {
         "TypeEnum": "scoring.models.Rule.Type",
         "OutcomeEnum": "followup.models.Outcome",
         "NotificationKindEnum": "followup.models.Notification.Kind",
+        "WebhookDeliveryStatusEnum": "webhooks.models.Delivery.Status",
+        "WebhookEventEnum": "webhooks.models.EventType",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -376,6 +381,17 @@ CRM_HIDDEN_DUPLICATE_LIMIT = env.int("CRM_HIDDEN_DUPLICATE_LIMIT", default=20)
 # Seconds a worker may spend reading an uploaded spreadsheet (unpacking, counting rows) before
 # the import is stopped as failed; the task's hard limit is 30 seconds more.
 CRM_IMPORT_PARSE_SECONDS = env.int("CRM_IMPORT_PARSE_SECONDS", default=120)
+
+# --- Outbound webhooks ------------------------------------------------------------
+# Allow loopback and private targets (10/8, 192.168/16, 127.0.0.1…): tests and local development
+# only. Link-local (169.254.169.254), multicast and reserved addresses are refused regardless.
+CRM_WEBHOOK_ALLOW_PRIVATE = env.bool("CRM_WEBHOOK_ALLOW_PRIVATE", default=False)
+# Seconds one request may take (connect, send, read the capped answer).
+CRM_WEBHOOK_TIMEOUT = env.float("CRM_WEBHOOK_TIMEOUT", default=10.0)
+# Attempts per delivery (backoff 30 s doubling to 4 h: 15 attempts span a little over a day).
+CRM_WEBHOOK_MAX_ATTEMPTS = env.int("CRM_WEBHOOK_MAX_ATTEMPTS", default=15)
+# Failed attempts in a row after which an endpoint is disabled and admins are emailed; 0: never.
+CRM_WEBHOOK_DISABLE_AFTER = env.int("CRM_WEBHOOK_DISABLE_AFTER", default=15)
 
 # --- Logging -------------------------------------------------------------------
 LOGGING = {

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.consent import consent_flags_changes, consent_flags_set, consent_values_after, consents_import
+from contacts.events import contacts_created, interactions_logged
 from contacts.imports.cells import cell_text, is_blank
 from contacts.imports.validation import Compiled, RowError, RowPlan
 from contacts.models import Contact, ImportJob, Interaction
@@ -196,13 +197,14 @@ def _create_new(compiled: Compiled, plans: list[RowPlan], known: Known, by, outc
     try:
         with transaction.atomic():
             Contact.objects.bulk_create(contacts, batch_size=500)
+            contacts_created.send(sender=Contact, contact_ids=[contact.pk for contact in contacts])
             scoring_tasks.new_contacts_record_moves(moves, now=now)
-            Interaction.objects.bulk_create([
+            interactions_logged.send(sender=Interaction, interactions=Interaction.objects.bulk_create([
                 Interaction(contact_id=contact.pk, kind_id=compiled.kind_for(spec, contact.industry), occurred_at=when, channel=spec.channel,
                             data={"import_column": spec.column, "value": raw}, source=compiled.source,
                             external_id=_interaction_external_id(contact.pk, key), created_by=by)
                 for contact, plan in zip(contacts, ready, strict=True) for spec, when, key, raw in plan.interactions
-            ], batch_size=500)
+            ], batch_size=500))
             tags_add((contact.pk, plan.data["tags"]) for contact, plan in zip(contacts, ready, strict=True)
                      if plan.data.get("tags"))
     except IntegrityError:

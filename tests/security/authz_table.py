@@ -159,6 +159,19 @@ MATRIX: dict[str, list[Row]] = {
     ],
     "ruleset-preview": [Row("POST", anonymous=API_ANON, sales=403, marketer=403, admin=200, kw={"pk": "ruleset"}, json=True)],
     "ruleset-publish": [Row("POST", anonymous=API_ANON, sales=403, marketer=403, admin=ALLOW, kw={"pk": "ruleset"}, json=True)],
+    # Webhook endpoints: admins only (the URL here is refused as private: a 400 only an admin gets to see).
+    "webhook-list": [
+        Row(anonymous=API_ANON, sales=403, marketer=403, admin=200),
+        Row("POST", anonymous=API_ANON, sales=403, marketer=403, admin=ALLOW, json=True,
+            data={"url": "http://127.0.0.1:9/hook", "events": ["contact.created"]}),
+    ],
+    "webhook-detail": [
+        Row(anonymous=API_ANON, sales=403, marketer=403, admin=200, kw={"pk": "endpoint"}),
+        Row("PATCH", anonymous=API_ANON, sales=403, marketer=403, admin=200, kw={"pk": "endpoint"},
+            data={"is_active": False}, json=True),
+        Row("DELETE", anonymous=API_ANON, sales=403, marketer=403, admin=204, kw={"pk": "endpoint"}),
+    ],
+    "webhook-deliveries": [Row(anonymous=API_ANON, sales=403, marketer=403, admin=200, kw={"pk": "endpoint"})],
     "api/^": [Row(path="/api/no-such-endpoint/", anonymous=404, sales=404, marketer=404, admin=404)],
 
     # --- Contact pages ----------------------------------------------------------------------
@@ -182,6 +195,13 @@ MATRIX: dict[str, list[Row]] = {
     "nurture:campaign_send": [Row("POST", sales=403, marketer=ALLOW, admin=ALLOW, kw={"pk": "campaign"})],
     "nurture:contact_send": [Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW, kw=CONTACT,
                                  data={"message": "@message"})],
+    "webhooks:list": [Row(**ADMIN_ONLY)],
+    "webhooks:new": [Row(**ADMIN_ONLY)],
+    "webhooks:detail": [Row(**ADMIN_ONLY, kw={"pk": "endpoint"})],
+    "webhooks:edit": [Row(**ADMIN_ONLY, kw={"pk": "endpoint"})],
+    "webhooks:test": [Row("POST", **ADMIN_ONLY, kw={"pk": "endpoint"})],
+    "webhooks:delete": [Row("POST", **ADMIN_ONLY, kw={"pk": "endpoint"})],
+    "webhooks:redeliver": [Row("POST", **ADMIN_ONLY, kw={"pk": "webhook_delivery"})],
     # Links inside emails: public, and only a valid signature does anything.
     "nurture:click": [Row(anonymous=404, sales=404, marketer=404, admin=404, kw={"token": "=forged"})],
     "nurture:open": [Row(anonymous=200, sales=200, marketer=200, admin=200, kw={"token": "=forged"})],

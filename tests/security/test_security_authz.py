@@ -24,6 +24,8 @@ from nurture.models import Campaign, Message
 from nurture.sequences import sequence_save
 from scoring.models import RescoreRun, RuleSet
 from tests.security.authz_table import ADMIN_LOGIN, ALLOW, LOGIN, MATRIX, Row
+from webhooks.models import Delivery, Endpoint
+from webhooks.models import Event as WebhookEvent
 
 URLCONF = "tests.security.urls_full"
 pytestmark = pytest.mark.urls(URLCONF)
@@ -89,6 +91,11 @@ def _objects_for(user) -> dict[str, Any]:
         "campaign": Campaign.objects.create(message=message, segment=segment, segment_name=segment.name),
         "task": Task.objects.create(contact=contact, assignee=user, due_at=timezone.now(), type="call"),
         "notification": Notification.objects.create(user=user, kind="assigned", contact=contact, key=f"authz:{n}"),
+        # Created directly: the service would resolve the host. Nothing is sent (after-commit hooks do not run here).
+        "endpoint": (endpoint := Endpoint.objects.create(url=f"https://hooks{n}.example.com/", secret="s" * 20,
+                                                         events=["contact.created"])),
+        "webhook_delivery": Delivery.objects.create(endpoint=endpoint, event=WebhookEvent.objects.create(
+            type="contact.created", data={"contact_id": contact.pk})),
     }
 
 
