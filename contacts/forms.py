@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contacts.catalog import kind_choices
 from contacts.models import Channel, Contact, Industry, InteractionKind, Segment, Stage
 from contacts.selectors import owner_choices
 
@@ -30,10 +31,14 @@ class InteractionForm(forms.Form):
     channel = forms.ChoiceField(label=_("Channel"), choices=[("", "—"), *Channel.choices], required=False)
     note = forms.CharField(label=_("Details"), required=False, max_length=500, widget=forms.TextInput)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, first_kinds: set[str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        # The label follows the active language (InteractionKind.label); order by intent, then name.
+        # The label follows the active language (InteractionKind.label).
         self.fields["kind"].label_from_instance = lambda kind: kind.label
+        if first_kinds is not None:
+            # The contact's industry's kinds first, every other kind under "Other" (issue 18, defect 8).
+            self.fields["kind"].choices = kind_choices(self.fields["kind"].queryset, first_kinds,
+                                                       other_label=_("Other interactions"))
 
     def clean_occurred_at(self):
         value = self.cleaned_data.get("occurred_at")

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import F, Max
+from django.db.models import F, Max, Subquery
 
 from contacts.models import Contact, Industry, IntentLevel, Interaction, InteractionKind
 from scoring import engine
@@ -274,3 +274,17 @@ def _facts_batch(columns: Sequence[str], rows: Sequence[tuple],
         out.append((row, facts(fields=row, touches=touches.get(row["id"], no_touches), stage=row["stage"],
                                pinned=row["stage_pinned"], stage_changed_at=row["stage_changed_at"])))
     return out
+
+
+
+def kinds_scored_for(industry: str) -> set[str]:
+    """The interaction kinds that matter for a contact of `industry`: those the rule set
+    scoring it (its own, else the default) has rules on or counts as conversion. One query."""
+    version = (
+        RuleSetVersion.objects.filter(ruleset__active_version=F("pk"), ruleset__industry__in=[industry, ""])
+        .order_by("-ruleset__industry").values("pk")[:1]  # "" sorts last: the industry's own set first
+    )
+    scored = Rule.objects.filter(version_id=Subquery(version), interaction_kind__isnull=False)
+    converting = RuleSetVersion.conversion_kinds.through.objects.filter(rulesetversion_id=Subquery(version))
+    return set(scored.values_list("interaction_kind_id", flat=True).order_by()
+               .union(converting.values_list("interactionkind_id", flat=True).order_by()))
