@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from contacts.catalog import kind_choices
 from contacts.models import Channel, Contact, Industry, InteractionKind, Segment, Stage
 from contacts.selectors import owner_choices
+from contacts.services import normalize_phone
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -94,6 +95,14 @@ class ContactEditForm(forms.Form):
     # Consent changes made here are recorded as evidence (source "page") by contacts.consent.
 
     CONSENT_FIELDS = ("consent_email", "consent_whatsapp", "consent_sms", "do_not_contact")
+
+    def clean_phone(self):
+        # Checked here too, so a bad phone is named beside a bad email (the form's own check),
+        # not only once the email is fixed; contact_update normalises it again.
+        value = self.cleaned_data.get("phone")
+        if value:
+            normalize_phone(value)
+        return value
 
     @classmethod
     def for_contact(cls, contact: Contact, data=None) -> ContactEditForm:
