@@ -107,3 +107,18 @@ def test_bulk_tagging_then_filtering_by_the_tag_finds_everyone_tagged(crowd_with
     assert listed["shown"] == listed["tabs"][""] == 3
     assert listed["tabs"]["lead"] == 2 and listed["tabs"]["customer"] == 1
     assert _exported(client, {"tag": "webinar"}) == ["ani", "budi", "dewi"]
+
+
+@pytest.mark.parametrize("who", ["rep", "other_rep"])
+def test_the_owner_filter_by_id_and_as_me_agrees_too(crowd_with_case_tags, client, request, who):
+    owner = request.getfixturevalue(who)
+    expected = sorted(Contact.objects.filter(owner=owner).values_list("full_name", flat=True))
+    assert expected  # the crowd gives each rep contacts
+    client.force_login(crowd_with_case_tags)
+    listed = _listed(client, {"owner": owner.pk})
+    assert listed["names"] == expected and listed["shown"] == listed["tabs"][""] == len(expected)
+    assert _exported(client, {"owner": owner.pk}) == expected
+    client.force_login(owner)  # "me" is whoever looks (reps see all here: CRM_SALES_CAN_READ_ALL)
+    listed = _listed(client, {"owner": "me", "tag": "webinar"})
+    mine = [n for n in expected if n in ("ani", "budi")]
+    assert listed["names"] == mine and listed["shown"] == listed["tabs"][""] == len(mine)
