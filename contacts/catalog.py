@@ -54,3 +54,26 @@ def catalog_ensure() -> int:
     ]
     InteractionKind.objects.bulk_create(missing)
     return len(missing)
+
+
+# Kinds a rep logs for anyone (a call, a meeting, a WhatsApp), listed first on every contact
+# whatever the industry scores. A slug not in the catalog (yet) is simply not listed.
+EVERY_INDUSTRY: frozenset[str] = frozenset({"whatsapp_sent", "call_made", "meeting_held"})
+
+
+def kind_choices(kinds, first: set[str], *, other_label: str) -> list:
+    """Choices for a kind <select>: the kinds in `first` (or EVERY_INDUSTRY), then the rest
+    in an optgroup named `other_label`; each group in label order. `kinds` are
+    InteractionKind rows. Without any first kind, one flat list."""
+    def by_label(group):
+        return sorted(group, key=lambda kind: kind.label.lower())
+
+    kinds = list(kinds)
+    mine = by_label(k for k in kinds if k.slug in first or k.slug in EVERY_INDUSTRY)
+    rest = by_label(k for k in kinds if k.slug not in first and k.slug not in EVERY_INDUSTRY)
+    if not mine:
+        return [(k.slug, k.label) for k in rest]
+    choices: list = [(k.slug, k.label) for k in mine]
+    if rest:
+        choices.append((other_label, [(k.slug, k.label) for k in rest]))
+    return choices

@@ -8,8 +8,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contacts.catalog import kind_choices
 from contacts.models import Channel, Contact, Industry, InteractionKind, Segment, Stage
 from contacts.selectors import owner_choices
+from contacts.services import normalize_phone
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -30,10 +32,14 @@ class InteractionForm(forms.Form):
     channel = forms.ChoiceField(label=_("Channel"), choices=[("", "—"), *Channel.choices], required=False)
     note = forms.CharField(label=_("Details"), required=False, max_length=500, widget=forms.TextInput)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, first_kinds: set[str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        # The label follows the active language (InteractionKind.label); order by intent, then name.
+        # The label follows the active language (InteractionKind.label).
         self.fields["kind"].label_from_instance = lambda kind: kind.label
+        if first_kinds is not None:
+            # The contact's industry's kinds first, every other kind under "Other" (issue 18, defect 8).
+            self.fields["kind"].choices = kind_choices(self.fields["kind"].queryset, first_kinds,
+                                                       other_label=_("Other interactions"))
 
     def clean_occurred_at(self):
         value = self.cleaned_data.get("occurred_at")
@@ -89,6 +95,14 @@ class ContactEditForm(forms.Form):
     # Consent changes made here are recorded as evidence (source "page") by contacts.consent.
 
     CONSENT_FIELDS = ("consent_email", "consent_whatsapp", "consent_sms", "do_not_contact")
+
+    def clean_phone(self):
+        # Checked here too, so a bad phone is named beside a bad email (the form's own check),
+        # not only once the email is fixed; contact_update normalises it again.
+        value = self.cleaned_data.get("phone")
+        if value:
+            normalize_phone(value)
+        return value
 
     @classmethod
     def for_contact(cls, contact: Contact, data=None) -> ContactEditForm:

@@ -46,6 +46,7 @@ from contacts.selectors import (
 )
 from crm import roles
 from crm.audit import audit
+from scoring import tasks as scoring_tasks
 
 ANY_ROLE = roles.ROLES
 PAGE_SIZE = 50
@@ -237,13 +238,18 @@ def _contact_for_change(request: HttpRequest, pk: int) -> Contact:
     return contact
 
 
+def _interaction_form(contact: Contact, **kwargs) -> InteractionForm:
+    """The "Log interaction" form, the kinds of the contact's industry listed first."""
+    return InteractionForm(first_kinds=scoring_tasks.kinds_scored_for(contact.industry), **kwargs)
+
+
 def _detail_context(request: HttpRequest, contact: Contact, **forms) -> dict:
     can_edit = roles.sees_all_contacts(request.user) or contact.owner_id == request.user.pk
     can_reassign = can_edit and roles.can_reassign(request.user)
     timeline = contact_timeline(contact)
     breakdown = score_breakdown_rows(contact)
     now = timezone.now()
-    fresh_interaction_form = InteractionForm(initial={"occurred_at": timezone.localtime(now)}) if can_edit else None
+    fresh_interaction_form = _interaction_form(contact, initial={"occurred_at": timezone.localtime(now)}) if can_edit else None
     return {
         "contact": contact,
         "can_edit": can_edit,
@@ -293,7 +299,7 @@ def _done(request: HttpRequest, contact: Contact, message: str) -> HttpResponse:
 @roles.role_required(*ANY_ROLE)
 def contact_log_interaction(request: HttpRequest, pk: int) -> HttpResponse:
     contact = _contact_for_change(request, pk)
-    form = InteractionForm(request.POST)
+    form = _interaction_form(contact, data=request.POST)
     if form.is_valid():
         data = {"note": form.cleaned_data["note"]} if form.cleaned_data["note"] else {}
         try:

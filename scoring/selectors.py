@@ -314,6 +314,7 @@ def versions_with_detail():
 def recent_rescore_runs(limit: int) -> list[RescoreRun]:
     return list(RescoreRun.objects.select_related("started_by")[:limit])
 
+
 def outcome_conversion_kinds() -> dict[str, str]:
     """Industry ("" = none) -> the interaction kind an import's outcome column ("Converted: 1")
     logs for a contact of that industry: a conversion the published rule set scoring that
@@ -332,3 +333,16 @@ def outcome_conversion_kinds() -> dict[str, str]:
         out[industry] = (next((k for k in preferred if k in counted), None) or min(counted, default=None)
                          or preferred[0])
     return out
+
+
+def kinds_scored_for(industry: str) -> set[str]:
+    """The interaction kinds that matter for a contact of `industry`: those the rule set
+    scoring it (its own, else the default) has rules on or counts as conversion. One query."""
+    version = (
+        RuleSetVersion.objects.filter(ruleset__active_version=F("pk"), ruleset__industry__in=[industry, ""])
+        .order_by("-ruleset__industry").values("pk")[:1]  # "" sorts last: the industry's own set first
+    )
+    scored = Rule.objects.filter(version_id=Subquery(version), interaction_kind__isnull=False)
+    converting = RuleSetVersion.conversion_kinds.through.objects.filter(rulesetversion_id=Subquery(version))
+    return set(scored.values_list("interaction_kind_id", flat=True).order_by()
+               .union(converting.values_list("interactionkind_id", flat=True).order_by()))

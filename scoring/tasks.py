@@ -115,3 +115,11 @@ def outcome_conversion_kinds() -> dict[str, str]:
     from scoring.selectors import outcome_conversion_kinds as kinds
 
     return kinds()
+
+
+def kinds_scored_for(industry: str) -> set[str]:
+    """The interaction kinds the rule set scoring a contact of `industry` has rules on or
+    counts as conversion (the contact page lists them first when logging an interaction)."""
+    from scoring.selectors import kinds_scored_for as kinds
+
+    return kinds(industry)

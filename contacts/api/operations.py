@@ -47,18 +47,17 @@ def consent_evidence(*, contact: Contact, flags: Mapping[str, bool], source: str
                       record_unchanged=True)
 
 
-def _field_error(name: str, exc: ValidationError) -> ValidationError:
-    return ValidationError({name: exc.messages})
-
-
 def _identity(data: Mapping[str, Any]) -> dict[str, Any]:
     """Normalised identity values of the input, for the duplicate check."""
     found: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
     for name, normalise in (("email", normalize_email), ("phone", normalize_phone)):
         try:
             found[name] = normalise(data.get(name))
         except ValidationError as exc:
-            raise _field_error(name, exc) from exc
+            errors[name] = exc.messages  # every bad field named at once, not only the first
+    if errors:
+        raise ValidationError(errors)
     return found
 
 
