@@ -30,6 +30,10 @@ def is_admin(user) -> bool:
     return ADMIN in roles_of(user)
 
 
+def is_marketer(user) -> bool:
+    return MARKETER in roles_of(user)
+
+
 def is_sales(user) -> bool:
     return SALES in roles_of(user)
 

@@ -45,6 +45,10 @@ TASK_HELP = {
 
 
 class TaskSerializer(serializers.ModelSerializer):
+    # Declared: an open task's outcome is "" (the schema says so too, beside the choices).
+    outcome = serializers.ChoiceField(choices=Outcome.choices, allow_blank=True, read_only=True,
+                                      help_text=TASK_HELP["outcome"])
+
     class Meta:
         model = Task
         fields = ["id", "contact", "type", "due_at", "assignee", "done_at", "done_by", "outcome", "note", "created_at"]

@@ -55,10 +55,13 @@ STATE_RULES: dict[str, dict[str, str]] = {
     "POST /api/campaigns/": {r"message|segment": "an email message and a segment that exist"},
     "POST /api/campaigns/{id}/send/": {r"segment|campaign": "a draft campaign whose segment still exists"},
     "POST /api/contacts/{id}/send/": {r"message": "the stage guardrails and the contact's consent allow it"},
+    "POST /api/webhooks/": {r"url": "a host that resolves (DNS) to a public address"},
+    "GET /api/tasks/": {r"assignee": "a user id or me"},
 }
 for _same, _as in (("PUT /api/segments/{id}/", "POST /api/segments/"), ("PATCH /api/segments/{id}/", "POST /api/segments/"),
                    ("POST /api/rulesets/{id}/publish/", "POST /api/rulesets/{id}/preview/"),
-                   ("PATCH /api/sequences/{id}/", "POST /api/sequences/")):
+                   ("PATCH /api/sequences/{id}/", "POST /api/sequences/"),
+                   ("PUT /api/webhooks/{id}/", "POST /api/webhooks/"), ("PATCH /api/webhooks/{id}/", "POST /api/webhooks/")):
     STATE_RULES[_same] = STATE_RULES[_as]
 
 
