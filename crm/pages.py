@@ -9,7 +9,7 @@ urlpatterns = [
     path("search/", views_search.search, name="search"),
     path("", include("contacts.urls")),
     path("", include("contacts.imports.urls")),
-    path("", include("contacts.urls_privacy")),
+    path("", include("contacts.privacy.urls")),
     path("", include("contacts.urls_segments")),
     path("", include("crm.urls_audit")),
     path("rules/", include("scoring.urls")),
