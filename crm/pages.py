@@ -10,7 +10,7 @@ urlpatterns = [
     path("", include("contacts.urls")),
     path("", include("contacts.imports.urls")),
     path("", include("contacts.privacy.urls")),
-    path("", include("contacts.urls_segments")),
+    path("", include("contacts.segments.urls")),
     path("", include("crm.urls_audit")),
     path("rules/", include("scoring.urls")),
     path("", include("nurture.urls")),
