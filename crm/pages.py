@@ -11,7 +11,7 @@ urlpatterns = [
     path("", include("contacts.imports.urls")),
     path("", include("contacts.privacy.urls")),
     path("", include("contacts.segments.urls")),
-    path("", include("crm.urls_audit")),
+    path("", include("crm.audit.urls")),
     path("rules/", include("scoring.urls")),
     path("", include("nurture.urls")),
     path("", include("followup.urls")),
