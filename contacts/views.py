@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from contacts import services, views_segments
+from contacts import services
 from contacts.forms import (
     BulkForm,
     ContactEditForm,
@@ -31,6 +31,7 @@ from contacts.forms import (
     add_service_errors,
 )
 from contacts.models import Contact, Industry, Note, Stage
+from contacts.segments import views as views_segments
 from contacts.selectors import (
     CONSENT_CHOICES,
     LIST_COUNT_CAP,

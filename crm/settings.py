@@ -163,7 +163,7 @@ CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # Task modules beyond each app's tasks.py, so a real worker registers them too.
-CELERY_IMPORTS = ["scoring.tasks_advisor", "contacts.tasks_privacy", "contacts.imports.tasks"]
+CELERY_IMPORTS = ["scoring.advisor.tasks", "contacts.privacy.tasks", "contacts.imports.tasks"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "nightly-rescore": {"task": "scoring.tasks.rescore_all_task", "schedule": timedelta(days=1)},

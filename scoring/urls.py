@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from scoring import views, views_backtest
+from scoring import views
+from scoring.advisor import views as views_backtest
 
 app_name = "rules"
 
@@ -19,7 +20,7 @@ urlpatterns = [
     path("version/<int:version_id>/", views.version_detail, name="version"),
     path("version/<int:version_id>/publish/", views.rollback, name="rollback"),
     path("rescore/<int:run_id>/progress.json", views.rescore_progress, name="progress"),
-    # Backtests of a version and the rule advisor of a rule set (scoring/views_backtest.py).
+    # Backtests of a version and the rule advisor of a rule set (scoring/advisor/views.py).
     path("version/<int:version_id>/backtest/", views_backtest.backtest_new, name="backtest_new"),
     path("backtest/<int:backtest_id>/", views_backtest.backtest_detail, name="backtest"),
     path("backtest/<int:backtest_id>/status.json", views_backtest.backtest_status, name="backtest_status"),

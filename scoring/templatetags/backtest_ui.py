@@ -13,7 +13,7 @@ from django.db.models import OuterRef, Subquery
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 
-from scoring.forms_backtest import BacktestForm
+from scoring.advisor.forms import BacktestForm
 from scoring.models import Backtest, RuleSetVersion
 
 register = template.Library()

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from scoring.backtest import backtest_run, backtest_start
+from scoring.advisor.backtest import backtest_run, backtest_start
 from scoring.models import Backtest, RuleSet
 
 from .conftest import CREATED_AT, PERIOD_END
@@ -92,7 +92,7 @@ def test_advisor_task_runs_on_commit_and_stores_its_run(shop_history, admin, dja
 
 
 def test_runs_are_listed_with_their_version_for_its_page(tiers, django_assert_max_num_queries):
-    from scoring.backtest import backtest_status_json, backtests_for
+    from scoring.advisor.backtest import backtest_status_json, backtests_for
 
     draft, published = tiers
     first = backtest_start(draft, None, PARAMS)

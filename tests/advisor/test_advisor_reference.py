@@ -19,8 +19,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from scoring import engine
 from scoring.advisor import advisor_run, advisor_start
-from scoring.advisor_stats import split_ids
-from scoring.backtest import auc
+from scoring.advisor.backtest import auc
+from scoring.advisor.stats import split_ids
 from scoring.models import Backtest, RuleSet
 from scoring.outcomes import observations_load, outcome_kinds, outcome_queryset, period_parse
 from scoring.selectors import version_to_engine

@@ -9,8 +9,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from scoring.advisor_stats import fit_logistic, nice, round_points, split_ids, threshold_at, threshold_for_precision, wilson
-from scoring.backtest import auc, deciles, report, stage_metrics
+from scoring.advisor.backtest import auc, deciles, report, stage_metrics
+from scoring.advisor.stats import fit_logistic, nice, round_points, split_ids, threshold_at, threshold_for_precision, wilson
 
 
 def test_wilson_interval_matches_known_values():

@@ -1,4 +1,4 @@
-"""Thresholds a sales team can work (scoring.advisor_thresholds, pure functions): the
+"""Thresholds a sales team can work (scoring.advisor.thresholds, pure functions): the
 capacity decides the prospect threshold, the default aims for ≥ 2× the base rate within
 25 % of contacts and says when the data do not allow it, leads separate interest from
 none, and a held-out set with fewer than 30 conversions is flagged as noise."""
@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from scoring.advisor_thresholds import (
+from scoring.advisor.thresholds import (
     MAX_SHARE,
     MIN_LIFT,
     capacity_share,

@@ -103,7 +103,7 @@ def test_admin_compares_a_draft_with_the_active_version(browse, screenshot, admi
 
 
 def test_progress_follows_a_running_backtest_then_shows_results(browse, screenshot, admin, shop):
-    from scoring.backtest import backtest_params, backtest_run
+    from scoring.advisor.backtest import backtest_params, backtest_run
     from scoring.models import Backtest, RuleSet
 
     default = RuleSet.objects.get(industry="")

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from contacts import privacy
 from contacts.models import Contact
+from contacts.privacy.tasks import retention_run_task
 from contacts.services import note_add
-from contacts.tasks_privacy import retention_run_task
 from crm.models import AuditEvent
 
 pytestmark = pytest.mark.django_db

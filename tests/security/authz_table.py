@@ -273,7 +273,7 @@ MATRIX: dict[str, list[Row]] = {
     "rules:advisor_new": [Row(**ADMIN_ONLY, kw={"ruleset_id": "ruleset"})],
     "rules:advisor": [Row(**ADMIN_ONLY, kw={"backtest_id": "advisor"})],
 
-    # --- Personal data and audit (contacts/urls_privacy.py, crm/urls_audit.py) -------------------
+    # --- Personal data and audit (contacts/privacy/urls.py, crm/audit/urls.py) -------------------
     "privacy:overview": [Row(sales=403, kw=CONTACT)],
     "privacy:consent_withdraw": [Row("POST", sales=403, marketer=302, admin=302, kw={**CONTACT, "channel": "=email"})],
     "privacy:profiling": [Row("POST", sales=403, marketer=403, admin=302, kw=CONTACT, data={"objects": "1"})],

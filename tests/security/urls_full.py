@@ -6,7 +6,7 @@ from django.urls.resolvers import URLResolver
 
 from crm.urls import urlpatterns as project_patterns
 
-OWN_MODULES = ("contacts.urls_privacy", "crm.urls_audit")
+OWN_MODULES = ("contacts.privacy.urls", "crm.audit.urls")
 
 
 def _included(patterns, module: str) -> bool:

@@ -34,7 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         from scoring.advisor import advisor_run, advisor_start
-        from scoring.backtest import report_lines
+        from scoring.advisor.backtest import report_lines
         from scoring.models import Backtest, RuleSet
 
         industry = "" if opts["industry"] == "default" else opts["industry"]

@@ -14,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--end")
 
     def handle(self, *args, version, compare_to, outcome, start, end, **options):
-        from scoring.backtest import backtest_params, backtest_run, report_lines
+        from scoring.advisor.backtest import backtest_params, backtest_run, report_lines
         from scoring.models import Backtest, RuleSetVersion
 
         target = RuleSetVersion.objects.filter(pk=version).first()

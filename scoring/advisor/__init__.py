@@ -1,5 +1,5 @@
 """The rule advisor, as a run: check the parameters, start a run on a rule set's draft, and (in the
-worker) load the contacts with a known outcome, split them 70/30, ask scoring.advisor_stats for a
+worker) load the contacts with a known outcome, split them 70/30, ask scoring.advisor.stats for a
 suggestion learned on the 70 %, write it into the draft and backtest it on the 30 % beside the active
 version. The method, and the shape of the stored results, are in docs/decisions.md ("The rule advisor")."""
 
@@ -13,15 +13,15 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.audit import audit
-from scoring import advisor_thresholds as thresholds
-from scoring.backtest import ProgressFn, compare, evaluate, needs_data, queue_run, run_tracked
+from scoring.advisor import thresholds
+from scoring.advisor.backtest import ProgressFn, compare, evaluate, needs_data, queue_run, run_tracked
 from scoring.models import Backtest, Rule, RuleSet, RuleSetVersion
 from scoring.outcomes import observations_load, outcome_kinds, outcome_queryset, period_parse
 from scoring.rulesets import rule_validate, version_draft
 from scoring.selectors import version_to_engine
 
 if TYPE_CHECKING:
-    from scoring.advisor_stats import Evidence, Suggestion
+    from scoring.advisor.stats import Evidence, Suggestion
 
 DEFAULTS: dict[str, Any] = {
     "outcome": "conversion",
@@ -107,7 +107,7 @@ def advisor_run(*, backtest_id: int) -> Backtest | None:
 
 def _advise_work(backtest: Backtest, progress: ProgressFn) -> dict[str, Any]:
     # Imported here, in the worker: numpy stays out of every web process's URL configuration.
-    from scoring import advisor_stats as stats
+    from scoring.advisor import stats
 
     options = {**DEFAULTS, **backtest.params}
     version = backtest.version

@@ -18,9 +18,9 @@ import numpy as np
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from scoring import advisor_thresholds as thresholds
 from scoring import engine
-from scoring.backtest import auc
+from scoring.advisor import thresholds
+from scoring.advisor.backtest import auc
 from scoring.models import Rule
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from contacts import attribute_filters, segments
-from contacts.forms_segments import SegmentForm
 from contacts.models import Segment
+from contacts.segments.forms import SegmentForm
 from contacts.selectors import CONSENT_CHOICES, LIST_COUNT_CAP, ContactFilter, capped_count, segment_contacts
 from crm import roles
 

@@ -1,4 +1,4 @@
-"""Forms of the backtest and advisor pages: parsing only. The services (scoring.backtest,
+"""Forms of the backtest and advisor pages: parsing only. The services (scoring.advisor.backtest,
 scoring.advisor) validate the parameters again and name the field of any problem,
 which `errors_from_service` files under the matching form field."""
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from crm import views_audit
+from crm.audit import views as views_audit
 
 app_name = "audit"
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from contacts import views_segments
+from contacts.segments import views as views_segments
 
 app_name = "segments"
 

@@ -244,7 +244,7 @@ def backtest_start(version: RuleSetVersion, by, params: dict[str, Any] | None = 
 
 def queue_run(task_name: str, backtest_id: int) -> None:
     """Send a stored run to the workers (the task module is imported late: it imports us)."""
-    from scoring import tasks_advisor
+    from scoring.advisor import tasks as tasks_advisor
 
     getattr(tasks_advisor, task_name).delay(backtest_id)
 

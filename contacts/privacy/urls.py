@@ -4,7 +4,7 @@ URL names (namespace `privacy`): overview, consent_withdraw, profiling, access, 
 
 from django.urls import path
 
-from contacts import views_privacy as views
+from contacts.privacy import views
 
 app_name = "privacy"
 

@@ -1,6 +1,6 @@
 """Backtest and rule-advisor pages (admins only), mounted under /rules/.
 
-- A version's backtest: form -> scoring.backtest.backtest_start -> /rules/backtest/<id>/,
+- A version's backtest: form -> scoring.advisor.backtest.backtest_start -> /rules/backtest/<id>/,
   which shows progress while the task runs (static/js/progress.js polls
   status.json; without JS a link reloads) and then the stored results.
 - A rule set's advisor: form -> scoring.advisor.advisor_start -> /rules/advisor/<id>/:
@@ -23,9 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from contacts.models import IntentLevel
 from crm.roles import ADMIN, role_required
 from scoring.advisor import advisor_start
-from scoring.advisor_thresholds import MIN_CONVERSIONS
-from scoring.backtest import backtest_start, backtest_status_json, backtests_for
-from scoring.forms_backtest import AdvisorForm, BacktestForm, errors_from_service
+from scoring.advisor.backtest import backtest_start, backtest_status_json, backtests_for
+from scoring.advisor.forms import AdvisorForm, BacktestForm, errors_from_service
+from scoring.advisor.thresholds import MIN_CONVERSIONS
 from scoring.models import Backtest, RuleSet, RuleSetVersion
 from scoring.outcomes import outcome_queryset, period_parse
 
