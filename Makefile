@@ -6,6 +6,8 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 DEMO_CONTACTS ?= 3000
 PYTEST_ARGS ?=
+# make test JOBS=2 (or auto): the suite in that many pytest-xdist processes; 0 runs it in this one.
+JOBS ?= 0
 SIZE ?= S
 # make demo DATA=bank (or shoppers): a real public data set from data/ instead of generated contacts.
 DATA ?=
@@ -47,9 +49,10 @@ demo: venv messages
 	$(DEV_ENV) $(VPY) manage.py runserver 127.0.0.1:8000
 
 # pytest options live in the pytest config (its settings module, crm.settings_test, turns DEBUG on);
-# PYTEST_ARGS is for ad-hoc additions.
+# PYTEST_ARGS is for ad-hoc additions. With JOBS, each xdist process has its own test database and
+# Redis databases (crm/settings_test.py); loadgroup keeps the fault tests on one process (one throwaway cluster).
 test: venv messages
-	$(VPY) -m pytest $(PYTEST_ARGS)
+	$(VPY) -m pytest $(if $(filter-out 0,$(JOBS)),-n $(JOBS) --dist loadgroup) $(PYTEST_ARGS)
 
 bench: venv
 	$(VPY) -m bench $(if $(SIZE),--size $(SIZE))

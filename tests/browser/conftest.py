@@ -77,4 +77,4 @@ def browse(chromium, live_server, transactional_db) -> Iterator[Callable]:
 
 # The nurture fixtures (a real SMTP server process, the starter library, a contact in a stage) for
 # the nurture walk-through; one session-wide chromium serves every browser test.
-from tests.nurture.conftest import library, message, person, smtp_server  # noqa: E402, F401
+from tests.nurture.conftest import library, message, person, smtp_server, smtp_sink  # noqa: E402, F401

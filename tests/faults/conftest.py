@@ -18,6 +18,14 @@ FIGURES: list[tuple[str, dict]] = []
 _db_names = itertools.count(1)
 
 
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (`make test JOBS=2`, --dist loadgroup) every fault test goes to the same
+    process: the throwaway cluster is built once, and no two fault tests load the machine at once."""
+    for item in items:
+        if item.get_closest_marker("faults"):
+            item.add_marker(pytest.mark.xdist_group("faults"))
+
+
 def pytest_terminal_summary(terminalreporter):
     if FIGURES:
         terminalreporter.section("fault and load figures")

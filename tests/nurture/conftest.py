@@ -34,27 +34,38 @@ class SmtpServer:
         return [email.message_from_bytes(m.as_bytes(), policy=email.policy.default) for m in box]
 
 
-@pytest.fixture
-def smtp_server(tmp_path, settings):
+@pytest.fixture(scope="session")
+def smtp_sink(tmp_path_factory):
+    """The SMTP server process, started once per test process (a start costs a Python and aiosmtpd
+    import); smtp_server empties its Maildir for each test."""
     try:
         import aiosmtpd  # noqa: F401
     except ImportError:
         skip_or_fail("aiosmtpd is not installed (requirements-dev.txt)")
-    port, maildir = _free_port(), tmp_path / "maildir"
+    port, maildir = _free_port(), tmp_path_factory.mktemp("smtp") / "maildir"
     process = subprocess.Popen([sys.executable, str(SINK), str(port), str(maildir)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         ready = process.stdout.readline().strip()
         assert ready == "ready", process.stderr.read()
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-        settings.CRM_BASE_URL = "https://crm.example.co.id"
         yield SmtpServer(port, maildir)
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def smtp_server(smtp_sink, settings):
+    assert smtp_sink.maildir.exists(), "the SMTP server process has stopped"
+    for sub in ("new", "cur", "tmp"):  # what earlier tests were sent
+        for path in (smtp_sink.maildir / sub).iterdir():
+            path.unlink()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_sink.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.CRM_BASE_URL = "https://crm.example.co.id"
+    return smtp_sink
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from scoring.engine import (
     Touch,
 )
 
+# The engine is pure Python: the same in both CI passes, so CI runs it once (README, Tests).
+pytestmark = pytest.mark.backend_independent
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 PROPERTY_SETTINGS = settings(max_examples=100, deadline=None)
 

@@ -71,7 +71,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("filters", "expected"), CASES, ids=[str(f) for f, _e in CASES])
+# Ids must be the same in every pytest-xdist process's collection: the moment is named, not printed.
+@pytest.mark.parametrize(("filters", "expected"), CASES,
+                         ids=[str(f).replace((NOW - timedelta(days=5)).isoformat(), "now-5d") for f, _e in CASES])
 def test_each_filter_kind(crowd, filters, expected):
     assert names(filters, crowd) == expected
 
