@@ -66,14 +66,14 @@ def today_item(task: Task, now: datetime) -> TodayItem:
 def today(user, *, now: datetime | None = None, limit: int = 200) -> list[TodayItem]:
     """The user's own day, most urgent first: overdue tasks (oldest first), new prospects not yet
     contacted (their follow-up task, or the prospect itself when it has none; longest wait first),
-    then tasks due later today. Two queries."""
+    then tasks due later today. Two queries (the owner comes along: the WhatsApp text names them)."""
     now = now or timezone.now()
     uncontacted = Q(contact__stage=Stage.PROSPECT, contact__first_contacted_at__isnull=True)
     tasks = list(Task.objects.filter(Q(due_at__lt=day_end(now)) | uncontacted, assignee=user, done_at__isnull=True)
-                 .select_related("contact").order_by("due_at", "id")[:limit])
+                 .select_related("contact", "contact__owner").order_by("due_at", "id")[:limit])
     open_task = Task.objects.filter(contact=OuterRef("pk"), done_at__isnull=True)
     new = list(Contact.objects.filter(owner=user, stage=Stage.PROSPECT, first_contacted_at__isnull=True)
-               .exclude(Exists(open_task)).order_by("stage_changed_at", "id")[:limit])
+               .select_related("owner").exclude(Exists(open_task)).order_by("stage_changed_at", "id")[:limit])
 
     items = [today_item(t, now) for t in tasks]
     items += [TodayItem(c, None, 1, c.stage_changed_at or c.created_at) for c in new]

@@ -12,6 +12,7 @@ from django.utils import timezone
 from contacts.consent import consent_set
 from contacts.models import Contact, Interaction
 from crm.models import AuditEvent
+from followup.services import task_create
 from nurture import whatsapp
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +70,22 @@ def test_the_prospect_queue_shows_the_link_per_row_and_reads_the_library_once(cl
         html = client.get("/prospects/mine/").content.decode()
     assert html.count('data-testid="whatsapp-link"') == 6
 
+
+
+def test_today_shows_the_link_on_each_row_that_may_have_one(client_for, rep, wa_prospect, make_contact,
+                                                            django_assert_max_num_queries):
+    due = timezone.now() - timedelta(hours=1)
+    chatty = [make_contact(phone=f"08123457{n:04d}", consent_whatsapp=True, owner=rep) for n in range(4)]
+    silent = make_contact(phone="081234579999", owner=rep)  # no WhatsApp consent: a call only
+    for person in [*chatty, silent]:
+        task_create(contact=person, type="whatsapp", due_at=due, by=rep)
+    client = client_for(rep)
+    client.get("/today/")  # warm up the session and caches
+    with django_assert_max_num_queries(14):
+        html = client.get("/today/").content.decode()
+    # The four with consent and the new prospect (wa_prospect, not yet contacted); not the fifth.
+    assert html.count('data-testid="whatsapp-link"') == 5
+    assert f"/contacts/{silent.pk}/whatsapp/" not in html and "+6281234579999" in html
 
 # --- The prefilled text ------------------------------------------------------------
 
