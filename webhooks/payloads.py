@@ -38,16 +38,9 @@ def interactions_logged(interactions: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def task_completed(task: Any, by_id: int | None) -> list[dict[str, Any]]:
-    # The task model belongs to the follow-up app; read what it has, by name.
-    def get(*names: str) -> Any:
-        for name in names:
-            if hasattr(task, name):
-                return getattr(task, name)
-        return None
-
-    return [{"task_id": task.pk, "contact_id": get("contact_id"), "type": get("type", "kind"),
-             "outcome": get("outcome"), "assignee_id": get("assignee_id"), "done_at": _when(get("done_at")),
-             "by_user_id": by_id}]
+    # A followup.Task (webhooks does not import followup: the signal hands the row over).
+    return [{"task_id": task.pk, "contact_id": task.contact_id, "type": task.type, "outcome": task.outcome,
+             "assignee_id": task.assignee_id, "done_at": _when(task.done_at), "by_user_id": by_id}]
 
 
 def contact_erased(contact_id: int, external_ref: str | None) -> list[dict[str, Any]]:

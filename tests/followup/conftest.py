@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.nurture.conftest import no_smtp_server, smtp_server  # noqa: F401 - fixtures shared with nurture
+from tests.nurture.conftest import no_smtp_server, smtp_server, smtp_sink  # noqa: F401 - fixtures shared with nurture
 
 WALK = ("form_submitted", "form_submitted", "price_requested", "demo_requested")
 

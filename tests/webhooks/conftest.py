@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.nurture.conftest import smtp_server  # noqa: F401 - the real SMTP sink, for the disable email
+from tests.nurture.conftest import smtp_server, smtp_sink  # noqa: F401 - the real SMTP sink, for the disable email
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECRET = "whsec_test_0123456789abcdef"

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from contacts import events as contact_events
 from contacts.models import Contact, Interaction
 from contacts.privacy import contact_erase
 from contacts.services import Event as InteractionEvent
 from contacts.services import contact_set_stage, contacts_assign_owner, interaction_log, interactions_log_many
+from followup.services import task_complete, task_create
 from webhooks.delivery import deliveries_send, deliveries_sweep
 from webhooks.models import Delivery, Endpoint, Event
 from webhooks.services import delivery_redeliver, endpoint_save
@@ -44,10 +43,10 @@ def test_each_event_reaches_the_receiver_signed_with_minimal_data(endpoint, rece
     with on_commit():
         many = interactions_log_many(events=[InteractionEvent(contact=contact, kind="email_opened"),
                                              InteractionEvent(contact=contact, kind="page_viewed")])
-    task = SimpleNamespace(pk=41, contact_id=contact.pk, type="call", outcome="reached", assignee_id=rep.pk,
-                           done_at=timezone.now())
-    with on_commit(), transaction.atomic():
-        contact_events.task_completed.send(sender=None, task=task, by=rep)
+    task = task_create(contact=contact, type="call", due_at=timezone.now(), assignee=rep, by=admin)
+    with on_commit():
+        task_complete(task=task, outcome="reached", note="Called", by=rep)
+    call = Interaction.objects.get(contact=contact, kind="call_made")  # the completed task's own interaction
     with on_commit():
         contact_erase(contact=contact, by=admin)
 
@@ -64,8 +63,10 @@ def test_each_event_reaches_the_receiver_signed_with_minimal_data(endpoint, rece
         "score": 0, "changed_at": None, "by_user_id": admin.pk}
     assert by_type["contact.assigned"][0]["data"] == {"contact_id": contact.pk, "owner_id": rep.pk, "by_user_id": admin.pk}
     assert sorted(b["data"]["interaction_id"] for b in by_type["interaction.logged"]) == sorted(
-        [logged.interaction.pk] + [m.interaction.pk for m in many])
-    assert by_type["task.completed"][0]["data"]["outcome"] == "reached"
+        [logged.interaction.pk] + [m.interaction.pk for m in many] + [call.pk])
+    assert by_type["task.completed"][0]["data"] | {"done_at": None} == {
+        "task_id": task.pk, "contact_id": contact.pk, "type": "call", "outcome": "reached", "assignee_id": rep.pk,
+        "done_at": None, "by_user_id": rep.pk}
     assert by_type["contact.erased"][0]["data"] == {"contact_id": contact.pk, "external_ref": "CRM-7", "erase": True}
     for r in received:
         body = r.json()
@@ -279,7 +280,7 @@ def test_changes_of_one_transaction_wake_the_workers_once(endpoint, receiver, ma
 
 def test_an_import_announces_its_new_contacts_and_their_activity(endpoint, receiver, admin, on_commit, tmp_path):
     """The importer's bulk insert sends contacts_created and interactions_logged like the services do."""
-    from contacts.importer import import_file
+    from contacts.imports.run import import_file
 
     endpoint(events=["contact.created", "interaction.logged"])
     path = tmp_path / "pameran.csv"
