@@ -95,5 +95,5 @@ class _RepRoster:
         return rep
 
     def save(self) -> None:
-        for rep_id in set(self.picks):
+        for rep_id in sorted(set(self.picks)):  # one order: concurrent batches never deadlock
             SalesRepProfile.objects.update_or_create(user_id=rep_id, defaults={"last_assigned_at": self.turn[rep_id]})

@@ -210,7 +210,7 @@ def time_to_stage(*, by: str = "industry", date_from=None, date_to=None, industr
     for row in rollup:
         group = totals.setdefault(row[by] or "", dict.fromkeys(STAGES, 0))
         group[row["stage"]] += row["n"]
-    keys = sorted(totals, key=lambda k: -sum(totals[k].values()))
+    keys = sorted(totals, key=lambda k: (-sum(totals[k].values()), k))  # a tie in size: by name, every time
     if by == "source":
         keys = keys[:limit]
     since = date_from or (now or timezone.now()) - timedelta(days=TIMING_DEFAULT_DAYS)

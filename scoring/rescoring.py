@@ -191,11 +191,14 @@ def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime | None) -> B
         finally:
             if gc_was_enabled:
                 gc.enable()
-        written = _write_scores(updates, now)
+        # One transaction for a batch's scores, its stage changes and what they set off (owners, follow-up
+        # tasks, enrollments, webhook outbox rows): nobody sees a prospect without its owner.
+        with transaction.atomic():
+            written = _write_scores(updates, now)
+            moved = [(row["id"], row["stage"], result, version) for row, result, version in moves if row["id"] in written]
+            _moves_record(moved, now)
         outcome.scored += len(written) + len(unchanged)
         outcome.written |= written | unchanged
-        moved = [(row["id"], row["stage"], result, version) for row, result, version in moves if row["id"] in written]
-        _moves_record(moved, now)
         for _pk, from_stage, result, _version in moved:
             outcome.stage_changes += 1
             outcome.transitions[(from_stage, result.stage)] += 1
