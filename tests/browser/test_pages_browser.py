@@ -52,7 +52,7 @@ def test_marketer_walks_the_funnel_and_filters_a_stage_list(browse, screenshot, 
     expect(page.locator("table .cell-title")).to_have_count(2)
     screenshot(page, "contacts_leads")
 
-    page.get_by_label("Search").fill("Lukas")
+    page.get_by_label("Search", exact=True).fill("Lukas")
     page.get_by_role("button", name="Apply filters").click()
     expect(page.locator("table .cell-title")).to_have_count(1)
     expect(page.locator("table .cell-title")).to_have_text("Lukas Lead")
