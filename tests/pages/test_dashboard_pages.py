@@ -119,7 +119,9 @@ def test_dashboard_query_count_is_fixed(client_for, marketer, journey):
     few = queries()
     add(27)
     assert queries() == few
-    assert few <= 16
+    # 14 on SQLite; PostgreSQL adds three planner estimates (pg_class). The follow-up panel reads tasks and
+    # the follow-up notes of earlier versions: a count and a list each.
+    assert few <= 18
 
 
 def test_indonesian_formats_stay_out_of_svg_coordinates(client, marketer, funnel_data, settings):
