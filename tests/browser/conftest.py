@@ -48,6 +48,17 @@ def screenshot() -> Callable:
     return take
 
 
+# htmx logs a request cut short by leaving the page (the bell's refresh, a last duplicate check) as
+# htmx:sendAbort and htmx:afterRequest. That is the browser doing its job; a real failure still logs
+# htmx:responseError or htmx:sendError, which stay errors.
+ABORTED_REQUEST_LOGS = ("htmx:sendAbort", "htmx:afterRequest")
+
+
+def _collect_console_error(errors: list[str], msg) -> None:
+    if msg.type == "error" and not msg.text.startswith(ABORTED_REQUEST_LOGS):
+        errors.append(f"{msg.text} @ {msg.location}")
+
+
 @pytest.fixture
 def browse(chromium, live_server, transactional_db) -> Iterator[Callable]:
     """browse(user, locale="en-US", width=1360) -> a page logged in through the real login form.
@@ -60,7 +71,7 @@ def browse(chromium, live_server, transactional_db) -> Iterator[Callable]:
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.errors = []
-        page.on("console", lambda msg: page.errors.append(f"{msg.text} @ {msg.location}") if msg.type == "error" else None)
+        page.on("console", lambda msg: _collect_console_error(page.errors, msg))
         page.on("pageerror", lambda exc: page.errors.append(str(exc)))
         page.base = live_server.url
         page.goto(live_server.url + "/accounts/login/")
