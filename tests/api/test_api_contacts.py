@@ -60,14 +60,14 @@ def test_detail_explains_the_score_and_the_stage_history(api_for, marketer, make
     body = client.get(f"/api/contacts/{contact.pk}/").json()
     assert body["stage"] == "lead"
     breakdown = body["score_breakdown"]
-    assert breakdown["score"] == body["score"] == 25
+    assert breakdown["score"] == body["score"] == 45  # a request and a phone number; the bar is 50
     labels = {hit["label"]: hit for hit in breakdown["hits"]}
-    assert labels["Asked for a price"]["points"] == "20.00"
+    assert labels["Asked for a price"]["points"] == "40.00"
     assert labels["Asked for a price"]["interactions"] == [contact.interactions.get().pk]
     assert labels["Has a phone number"]["points"] == "5.00"
     (change,) = body["stage_history"]
     assert (change["from_stage"], change["to_stage"], change["reason_code"]) == ("contact", "lead", "lead")
-    assert "25" in change["reason"] and "20" in change["reason"]
+    assert "45" in change["reason"] and "20" in change["reason"]
 
 
 def test_detail_query_count(api_for, admin, make_contact, log, playbooks, django_assert_max_num_queries):

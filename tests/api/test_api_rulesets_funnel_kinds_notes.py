@@ -26,7 +26,7 @@ def test_rulesets_show_the_active_version_rules_and_policy(api_for, marketer, de
     assert (version["status"], version["lead_threshold"], version["prospect_threshold"]) == ("published", 20, 50)
     assert "purchase" in version["conversion_kinds"]
     price = next(rule for rule in version["rules"] if rule["label"] == "Asked for a price")
-    assert (price["type"], price["interaction_kind"], price["points"], price["window_days"]) == ("interaction", "price_requested", 20.0, 30)
+    assert (price["type"], price["interaction_kind"], price["points"], price["window_days"]) == ("interaction", "price_requested", 40.0, 30)
     assert default["draft"] is None
 
 

@@ -85,7 +85,7 @@ def test_admin_compares_a_draft_with_the_active_version(browse, screenshot, admi
 
     default = RuleSet.objects.get(industry="")
     draft = version_draft(ruleset=default, by=admin)
-    draft.rules.filter(interaction_kind_id="demo_requested").update(points=40)  # buyers asked for demos
+    draft.rules.filter(interaction_kind_id="demo_requested").update(points=60)  # buyers asked for demos
     page = browse(admin)
     page.goto(page.base + f"/rules/{default.pk}/draft/")
     panel = page.locator("#backtest")

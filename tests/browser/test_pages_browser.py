@@ -23,7 +23,7 @@ def story(playbooks, make_contact, log, rep):
         log(rina, kind)
     lukas = make_contact(full_name="Lukas Lead", phone="081299990002", company="CV Sinar", industry="other")
     log(lukas, "form_submitted")
-    log(lukas, "price_requested")
+    log(lukas, "content_downloaded")  # interest only: a price question would make him a prospect
     lala = make_contact(full_name="Lala Lead", phone="081299990003", owner=rep)
     log(lala, "form_submitted")
     log(lala, "email_clicked")

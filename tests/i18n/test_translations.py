@@ -139,10 +139,10 @@ def _text(response) -> str:
 @pytest.fixture
 def prospect(playbooks, make_contact, log):
     """A contact promoted to lead and then prospect by the general playbook: the phone gives 5,
-    a form 12, two price requests 20 each; a price request is the intent a prospect needs."""
+    two forms 12 each, a price request 40; a price request is the intent a prospect needs."""
     contact = make_contact(full_name="Rina Wijaya", phone="0812-3456-7890", company="PT Maju Jaya")
     log(contact, "form_submitted")
-    log(contact, "price_requested")
+    log(contact, "form_submitted")
     log(contact, "price_requested")
     assert contact.stage == "prospect", contact.score_breakdown
     return contact

@@ -30,13 +30,13 @@ def default_set(playbooks) -> RuleSet:
 @pytest.fixture
 def history(default_set, make_contact, log) -> dict[str, list[Contact]]:
     """Nine contacts of industry "other" with known outcomes, scored by the general playbook
-    as of just before each purchase: converters 25, 25, 25, 1; the others 12, 1, 0, 0, 0.
-    AUC = (15 + 3.5) / 20 = 0.925; base rate 4/9; the three 25s fill decile 1 (all converted)."""
+    as of just before each purchase: converters 40, 40, 40, 1; the others 12, 1, 0, 0, 0.
+    AUC = (15 + 3.5) / 20 = 0.925; base rate 4/9; the three 40s fill decile 1 (all converted)."""
     now = timezone.now()
     converters, others = [], []
     for n in range(3):
         contact = make_contact(full_name=f"Dewi Demo {n}")
-        log(contact, "demo_requested", occurred_at=now - timedelta(days=10))  # +25
+        log(contact, "demo_requested", occurred_at=now - timedelta(days=10))  # +40
         log(contact, "purchase", occurred_at=now - timedelta(days=5))  # the outcome: never counted
         converters.append(contact)
     browser = make_contact(full_name="Budi Browser")
@@ -55,9 +55,9 @@ def history(default_set, make_contact, log) -> dict[str, list[Contact]]:
 
 @pytest.fixture
 def draft(default_set, admin) -> RuleSetVersion:
-    """A draft that also rewards a form (+12 -> +30): Fajar Form (no purchase) now outscores the buyers."""
+    """A draft that also rewards a form (+12 -> +50): Fajar Form (no purchase) now outscores the buyers."""
     version = version_draft(ruleset=default_set, by=admin)
-    version.rules.filter(interaction_kind_id="form_submitted").update(points=30)
+    version.rules.filter(interaction_kind_id="form_submitted").update(points=50)
     return version
 
 
@@ -149,10 +149,10 @@ def test_backtest_runs_and_shows_auc_deciles_and_stages(client_for, admin, defau
     assert '<span class="stat-value" data-result="conversions">4</span>' in body
     assert "44.4%" in body  # base rate 4/9
     assert "2.25×" in body  # top-decile lift: 100 % / 44.4 %
-    # The decile chart: server-rendered SVG, decile 1 (the three 25s) converted fully.
+    # The decile chart: server-rendered SVG, decile 1 (the three 40s) converted fully.
     chart = body[body.index('data-chart="deciles"'):]
     assert "<svg" in chart and 'data-decile="1"' in chart and 'data-decile="10"' not in chart
-    assert "Decile 1 (scores 25–25): 3 of 3 converted, 100%" in chart
+    assert "Decile 1 (scores 40–40): 3 of 3 converted, 100%" in chart
     svg_numbers_use_dots(body)
     # Lead (≥ 20) holds the three buyers who asked for a demo: precision 100 %, recall 75 %.
     lead = re.search(r'<tr data-stage="lead">(.*?)</tr>', body, flags=re.S).group(1)
@@ -182,7 +182,7 @@ def test_backtest_of_a_draft_beside_the_active_version(client_for, admin, defaul
     compare = body[body.index('data-result="compare"'):body.index("backtest-versions")]
     assert f"{default_set.name} v{draft.number} (Draft)" in compare and f"{default_set.name} v{active.number} (Published)" in compare
     aucs = re.findall(r'data-compare="auc"><strong>([0-9.]+)</strong>', compare)
-    # The draft rewards a form Fajar filled without buying (30 > 25): it ranks worse.
+    # The draft rewards a form Fajar filled without buying (50 > 40): it ranks worse.
     assert aucs[1] == "0.925" and float(aucs[0]) < 0.925
     assert len(set(re.findall(r'id="(bt-deciles-\d)-title"', body))) == 2  # chart ids stay unique
 

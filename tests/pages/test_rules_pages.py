@@ -275,16 +275,16 @@ def test_edit_rule(client_for, admin, draft):
     page = client.get(url)
     assert page.status_code == 200
     assert page.context["form"].initial["value"] == ""
-    data = rule_data(type="interaction", label="Requested a demo", points="40", interaction_kind="demo_requested",
+    data = rule_data(type="interaction", label="Requested a demo", points="45", interaction_kind="demo_requested",
                      window_days="90", max_occurrences="1")
     response = client.post(url, data)
     assert response.status_code == 302
     rule.refresh_from_db()
-    assert (rule.points, rule.window_days) == (40, 90)
+    assert (rule.points, rule.window_days) == (45, 90)
     event = AuditEvent.objects.get(action="change", details__what="rule_changed")
     assert event.details["rule"] == rule.pk and "points" in event.details["fields"]
     # The active version keeps its own copy untouched.
-    assert draft.ruleset.active_version.rules.get(label="Requested a demo").points == 25
+    assert draft.ruleset.active_version.rules.get(label="Requested a demo").points == 40
 
 
 def test_edit_rule_with_invalid_value_shows_error(client_for, admin, draft):

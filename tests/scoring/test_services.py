@@ -27,17 +27,17 @@ def test_interactions_promote_contact_to_lead_to_prospect_with_reasons(playbooks
     assert (person.stage, person.score) == ("contact", 12)
     log(person, "form_submitted")
     assert (person.stage, person.score) == ("lead", 24)
-    log(person, "price_requested")
-    assert person.stage == "lead"  # 44 < prospect threshold 50
-    log(person, "demo_requested")
-    assert (person.stage, person.score) == ("prospect", 69)
+    log(person, "content_downloaded")
+    assert (person.stage, person.score) == ("lead", 32)  # interest, however much, is not intent
+    log(person, "price_requested")  # asking for a price is: the request and the forms make a prospect
+    assert (person.stage, person.score) == ("prospect", 72)
 
     changes = list(person.stage_changes.order_by("changed_at"))
     assert [(c.from_stage, c.to_stage, c.reason_code) for c in changes] == [("contact", "lead", "lead"), ("lead", "prospect", "prospect")]
     general = RuleSet.objects.get(industry="").active_version
     assert all(c.ruleset_version == general for c in changes)
-    assert changes[1].reason_params["intent_kind"] == "demo_requested"
-    assert "69 ≥" in changes[1].reason_text and "demo_requested" in changes[1].reason_text
+    assert changes[1].reason_params["intent_kind"] == "price_requested"
+    assert "72 ≥" in changes[1].reason_text and "price_requested" in changes[1].reason_text
     assert breakdown_reconciles(person.score_breakdown, person.score)
     labels = {h["label"]: h for h in person.score_breakdown["hits"]}
     assert labels["Filled a landing-page form"]["count"] == 2
