@@ -262,6 +262,7 @@ class StageChange(models.Model):
         DEMOTED_INACTIVE = "demoted_inactive", _("Inactive")
         MANUAL = "manual", _("Set by hand")
         MERGED = "merged", _("Merged")
+        ROLLED_BACK = "rolled_back", _("Returned by a rollback")
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="stage_changes", verbose_name=_("contact"))
     from_stage = models.CharField(_("from"), max_length=10, choices=Stage.choices)

@@ -37,4 +37,6 @@ def reason_text(code: str, params: Mapping[str, Any], user=None) -> str:
         return text
     if code == "merged":
         return _("merged with contact #%(other)s") % p
+    if code == "rolled_back":
+        return _("returned where it was before v%(from_number)s: the rules were rolled back to v%(to_number)s") % p
     return code

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.catalog import catalog_ensure
-from contacts.models import Contact, InteractionKind, Stage
+from contacts.events import stage_changes_recorded
+from contacts.models import Contact, InteractionKind, Stage, StageChange
 from crm.audit import audit
 from scoring import engine
 from scoring.models import Rule, RuleSet, RuleSetVersion
@@ -169,17 +170,35 @@ def rule_delete(*, rule: Rule, by=None) -> None:
     audit(by, "change", version, what="rule_deleted", rule=rule_id, label=label)
 
 
-@transaction.atomic
 def version_publish(*, version: RuleSetVersion, by=None, rescore: bool = True) -> RuleSetVersion:
     """Make a draft (or an older version, to roll back) the active one and rescore. The audit
     row is written here, so a publish from a page, the API or a command is recorded alike."""
+    return _publish(version=version, by=by, rescore=rescore, return_moved=False).version
+
+
+@dataclass(frozen=True)
+class Published:
+    version: RuleSetVersion
+    returned: int | None  # contacts a rollback returned; None when it was not asked to
+
+
+def version_rollback(*, version: RuleSetVersion, by=None, return_moved: bool = False) -> Published:
+    """Publish an archived version again. With `return_moved`, the contacts the version rolled
+    back from moved, and nothing moved since, go back to where they were (`rollback_returns`)."""
+    if version.status != RuleSetVersion.Status.ARCHIVED:
+        raise ValidationError({"version": _("Only an archived version can be published again.")})
+    return _publish(version=version, by=by, rescore=True, return_moved=return_moved)
+
+
+@transaction.atomic
+def _publish(*, version: RuleSetVersion, by, rescore: bool, return_moved: bool) -> Published:
     version = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
     ruleset = RuleSet.objects.select_for_update().get(pk=version.ruleset_id)
     for rule in version.rules.all():
         rule_validate(rule)
     if errors := threshold_errors(lead=version.lead_threshold, prospect=version.prospect_threshold):
         raise ValidationError(errors)
-    rollback_of = None
+    rollback_of, previous = None, ruleset.active_version
     if version.status == RuleSetVersion.Status.ARCHIVED:
         # Rolling back: publish a copy so history stays linear and the old row stays as it was.
         rollback_of = version.pk
@@ -192,11 +211,76 @@ def version_publish(*, version: RuleSetVersion, by=None, rescore: bool = True) -
     version.save(update_fields=["status", "published_at", "published_by"])
     ruleset.active_version = version
     ruleset.save(update_fields=["active_version"])
+    returned = _moves_return(rolled_back=previous, to=version, by=by) if return_moved and previous else None
     audit(by, "publish", version, ruleset=ruleset.pk, number=version.number,
-          **({"rollback_of": rollback_of} if rollback_of else {}))
+          **({"rollback_of": rollback_of} if rollback_of else {}),
+          **({"returned": returned} if returned is not None else {}))
     if rescore:
         transaction.on_commit(lambda: _queue_rescore_all(f"published {ruleset.name} v{version.number}", by))
-    return version
+    return Published(version, returned)
+
+
+# What a rollback may undo: promotions and demotions by score. A conversion is a fact (a purchase happened)
+# and a hand-set stage is a person's decision: neither is returned.
+RETURNABLE_REASONS = (StageChange.Reason.LEAD, StageChange.Reason.PROSPECT, StageChange.Reason.DEMOTED_INACTIVE)
+
+
+@dataclass(frozen=True)
+class Return:
+    contact_id: int
+    stage: str  # where the contact is now
+    to_stage: str  # where it was before the version moved it
+
+
+def rollback_returns(*, version: RuleSetVersion | None) -> list[Return]:
+    """The contacts `version` moved by score whose last moves are all its own (nothing moved them
+    since) and that are not pinned, with the stage they had before its first move of that run."""
+    if version is None:
+        return []
+    moved = StageChange.objects.filter(ruleset_version=version, reason_code__in=RETURNABLE_REASONS)
+    contacts = dict(Contact.objects.filter(pk__in=moved.values("contact_id"), stage_pinned=False).values_list("pk", "stage"))
+    history = (StageChange.objects.filter(contact_id__in=contacts).order_by("contact_id", "-changed_at", "-pk")
+               .values_list("contact_id", "from_stage", "to_stage", "reason_code", "ruleset_version_id"))
+    returns, walked = [], {}
+    for contact_id, from_stage, to_stage, reason, version_id in history.iterator(chunk_size=5000):
+        state = walked.setdefault(contact_id, {"open": to_stage == contacts[contact_id], "to": None})
+        if not state["open"]:
+            continue
+        if version_id == version.pk and reason in RETURNABLE_REASONS:
+            state["to"] = from_stage
+        else:
+            state["open"] = False
+    for contact_id, state in walked.items():
+        if state["to"] and state["to"] != contacts[contact_id]:
+            returns.append(Return(contact_id, contacts[contact_id], state["to"]))
+    return sorted(returns, key=lambda r: r.contact_id)
+
+
+def _moves_return(*, rolled_back: RuleSetVersion, to: RuleSetVersion, by) -> int:
+    """Put the contacts `rolled_back` moved back where they were, each with a stage change that
+    says why; rows that moved or were pinned since the preview are left alone."""
+    returns = {r.contact_id: r for r in rollback_returns(version=rolled_back)}
+    now = timezone.now()
+    current = dict(Contact.objects.select_for_update().filter(pk__in=returns, stage_pinned=False).values_list("pk", "stage"))
+    moving = [r for r in returns.values() if current.get(r.contact_id) == r.stage]
+    for (stage, to_stage) in {(r.stage, r.to_stage) for r in moving}:
+        ids = [r.contact_id for r in moving if (r.stage, r.to_stage) == (stage, to_stage)]
+        Contact.objects.filter(pk__in=ids).update(stage=to_stage, stage_changed_at=now, needs_rescore=True, updated_at=now)
+    params = {"from_number": rolled_back.number, "to_number": to.number}
+    changes = StageChange.objects.bulk_create(
+        StageChange(contact_id=r.contact_id, from_stage=r.stage, to_stage=r.to_stage, changed_at=now,
+                    reason_code=StageChange.Reason.ROLLED_BACK, reason_params=params, user=by, ruleset_version=to)
+        for r in moving
+    )
+    stage_changes_recorded(changes)
+    return len(changes)
+
+
+def rollback_preview(*, version: RuleSetVersion, return_moved: bool, now: datetime | None = None) -> Preview:
+    """What publishing the archived `version` again would do, with or without returning the
+    contacts the active version moved (they are evaluated from where they would be returned to)."""
+    returns = {r.contact_id: r.to_stage for r in rollback_returns(version=version.ruleset.active_version)} if return_moved else {}
+    return version_preview(version=version, now=now, stage_overrides=returns)
 
 
 def _copy_as_published(old: RuleSetVersion, *, by) -> RuleSetVersion:
@@ -235,19 +319,24 @@ class Preview:
         return {s: {"before": before[s], "after": after[s]} for s in Stage.values}
 
 
-def version_preview(*, version: RuleSetVersion, now: datetime | None = None, examples: int = 20) -> Preview:
-    """What publishing this version would do, computed without writing anything."""
+def version_preview(*, version: RuleSetVersion, now: datetime | None = None, examples: int = 20,
+                    stage_overrides: Mapping[int, str] | None = None) -> Preview:
+    """What publishing this version would do, computed without writing anything. A contact in
+    `stage_overrides` is evaluated as if it had just been put in that stage (a rollback's returns)."""
     now = now or timezone.now()
+    stage_overrides = stage_overrides or {}
     rulesets = single_ruleset(version)
     ruleset = rulesets.by_industry[version.ruleset.industry]
     preview = Preview(version=version)
     queryset = Contact.objects.filter(objects_to_profiling=False, **scope_filter(version))
     for batch in iter_contact_facts(queryset, with_data=rulesets.needs_data):
         for row, facts in batch:
+            if row["id"] in stage_overrides:
+                facts = replace(facts, stage=stage_overrides[row["id"]], stage_changed_at=now)
             result = engine.evaluate(ruleset, facts, now)
             preview.evaluated += 1
             preview.transitions[(row["stage"], result.stage)] += 1
-            if result.changed and len(preview.examples) < examples:
+            if row["stage"] != result.stage and len(preview.examples) < examples:
                 preview.examples.append({"contact_id": row["id"], "name": row["full_name"] or row["email"] or f"#{row['id']}",
                                          "from": row["stage"], "to": result.stage, "score": result.score, "result": result})
     return preview

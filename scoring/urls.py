@@ -18,6 +18,7 @@ urlpatterns = [
     path("<int:ruleset_id>/draft/preview/", views.preview, name="preview"),
     path("<int:ruleset_id>/draft/publish/", views.publish, name="publish"),
     path("version/<int:version_id>/", views.version_detail, name="version"),
+    path("version/<int:version_id>/rollback/", views.rollback_preview, name="rollback_preview"),
     path("version/<int:version_id>/publish/", views.rollback, name="rollback"),
     path("rescore/<int:run_id>/progress.json", views.rescore_progress, name="progress"),
     # Backtests of a version and the rule advisor of a rule set (scoring/advisor/views.py).

@@ -7,12 +7,15 @@ so an edit racing a publish cannot change a version that has become active.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.models import Stage
@@ -174,15 +177,8 @@ def rule_delete(request: HttpRequest, ruleset_id: int, rule_id: int) -> HttpResp
 def preview(request: HttpRequest, ruleset_id: int) -> HttpResponse:
     """What publishing the draft would do; computed on every visit, nothing is written."""
     version = _draft_or_404(ruleset_id)
-    result = rulesets.version_preview(version=version)
-    moved = sum(n for _from, _to, n in result.moves)
     return render(request, "scoring/version_preview.html", {
-        "version": version,
-        "ruleset": version.ruleset,
-        "preview": result,
-        "moved": moved,
-        "unchanged": result.evaluated - moved,
-        "totals": [(stage, label, result.stage_totals[stage]) for stage, label in Stage.choices],
+        "version": version, "ruleset": version.ruleset, **_preview_context(rulesets.version_preview(version=version)),
     })
 
 
@@ -201,6 +197,12 @@ def publish(request: HttpRequest, ruleset_id: int) -> HttpResponse:
     return redirect(reverse("rules:index") + "#rescore")
 
 
+def _preview_context(result: rulesets.Preview) -> dict:
+    moved = sum(n for _from, _to, n in result.moves)
+    return {"preview": result, "moved": moved, "unchanged": result.evaluated - moved,
+            "totals": [(stage, label, result.stage_totals[stage]) for stage, label in Stage.choices]}
+
+
 @admin_only
 @require_GET
 def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
@@ -213,22 +215,56 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
     })
 
 
-@admin_only
-@require_POST
-def rollback(request: HttpRequest, version_id: int) -> HttpResponse:
-    """Publish an archived version again (the service publishes a copy, so history stays linear)."""
-    version = get_object_or_404(RuleSetVersion.objects.select_related("ruleset"), pk=version_id)
+def _archived_or_redirect(request: HttpRequest, version_id: int) -> RuleSetVersion | HttpResponse:
+    version = get_object_or_404(RuleSetVersion.objects.select_related("ruleset__active_version"), pk=version_id)
     if version.status != RuleSetVersion.Status.ARCHIVED:
         messages.error(request, _("Only an archived version can be published again."))
         return redirect("rules:version", version_id=version_id)
+    return version
+
+
+@admin_only
+@require_GET
+def rollback_preview(request: HttpRequest, version_id: int) -> HttpResponse:
+    """What publishing an archived version again would do, with or without returning the contacts
+    the active version moved (?return=1); nothing is written."""
+    version = _archived_or_redirect(request, version_id)
+    if isinstance(version, HttpResponse):
+        return version
+    return_moved = request.GET.get("return") == "1"
+    active = version.ruleset.active_version
+    returns = rulesets.rollback_returns(version=active)
+    result = rulesets.rollback_preview(version=version, return_moved=return_moved)
+    return render(request, "scoring/rollback_preview.html", {
+        "version": version, "ruleset": version.ruleset, "active": active, "rollback": True,
+        "return_moved": return_moved, "returns": returns,
+        "return_moves": sorted(Counter((r.stage, r.to_stage) for r in returns).items(),
+                               key=lambda item: (-Stage.order(item[0][0]), Stage.order(item[0][1]))),
+        **_preview_context(result),
+    })
+
+
+@admin_only
+@require_POST
+def rollback(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Publish an archived version again (the service publishes a copy, so history stays linear),
+    returning the contacts the active version moved when the admin ticked it in the preview."""
+    version = _archived_or_redirect(request, version_id)
+    if isinstance(version, HttpResponse):
+        return version
     try:
-        published = rulesets.version_publish(version=version, by=request.user)
+        published = rulesets.version_rollback(version=version, by=request.user,
+                                              return_moved=request.POST.get("return_moved") == "1")
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
         return redirect("rules:version", version_id=version_id)
-    messages.success(request, _("Rolled back: v%(old)s is active again as v%(new)s. Every contact is being rescored.")
-                     % {"old": version.number, "new": published.number})
+    text = _("Rolled back: v%(old)s is active again as v%(new)s. Every contact is being rescored.") % {
+        "old": version.number, "new": published.version.number}
+    if published.returned is not None:
+        text += " " + ngettext("%(n)d contact went back to where it was.", "%(n)d contacts went back to where they were.",
+                               published.returned) % {"n": published.returned}
+    messages.success(request, text)
     return redirect(reverse("rules:index") + "#rescore")
 
 

@@ -404,7 +404,7 @@ def test_rollback_publishes_an_archived_version_again(client_for, admin, known_c
     page = client.get(reverse("rules:version", args=[original.pk]))
     assert "Publish this version again" in page.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("rules:rollback", args=[original.pk]))
+        response = client.post(reverse("rules:rollback", args=[original.pk]))  # without returning anyone
     assert response.status_code == 302
     ruleset = RuleSet.objects.get(pk=draft.ruleset_id)
     active = ruleset.active_version
@@ -415,6 +415,51 @@ def test_rollback_publishes_an_archived_version_again(client_for, admin, known_c
     assert draft.status == "archived"
     assert AuditEvent.objects.filter(action="publish", object_id=str(active.pk), details__rollback_of=original.pk).exists()
     assert RescoreRun.objects.count() == 2
+
+
+def test_rollback_is_previewed_and_can_return_what_the_rolled_back_version_moved(
+        client_for, admin, known_contacts, draft, log, django_capture_on_commit_callbacks):
+    """v2 (lead at 10) made Nina and Lukas leads and Coco a customer; Lukas was then pinned by hand.
+    Rolling back to v1 returns only Nina: a pinned stage and a conversion are never returned."""
+    from contacts.services import contact_set_stage
+
+    original = draft.ruleset.active_version
+    draft.lead_threshold = 10
+    draft.save()
+    client = client_for(admin)
+    publish(client, draft, django_capture_on_commit_callbacks)
+    near, low, cold = known_contacts["near"], known_contacts["low"], known_contacts["cold"]
+    log(cold, "purchase")
+    contact_set_stage(contact=low, stage="lead", by=admin)
+    assert [Contact.objects.get(pk=c.pk).stage for c in (near, low, cold)] == ["lead", "lead", "customer"]
+
+    # The version page leads to the preview; the preview writes nothing.
+    body = client.get(reverse("rules:version", args=[original.pk])).content.decode()
+    assert reverse("rules:rollback_preview", args=[original.pk]) in body
+    page = client.get(reverse("rules:rollback_preview", args=[original.pk]))
+    body = page.content.decode()
+    assert page.status_code == 200 and 'name="return_moved"' in body
+    assert re.search(r'data-return="lead-contact">.*?<strong>1</strong>', body, flags=re.S)
+    assert [r.contact_id for r in page.context["returns"]] == [near.pk]
+    # As published again, nobody moves (stages are never taken away by score)...
+    totals = {stage: t for stage, _label, t in page.context["totals"]}
+    assert totals["lead"] == {"before": 3, "after": 3}
+    # ...and with Nina returned, v1 leaves her a contact (17 < 20).
+    returned = client.get(reverse("rules:rollback_preview", args=[original.pk]), {"return": "1"})
+    totals = {stage: t for stage, _label, t in returned.context["totals"]}
+    assert totals["lead"] == {"before": 3, "after": 2} and totals["contact"]["after"] == totals["contact"]["before"] + 1
+    assert Contact.objects.get(pk=near.pk).stage == "lead" and RuleSet.objects.get(pk=draft.ruleset_id).active_version_id == draft.pk
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("rules:rollback", args=[original.pk]), {"return_moved": "1"}, follow=True)
+    assert "1 contact went back to where it was." in response.content.decode()
+    active = RuleSet.objects.get(pk=draft.ruleset_id).active_version
+    assert [Contact.objects.get(pk=c.pk).stage for c in (near, low, cold)] == ["contact", "lead", "customer"]
+    back = StageChange.objects.get(contact=near, reason_code="rolled_back")
+    assert (back.from_stage, back.to_stage, back.user, back.ruleset_version) == ("lead", "contact", admin, active)
+    assert back.reason_text == f"returned where it was before v{draft.number}: the rules were rolled back to v{active.number}"
+    assert AuditEvent.objects.get(action="publish", object_id=str(active.pk)).details["returned"] == 1
+    assert not StageChange.objects.filter(contact=near).exclude(pk=back.pk).filter(changed_at__gt=back.changed_at).exists()
 
 
 def test_rollback_refuses_a_published_version(client_for, admin, default_set):

@@ -265,6 +265,7 @@ MATRIX: dict[str, list[Row]] = {
     "rules:preview": [Row(**ADMIN_ONLY, kw={"ruleset_id": "ruleset"})],
     "rules:publish": [Row("POST", **ADMIN_ONLY, kw={"ruleset_id": "ruleset"})],
     "rules:version": [Row(**ADMIN_ONLY, kw={"version_id": "version"})],
+    "rules:rollback_preview": [Row(**ADMIN_ONLY, kw={"version_id": "version"})],
     "rules:rollback": [Row("POST", **ADMIN_ONLY, kw={"version_id": "version"})],
     "rules:progress": [Row(**ADMIN_ONLY, kw={"run_id": "run"})],
     "rules:backtest_new": [Row(**ADMIN_ONLY, kw={"version_id": "version"})],
