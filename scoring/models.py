@@ -143,6 +143,9 @@ class Rule(models.Model):
         return f"{self.label} ({self.points:+g})"
 
 
+RUN_REASONS = {"nightly": _("Nightly rescore"), "manage.py rescore": _("Rescore started from the command line")}
+
+
 class RescoreRun(models.Model):
     """A full rescore, split into contact-id ranges that any worker may take.
 
@@ -162,12 +165,21 @@ class RescoreRun(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The version whose publish started the run: the page names it in the reader's language
+    # (`reason` stays as written, for logs and the runs a command or the nightly job starts).
+    version = models.ForeignKey("RuleSetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="rescore_runs")
 
     class Meta:
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
         return f"Rescore #{self.pk} ({self.done_chunks}/{self.total_chunks})"
+
+    @property
+    def label(self) -> str:
+        if self.version_id:
+            return _("Published %(ruleset)s v%(number)s") % {"ruleset": self.version.ruleset.name, "number": self.version.number}
+        return str(RUN_REASONS.get(self.reason, self.reason or _("Rescore")))
 
     @property
     def percent(self) -> int:

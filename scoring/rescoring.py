@@ -301,12 +301,12 @@ def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict, i
     return written
 
 
-def rescore_start(*, reason: str = "", by=None, chunk_size: int | None = None) -> RescoreRun:
+def rescore_start(*, reason: str = "", by=None, chunk_size: int | None = None, version_id: int | None = None) -> RescoreRun:
     """Split all contacts into id ranges; each becomes one task any worker may take."""
     chunk_size = chunk_size or settings.CRM_RESCORE_CHUNK
     bounds = Contact.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
     with transaction.atomic():
-        run = RescoreRun.objects.create(reason=reason[:200], started_by=by)
+        run = RescoreRun.objects.create(reason=reason[:200], started_by=by, version_id=version_id)
         if bounds["lo"] is not None:
             RescoreChunk.objects.bulk_create(
                 RescoreChunk(run=run, first_id=lo, last_id=min(lo + chunk_size - 1, bounds["hi"]))

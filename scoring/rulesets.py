@@ -216,7 +216,7 @@ def _publish(*, version: RuleSetVersion, by, rescore: bool, return_moved: bool) 
           **({"rollback_of": rollback_of} if rollback_of else {}),
           **({"returned": returned} if returned is not None else {}))
     if rescore:
-        transaction.on_commit(lambda: _queue_rescore_all(f"published {ruleset.name} v{version.number}", by))
+        transaction.on_commit(lambda: _queue_rescore_all(f"published {ruleset.name} v{version.number}", by, version))
     return Published(version, returned)
 
 
@@ -293,8 +293,8 @@ def _copy_as_published(old: RuleSetVersion, *, by) -> RuleSetVersion:
     return new
 
 
-def _queue_rescore_all(reason: str, by) -> None:
-    rescore_all_task.delay(reason=reason, user_id=getattr(by, "pk", None))
+def _queue_rescore_all(reason: str, by, version: RuleSetVersion) -> None:
+    rescore_all_task.delay(reason=reason, user_id=getattr(by, "pk", None), version_id=version.pk)
 
 
 @dataclass

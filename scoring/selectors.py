@@ -312,7 +312,7 @@ def versions_with_detail():
 
 
 def recent_rescore_runs(limit: int) -> list[RescoreRun]:
-    return list(RescoreRun.objects.select_related("started_by")[:limit])
+    return list(RescoreRun.objects.select_related("started_by", "version__ruleset")[:limit])
 
 
 def outcome_conversion_kinds() -> dict[str, str]:

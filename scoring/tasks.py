@@ -26,10 +26,10 @@ def score_pending_task() -> int:
 
 
 @shared_task(**RETRY)
-def rescore_all_task(reason: str = "nightly", user_id: int | None = None) -> int:
+def rescore_all_task(reason: str = "nightly", user_id: int | None = None, version_id: int | None = None) -> int:
     from scoring.rescoring import rescore_start
 
-    return rescore_start(reason=reason, by=_user(user_id)).pk
+    return rescore_start(reason=reason, by=_user(user_id), version_id=version_id).pk
 
 
 @shared_task(**RETRY)

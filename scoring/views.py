@@ -192,9 +192,19 @@ def publish(request: HttpRequest, ruleset_id: int) -> HttpResponse:
         for message in exc.messages:
             messages.error(request, message)
         return redirect("rules:draft", ruleset_id=ruleset_id)
-    messages.success(request, _("Published %(ruleset)s v%(number)s. Every contact is being rescored.")
-                     % {"ruleset": published.ruleset.name, "number": published.number})
+    messages.success(request, _("Published %(ruleset)s v%(number)s.") % {"ruleset": published.ruleset.name, "number": published.number}
+                     + " " + _rescore_said(published))
     return redirect(reverse("rules:index") + "#rescore")
+
+
+def _rescore_said(version: RuleSetVersion) -> str:
+    """What the rescore the publish started has done so far: with a broker it has just been queued;
+    in the embedded default (eager tasks) it has already run, and saying "being rescored" would not be true."""
+    run = RescoreRun.objects.filter(version=version).first()
+    if run is None or run.status != RescoreRun.Status.DONE:
+        return _("Every contact is being rescored: the progress is below.")
+    return ngettext("%(n)d contact rescored, %(moved)d changed stage.", "%(n)d contacts rescored, %(moved)d changed stage.",
+                    run.contacts_scored) % {"n": run.contacts_scored, "moved": run.stage_changes}
 
 
 def _preview_context(result: rulesets.Preview) -> dict:
@@ -259,8 +269,8 @@ def rollback(request: HttpRequest, version_id: int) -> HttpResponse:
         for message in exc.messages:
             messages.error(request, message)
         return redirect("rules:version", version_id=version_id)
-    text = _("Rolled back: v%(old)s is active again as v%(new)s. Every contact is being rescored.") % {
-        "old": version.number, "new": published.version.number}
+    text = _("Rolled back: v%(old)s is active again as v%(new)s.") % {
+        "old": version.number, "new": published.version.number} + " " + _rescore_said(published.version)
     if published.returned is not None:
         text += " " + ngettext("%(n)d contact went back to where it was.", "%(n)d contacts went back to where they were.",
                                published.returned) % {"n": published.returned}

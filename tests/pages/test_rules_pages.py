@@ -372,9 +372,24 @@ def test_publish_activates_archives_and_rescores(client_for, admin, known_contac
     run = RescoreRun.objects.get()
     assert run.status == "done" and run.stage_changes == 2 and run.started_by == admin
     assert AuditEvent.objects.filter(action="publish", object_id=str(draft.pk)).exists()
+    assert run.version == draft  # named on the page in the reader's language, not as stored text
     page = client_for(admin).get(response.url)
     assert "Rescore of all contacts" in page.content.decode()
     assert "data-progress-url" not in page.content.decode()  # finished: nothing to poll
+    assert f'<span class="run-reason">Published Default v{draft.number}</span>' in page.content.decode()
+    page = client_for(admin).get(response.url, HTTP_ACCEPT_LANGUAGE="id")
+    assert f'<span class="run-reason">Diterbitkan Default v{draft.number}</span>' in page.content.decode()
+
+
+def test_publish_says_what_the_rescore_did_when_it_has_already_run(transactional_db, client_for, admin, known_contacts, draft):
+    """In the embedded default the rescore runs when the publish commits, inside the request: the
+    message tells its result instead of "being rescored" next to a card that says 100 %."""
+    draft.lead_threshold = 10
+    draft.save()
+    response = client_for(admin).post(reverse("rules:publish", args=[draft.ruleset_id]), follow=True)
+    body = response.content.decode()
+    assert f"Published Default v{draft.number}. 4 contacts rescored, 2 changed stage." in body
+    assert "being rescored" not in body
 
 
 def test_publish_needs_post_and_a_draft(client_for, admin, default_set):
