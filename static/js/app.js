@@ -14,6 +14,19 @@
       });
     }
 
+    // "/" jumps to the search box in the top bar, unless the user is typing somewhere.
+    var search = document.getElementById("topbar-q");
+    if (search) {
+      document.addEventListener("keydown", function (event) {
+        if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+        var target = event.target;
+        if (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) return;
+        event.preventDefault();
+        search.focus();
+        search.select();
+      });
+    }
+
     // Close the user menu when clicking elsewhere.
     document.addEventListener("click", function (event) {
       document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {

@@ -158,3 +158,22 @@ def test_phone_layout(browse, screenshot, rep, story):
     # The page does not scroll sideways on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert page.errors == []
+
+
+def test_slash_jumps_to_the_search_box_from_any_page(browse, marketer, story):
+    page = browse(marketer)
+    page.keyboard.press("/")
+    box = page.locator("#topbar-q")
+    expect(box).to_be_focused()
+    page.keyboard.type("rina wij")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search/?q=rina+wij")
+    expect(page.get_by_role("link", name="Rina Wijaya")).to_be_visible()
+    # Typing "/" in a field is a slash, not a jump.
+    page.goto(page.base + "/contacts/new/")
+    field = page.get_by_role("textbox", name="Company")
+    field.fill("PT A")
+    field.press("/")
+    expect(field).to_have_value("PT A/")
+    expect(field).to_be_focused()
+    assert page.errors == []
