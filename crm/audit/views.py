@@ -4,6 +4,7 @@ Admins only. Filters in the query string, like the contact lists."""
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -12,22 +13,26 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from crm import roles
+from crm.audit import words
 from crm.models import AuditEvent
 from crm.roles import role_required
 
 PAGE_SIZE = 50
 
 
+DATE_PICKER = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
 class AuditEventFilter(django_filters.FilterSet):
     action = django_filters.ChoiceFilter(choices=AuditEvent.Action.choices, label=_("Action"))
-    object_type = django_filters.CharFilter(field_name="object_type", lookup_expr="iexact", label=_("Object type"),
-                                            help_text=_("e.g. contacts.contact, scoring.rulesetversion"))
+    object_type = django_filters.ChoiceFilter(field_name="object_type", label=_("Object type"),
+                                              choices=words.object_type_choices)
     object_id = django_filters.CharFilter(field_name="object_id", label=_("Object id"))
     actor = django_filters.ModelChoiceFilter(
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"), label=_("By"),
     )
-    since = django_filters.DateFilter(field_name="at", lookup_expr="date__gte", label=_("From"))
-    until = django_filters.DateFilter(field_name="at", lookup_expr="date__lte", label=_("To"))
+    since = django_filters.DateFilter(field_name="at", lookup_expr="date__gte", label=_("From"), widget=DATE_PICKER)
+    until = django_filters.DateFilter(field_name="at", lookup_expr="date__lte", label=_("To"), widget=DATE_PICKER)
 
     class Meta:
         model = AuditEvent
@@ -39,20 +44,13 @@ def audit_events(params) -> tuple:
     return filterset.qs, filterset
 
 
-def _object_link(event: AuditEvent) -> str:
-    """The contact page of a contact that still exists under this id (bulk events list several)."""
-    if event.object_type == "contacts.contact" and event.object_id.isdigit() and event.action != AuditEvent.Action.DELETE:
-        return f"/contacts/{event.object_id}/"
-    return ""
-
-
 @require_GET
 @role_required(roles.ADMIN)
 def audit_list(request: HttpRequest) -> HttpResponse:
     events, filterset = audit_events(request.GET)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     for event in page:
-        event.link = _object_link(event)
+        event.described = words.describe(event)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "crm/audit.html", {"page": page, "filter": filterset, "query": query.urlencode()})
