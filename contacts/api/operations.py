@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions
 
 from contacts import services
-from contacts.consent import CONSENT_FLAGS, consent_flags_set
 from contacts.models import Contact, InteractionKind, Note
 from contacts.selectors import contacts_editable_by, contacts_visible_to
 from contacts.services import (
@@ -33,6 +32,7 @@ from contacts.services import (
     normalize_phone,
     note_add,
 )
+from contacts.services.consent import CONSENT_FLAGS, consent_flags_set
 from crm.api_common import Conflict
 
 UNSET: Any = object()
@@ -40,7 +40,7 @@ __all__ = ["CONSENT_FLAGS", "consent_evidence"]
 
 
 def consent_evidence(*, contact: Contact, flags: Mapping[str, bool], source: str, wording_version: str = "", by=None) -> None:
-    """Record consent evidence (UU PDP) through contacts.consent for each given flag: a
+    """Record consent evidence (UU PDP) through contacts.services.consent for each given flag: a
     ticked opt-in is consent granted, do_not_contact set to true is consent withdrawn. A
     flag the contact already has is only recorded, not changed again."""
     consent_flags_set(contact=contact, flags=flags, source=source, wording_version=wording_version, by=by,
@@ -127,7 +127,7 @@ def _hidden_duplicate_allowed(user) -> bool:
 @transaction.atomic
 def contact_patch(*, contact: Contact, data: Mapping[str, Any], by, owner=UNSET, stage: str | None = None) -> Contact:
     """An explicit edit: the given fields are set exactly; consent changes go through
-    contacts.consent (evidence, source "api"); owner and stage (callers allowed to set them)
+    contacts.services.consent (evidence, source "api"); owner and stage (callers allowed to set them)
     go through their own services. Each service writes its own audit row."""
     if data:
         contact = contact_update(contact=contact, data=data, by=by, consent_source="api")
