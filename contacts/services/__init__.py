@@ -26,6 +26,8 @@ from contacts.services.interactions import (
     CAPTURE_KEY_PREFIXES,
     Event,
     LoggedInteraction,
+    ReplayHidden,
+    events_log,
     interaction_kind_create,
     interaction_log,
     interactions_log_many,
@@ -52,10 +54,10 @@ from contacts.services.tags import contacts_add_tag, tag_get_or_create, tags_add
 
 __all__ = [
     "BOOLEAN_FIELDS", "CAPTURE_KEY_PREFIXES", "CONSENT_FIELDS", "CONTACT_FIELDS", "SCORED_FIELDS",
-    "ContactExists", "Event", "LoggedInteraction", "UpsertResult",
+    "ContactExists", "Event", "LoggedInteraction", "ReplayHidden", "UpsertResult",
     "clean_contact_data", "contact_assign_owner", "contact_create", "contact_find", "contact_mark_contacted",
     "contact_new", "contact_set_stage", "contact_unpin", "contact_update", "contact_upsert",
-    "contacts_add_tag", "contacts_assign_owner", "has_nul", "interaction_kind_create", "interaction_log",
+    "contacts_add_tag", "contacts_assign_owner", "events_log", "has_nul", "interaction_kind_create", "interaction_log",
     "interactions_log_many", "is_capture_key_space", "normalize_email", "normalize_phone", "note_add",
     "note_complete", "phone_is_mobile", "phone_parse", "phone_problem", "queue_rescore", "tag_get_or_create",
     "tags_add",

@@ -15,7 +15,9 @@ from contacts.events import contacts_created
 from contacts.models import Contact
 from contacts.services.consent import FLAG_CHANNELS, consent_flags_set
 from contacts.services.normalise import CONSENT_FIELDS, SCORED_FIELDS, clean_contact_data
+from contacts.services.owners import contact_assign_owner
 from contacts.services.rescore import queue_rescore
+from contacts.services.stage import contact_set_stage
 from contacts.services.tags import tag_get_or_create
 from crm.audit import audit
 
@@ -120,15 +122,19 @@ class ContactExists(Exception):
 
 
 @transaction.atomic
-def contact_create(*, data: Mapping[str, Any], by=None, consent_source: str = "crm", wording_version: str = "") -> Contact:
+def contact_create(*, data: Mapping[str, Any], by=None, consent_source: str = "crm", wording_version: str = "",
+                   stage: str | None = None) -> Contact:
     """Create a new contact, never merge: when its email, phone or external reference belongs
     to an existing contact (found now, or created by a concurrent request) nothing is written
     and ContactExists names that contact. Consent flags go through contacts.services.consent with
-    evidence naming `consent_source`; the audit row ("create", field names only) is written here."""
+    evidence naming `consent_source`; the audit row ("create", field names only) is written here.
+    A `stage` other than the new contact's is then set by hand (pinned), in the same transaction."""
     result = contact_upsert(data=data, by=by, consent_source=consent_source, wording_version=wording_version)
     if not result.created:
         raise ContactExists(result.contact.pk)  # rolls back the merge contact_upsert just made
     audit(by, "create", result.contact, fields=sorted(data))
+    if stage and stage != result.contact.stage:
+        return contact_set_stage(contact=result.contact, stage=stage, by=by)
     return result.contact
 
 
@@ -175,11 +181,17 @@ def _contact_upsert_once(cleaned: dict[str, Any], *, by, rescore: bool, fill_onl
     return UpsertResult(contact=contact, created=created, changed=changed)
 
 
+_KEEP: Any = object()  # contact_update's owner when none is given
+
+
 @transaction.atomic
-def contact_update(*, contact: Contact, data: Mapping[str, Any], by=None, consent_source: str = "crm") -> Contact:
+def contact_update(*, contact: Contact, data: Mapping[str, Any], by=None, consent_source: str = "crm",
+                   owner: Any = _KEEP, stage: str | None = None) -> Contact:
     """An explicit edit (a form or PATCH): given fields are set exactly, blanks included.
     Consent flags that change go through contacts.services.consent (evidence naming `consent_source`;
-    lifting the objection to profiling is refused unless `by` is an admin)."""
+    lifting the objection to profiling is refused unless `by` is an admin). An `owner` (None: nobody)
+    goes through contact_assign_owner, a `stage` through contact_set_stage (pinned; set again when
+    it was not pinned); each writes its own audit row."""
     cleaned = clean_contact_data(data)
     for name in ("email", "phone"):
         value = cleaned.get(name)
@@ -204,4 +216,10 @@ def contact_update(*, contact: Contact, data: Mapping[str, Any], by=None, consen
             fresh = Contact.objects.only(*CONSENT_FIELDS).get(pk=contact.pk)
             for name in CONSENT_FIELDS:
                 setattr(contact, name, getattr(fresh, name))
+    if owner is not _KEEP or stage:
+        contact.refresh_from_db()
+        if owner is not _KEEP and getattr(owner, "pk", None) != contact.owner_id:
+            contact = contact_assign_owner(contact=contact, owner=owner, by=by)
+        if stage and (stage != contact.stage or not contact.stage_pinned):
+            contact = contact_set_stage(contact=contact, stage=stage, by=by)
     return contact

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from contacts.events import interactions_logged
 from contacts.models import Contact, Interaction, InteractionKind
+from contacts.selectors import contacts_visible_to
 from contacts.services.normalise import has_nul
 from contacts.services.rescore import queue_rescore
 from crm.audit import audit
@@ -169,6 +170,38 @@ def interactions_log_many(*, events: Sequence[Event], by=None, rescore: bool = T
             return [interaction_log(contact=e.contact, kind=e.kind, occurred_at=e.occurred_at, channel=e.channel, data=e.data,
                                     source=e.source, external_id=e.external_id, by=by, rescore=rescore) for e in events]
     return [item or LoggedInteraction(new_rows[key], created=False) for item, key in zip(results, keyed, strict=True)]
+
+
+class ReplayHidden(Exception):
+    """events_log: these events' (source, external_id) are taken by events on contacts the caller
+    cannot see; nothing was stored. `indexes`: their places in the request."""
+
+    def __init__(self, indexes: list[int]):
+        super().__init__(indexes)
+        self.indexes = indexes
+
+
+@transaction.atomic
+def events_log(*, events: Sequence[Event], by, batch: bool) -> list[LoggedInteraction]:
+    """The API's write of events (one, or a batch through interactions_log_many), all-or-nothing;
+    retries (same source and external_id) come back as the original rows. A replay only ever
+    answers with a row `by` may read: one that belongs to a contact `by` cannot see raises
+    ReplayHidden, and the whole call is rolled back."""
+    if batch:
+        logged = interactions_log_many(events=events, by=by)
+    else:
+        (event,) = events
+        logged = [interaction_log(
+            contact=event.contact, kind=event.kind, occurred_at=event.occurred_at, channel=event.channel,
+            data=event.data, source=event.source, external_id=event.external_id, by=by,
+        )]
+    replayed = {item.interaction.contact_id for item in logged if not item.created}
+    if replayed:
+        readable = set(contacts_visible_to(by).filter(pk__in=replayed).values_list("pk", flat=True))
+        hidden = [index for index, item in enumerate(logged) if not item.created and item.interaction.contact_id not in readable]
+        if hidden:
+            raise ReplayHidden(hidden)
+    return logged
 
 
 def _interactions_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Interaction]:
