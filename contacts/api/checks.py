@@ -37,12 +37,12 @@ def identity_check(*, data: Mapping[str, Any], by) -> None:
         duplicates["external_ref"] = [_("A contact with this external reference exists already.")]
         existing_id = existing_id or pk
     if duplicates:
-        raise identity_conflict(duplicates, existing_id, by=by)
+        raise _identity_conflict(duplicates, existing_id, by=by)
 
 
 def created_meanwhile(contact_id: int, *, by) -> exceptions.APIException:
     """A concurrent request created the same identity between our check and the insert."""
-    return identity_conflict({"email": [_("A contact with this identity was just created by another request.")]},
+    return _identity_conflict({"email": [_("A contact with this identity was just created by another request.")]},
                              contact_id, by=by)
 
 
@@ -80,7 +80,7 @@ def _identity(data: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def identity_conflict(fields: dict[str, list[str]], existing_id: int | None, *, by) -> exceptions.APIException:
+def _identity_conflict(fields: dict[str, list[str]], existing_id: int | None, *, by) -> exceptions.APIException:
     """409 naming the field and the contact, to callers who may see that contact. Anyone else
     (a rep, another rep's contact) gets one answer whatever matched, naming neither the field
     nor the contact, and only CRM_HIDDEN_DUPLICATE_LIMIT of them an hour: the unique email
