@@ -1,7 +1,6 @@
 from django.contrib import admin
 
 from contacts import services
-from contacts.consent import CONSENT_FLAGS as CONSENT_FIELDS
 from contacts.models import (
     CaptureForm,
     ConsentRecord,
@@ -15,6 +14,7 @@ from contacts.models import (
     StageChange,
     Tag,
 )
+from contacts.services.consent import CONSENT_FLAGS as CONSENT_FIELDS
 
 
 class InteractionInline(admin.TabularInline):
@@ -42,7 +42,7 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ("full_name", "email", "phone", "company", "external_ref")
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
-    # Consent flags are read-only: they change only through contacts.consent (the privacy page), with evidence.
+    # Consent flags are read-only: they change only through contacts.services.consent (the privacy page), with evidence.
     readonly_fields = ("score", "score_breakdown", "scored_at", "stage", "stage_changed_at", "last_interaction_at", "created_at",
                        "updated_at", *CONSENT_FIELDS)
     filter_horizontal = ("tags",)
@@ -113,7 +113,7 @@ class ConsentRecordAdmin(admin.ModelAdmin):
         return False  # evidence of consent is never edited, only added
 
     def has_add_permission(self, request) -> bool:
-        return False  # and only added by contacts.consent, together with the flag it explains
+        return False  # and only added by contacts.services.consent, together with the flag it explains
 
 
 @admin.register(CaptureForm)

@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.consent import consent_flags_set
 from contacts.models import CaptureForm, Contact, Interaction
 from contacts.services import clean_contact_data, contact_upsert, interaction_log, queue_rescore
+from contacts.services.consent import consent_flags_set
 
 CONTACT_KEYS = ("full_name", "email", "phone", "company", "job_title", "city", "industry", "source",
                 "utm_source", "utm_medium", "utm_campaign")

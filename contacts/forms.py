@@ -92,7 +92,7 @@ class ContactEditForm(forms.Form):
     consent_sms = forms.BooleanField(label=_("SMS opt-in"), required=False)
     do_not_contact = forms.BooleanField(label=_("Do not contact"), required=False)
     # The objection to profiling is not here: only an admin changes it, on the privacy page (with evidence).
-    # Consent changes made here are recorded as evidence (source "page") by contacts.consent.
+    # Consent changes made here are recorded as evidence (source "page") by contacts.services.consent.
 
     CONSENT_FIELDS = ("consent_email", "consent_whatsapp", "consent_sms", "do_not_contact")
 

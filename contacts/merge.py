@@ -25,10 +25,10 @@ from django.forms.models import model_to_dict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contacts.consent import consent_flags_set, is_anonymised
 from contacts.imports.mapping import ROW_REF_PREFIX
 from contacts.models import ConsentRecord, Contact, ContactMerge, Note
 from contacts.services import BOOLEAN_FIELDS, CONTACT_FIELDS, note_add, queue_rescore
+from contacts.services.consent import consent_flags_set, is_anonymised
 from crm.audit import audit
 
 NAME_SIMILARITY = 0.9
@@ -158,7 +158,7 @@ def _withdrawn(contact: Contact, channel: str) -> bool:
 
 
 def _consent_carried(kept: Contact, merged: Contact) -> dict[str, bool]:
-    """The consent flags the kept contact takes over (applied through contacts.consent, with
+    """The consent flags the kept contact takes over (applied through contacts.services.consent, with
     evidence): the restrictive ones always win; an opt-in carries over unless the kept
     contact explicitly withdrew it."""
     flags: dict[str, bool] = {}

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from contacts.reasons import reason_text
 from crm.industries import Industry
 
 
@@ -290,8 +291,6 @@ class StageChange(models.Model):
 
     @property
     def reason_text(self) -> str:
-        from contacts.reasons import reason_text
-
         return reason_text(self.reason_code, self.reason_params, user=self.user)
 
 

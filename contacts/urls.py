@@ -2,15 +2,16 @@
 
 from django.urls import path
 
-from contacts import views, views_new
+from contacts import views
+from contacts.new_contact import views as new_contact_views
 
 app_name = "contacts"
 
 urlpatterns = [
     path("contacts/", views.contact_list_view, name="list"),
     path("contacts/bulk/", views.contact_bulk, name="bulk"),
-    path("contacts/new/", views_new.contact_new, name="new"),
-    path("contacts/new/check/", views_new.contact_new_check, name="new_check"),
+    path("contacts/new/", new_contact_views.contact_new, name="new"),
+    path("contacts/new/check/", new_contact_views.contact_new_check, name="new_check"),
     path("contacts/<int:pk>/", views.contact_detail, name="detail"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="edit"),
     path("contacts/<int:pk>/interactions/", views.contact_log_interaction, name="log_interaction"),

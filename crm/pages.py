@@ -2,11 +2,12 @@
 
 from django.urls import include, path
 
-from crm import views, views_search
+from crm import views
+from crm.search import views as search_views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("search/", views_search.search, name="search"),
+    path("search/", search_views.search, name="search"),
     path("", include("contacts.urls")),
     path("", include("contacts.imports.urls")),
     path("", include("contacts.privacy.urls")),

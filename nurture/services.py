@@ -23,9 +23,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contacts.consent import consent_set, is_anonymised
 from contacts.models import Contact
 from contacts.services import interaction_log
+from contacts.services.consent import consent_set, is_anonymised
 from crm.audit import audit
 from crm.models import AuditEvent
 from nurture import email as mail

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from nurture import views, views_whatsapp
+from nurture import views
+from nurture.whatsapp import views as whatsapp_views
 
 app_name = "nurture"
 
@@ -19,7 +20,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/status/", views.campaign_status, name="campaign_status"),
     path("campaigns/<int:pk>/send/", views.campaign_send, name="campaign_send"),
     path("contacts/<int:pk>/send/", views.contact_send, name="contact_send"),
-    path("contacts/<int:pk>/whatsapp/", views_whatsapp.contact_whatsapp, name="whatsapp"),
+    path("contacts/<int:pk>/whatsapp/", whatsapp_views.contact_whatsapp, name="whatsapp"),
     path("t/c/<str:token>/", views.click, name="click"),
     path("t/o/<str:token>.gif", views.open_pixel, name="open"),
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),

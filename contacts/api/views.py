@@ -1,7 +1,7 @@
 """Contacts, interactions, notes and interaction kinds over REST.
 
-Thin: parse with an input serializer, call one operation (contacts.api.operations, which
-composes contacts.services), render with an output serializer. Who may do what is in
+Thin: parse with an input serializer, check what the request names (contacts.api.checks: reads
+and 409s), call one service (contacts.services), render with an output serializer. Who may do what is in
 each view's `role_rules` (crm.api_common.RolePermission); which rows a user may touch is
 in the querysets (contacts.selectors), so another rep's contact is simply not found."""
 
@@ -16,7 +16,8 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contacts.api import operations
+from contacts import services
+from contacts.api import checks
 from contacts.api.filters import InteractionFilter, NoteFilter
 from contacts.api.serializers import (
     MAX_BATCH,
@@ -108,10 +109,14 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def create(self, request: Request) -> Response:
         values = dict(self._input(request.data, partial=False).validated_data)
         stage = values.pop("stage", None)
-        owner = values.pop("owner", operations.UNSET)
-        if owner is operations.UNSET and not roles.sees_all_contacts(request.user):
-            owner = request.user  # a rep's new contact is theirs, or they could not see it
-        contact = operations.contact_create(data=values, by=request.user, owner=owner, stage=stage)
+        if "owner" not in values and not roles.sees_all_contacts(request.user):
+            values["owner"] = request.user  # a rep's new contact is theirs, or they could not see it
+        checks.identity_check(data=values, by=request.user)
+        try:
+            # Consent with evidence (source "api") and the audit row: both written by the service.
+            contact = services.contact_create(data=values, by=request.user, consent_source="api", stage=stage)
+        except services.ContactExists as exc:
+            raise checks.created_meanwhile(exc.contact_id, by=request.user) from None
         return self._detail(contact, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk=None) -> Response:
@@ -120,8 +125,9 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             raise exceptions.PermissionDenied(_("You may read this contact but not change it."))
         values = dict(self._input(request.data, partial=True).validated_data)
         stage = values.pop("stage", None)
-        owner = values.pop("owner", operations.UNSET)
-        contact = operations.contact_patch(contact=contact, data=values, by=request.user, owner=owner, stage=stage)
+        owner = {"owner": values.pop("owner")} if "owner" in values else {}
+        contact = services.contact_update(contact=contact, data=values, by=request.user, consent_source="api",
+                                          stage=stage, **owner)
         return self._detail(contact, status.HTTP_200_OK)
 
 
@@ -210,8 +216,11 @@ class InteractionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                 valid.append((index, serializer.validated_data))
             else:
                 errors.update(flatten_errors(serializer.errors, str(index) if batch else ""))
-        events = operations.events_resolve(valid, user=request.user, batch=batch, errors=errors)
-        logged = operations.events_log(events=events, by=request.user, batch=batch)
+        events = checks.events_resolve(valid, user=request.user, batch=batch, errors=errors)
+        try:
+            logged = services.events_log(events=events, by=request.user, batch=batch)
+        except services.ReplayHidden as exc:
+            raise checks.replay_conflict(exc.indexes, batch=batch) from None
         any_created = any(item.created for item in logged)
         code = status.HTTP_201_CREATED if any_created else status.HTTP_200_OK
         if not batch:
@@ -253,8 +262,8 @@ class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         serializer = NoteInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
-        note = operations.note_create(user=request.user, contact_id=values["contact"], body=values["body"],
-                                      due_at=values.get("due_at"))
+        contact = checks.note_contact(user=request.user, contact_id=values["contact"])
+        note = services.note_add(contact=contact, author=request.user, body=values["body"], due_at=values.get("due_at"))
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
@@ -277,6 +286,7 @@ class InteractionKindViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def create(self, request: Request) -> Response:
         serializer = InteractionKindInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        kind = operations.interaction_kind_create(data=serializer.validated_data, by=request.user)
+        checks.kind_check(slug=serializer.validated_data["slug"])
+        kind = services.interaction_kind_create(data=serializer.validated_data, by=request.user)
         return Response(InteractionKindSerializer(kind).data, status=status.HTTP_201_CREATED)
 

@@ -62,7 +62,7 @@ TARGETS: dict[str, Any] = {
 # Several columns may use these.
 MULTI_TARGETS = frozenset({"attribute", "number", "ignore", "interaction", "activity", "count", "outcome",
                            "opt_out_email", "opt_out_phone"})
-# Opt-out columns: a "yes" withdraws these consents (contacts.consent, with the import job as evidence).
+# Opt-out columns: a "yes" withdraws these consents (contacts.services.consent, with the import job as evidence).
 OPT_OUT_FLAGS: dict[str, tuple[str, ...]] = {
     "opt_out_email": ("consent_email",),
     "opt_out_phone": ("consent_whatsapp", "consent_sms"),

@@ -58,7 +58,7 @@ class RowPlan:
     data: dict[str, Any]
     interactions: list[tuple[InteractionSpec, datetime, str, str]]  # spec, when, stable key, raw value
     defaults: dict[str, Any]
-    # Consent columns ("yes" turns an opt-in or do-not-contact on): written by contacts.consent with the job as evidence.
+    # Consent columns ("yes" turns an opt-in or do-not-contact on): written by contacts.services.consent with the job as evidence.
     consents: dict[str, bool] = field(default_factory=dict)
     # Opt-out columns ("Do Not Email: yes"): consents withdrawn, also with the job as evidence.
     opt_outs: dict[str, bool] = field(default_factory=dict)

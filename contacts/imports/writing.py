@@ -16,7 +16,6 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contacts.consent import consent_flags_changes, consent_flags_set, consent_values_after, consents_import
 from contacts.events import contacts_created, interactions_logged
 from contacts.imports.cells import cell_text, is_blank
 from contacts.imports.validation import Compiled, RowError, RowPlan
@@ -31,6 +30,7 @@ from contacts.services import (
     normalize_phone,
     tags_add,
 )
+from contacts.services.consent import consent_flags_changes, consent_flags_set, consent_values_after, consents_import
 from scoring import tasks as scoring_tasks
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def _create_new(compiled: Compiled, plans: list[RowPlan], known: Known, by, outc
         return []
     # Rows without interactions are scored now and inserted scored; the rest after the chunk, with them.
     now = timezone.now()
-    # Scored with the consent flags the row ticks; they are inserted unset and contacts.consent sets them
+    # Scored with the consent flags the row ticks; they are inserted unset and contacts.services.consent sets them
     # (with the job as evidence) in the same transaction, at the end of the chunk.
     ticked = [(c, plan.consents) for c, plan in zip(contacts, ready, strict=True) if plan.consents]
     for contact, consents in ticked:

@@ -1,7 +1,7 @@
 """Personal-data services (UU PDP, Law No. 27 of 2022): consent per channel, the objection
 to profiling, the subject's access export, erasure (delete or anonymise) and retention.
 
-Every write runs in one transaction, changes consent flags only through contacts.consent
+Every write runs in one transaction, changes consent flags only through contacts.services.consent
 (which records the evidence and queues scoring the usual way), and is recorded in the
 audit log with ids and field names only, never the personal data itself.
 """
@@ -22,7 +22,9 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contacts.consent import (  # re-exported: the consent service itself lives in contacts.consent
+from contacts.events import contact_erased
+from contacts.models import ConsentRecord, Contact, ContactMerge, Interaction, Note, StageChange
+from contacts.services.consent import (  # re-exported: the consent service itself lives in contacts.services.consent
     ANONYMISED_KEY,
     CHANNEL_FLAGS,
     MESSAGING_CHANNELS,
@@ -30,8 +32,6 @@ from contacts.consent import (  # re-exported: the consent service itself lives 
     consent_set,
     is_anonymised,
 )
-from contacts.events import contact_erased
-from contacts.models import ConsentRecord, Contact, ContactMerge, Interaction, Note, StageChange
 from crm import dashboard_cache
 from crm.audit import audit
 from crm.models import AuditEvent

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.utils import timezone
 
-from contacts.consent import consent_set
 from contacts.models import Contact, Interaction
+from contacts.services.consent import consent_set
 from crm.models import AuditEvent
 from followup.services import task_create
 from nurture import whatsapp

@@ -100,7 +100,7 @@ def _refs_where(column: str, value: str) -> list[str]:
 
 def test_an_opt_out_turns_an_existing_opt_in_off_with_the_job_as_evidence(run_import, make_contact):
     existing = make_contact(email="rina.wijaya@majujaya.co.id", full_name="Rina")
-    from contacts.consent import consent_set
+    from contacts.services.consent import consent_set
 
     consent_set(contact=existing, channel="email", granted=True, source="page")
     rows = b"Email,Unsubscribed\r\nrina.wijaya@majujaya.co.id,true\r\n"

@@ -72,7 +72,7 @@ def test_a_redelivered_or_concurrent_send_task_sends_once(smtp_server, lead, mes
 
 
 def test_consent_withdrawn_after_queueing_stops_the_send(smtp_server, lead, message, marketer):
-    from contacts.consent import consent_set
+    from contacts.services.consent import consent_set
 
     delivery = services.message_send(contact=lead, message=message("edu-edu-id"), by=marketer)  # not run: no commit
     consent_set(contact=lead, channel="email", granted=False, source="test")

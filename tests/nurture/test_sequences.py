@@ -83,8 +83,8 @@ def test_leaving_the_stage_ends_the_sequence(smtp_server, lead_sequence, make_co
 
 def test_unsubscribing_a_rep_taking_over_or_erasure_ends_it(smtp_server, lead_sequence, make_contact, log, playbooks,
                                                            rep, admin, message, on_commit):
-    from contacts.consent import consent_set
     from contacts.privacy import contact_erase
+    from contacts.services.consent import consent_set
 
     unsubscribed = make_lead(make_contact, log, email="a@example.co.id")
     taken = make_lead(make_contact, log, email="b@example.co.id")

@@ -7,7 +7,7 @@ a number that can be a WhatsApp number (a mobile, per libphonenumber). The text 
 content library (Message, channel `whatsapp`, purpose `follow_up` first, the contact's
 industry first, in the contact's language), rendered in the nurture sandbox; without one, a
 per-industry default below. The click goes through our endpoint, which logs a `whatsapp_sent`
-interaction (one per contact, rep and minute) and redirects to wa.me.
+interaction (one per contact, rep and minute) and redirects to wa.me (views.py).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from contacts import duplicates, services
 from contacts.forms import add_service_errors
-from contacts.forms_new import CONSENT_WORDING_VERSION, ContactNewForm
+from contacts.new_contact.forms import CONSENT_WORDING_VERSION, ContactNewForm
 from contacts.selectors import contacts_visible_to
 from crm import roles
 

@@ -1,5 +1,5 @@
 """The global search (top-bar box, /search/?q=): contacts the user may see, and the shared
-content library's messages and saved segments by name."""
+content library's messages and saved segments by name. The page is views.py."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from contacts.models import Contact, Segment
 from contacts.selectors import contacts_visible_to, search_q
+from nurture.models import Message
 
 MIN_LENGTH = 2  # one character matches nearly everyone and no trigram index can help
 OTHER_LIMIT = 10
@@ -31,8 +32,6 @@ def search_contacts(user, query: str) -> QuerySet[Contact]:
 
 
 def global_search(user, query: str) -> SearchResults:
-    from nurture.models import Message
-
     query = (query or "").strip()[:100]
     if len(query) < MIN_LENGTH:
         return SearchResults(query, Contact.objects.none(), [], [])
