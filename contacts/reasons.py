@@ -1,10 +1,33 @@
 """Stage-change reasons, stored as a code plus parameters and rendered in the reader's
-language, e.g. "skor 64 ≥ ambang prospek 60; niat: price_requested 2026-11-20"."""
+language, e.g. "skor 64 ≥ ambang prospek 60; niat: Menanyakan harga 20 Nov 2026"."""
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
+from django.utils import formats
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+
+from contacts.catalog import KINDS
+
+_KIND_NAMES = {slug: (name_en, name_id) for slug, name_en, name_id, _level in KINDS}
+
+
+def kind_name(slug: str) -> str:
+    """A built-in kind's name in the active language; an admin's own kind keeps its slug (no query per reason)."""
+    names = _KIND_NAMES.get(slug)
+    if names is None:
+        return slug
+    return names[1] if (get_language() or "").startswith("id") else names[0]
+
+
+def day(value: Any) -> str:
+    """An ISO date stored in the params, in the active language's short date format."""
+    try:
+        return formats.date_format(date.fromisoformat(str(value)[:10]), "SHORT_DATE_FORMAT")
+    except ValueError:
+        return str(value)
 
 
 class _Params(dict):
@@ -21,13 +44,15 @@ def reason_text(code: str, params: Mapping[str, Any], user=None) -> str:
     if code == "prospect":
         text = _("score %(score)s ≥ prospect threshold %(threshold)s") % p
         if p.get("intent_kind"):
-            text += "; " + _("intent: %(intent_kind)s %(intent_date)s") % p
+            text += "; " + _("intent: %(intent_kind)s %(intent_date)s") % {
+                "intent_kind": kind_name(p["intent_kind"]), "intent_date": day(p["intent_date"])}
         return text
     if code == "conversion":
-        return _("converted: %(kind)s on %(date)s") % p
+        return _("converted: %(kind)s on %(date)s") % {"kind": kind_name(p["kind"]), "date": day(p["date"])}
     if code == "demoted_inactive":
+        last = p.get("last_activity")
         return _("no activity for %(days)s days (last: %(last_activity)s); score %(score)s no longer holds the stage") % {
-            "days": p.get("days"), "last_activity": p.get("last_activity") or "—", "score": p.get("score"),
+            "days": p.get("days"), "last_activity": day(last) if last else "—", "score": p.get("score"),
         }
     if code == "manual":
         who = (user.get_full_name() or user.username) if user else _("a user")

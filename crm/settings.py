@@ -210,6 +210,7 @@ AXES_CLIENT_IP_CALLABLE = "crm.net.client_ip"
 LANGUAGE_CODE = "id"
 LANGUAGES = [("id", _("Bahasa Indonesia")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["crm.formats"]  # one date format per language (crm/formats/)
 TIME_ZONE = "Asia/Jakarta"
 USE_I18N = True
 USE_TZ = True

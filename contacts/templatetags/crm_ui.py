@@ -159,3 +159,10 @@ def ago(value) -> str:
     if value <= now:
         return _("%(time)s ago") % {"time": timesince(value, now, depth=1)}
     return _("in %(time)s") % {"time": timeuntil(value, now, depth=1)}
+
+
+@register.filter
+def stored_label(text: str) -> str:
+    """A label stored as data: a built-in one (a rule from a playbook, marked for translation) in the
+    reader's language; one a person typed, as typed."""
+    return _(text) if text else text

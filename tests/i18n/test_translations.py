@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -342,16 +343,16 @@ def test_language_cookie_and_switcher(site_default, admin, client_for, prospect)
 def test_stage_change_reasons_render_in_the_active_language(prospect):
     lead_change, prospect_change = prospect.stage_changes.order_by("pk")
     assert (lead_change.to_stage, prospect_change.to_stage) == ("lead", "prospect")
-    intent_date = prospect_change.reason_params["intent_date"]
-
+    intent_date = date.fromisoformat(prospect_change.reason_params["intent_date"])
+    # The kind's name and the date in the reader's language, never a slug or an ISO date.
     with translation.override("id"):
         assert re.fullmatch(r"skor \d+ ≥ ambang lead 20", lead_change.reason_text)
-        assert re.fullmatch(rf"skor \d+ ≥ ambang prospek 50; niat: price_requested {intent_date}",
-                            prospect_change.reason_text)
+        day = f"{intent_date.day} {['Jan', 'Feb', 'Mar', 'Apr', 'Mei', 'Jun', 'Jul', 'Agu', 'Sep', 'Okt', 'Nov', 'Des'][intent_date.month - 1]} {intent_date.year}"
+        assert re.fullmatch(rf"skor \d+ ≥ ambang prospek 50; niat: Menanyakan harga {day}", prospect_change.reason_text)
     with translation.override("en"):
         assert re.fullmatch(r"score \d+ ≥ lead threshold 20", lead_change.reason_text)
-        assert re.fullmatch(rf"score \d+ ≥ prospect threshold 50; intent: price_requested {intent_date}",
-                            prospect_change.reason_text)
+        day = f"{intent_date.day} {intent_date.strftime('%b')} {intent_date.year}"
+        assert re.fullmatch(rf"score \d+ ≥ prospect threshold 50; intent: Price requested {day}", prospect_change.reason_text)
 
 
 def test_every_reason_code_has_an_indonesian_text():
@@ -363,10 +364,10 @@ def test_every_reason_code_has_an_indonesian_text():
               "note": "dari pameran", "other": 12}
     with translation.override("id"):
         texts = {code: reason_text(code, params) for code in StageChange.Reason.values}
-    assert texts["prospect"] == "skor 64 ≥ ambang prospek 60; niat: price_requested 2026-11-20"
+    assert texts["prospect"] == "skor 64 ≥ ambang prospek 60; niat: Menanyakan harga 20 Nov 2026"
     assert texts["lead"] == "skor 64 ≥ ambang lead 60"
-    assert texts["conversion"] == "konversi: purchase pada 2026-11-21"
-    assert texts["demoted_inactive"].startswith("tidak ada aktivitas selama 45 hari (terakhir: 2026-10-01)")
+    assert texts["conversion"] == "konversi: Pembelian pada 21 Nov 2026"
+    assert texts["demoted_inactive"].startswith("tidak ada aktivitas selama 45 hari (terakhir: 1 Okt 2026)")
     assert texts["manual"] == "diatur manual oleh seorang pengguna: dari pameran"
     assert texts["merged"] == "digabungkan dengan kontak #12"
 
@@ -375,8 +376,8 @@ def test_every_reason_code_has_an_indonesian_text():
 def test_reason_on_the_contact_page_follows_the_reader(site_default, admin, client_for, prospect):
     client = client_for(admin)
     url = f"/contacts/{prospect.pk}/"
-    assert re.search(r"skor \d+ ≥ ambang prospek 50; niat: price_requested", _text(_get(client, url, "id")))
-    assert re.search(r"score \d+ ≥ prospect threshold 50; intent: price_requested", _text(_get(client, url, "en")))
+    assert re.search(r"skor \d+ ≥ ambang prospek 50; niat: Menanyakan harga", _text(_get(client, url, "id")))
+    assert re.search(r"score \d+ ≥ prospect threshold 50; intent: Price requested", _text(_get(client, url, "en")))
 
 
 @pytest.mark.backend_independent  # a scan of the source under the embedded default's settings, whatever the run's
@@ -403,3 +404,26 @@ def test_catalog_holds_every_marked_string(tmp_path):
     missing = msgids(copy / "locale" / "id" / "LC_MESSAGES" / "django.po") - msgids(PO)
     assert not missing, "marked but not in django.po (run makemessages, then translate):\n" + "\n".join(
         msgid for _ctx, msgid in sorted(missing, key=lambda m: m[1]))
+
+
+@pytest.mark.django_db
+def test_built_in_rule_labels_follow_the_reader_and_typed_ones_stay_as_typed(site_default, admin, client_for, prospect):
+    """A playbook's rule labels are stored in English and shown in the reader's language (issue 18,
+    defect 3): on the rules page and in the contact's score breakdown. A label an admin typed is theirs."""
+    from scoring.models import RuleSet
+    from scoring.rulesets import version_draft
+
+    client = client_for(admin)
+    default = RuleSet.objects.get(industry="")
+    draft = version_draft(ruleset=default, by=admin)
+    draft.rules.filter(label="Visited the website").update(label="Kunjungan situs (aturan kami)")
+    rules_id = _text(_get(client, f"/rules/version/{default.active_version_id}/", "id"))
+    assert "Punya nomor telepon" in rules_id and "Has a phone number" not in rules_id
+    assert "Menanyakan harga" in rules_id and "Asked for a price" not in rules_id
+    assert "Has a phone number" in _text(_get(client, f"/rules/version/{default.active_version_id}/", "en"))
+    draft_en = _text(_get(client, f"/rules/{default.pk}/draft/", "en"))
+    assert "Kunjungan situs (aturan kami)" in draft_en and "Visited the website" not in draft_en
+
+    contact_id = _text(_get(client, f"/contacts/{prospect.pk}/", "id"))
+    assert "Mengisi formulir landing page" in contact_id and "Filled a landing-page form" not in contact_id
+    assert "Filled a landing-page form" in _text(_get(client, f"/contacts/{prospect.pk}/", "en"))

@@ -37,7 +37,7 @@ def test_interactions_promote_contact_to_lead_to_prospect_with_reasons(playbooks
     general = RuleSet.objects.get(industry="").active_version
     assert all(c.ruleset_version == general for c in changes)
     assert changes[1].reason_params["intent_kind"] == "price_requested"
-    assert "72 ≥" in changes[1].reason_text and "price_requested" in changes[1].reason_text
+    assert "72 ≥" in changes[1].reason_text and "Price requested" in changes[1].reason_text
     assert breakdown_reconciles(person.score_breakdown, person.score)
     labels = {h["label"]: h for h in person.score_breakdown["hits"]}
     assert labels["Filled a landing-page form"]["count"] == 2
