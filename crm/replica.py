@@ -16,8 +16,8 @@ Inside a block, a read still goes to the primary when
 - the replica is down. Its health is checked per process at most every
   CRM_REPLICA_CHECK_SECONDS (an existing connection answers `SELECT 1`, else a connect with a
   1 s timeout); a change is logged once. A query that fails on the replica inside a
-  `replica_view` runs the view again on the primary, so a stopped replica costs one log line,
-  not an error page.
+  `replica_view` (the replica stopped, or cancelled the query for a conflict with replay) runs
+  the view again on the primary, so a stopped replica costs one log line, not an error page.
 
 Writes always go to the primary (the router's db_for_write), and migrations run only there.
 Without DATABASE_REPLICA_URL there is no `replica` alias, no router and no middleware work.
@@ -143,22 +143,22 @@ def replica_failed(error: Exception) -> None:
 # --- The block ----------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def reads_from_replica(*, user_id: int | None = None) -> Iterator[None]:
+def reads_from_replica(*, user_id: int | None = None) -> Iterator[_RequestState]:
     """Inside: read-only queries go to the replica (see the module's rules). `user_id`: whose
     read-after-write to respect outside a request (a task started by a user); inside a request
     the request's user is used."""
     if not configured():
-        yield
+        yield _RequestState()
         return
     state = _request_state.get()
     uid = user_id if user_id is not None else _request_user_id(state)
     wanted = not (state is not None and state.wrote) and not _user_is_sticky(uid)
-    token = _block.set((state or _RequestState()) if wanted else None)
+    block = _RequestState(request=state.request if state else None, wrote=False)
+    token = _block.set(block if wanted else None)
     try:
-        yield
+        yield block
     except (OperationalError, InterfaceError) as exc:
-        block = _block.get()
-        if block is not None and block.used_replica:
+        if block.used_replica:
             replica_failed(exc)
         raise
     finally:
@@ -173,12 +173,14 @@ def replica_view(view: Callable) -> Callable:
     def wrapped(request, *args, **kwargs):
         if not configured():
             return view(request, *args, **kwargs)
+        block = None
         try:
-            with reads_from_replica():
+            with reads_from_replica() as block:
                 return view(request, *args, **kwargs)
         except (OperationalError, InterfaceError):
-            if _health.up:
-                raise  # the replica answers: the error came from the primary
+            if block is None or not block.used_replica:
+                raise  # the primary failed: DatabaseUnavailableMiddleware answers
+        # The replica failed (stopped, or it cancelled a query that conflicted with replay).
         return view(request, *args, **kwargs)
 
     return wrapped
