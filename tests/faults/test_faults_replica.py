@@ -167,6 +167,10 @@ def test_dashboard_reads_the_replica(site):
         on_replica = sql_value(site.replica_url, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
                                                  "AND backend_type = 'client backend' AND pid <> pg_backend_pid()", (DB,))
         assert on_replica >= 1
+        # The export streams its rows from the replica too (each step of the stream reads there).
+        export = site.client("admin").get(site.base + "/contacts/export/", timeout=30)
+        assert export.status_code == 200
+        assert len(export.content.decode("utf-8-sig").splitlines()) == 1 + before  # the header, then one row each
     # Replay resumed and caught up: the dashboard follows.
     assert _dashboard(site, "admin") == before + 7
     assert UNAVAILABLE not in site.web.log()
