@@ -186,20 +186,31 @@ def replica_view(view: Callable) -> Callable:
     return wrapped
 
 
-def replica_iter(items: Iterable) -> Iterator:
+def replica_iter(items: Iterable) -> Iterable:
     """Iterate `items` (a lazy stream, e.g. a StreamingHttpResponse's rows) reading from the
-    replica: each step runs inside reads_from_replica(), so a stream consumed after the view
-    returned still reads there. A failure mid-stream is not retried (the response has begun)."""
-    uid = _request_user_id(_request_state.get())  # now, in the view: the stream runs after the request's middleware
+    replica: each step runs inside the block decided now, in the view, so a stream consumed after
+    the view returned still reads there (one decision, not a cache lookup per row). A failure
+    mid-stream is not retried (the response has begun)."""
+    if not configured():
+        return items
+    state = _request_state.get()
+    wanted = not (state is not None and state.wrote) and not _user_is_sticky(_request_user_id(state))
+    block = _RequestState() if wanted else None
 
     def steps() -> Iterator:
         iterator = iter(items)
         while True:
-            with reads_from_replica(user_id=uid):
-                try:
-                    item = next(iterator)
-                except StopIteration:
-                    return
+            token = _block.set(block)
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            except (OperationalError, InterfaceError) as exc:
+                if block is not None and block.used_replica:
+                    replica_failed(exc)
+                raise
+            finally:
+                _block.reset(token)
             yield item
 
     return steps()

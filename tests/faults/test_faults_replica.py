@@ -1,5 +1,5 @@
-"""A real streaming replica (DATABASE_REPLICA_URL): a throwaway primary, `pg_basebackup -R` to a
-hot standby, gunicorn on both. The dashboard and the lists read the replica (shown by pausing
+"""A real streaming replica (DATABASE_REPLICA_URL): the fault tests' throwaway cluster as the
+primary, `pg_basebackup -R` to a hot standby, gunicorn on both. The dashboard and the lists read the replica (shown by pausing
 its replay: they show the replica's older data while the primary has newer), a user who just
 changed a contact reads the primary, and a stopped replica costs one log line, not an error
 page. Nothing here touches the shared PostgreSQL or Redis."""
@@ -22,7 +22,6 @@ from tests.faults.faultkit import (
     ProcessPool,
     RedisServer,
     django_env,
-    find_pg_bin,
     free_port,
     manage,
     run_driver,
@@ -102,44 +101,40 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    bin_dir = find_pg_bin()
-    if bin_dir is None or not (bin_dir / "pg_basebackup").exists():
-        skip_or_fail("PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) are not installed")
+def site(pg_cluster, tmp_path_factory):
+    """The fault tests' throwaway cluster is the primary (a copy of its migrated template, with the
+    playbooks and users); its replica lives as long as this module."""
+    if not (pg_cluster.bin_dir / "pg_basebackup").exists():
+        skip_or_fail("pg_basebackup is not installed next to initdb")
     redis_binary = shutil.which("redis-server")
     if redis_binary is None:
         skip_or_fail("redis-server is not installed")
-    try:
-        primary = PostgresCluster(bin_dir)
-    except KeyError:
-        skip_or_fail("running as root needs a `postgres` OS user for initdb (initdb refuses root)")
+    if not pg_cluster.is_running():
+        pg_cluster.start()
     replica: PostgresCluster | None = None
     redis = RedisServer(redis_binary)
     pool = ProcessPool(root=tmp_path_factory.mktemp("replica-procs"))
     try:
-        primary.init()
-        primary.start()
-        primary.create_database(DB)
-        env = django_env(primary.url(DB), None)
-        manage(env, "migrate", "--noinput")
-        run_driver(env, "setup")
+        pg_cluster.create_database(DB, template=pg_cluster.template)
+        env = django_env(pg_cluster.url(DB), None)
         run_driver(env, "seed", "--contacts", "30", "--prefix", "base")
         sessions = json.loads(manage(env, "shell", "-c", SESSIONS).strip().splitlines()[-1])
-        replica = primary.replica()
+        replica = pg_cluster.replica()
         replica.start()
         redis.start()
         port = free_port()
         # One gunicorn process, so that "one log line" is this process's line; Redis holds the cache
         # (who wrote recently), as in production. Persistent connections, as in production.
-        web_env = django_env(primary.url(DB), redis.url, DATABASE_REPLICA_URL=replica.url(DB), DB_CONN_MAX_AGE="60")
+        web_env = django_env(pg_cluster.url(DB), redis.url, DATABASE_REPLICA_URL=replica.url(DB), DB_CONN_MAX_AGE="60")
         web = pool.gunicorn(web_env, port=port, workers=1, threads=4)
-        yield Site(primary, replica, f"http://127.0.0.1:{port}", web, sessions)
+        yield Site(pg_cluster, replica, f"http://127.0.0.1:{port}", web, sessions)
     finally:
         pool.stop_all()
         redis.destroy()
         if replica is not None:
             replica.destroy()
-        primary.destroy()
+        with contextlib.closing(pg_cluster.connect()) as conn, conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{DB}"')
 
 
 def _total_contacts(html: str) -> int:
