@@ -44,9 +44,9 @@ REPLICA = "replica"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Read from the primary always: the login's bookkeeping (a session written a moment ago must be found).
 PRIMARY_ONLY_APPS = frozenset({"auth", "sessions", "authtoken", "axes", "contenttypes", "admin"})
-# Writes that do not make the request or the user "one who wrote": nobody reads them back on a
-# replica-routed page (the export's audit row, the login's bookkeeping).
-BOOKKEEPING_WRITES = frozenset({"crm.auditevent"})
+# Writes that do not make the request, the block or the user "one who wrote": nobody reads them back
+# in a replica block (the export's audit row; a backtest's progress, written while it reads outcomes).
+BOOKKEEPING_WRITES = frozenset({"crm.auditevent", "scoring.backtest"})
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def reads_from_replica(*, user_id: int | None = None) -> Iterator[_RequestState]
     state = _request_state.get()
     uid = user_id if user_id is not None else _request_user_id(state)
     wanted = not (state is not None and state.wrote) and not _user_is_sticky(uid)
-    block = _RequestState(request=state.request if state else None, wrote=False)
+    block = _RequestState()
     token = _block.set(block if wanted else None)
     try:
         yield block

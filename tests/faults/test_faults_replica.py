@@ -53,6 +53,17 @@ for name in ("admin", "loader"):
 print(json.dumps(keys))
 """
 
+# A backtest as an admin starts one (queued on commit; without a broker the task runs at once, in this
+# process): its outcome reads are the replica's.
+BACKTEST = """
+import json
+from scoring.advisor.backtest import backtest_start
+from scoring.models import Backtest, RuleSet
+run = backtest_start(RuleSet.objects.get(industry="").active_version, None, {"outcome": "email_clicked"})
+run = Backtest.objects.get(pk=run.pk)
+print(json.dumps({"status": run.status, "message": run.message, "contacts": (run.results or {}).get("contacts")}))
+"""
+
 
 @dataclass
 class Site:
@@ -205,3 +216,22 @@ def test_a_stopped_replica_degrades_to_the_primary(site):
         assert "Database unavailable" not in site.web.log()
     finally:
         site.replica.start()
+
+
+def _interaction_scans(url: str) -> int:
+    """Scans of the interactions table on this server (its own statistics: a standby counts its readers)."""
+    return sql_value(url, "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = 'contacts_interaction'")
+
+
+def test_a_backtest_reads_its_outcomes_on_the_replica(site):
+    site.caught_up()
+    before = _interaction_scans(site.replica_url)
+    env = django_env(site.primary_url, None, DATABASE_REPLICA_URL=site.replica_url)
+    run = json.loads(manage(env, "shell", "-c", BACKTEST).strip().splitlines()[-1])
+    assert run["status"] == "done", run
+    contacts = site.contacts(site.primary_url)
+    assert run["contacts"] == contacts
+    # The interactions were read on the replica: its statistics counted the scan (nothing else reads
+    # that table there; a backend's counts are written when its connection closes).
+    wait_for(lambda: _interaction_scans(site.replica_url) > before, timeout=15,
+             what="the replica's statistics to count the backtest's reads")
