@@ -20,7 +20,8 @@ Inside a block, a read still goes to the primary when
   the view again on the primary, so a stopped replica costs one log line, not an error page.
 
 Writes always go to the primary (the router's db_for_write), and migrations run only there.
-Without DATABASE_REPLICA_URL there is no `replica` alias, no router and no middleware work.
+Bookkeeping writes (an audit row, a backtest's progress, the login's tables) do not count as
+"wrote". Without DATABASE_REPLICA_URL there is no `replica` alias, no router and no middleware work.
 """
 
 from __future__ import annotations
