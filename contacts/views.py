@@ -47,6 +47,7 @@ from contacts.selectors import (
 )
 from crm import roles
 from crm.audit import audit
+from crm.replica import replica_view
 from scoring import tasks as scoring_tasks
 
 ANY_ROLE = roles.ROLES
@@ -125,6 +126,7 @@ def _query_without(params: QueryDict, *keys: str) -> QueryDict:
 
 @require_GET
 @roles.role_required(*ANY_ROLE)
+@replica_view
 def contact_list_view(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     stage = params.get("stage", "")
@@ -408,6 +410,7 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @roles.role_required(roles.SALES)
+@replica_view
 def my_prospects_view(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     paginator = Paginator(my_prospects(request.user, now=now).select_related("owner"), PAGE_SIZE)

@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "crm.middleware.DatabaseUnavailableMiddleware",
+    # After authentication (it reads request.user): which requests wrote, whose reads stay on the primary.
+    "crm.replica.ReplicaMiddleware",
     # Last, as django-axes asks: it answers locked-out logins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -114,6 +116,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A streaming read replica of the primary (PostgreSQL hot standby). Unset: no replica, every query
+# on DATABASE_URL. Set: the dashboard, the contact lists, the export and the backtest/advisor reads
+# go there (crm/replica.py: explicit blocks, read-after-write to the primary, a dead replica
+# falls back to the primary); writes and migrations only ever use the primary.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+# After a user writes, their reads stay on the primary this long (the replica may lag behind).
+CRM_REPLICA_STICKY_SECONDS = env.int("CRM_REPLICA_STICKY_SECONDS", default=10)
+# How often each process checks that the replica answers (a failed query checks at once).
+CRM_REPLICA_CHECK_SECONDS = env.float("CRM_REPLICA_CHECK_SECONDS", default=5.0)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    # A short connect timeout: a replica that does not answer costs 1 s per check, then the primary serves.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 1)
+    # The test run never creates a test database on the replica: the alias mirrors the test default.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["crm.replica.ReplicaRouter"]
 
 # --- Cache, Celery -------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -28,4 +28,9 @@ if _worker != "gw0" and os.environ.get("REDIS_URL") and os.environ.get("CRM_TEST
     os.environ.pop("REDIS_CACHE_URL", None)  # the next database after the worker's broker one
     os.environ["CRM_TEST_REDIS_WORKER"] = _worker
 
+# The in-process tests run on a test database that has no replica (a mirror alias would be a second
+# connection that cannot see a test's uncommitted rows): they ignore DATABASE_REPLICA_URL. The replica
+# tests start a real streaming replica and gunicorn in subprocesses (tests/faults/test_faults_replica.py).
+os.environ.pop("DATABASE_REPLICA_URL", None)
+
 from crm.settings import *  # noqa: E402, F403

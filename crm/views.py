@@ -9,11 +9,13 @@ from django.views.decorators.http import require_GET
 
 from contacts.forms import DashboardFilterForm
 from crm import dashboard, roles
+from crm.replica import replica_view
 from scoring import analytics
 
 
 @require_GET
 @roles.role_required(*roles.ROLES)
+@replica_view
 def home(request: HttpRequest) -> HttpResponse:
     sees_all = roles.sees_all_contacts(request.user)
     form = DashboardFilterForm(request.GET or None, show_owner=sees_all)

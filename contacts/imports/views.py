@@ -38,6 +38,7 @@ from contacts.imports.run import import_parse_overdue, import_receive, import_re
 from contacts.models import ImportJob
 from contacts.selectors import contacts_visible_to
 from crm import roles
+from crm.replica import replica_iter, replica_view
 
 RECENT_IMPORTS = 20
 # The list and the progress endpoint never load the file or the bad rows.
@@ -255,6 +256,7 @@ def import_mapping_json(request: HttpRequest, pk: int) -> HttpResponse:
 
 @import_export_required
 @require_http_methods(["GET", "POST"])
+@replica_view
 def export(request: HttpRequest) -> HttpResponse:
     """GET: the /contacts/ list for the same query string. POST: the selected `ids`."""
     params = request.POST if request.method == "POST" else request.GET
@@ -279,7 +281,7 @@ def export(request: HttpRequest) -> HttpResponse:
                                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
         return response
-    response = StreamingHttpResponse(exporting.csv_stream(exporting.export_rows(queryset)), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(replica_iter(exporting.csv_stream(exporting.export_rows(queryset))), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.audit import audit
+from crm.replica import reads_from_replica
 from scoring.advisor import thresholds
 from scoring.advisor.backtest import ProgressFn, compare, evaluate, needs_data, queue_run, run_tracked
 from scoring.models import Backtest, Rule, RuleSet, RuleSetVersion
@@ -117,12 +118,16 @@ def _advise_work(backtest: Backtest, progress: ProgressFn) -> dict[str, Any]:
     period = period_parse(options["start"], options["end"])
     active = version.ruleset.active_version
     versions = [version] + ([active] if active is not None and active.pk != version.pk else [])
-    observations = observations_load(
-        outcome_queryset(version, period), kinds=kinds, period=period,
-        # The suggestion never looks at interaction data; the active version it is compared with may.
-        with_data=needs_data(version_to_engine(v) for v in versions[1:]),
-        on_progress=lambda read, total: progress(60 * read / max(total, 1)),
-    )
+    with_data = needs_data(version_to_engine(v) for v in versions[1:])
+    # The outcomes are read on the replica, if there is one (crm.replica); the draft's rules,
+    # written just before, and everything after draft_write come from the primary.
+    with reads_from_replica():
+        observations = observations_load(
+            outcome_queryset(version, period), kinds=kinds, period=period,
+            # The suggestion never looks at interaction data; the active version it is compared with may.
+            with_data=with_data,
+            on_progress=lambda read, total: progress(60 * read / max(total, 1)),
+        )
     train_ids, _test_ids = stats.split_ids((o.contact_id for o in observations), seed=int(options["seed"]),
                                      train_fraction=float(options["train_fraction"]))
     train = [o for o in observations if o.contact_id in train_ids]
@@ -133,7 +138,8 @@ def _advise_work(backtest: Backtest, progress: ProgressFn) -> dict[str, Any]:
     if options.get("capacity_per_week") is not None:
         weeks = thresholds.INTAKE_WEEKS
         recent = outcome_queryset(version, period).filter(created_at__gt=period.end - timedelta(weeks=weeks))
-        weekly_new = recent.count() / weeks
+        with reads_from_replica():
+            weekly_new = recent.count() / weeks
     policy = version_to_engine(version).policy
     suggestion = stats.suggest(train, policy=policy, options=options, outcome_kinds=kinds,
                          industry=version.ruleset.industry, weekly_new=weekly_new)

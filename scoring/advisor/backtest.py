@@ -41,6 +41,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.replica import reads_from_replica
 from scoring import engine
 from scoring.models import Backtest, RuleSetVersion
 from scoring.outcomes import (
@@ -299,15 +300,18 @@ def _backtest_work(backtest: Backtest, progress: ProgressFn) -> dict[str, Any]:
         versions.append(other)
     scored = [_Scores(v, version_to_engine(v)) for v in versions]
     queryset = outcome_queryset(backtest.version, period)
-    total, read, labels = queryset.count(), 0, []
-    # One streaming pass: only scores, stages and labels are kept, not every contact's facts.
-    for count, batch in observations_iter(queryset, kinds=kinds, period=period,
-                                          with_data=needs_data(s.ruleset for s in scored)):
-        for s in scored:
-            s.add(batch)
-        labels.extend(o.converted for o in batch)
-        read += count
-        progress(100 * read / max(total, 1))
+    # The outcomes are read on the replica, if there is one (crm.replica): the rules above come
+    # from the primary, and the progress writes go there.
+    with reads_from_replica():
+        total, read, labels = queryset.count(), 0, []
+        # One streaming pass: only scores, stages and labels are kept, not every contact's facts.
+        for count, batch in observations_iter(queryset, kinds=kinds, period=period,
+                                              with_data=needs_data(s.ruleset for s in scored)):
+            for s in scored:
+                s.add(batch)
+            labels.extend(o.converted for o in batch)
+            read += count
+            progress(100 * read / max(total, 1))
     if not labels:
         raise ValidationError(_("No contact with a known outcome in this period."))
     conversions = sum(labels)

@@ -63,6 +63,7 @@ def pg_cluster():
         env = django_env(cluster.url(TEMPLATE_DB), None)
         manage(env, "migrate", "--noinput")
         cluster.setup = run_driver(env, "setup")
+        cluster.template = TEMPLATE_DB
         yield cluster
     finally:
         cluster.destroy()

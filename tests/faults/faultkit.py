@@ -138,6 +138,14 @@ class PostgresCluster:
             self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def replica(self) -> PostgresCluster:
+        """A streaming replica of this (running) cluster, not started: `pg_basebackup -R` (the
+        standby.signal and primary_conninfo it writes make it a hot standby that follows us)."""
+        replica = PostgresCluster(self.bin_dir)
+        replica._pg("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-D", str(replica.data),
+                    "-R", "-X", "stream", "-c", "fast", "--no-sync")
+        return replica
+
 
 # --- Redis --------------------------------------------------------------------------
 
@@ -193,7 +201,7 @@ class RedisServer:
 def django_env(database_url: str, redis_url: str | None, **extra: str) -> dict[str, str]:
     """The environment of a Django process bound to the throwaway services only."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_URL", "REDIS_URL", "CELERY_", "CRM_", "DJANGO_", "PYTEST", "AXES_"))}
+           if not k.startswith(("DATABASE_URL", "DATABASE_REPLICA_URL", "REDIS_URL", "CELERY_", "CRM_", "DJANGO_", "PYTEST", "AXES_"))}
     # DJANGO_DEBUG=1: development settings (the dev secret key); DEBUG is off when it is unset.
     env.update(DJANGO_SETTINGS_MODULE="crm.settings", DJANGO_DEBUG="1", DATABASE_URL=database_url, PYTHONPATH=str(REPO),
                PYTHONUNBUFFERED="1", LOG_LEVEL="INFO")
