@@ -17,6 +17,7 @@ import mailbox
 import os
 import ssl
 import sys
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -59,6 +60,8 @@ def main() -> None:
                 return AuthResult(success=ok)
 
             tls.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
+            # aiosmtpd sets its own deprecated Session.login_data on every AUTH: a warning per connection.
+            warnings.filterwarnings("ignore", message="Session.login_data", category=DeprecationWarning)
     controller = Controller(Sink(path, delay), hostname="127.0.0.1", port=port, **tls)
     controller.start()
     print("ready", flush=True)
