@@ -255,7 +255,7 @@ def _measure(ctx, *, n: int, sample: list[str], transport: Transport, one_proces
                 env = {"EMAIL_URL": transport.email_url(port), "CRM_EMAIL_RATE_PER_MINUTE": "6000000",
                        **({"SSL_CERT_FILE": str(transport.tls[0])} if transport.tls else {})}
                 with harness.celery_worker(ctx.url, concurrency=min(2, os.cpu_count() or 1), log_dir=ctx.log_dir,
-                                           name="campaign", env=env) as worker:
+                                           name=f"campaign-{'tls' if transport.tls else 'plain'}", env=env) as worker:
                     measured.campaign = _campaign(ctx, n=n, segments=segments, sink_pid=sink.pid, worker=worker)
                 if one_process:
                     measured.one_process = _campaign(ctx, n=n, segments=segments, sink_pid=sink.pid)
