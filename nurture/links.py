@@ -51,7 +51,7 @@ def _mac(salt: str, secret: str | bytes) -> hmac.HMAC:
 
 def sign(obj: object, salt: str) -> str:
     """What signing.dumps(obj, salt=salt) returns (uncompressed JSON, TimestampSigner, SHA-256 with
-    SECRET_KEY), at a third of its cost; read back with signing.loads (a test checks both ways)."""
+    SECRET_KEY), at half its cost; read back with signing.loads (a test checks both ways)."""
     value = f"{signing.b64_encode(json.dumps(obj, separators=(',', ':')).encode('latin-1')).decode()}" \
             f":{signing.b62_encode(int(time.time()))}"
     mac = _mac(salt, settings.SECRET_KEY).copy()
