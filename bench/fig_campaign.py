@@ -1,26 +1,38 @@
 """Figure 8: a campaign to every eligible contact of a saved segment (the starter library's
-education email to leads), sent through nurture.campaigns into a local SMTP server process that
-accepts and discards, against a baseline of one django.core.mail.send_mail per contact (one SMTP
-connection each) measured in the same run. Celery runs in-process, as for every bench figure, so
-the fill and the batches run one after the other in this process; each batch sends over
-CRM_EMAIL_CONNECTIONS connections at once (nurture.smtp_pool).
+education email to leads), sent through nurture.campaigns into a local SMTP server process
+(tests/nurture/smtp_sink.py, aiosmtpd) that accepts and discards, against a baseline of one
+django.core.mail.send_mail per contact (one SMTP connection each) measured in the same run, into the
+same sink, over the same transport, to the same contacts.
 
-Both paths are warmed up first (a small campaign to other contacts, a few send_mail calls): the
-budget is about the sustained rate, not the first message's imports and URL resolver. The sink's
-own ceiling (prebuilt bytes over the same number of kept-open connections) is measured too, and the
-CPU seconds per message of this process and of the sink, to say who the bottleneck is."""
+The judged transport is STARTTLS + AUTH (the sink requires both, as every production relay on port
+587 does; docs/decisions.md says why); plain SMTP on loopback is measured too, for information. The
+campaign is sent the way production sends it: the fill task and the batch tasks run on a real Celery
+worker with one process per core (two on the bench machine), each batch over CRM_EMAIL_CONNECTIONS
+kept-open connections (nurture.smtp_pool); batches are claimed with the conditional UPDATE, so no
+message goes out twice. Without REDIS_URL there is no worker, and the campaign runs in this process.
+The same campaign in one process (Celery in-process) is reported beside it, so the share of the
+second process is visible.
+
+Both paths are warmed up first (a campaign to other contacts, a few send_mail calls): the budget is
+about the sustained rate, not the first message's imports and URL resolver. The sink's own ceiling
+(prebuilt bytes over as many kept-open connections, from one Python client process, so a lower
+bound) is measured too, and the CPU seconds per message of the senders and of the sink, to say who
+the bottleneck is."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +44,32 @@ FIGURE = "8"
 SINK = Path(__file__).resolve().parents[1] / "tests" / "nurture" / "smtp_sink.py"
 SOURCE = "bench-campaign"
 WARMUP_SOURCE = "bench-campaign-warmup"
-WARMUP = 50  # recipients of the untimed warm-up campaign
+WARMUP = 400  # recipients of the untimed warm-up campaign: four batches, so every worker process sends some
 SINK_CEILING_MESSAGES = {"tiny": 600, "S": 3_000, "L": 3_000}
+
+
+@dataclass(frozen=True)
+class Transport:
+    name: str
+    tls: tuple[Path, Path] | None = None  # the sink's certificate and key: it requires STARTTLS
+    auth: tuple[str, str] | None = None  # it requires AUTH (after STARTTLS)
+
+    def sink_env(self) -> dict[str, str]:
+        env = {"SINK_TLS_CERT": str(self.tls[0]), "SINK_TLS_KEY": str(self.tls[1])} if self.tls else {}
+        return {**env, **({"SINK_AUTH": ":".join(self.auth)} if self.auth else {})}
+
+    def email_url(self, port: int) -> str:
+        user = f"{self.auth[0]}:{self.auth[1]}@" if self.auth else ""
+        return f"smtp{'+tls' if self.tls else ''}://{user}127.0.0.1:{port}"
+
+    def connect(self, port: int) -> smtplib.SMTP:
+        """A client connection as Django's backend opens one (for the sink's ceiling)."""
+        smtp = smtplib.SMTP("127.0.0.1", port)
+        if self.tls:
+            smtp.starttls(context=ssl.create_default_context(cafile=str(self.tls[0])))
+        if self.auth:
+            smtp.login(*self.auth)
+        return smtp
 
 
 def _certificate(directory: Path) -> tuple[Path, Path]:
@@ -45,12 +81,12 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _sink(tls: tuple[Path, Path] | None = None) -> tuple[subprocess.Popen, int]:
+def _sink(transport: Transport) -> tuple[subprocess.Popen, int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, **({"SINK_TLS_CERT": str(tls[0]), "SINK_TLS_KEY": str(tls[1])} if tls else {})}
-    process = subprocess.Popen([sys.executable, str(SINK), str(port), "-"], stdout=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen([sys.executable, str(SINK), str(port), "-"], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, **transport.sink_env()})
     if process.stdout.readline().strip() != "ready":
         raise RuntimeError("the SMTP sink did not start (is aiosmtpd installed? requirements-dev.txt)")
     return process, port
@@ -58,7 +94,10 @@ def _sink(tls: tuple[Path, Path] | None = None) -> tuple[subprocess.Popen, int]:
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -73,10 +112,10 @@ def _recipients(n: int, *, source: str, skip: int = 0) -> None:
             " WHERE id IN (SELECT id FROM contacts_contact ORDER BY id LIMIT %s OFFSET %s)", [source, n, skip])
 
 
-def _sink_ceiling(port: int, raw: bytes, n: int, connections: int) -> float:
-    """Messages/s the sink takes when the client costs nothing: prebuilt bytes, kept-open connections."""
+def _sink_ceiling(transport: Transport, port: int, raw: bytes, n: int, connections: int) -> float:
+    """Messages/s the sink takes when the client costs little: prebuilt bytes, kept-open connections."""
     def send(count: int) -> None:
-        with smtplib.SMTP("127.0.0.1", port) as smtp:
+        with transport.connect(port) as smtp:
             for i in range(count):
                 smtp.sendmail("noreply@saring.example", [f"ceiling-{i}@example.co.id"], raw)
 
@@ -89,74 +128,23 @@ def _sink_ceiling(port: int, raw: bytes, n: int, connections: int) -> float:
     return (n // connections * connections) / (time.perf_counter() - started)
 
 
-@dataclass
-class Measured:
-    baseline: float  # messages/s, one send_mail per contact
-    rate: float  # messages/s, the campaign
-    elapsed: float
-    cpu: tuple[float, float]  # CPU seconds per message: this process, the sink
-    baseline_cpu: tuple[float, float]
-    rss: tuple[float, float]  # peak RSS before and after the campaign, MB
-    ceiling: float = 0.0
-    size: int = 0
-
-
-def _measure(ctx, *, n: int, sample: list[str], tls: tuple[Path, Path] | None, ceiling: bool) -> Measured:
-    """Baseline, then a warm-up campaign, then the timed campaign, into a fresh sink process."""
+@contextmanager
+def _email_settings(transport: Transport, port: int):
+    """This process's email settings pointed at the sink (the baseline and the in-process campaign)."""
     from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.mail import send_mail
 
-    from bench.run import ADMIN
-    from contacts.models import Contact, Segment
-    from nurture import campaigns
-    from nurture import email as mail
-    from nurture.models import Campaign, Delivery, Message
-    from nurture.services import message_values
-
-    sink, port = _sink(tls)
-    keys = ("EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USE_TLS", "EMAIL_USE_SSL", "CRM_EMAIL_RATE_PER_MINUTE")
-    saved, saved_cafile = {k: getattr(settings, k) for k in keys}, os.environ.get("SSL_CERT_FILE")
+    keys = ("EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USE_TLS", "EMAIL_USE_SSL", "EMAIL_HOST_USER",
+            "EMAIL_HOST_PASSWORD", "CRM_EMAIL_RATE_PER_MINUTE")
+    saved, saved_cafile = {k: getattr(settings, k, None) for k in keys}, os.environ.get("SSL_CERT_FILE")
     try:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_SSL = "127.0.0.1", port, False
-        settings.EMAIL_USE_TLS = tls is not None
-        if tls:
-            os.environ["SSL_CERT_FILE"] = str(tls[0])  # ssl.create_default_context() trusts the sink's certificate
+        settings.EMAIL_USE_TLS = transport.tls is not None
+        settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = transport.auth or ("", "")
+        if transport.tls:
+            os.environ["SSL_CERT_FILE"] = str(transport.tls[0])  # ssl.create_default_context() trusts the sink
         settings.CRM_EMAIL_RATE_PER_MINUTE = 6_000_000  # pacing is the operator's choice; the bench measures the ceiling
-        message = Message.objects.get(starter_key="all-edu-id")
-        segment = Segment.objects.create(name=f"Bench {time.time_ns()}", filters={"source": SOURCE})
-        warmup = Segment.objects.create(name=f"Bench warm-up {time.time_ns()}", filters={"source": WARMUP_SOURCE})
-        admin = get_user_model().objects.get(username=ADMIN[0])  # the audience is what the sender may see
-
-        for address in sample[:5]:
-            send_mail(message.subject, message.body, settings.CRM_EMAIL_FROM, [address])  # warm-up, untimed
-        sink_cpu, own_cpu, started = _cpu_seconds(sink.pid), time.process_time(), time.perf_counter()
-        for address in sample:
-            send_mail(message.subject, message.body, settings.CRM_EMAIL_FROM, [address])
-        baseline = len(sample) / (time.perf_counter() - started)
-        baseline_cpu = ((time.process_time() - own_cpu) / len(sample), (_cpu_seconds(sink.pid) - sink_cpu) / len(sample))
-
-        campaigns.campaign_send(campaign=campaigns.campaign_create(message=message, segment=warmup, by=admin), by=admin)
-        campaign = campaigns.campaign_create(message=message, segment=segment, by=admin)
-        rss_before = harness.peak_rss_mb(os.getpid())
-        sink_cpu, own_cpu, started = _cpu_seconds(sink.pid), time.process_time(), time.perf_counter()
-        campaigns.campaign_send(campaign=campaign, by=admin)  # in-process: fill, then every batch, after commit
-        elapsed = time.perf_counter() - started
-        cpu = ((time.process_time() - own_cpu) / n, (_cpu_seconds(sink.pid) - sink_cpu) / n)
-        rss_after = harness.peak_rss_mb(os.getpid())
-        campaign.refresh_from_db()
-        sent = Delivery.objects.filter(campaign=campaign, status="sent").count()
-        if campaign.status != Campaign.Status.DONE or sent != n:
-            raise RuntimeError(f"campaign ended {campaign.status} with {sent} of {n} sent")
-        measured = Measured(baseline, n / elapsed, elapsed, cpu, baseline_cpu, (rss_before, rss_after))
-        if ceiling:
-            contact = Contact.objects.select_related("owner").get(email=sample[0])
-            content = mail.compose(delivery_id=1, subject=message.subject, body=message.body, values=message_values(contact))
-            raw = mail.build(content=content, to=contact.email, delivery_id=1).message().as_bytes(linesep="\r\n")
-            measured.ceiling = _sink_ceiling(port, raw, SINK_CEILING_MESSAGES[ctx.size], settings.CRM_EMAIL_CONNECTIONS)
-            measured.size = len(raw)
-        return measured
+        yield
     finally:
         for key, value in saved.items():
             setattr(settings, key, value)
@@ -164,24 +152,173 @@ def _measure(ctx, *, n: int, sample: list[str], tls: tuple[Path, Path] | None, c
             os.environ.pop("SSL_CERT_FILE", None)
         else:
             os.environ["SSL_CERT_FILE"] = saved_cafile
+
+
+@dataclass
+class Sent:
+    rate: float  # messages/s
+    elapsed: float
+    cpu: tuple[float, float]  # CPU seconds per message: the sending processes, the sink
+    rss: tuple[float, float]  # peak RSS of the sending processes before and after, MB
+    processes: int
+
+
+@dataclass
+class Measured:
+    transport: Transport
+    baseline: float  # messages/s, one send_mail per contact
+    baseline_cpu: tuple[float, float]
+    campaign: Sent  # on the worker's processes (or in-process without a broker)
+    one_process: Sent | None = None
+    baseline_after: float = 0.0  # the other of the two baseline runs (before and after the campaigns): the slower
+    ceiling: float = 0.0
+    size: int = 0
+
+
+def _campaign(ctx, *, n: int, segments: tuple, sink_pid: int, worker=None) -> Sent:
+    """The warm-up campaign, then the timed one; with `worker` they run on its processes."""
+    from django.contrib.auth import get_user_model
+
+    from bench.run import ADMIN
+    from crm.celery import app
+    from nurture import campaigns
+    from nurture.models import Campaign, Delivery, Message
+
+    admin = get_user_model().objects.get(username=ADMIN[0])  # the audience is what the sender may see
+    message = Message.objects.get(starter_key="all-edu-id")
+
+    def pids() -> list[int]:
+        return [worker.proc.pid, *harness.child_pids(worker.proc.pid)] if worker else [os.getpid()]
+
+    def cpu() -> float:
+        return sum(map(_cpu_seconds, pids())) if worker else time.process_time()
+
+    def peak() -> float:
+        return max(map(harness.peak_rss_mb, pids()))
+
+    def send(segment) -> Campaign:
+        campaign = campaigns.campaign_send(campaign=campaigns.campaign_create(message=message, segment=segment, by=admin),
+                                           by=admin)  # in-process: fill, then every batch, after commit
+        if worker and not harness.wait_until(
+                lambda: Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.DONE).exists(),
+                timeout=60 + n / 20, interval=0.02):
+            raise RuntimeError(f"campaign {campaign.pk} not done in time:\n{worker.log_tail()}")
+        return campaign
+
+    if worker:
+        app.conf.task_always_eager = False
+    try:
+        send(segments[1])
+        rss_before = peak()
+        sink_cpu, own_cpu, started = _cpu_seconds(sink_pid), cpu(), time.perf_counter()
+        campaign = send(segments[0])
+        elapsed = time.perf_counter() - started
+        used = ((cpu() - own_cpu) / n, (_cpu_seconds(sink_pid) - sink_cpu) / n)
+    finally:
+        app.conf.task_always_eager = True
+    campaign.refresh_from_db()
+    sent = Delivery.objects.filter(campaign=campaign, status="sent").count()
+    if campaign.status != Campaign.Status.DONE or sent != n:
+        raise RuntimeError(f"campaign ended {campaign.status} with {sent} of {n} sent")
+    return Sent(n / elapsed, elapsed, used, (rss_before, peak()), len(pids()) - (1 if worker else 0))
+
+
+def _measure(ctx, *, n: int, sample: list[str], transport: Transport, one_process: bool) -> Measured:
+    """Baseline, then the campaign (on a worker when there is a broker), then optionally the same in
+    one process, then the sink's ceiling; all into one fresh sink process."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    from contacts.models import Contact, Segment
+    from nurture import email as mail
+    from nurture.models import Message
+    from nurture.services import message_values
+
+    message = Message.objects.get(starter_key="all-edu-id")
+    segments = (Segment.objects.create(name=f"Bench {time.time_ns()}", filters={"source": SOURCE}),
+                Segment.objects.create(name=f"Bench warm-up {time.time_ns()}", filters={"source": WARMUP_SOURCE}))
+    sink, port = _sink(transport)
+    try:
+        with _email_settings(transport, port):
+            def baseline() -> tuple[float, tuple[float, float]]:
+                sink_cpu, own_cpu, started = _cpu_seconds(sink.pid), time.process_time(), time.perf_counter()
+                for address in sample:
+                    send_mail(message.subject, message.body, settings.CRM_EMAIL_FROM, [address])
+                return len(sample) / (time.perf_counter() - started), (
+                    (time.process_time() - own_cpu) / len(sample), (_cpu_seconds(sink.pid) - sink_cpu) / len(sample))
+
+            for address in sample[:5]:
+                send_mail(message.subject, message.body, settings.CRM_EMAIL_FROM, [address])  # warm-up, untimed
+            measured = Measured(transport, *baseline(), campaign=None)  # type: ignore[arg-type]
+            if ctx.redis_url:
+                harness.purge_bench_queue()
+                env = {"EMAIL_URL": transport.email_url(port), "CRM_EMAIL_RATE_PER_MINUTE": "6000000",
+                       **({"SSL_CERT_FILE": str(transport.tls[0])} if transport.tls else {})}
+                with harness.celery_worker(ctx.url, concurrency=min(2, os.cpu_count() or 1), log_dir=ctx.log_dir,
+                                           name=f"campaign-{'tls' if transport.tls else 'plain'}", env=env) as worker:
+                    measured.campaign = _campaign(ctx, n=n, segments=segments, sink_pid=sink.pid, worker=worker)
+                if one_process:
+                    measured.one_process = _campaign(ctx, n=n, segments=segments, sink_pid=sink.pid)
+            else:
+                measured.campaign = _campaign(ctx, n=n, segments=segments, sink_pid=sink.pid)
+            # The baseline again after the campaigns; the faster of the two is the one compared (on a shared
+            # machine the load moves between the two; the faster baseline gives the smaller, safer ratio).
+            after, after_cpu = baseline()
+            measured.baseline_after = after
+            if after > measured.baseline:  # the faster run is compared, with its own CPU figures
+                measured.baseline, measured.baseline_after, measured.baseline_cpu = after, measured.baseline, after_cpu
+            contact = Contact.objects.select_related("owner").get(email=sample[0])
+            content = mail.compose(delivery_id=1, subject=message.subject, body=message.body, values=message_values(contact))
+            raw = mail.build(content=content, to=contact.email, delivery_id=1).message().as_bytes(linesep="\r\n")
+            connections = settings.CRM_EMAIL_CONNECTIONS * measured.campaign.processes
+            measured.ceiling = _sink_ceiling(transport, port, raw, SINK_CEILING_MESSAGES[ctx.size], connections)
+            measured.size = len(raw)
+        return measured
+    finally:
         sink.terminate()
         sink.wait(timeout=10)
 
 
-def _note(m: Measured) -> str:
+def _cpu_note(sent: Sent, m: Measured) -> str:
     from django.conf import settings
 
     from nurture import campaigns
 
     ms = 1000
-    return (f"{m.elapsed:.1f} s in all (fill, then batches of {campaigns.BATCH} over {settings.CRM_EMAIL_CONNECTIONS}"
-            f" connections at once); CPU per message: {m.cpu[0] * ms:.2f} ms here, {m.cpu[1] * ms:.2f} ms in the sink"
-            f" (baseline: {m.baseline_cpu[0] * ms:.2f} ms here, {m.baseline_cpu[1] * ms:.2f} ms in the sink)")
+    where = f"{sent.processes} worker processes" if sent.processes > 1 else "one process"
+    return (f"{sent.elapsed:.1f} s in all (fill, then batches of {campaigns.BATCH}, each over"
+            f" {settings.CRM_EMAIL_CONNECTIONS} connections at once, on {where}); CPU per message:"
+            f" {sent.cpu[0] * ms:.2f} ms in the senders, {sent.cpu[1] * ms:.2f} ms in the sink"
+            f" (baseline: {m.baseline_cpu[0] * ms:.2f} ms here, {m.baseline_cpu[1] * ms:.2f} ms in the sink: CPU ratio"
+            f" {sum(m.baseline_cpu) / sum(sent.cpu):.1f}×); the baseline ran before and after the campaigns, the faster"
+            f" run is compared ({m.baseline:.0f} and {m.baseline_after:.0f} messages/s)")
+
+
+def _rows(m: Measured, n: int, sample: int, *, judged: bool) -> list[Row]:
+    from django.conf import settings
+
+    t, sent = m.transport.name, m.campaign
+    where = f"{sent.processes} worker processes" if sent.processes > 1 else "one process (no REDIS_URL: no worker)"
+    label = f"one send_mail per contact over {t} ({sample:,} sent, one process)"
+    rows = [
+        Row(FIGURE, f"campaign to {n:,} recipients over {t}, {where}, messages/s", sent.rate, "messages/s",
+            "campaign_rate" if judged else None, baseline=m.baseline, baseline_label=label,
+            ratio=sent.rate / m.baseline, ratio_key="campaign_vs_send_mail" if judged else None,
+            note=_cpu_note(sent, m)),
+    ]
+    if m.one_process:
+        rows.append(Row(FIGURE, f"campaign to {n:,} recipients over {t}, one process (Celery in-process)",
+                        m.one_process.rate, "messages/s", baseline=m.baseline, baseline_label=label,
+                        ratio=m.one_process.rate / m.baseline, note=_cpu_note(m.one_process, m)))
+    connections = settings.CRM_EMAIL_CONNECTIONS * sent.processes
+    rows.append(Row(FIGURE, f"campaign over {t}, the SMTP sink's ceiling (prebuilt messages)", m.ceiling, "messages/s",
+                    baseline=m.baseline, baseline_label="one send_mail per contact", ratio=m.ceiling / m.baseline,
+                    note=f"{connections} kept-open connections from one Python process (a lower bound of the sink's"
+                         f" ceiling), {m.size:,} bytes a message; the campaign reached {sent.rate / m.ceiling:.0%} of it"))
+    return rows
 
 
 def run(ctx) -> list[Row]:
-    from django.conf import settings
-
     from contacts.models import Contact
     from nurture.services import starter_library_load
 
@@ -191,31 +328,22 @@ def run(ctx) -> list[Row]:
     _recipients(WARMUP, source=WARMUP_SOURCE, skip=n)
     sample = list(Contact.objects.filter(source=SOURCE).order_by("pk").values_list("email", flat=True)
                   [:CAMPAIGN_BASELINE_SAMPLE[ctx.size]])
-    plain = _measure(ctx, n=n, sample=sample, tls=None, ceiling=True)
-    tls = None
+    auth = ("bench", secrets.token_urlsafe(16))
+    rows: list[Row] = []
+    measured: list[Measured] = []
     if shutil.which("openssl"):
         with tempfile.TemporaryDirectory(prefix="bench-tls-") as tmp:
-            tls = _measure(ctx, n=n, sample=sample, tls=_certificate(Path(tmp)), ceiling=False)
-    sampled = f"one send_mail per contact ({len(sample):,} sent)"
-    over_tls = Row(FIGURE, f"campaign to {n:,} recipients over STARTTLS, messages/s", None, "messages/s",
-                   status="not measured: no openssl to make the sink's certificate")
-    if tls:
-        over_tls = Row(FIGURE, over_tls.title, tls.rate, "messages/s", baseline=tls.baseline,
-                       baseline_label=f"{sampled} over STARTTLS", ratio=tls.rate / tls.baseline,
-                       note=_note(tls) + "; the sink requires STARTTLS, as submission servers do")
-    rss = max(plain.rss[1], tls.rss[1] if tls else 0)
-    rss_note = f"{plain.rss[0]:.0f} MB before the first campaign: it grew by {plain.rss[1] - plain.rss[0]:.1f} MB over {n:,} messages"
-    if tls:
-        rss_note += f", then by {tls.rss[1] - tls.rss[0]:.1f} MB over {n:,} more over STARTTLS"
-    return [
-        Row(FIGURE, f"campaign to {n:,} recipients, messages/s", plain.rate, "messages/s", "campaign_rate",
-            baseline=plain.baseline, baseline_label=sampled, ratio=plain.rate / plain.baseline,
-            ratio_key="campaign_vs_send_mail", note=_note(plain)),
-        Row(FIGURE, "campaign, the SMTP sink's ceiling (prebuilt messages)", plain.ceiling, "messages/s",
-            baseline=plain.baseline, baseline_label="one send_mail per contact", ratio=plain.ceiling / plain.baseline,
-            note=f"{settings.CRM_EMAIL_CONNECTIONS} kept-open connections, {plain.size:,} bytes a message: no sender can"
-                 f" beat the baseline by more than this ratio here; the campaign reached {plain.rate / plain.ceiling:.0%}"
-                 f" of it"),
-        over_tls,
-        Row(FIGURE, "campaign, peak RSS of the sending process", rss, "MB", note=rss_note),
-    ]
+            secure = Transport("STARTTLS + AUTH", tls=_certificate(Path(tmp)), auth=auth)
+            measured.append(_measure(ctx, n=n, sample=sample, transport=secure, one_process=True))
+            rows += _rows(measured[-1], n, len(sample), judged=True)
+    else:
+        rows.append(harness.not_measured(FIGURE, f"campaign to {n:,} recipients over STARTTLS + AUTH, messages/s",
+                                         "no openssl to make the sink's certificate (the plain SMTP row below is"
+                                         " not judged)"))
+    measured.append(_measure(ctx, n=n, sample=sample, transport=Transport("plain SMTP on loopback"), one_process=False))
+    rows += _rows(measured[-1], n, len(sample), judged=False)
+    rss = [(m.campaign.rss, m.transport.name) for m in measured]
+    rows.append(Row(FIGURE, "campaign, peak RSS of a sending process", max(r[1] for r, _ in rss), "MB",
+                    note="; ".join(f"over {name}: {before:.0f} MB after the warm-up, {after - before:+.1f} MB over {n:,}"
+                                   f" messages" for (before, after), name in rss)))
+    return rows

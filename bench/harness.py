@@ -341,14 +341,17 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
 
 
 @contextmanager
-def celery_worker(bench_url: str, *, concurrency: int, log_dir: Path, name: str = "w") -> Iterator[Service]:
-    """A real `celery -A crm worker` (prefork, `concurrency` processes) on the bench queue."""
+def celery_worker(bench_url: str, *, concurrency: int, log_dir: Path, name: str = "w",
+                  env: dict[str, str] | None = None) -> Iterator[Service]:
+    """A real `celery -A crm worker` (prefork, `concurrency` processes) on the bench queue; `env` adds
+    to its environment (figure 8 points EMAIL_URL at its SMTP sink)."""
     log_path = log_dir / f"celery-{name}.log"
     cmd = [sys.executable, "-m", "bench.worker", "--loglevel", "INFO", "--concurrency", str(concurrency),
            "--pool", "prefork", "-Q", QUEUE, "-n", f"bench-{name}-{os.getpid()}@%h",
            "--without-gossip", "--without-mingle", "--without-heartbeat", "--prefetch-multiplier", "1"]
     log_file = open(log_path, "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=service_env(bench_url), stdout=log_file, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=service_env(bench_url, **(env or {})), stdout=log_file,
+                            stderr=subprocess.STDOUT)
     service = Service("celery", proc, log_path)
     try:
         ready = wait_until(lambda: proc.poll() is not None or " ready." in service.log_tail(50), timeout=60, interval=0.2)

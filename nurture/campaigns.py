@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -26,7 +27,6 @@ from nurture.services import deliveries_send
 from nurture.smtp_pool import SmtpPool
 from nurture.tasks import queue_campaign_batches, queue_campaign_fill
 
-FILL_CHUNK = 1000
 BATCH = 100  # deliveries per send task, over CRM_EMAIL_CONNECTIONS SMTP connections
 
 
@@ -112,13 +112,8 @@ def campaign_fill(*, campaign_id: int) -> int:
         return 0
     contacts = segment_contacts(campaign.segment, campaign.sent_by) if campaign.segment else Contact.objects.none()
     counted = audience(message=campaign.message, contacts=contacts)
-    eligible = contacts.filter(_conditions(campaign.message)["eligible"]).order_by("pk").values_list("pk", flat=True)
-    last = 0
-    while ids := list(eligible.filter(pk__gt=last)[:FILL_CHUNK]):
-        Delivery.objects.bulk_create(
-            [Delivery(contact_id=pk, message_id=campaign.message_id, channel=MessageChannel.EMAIL, campaign=campaign,
-                      sent_by=campaign.sent_by) for pk in ids], ignore_conflicts=True)
-        last = ids[-1]
+    eligible = contacts.filter(_conditions(campaign.message)["eligible"]).order_by().values_list("id", flat=True)
+    _deliveries_for(campaign, eligible)  # selects "id": the INSERT reads recipient.id
     recipients = Delivery.objects.filter(campaign=campaign).count()
     Campaign.objects.filter(pk=campaign.pk).update(recipients=recipients, skipped=counted.skipped)
     queued = list(Delivery.objects.filter(campaign=campaign, status=Delivery.Status.QUEUED).order_by("pk")
@@ -129,6 +124,24 @@ def campaign_fill(*, campaign_id: int) -> int:
     per_second = max(settings.CRM_EMAIL_RATE_PER_MINUTE / 60, 1)
     queue_campaign_batches(campaign.pk, batches, seconds_apart=BATCH / per_second)
     return recipients
+
+
+def _deliveries_for(campaign: Campaign, contact_ids: QuerySet) -> None:
+    """One queued Delivery per contact, in one INSERT … SELECT in the database (rows it has already are
+    skipped by the unique constraint: ON CONFLICT DO NOTHING). It replaced reading the ids into Python
+    and bulk_create in chunks of 1,000, which took 6.5 s of a 20,000-recipient campaign at S."""
+    field = {f.name: f.column for f in Delivery._meta.concrete_fields}
+    columns = [field[name] for name in ("contact", "message", "channel", "status", "sent_by", "campaign", "attempts",
+                                        "error", "created_at")]
+    select, params = contact_ids.query.sql_with_params()
+    created = db_connection.ops.adapt_datetimefield_value(timezone.now())
+    with db_connection.cursor() as cursor:  # WHERE true: SQLite's INSERT … SELECT … ON CONFLICT needs a WHERE
+        cursor.execute(
+            f"INSERT INTO {Delivery._meta.db_table} ({', '.join(columns)})"  # table and column names from the model
+            f" SELECT recipient.id, %s, %s, %s, %s, %s, 0, '', %s FROM ({select}) AS recipient WHERE true"
+            f" ON CONFLICT DO NOTHING",
+            [campaign.message_id, MessageChannel.EMAIL, Delivery.Status.QUEUED, campaign.sent_by_id, campaign.pk,
+             created, *params])
 
 
 def campaign_send_batch(*, campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:

@@ -64,8 +64,9 @@ class _Serialized(Message):
 
 
 @lru_cache(maxsize=64)
-def _from_header(from_email: str) -> str:
-    return sanitize_address(from_email, settings.DEFAULT_CHARSET)
+def _sanitized(address: str, encoding: str) -> str:
+    """sanitize_address, once per sender address and process."""
+    return sanitize_address(address, encoding)
 
 
 _OWN_HEADERS = {"from", "to", "cc", "reply-to", "subject", "date", "message-id", "content-type", "mime-version"}
@@ -99,7 +100,7 @@ class TrackedEmail(EmailMultiAlternatives):
             return super().message()
         boundary = f"==============={random.randrange(10 ** 19):019d}=="
         lines = [f'Content-Type: multipart/alternative; boundary="{boundary}"', "MIME-Version: 1.0",
-                 f"Subject: {self.subject}", f"From: {_from_header(self.from_email)}", f"To: {headers['To']}",
+                 f"Subject: {self.subject}", f"From: {_sanitized(self.from_email, settings.DEFAULT_CHARSET)}", f"To: {headers['To']}",
                  f"Date: {formatdate(localtime=settings.EMAIL_USE_LOCALTIME)}", f"Message-ID: {make_msgid(domain=DNS_NAME)}"]
         lines += [f"{name}: {value}" for name, value in self.extra_headers.items()]
         lines.append("")
@@ -108,6 +109,26 @@ class TrackedEmail(EmailMultiAlternatives):
                       f"Content-Transfer-Encoding: {'7bit' if text.isascii() else '8bit'}", "", *text.split("\n")]
         lines += [f"--{boundary}--", ""]
         return _Serialized(lines)
+
+
+def _as_given(address: str) -> bool:
+    """An address Django's sanitize_address returns unchanged: one plain ASCII local@domain."""
+    return _plain_address(address) and address.count("@") == 1
+
+
+def send_open(connection, email: EmailMultiAlternatives) -> None:
+    """Send one email over an open connection of Django's SMTP backend. Our own emails with plain
+    addresses skip the backend's address parsing (sanitize_address through the email package's header
+    parser: ~90 µs an address, more than writing the whole message); the sender's is parsed once per
+    process. Same bytes, same smtplib call and exceptions as EmailBackend._send. Anything else, or
+    another backend, goes through send_messages unchanged."""
+    smtp = getattr(connection, "connection", None)
+    if (isinstance(email, TrackedEmail) and isinstance(smtp, smtplib.SMTP) and not (email.cc or email.bcc)
+            and email.to and all(map(_as_given, email.to))):
+        sender = _sanitized(email.from_email, email.encoding or settings.DEFAULT_CHARSET)
+        smtp.sendmail(sender, list(email.to), email.message().as_bytes(linesep="\r\n"))
+    else:
+        connection.send_messages([email])
 
 
 def build(*, content: Content, to: str, from_email: str | None = None, delivery_id: int) -> EmailMultiAlternatives:

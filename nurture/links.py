@@ -4,12 +4,17 @@ was in a message we sent: no open redirect, no guessing another person's unsubsc
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
 from django.core import signing
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.encoding import force_bytes
 
 CLICK, OPEN, UNSUBSCRIBE = "nurture.click", "nurture.open", "nurture.unsubscribe"
 
@@ -36,17 +41,35 @@ def _absolute(name: str, token: str) -> str:
     return f"{settings.CRM_BASE_URL}{before}{token}{after}"
 
 
+@lru_cache(maxsize=16)
+def _mac(salt: str, secret: str | bytes) -> hmac.HMAC:
+    """The HMAC of Django's TimestampSigner for this salt and key, its key derived once (salted_hmac
+    derives it again for every token: a third of a token's cost)."""
+    key = hashlib.sha256(force_bytes(salt + "signer") + force_bytes(secret)).digest()
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def sign(obj: object, salt: str) -> str:
+    """What signing.dumps(obj, salt=salt) returns (uncompressed JSON, TimestampSigner, SHA-256 with
+    SECRET_KEY), at half its cost; read back with signing.loads (a test checks both ways)."""
+    value = f"{signing.b64_encode(json.dumps(obj, separators=(',', ':')).encode('latin-1')).decode()}" \
+            f":{signing.b62_encode(int(time.time()))}"
+    mac = _mac(salt, settings.SECRET_KEY).copy()
+    mac.update(value.encode())
+    return f"{value}:{signing.b64_encode(mac.digest()).decode()}"
+
+
 def click_url(delivery_id: int, url: str) -> str:
     # Not compressed: zlib's set-up cost more than the signing itself (read_click accepts both forms).
-    return _absolute("nurture:click", signing.dumps([delivery_id, url], salt=CLICK))
+    return _absolute("nurture:click", sign([delivery_id, url], CLICK))
 
 
 def open_url(delivery_id: int) -> str:
-    return _absolute("nurture:open", signing.dumps(delivery_id, salt=OPEN))
+    return _absolute("nurture:open", sign(delivery_id, OPEN))
 
 
 def unsubscribe_url(delivery_id: int) -> str:
-    return _absolute("nurture:unsubscribe", signing.dumps(delivery_id, salt=UNSUBSCRIBE))
+    return _absolute("nurture:unsubscribe", sign(delivery_id, UNSUBSCRIBE))
 
 
 def read_click(token: str) -> Click | None:

@@ -229,9 +229,13 @@ def deliveries_send(*, delivery_ids: list[int], connection=None, pool: SmtpPool 
                 flush()
 
     deliveries = (Delivery.objects.filter(pk__in=claimed)
-                  .select_related("contact", "contact__owner", "message", "enrollment__sequence").order_by("pk"))
+                  .select_related("contact", "contact__owner", "enrollment__sequence").order_by("pk"))
+    messages: dict[int, Message] = {}  # a campaign batch has one message: read once, not joined to every row
     try:
         for delivery in deliveries:
+            if delivery.message_id not in messages:
+                messages[delivery.message_id] = Message.objects.get(pk=delivery.message_id)
+            delivery.message = messages[delivery.message_id]
             email = _prepare(delivery)
             if email is None:
                 outcomes["refused"] += 1

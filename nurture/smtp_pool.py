@@ -14,6 +14,8 @@ from concurrent.futures import Future
 
 from django.core.mail import EmailMessage, get_connection
 
+from nurture import email as mail
+
 
 class SmtpPool:
     """`send(email)` returns a Future: the message was accepted (result) or the exception that refused it.
@@ -53,7 +55,7 @@ class SmtpPool:
                 try:
                     if getattr(connection, "connection", None) is None:
                         connection.open()  # kept open: send_messages closes only a connection it opened itself
-                    connection.send_messages([email])
+                    mail.send_open(connection, email)
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller, who classifies it
                     if not isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException)):
                         _close(connection)  # refused, dropped or timed out: the next message connects again

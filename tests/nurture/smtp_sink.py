@@ -7,16 +7,20 @@ lands in a Maildir the tests read. Recipients decide the answer, like a real ser
 
 The optional delay makes each DATA answer slow, like a loaded server (the fault tests kill a
 worker mid-send with it). With SINK_TLS_CERT and SINK_TLS_KEY (PEM files) in the environment it
-requires STARTTLS, as submission servers do (the bench's second campaign figure).
+requires STARTTLS, as submission servers do; with SINK_AUTH=user:password as well it requires AUTH
+(PLAIN or LOGIN, after STARTTLS) before MAIL, as every production relay on port 587 does (the bench's
+campaign figure, bench/fig_campaign.py).
 """
 
 import asyncio
+import logging
 import mailbox
 import os
 import ssl
 import sys
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Sink:
@@ -48,6 +52,16 @@ def main() -> None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(os.environ["SINK_TLS_CERT"], os.environ["SINK_TLS_KEY"])
         tls = {"tls_context": context, "require_starttls": True}
+        if os.environ.get("SINK_AUTH"):
+            login, _, password = os.environ["SINK_AUTH"].encode().partition(b":")
+
+            def authenticator(server, session, envelope, mechanism, auth_data):
+                ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (login, password)
+                return AuthResult(success=ok)
+
+            tls.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
+            # aiosmtpd sets its own deprecated Session.login_data on every AUTH and logs a warning each time.
+            logging.getLogger("mail.log").addFilter(lambda record: "login_data" not in record.getMessage())
     controller = Controller(Sink(path, delay), hostname="127.0.0.1", port=port, **tls)
     controller.start()
     print("ready", flush=True)

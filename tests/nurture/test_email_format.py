@@ -54,3 +54,39 @@ def test_a_header_cannot_be_smuggled_in_through_the_subject():
 
     with pytest.raises(BadHeaderError):
         message.message()  # Django's own check, as before
+
+
+ADDRESSES = ["budi@example.co.id", "A.B+tag@Example.COM", "o'brien@x.id", "x_y-z@sub.domain.id", "Budi <b@x.id>",
+             "a@b@c.id", "andré@x.id", "budi @x.id", "b@x.id\n", "semua@x.id, b@y.id"]
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_an_address_passed_as_given_is_one_django_would_not_change(address):
+    from django.core.mail.message import sanitize_address
+
+    if mail._as_given(address):
+        assert sanitize_address(address, "utf-8") == address
+    else:
+        assert address in ("Budi <b@x.id>", "a@b@c.id", "andré@x.id", "budi @x.id", "b@x.id\n", "semua@x.id, b@y.id")
+
+
+@pytest.mark.django_db
+def test_the_pools_send_delivers_what_djangos_backend_delivers(smtp_server):
+    """send_open skips the backend's address parsing for plain addresses; the server must receive the
+    same message as through EmailBackend.send_messages, and anything else goes through the backend."""
+    from django.core.mail import get_connection
+
+    cases = [("budi@example.co.id", "Tim Saring <tim@saring.example>"), ("Budi Santoso <budi@example.co.id>", "tim@saring.example")]
+    connection = get_connection()
+    connection.open()
+    try:
+        for to, sender in cases:
+            content = mail.Content(subject="Subjek", text="Halo\n\nhttps://example.com/a", html="<p>Halo</p>",
+                                   unsubscribe="https://crm.example.co.id/u/T/")
+            mail.send_open(connection, mail.build(content=content, to=to, delivery_id=7, from_email=sender))
+            connection.send_messages([mail.build(content=content, to=to, delivery_id=7, from_email=sender)])
+    finally:
+        connection.close()
+    received = sorted((_meaning(m.as_bytes()) for m in smtp_server.messages()), key=repr)
+    assert len(received) == 4
+    assert received[0] == received[1] and received[2] == received[3]
