@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("contacts.privacy.urls")),
     path("", include("contacts.segments.urls")),
     path("", include("crm.audit.urls")),
+    path("", include("crm.reports.urls")),
     path("rules/", include("scoring.urls")),
     path("", include("nurture.urls")),
     path("", include("followup.urls")),

@@ -81,6 +81,7 @@ def roles_context(request: HttpRequest) -> dict:
         "is_sales_role": SALES in roles,
         "sees_all_contacts": sees_all_contacts(user),
         "can_import_export": can_import_export(user),
+        "sees_reports": bool(roles & {ADMIN, MARKETER, SALES_MANAGER}),
     }
 
 

@@ -11,6 +11,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from contacts.models import Stage
+
 register = template.Library()
 
 
@@ -104,7 +106,7 @@ def _coord(value: float) -> str:
 
 
 @register.inclusion_tag("crm/_trend_chart.html")
-def trend_chart(weeks: list[dict], series: tuple[str, ...] = ("lead", "prospect"), title: str = "") -> dict:
+def trend_chart(weeks: list[dict], series: tuple[str, ...] = ("lead", "prospect"), title: str = "", unit: str = "week") -> dict:
     """Grouped bars per week as a server-rendered SVG (no JS, no inline styles)."""
     width, height = 720, 240
     left, right, top, bottom = 44, 12, 12, 34
@@ -116,6 +118,7 @@ def trend_chart(weeks: list[dict], series: tuple[str, ...] = ("lead", "prospect"
     slot = plot_w / n
     bar_w = max(min(slot * 0.8 / len(series), 22), 2)
     groups = []
+    labels = {s: (Stage(s).label if s in Stage.values else s) for s in series}  # the reader's words, not slugs
     label_every = max(1, round(n / 8))
     for i, week in enumerate(weeks):
         x0 = left + i * slot + (slot - bar_w * len(series)) / 2
@@ -123,7 +126,7 @@ def trend_chart(weeks: list[dict], series: tuple[str, ...] = ("lead", "prospect"
         for j, s in enumerate(series):
             v = week.get(s, 0)
             h = plot_h * v / y_max
-            bars.append({"series": s, "value": v, "x": _coord(x0 + j * bar_w), "y": _coord(top + plot_h - h),
+            bars.append({"series": s, "label": labels[s], "value": v, "x": _coord(x0 + j * bar_w), "y": _coord(top + plot_h - h),
                          "w": _coord(bar_w - 1), "h": _coord(h)})
         groups.append({"week": week["week"], "bars": bars, "label_x": _coord(left + i * slot + slot / 2),
                        "show_label": i % label_every == 0})
@@ -131,7 +134,7 @@ def trend_chart(weeks: list[dict], series: tuple[str, ...] = ("lead", "prospect"
     return {
         "width": str(width), "height": str(height), "left": str(left), "axis_x": str(left - 8), "right": str(width - right),
         "bottom": str(top + plot_h), "label_y": str(height - 12), "groups": groups, "ticks": ticks, "series": series,
-        "title": title, "empty": peak == 0,
+        "title": title, "empty": peak == 0, "monthly": unit == "month",
     }
 
 

@@ -284,6 +284,7 @@ MATRIX: dict[str, list[Row]] = {
         Row("POST", sales=403, marketer=403, admin=302, kw=CONTACT, data={"mode": "anonymise", "confirm": "on"}),
     ],
     "audit:list": [Row(sales=403, marketer=403, admin=200)],
+    "reports": [Row(sales=403, marketer=200, admin=200)],
 
     # --- Follow-up: Today, tasks, notifications (followup/urls.py, followup/api.py) ---------------
     # Today and tasks are for reps, managers and admins; marketers read tasks over the API only.
