@@ -99,7 +99,7 @@ def test_stage_history_shows_readable_reasons(client_for, marketer, journey):
     contact = journey(full_name="Sejarah", steps=[("lead", now - timedelta(days=2)), ("customer", now)])
     html = client_for(marketer).get(url("detail", contact)).content.decode()
     assert "score 25 ≥ lead threshold 20" in html
-    assert "converted: purchase on" in html
+    assert "converted: Purchase on" in html  # the kind by name, not its slug
 
 
 def test_empty_timeline_says_what_to_do(client_for, marketer, journey):
