@@ -427,3 +427,12 @@ def test_built_in_rule_labels_follow_the_reader_and_typed_ones_stay_as_typed(sit
     contact_id = _text(_get(client, f"/contacts/{prospect.pk}/", "id"))
     assert "Mengisi formulir landing page" in contact_id and "Filled a landing-page form" not in contact_id
     assert "Filled a landing-page form" in _text(_get(client, f"/contacts/{prospect.pk}/", "en"))
+
+
+@pytest.mark.django_db
+def test_the_login_error_says_the_field_once_in_indonesian(client, make_user):
+    make_user("dewi", "marketer")
+    response = client.post("/accounts/login/", {"username": "dewi", "password": "salah"}, HTTP_ACCEPT_LANGUAGE="id")
+    text = _text(response)
+    assert "Masukkan nama pengguna dan kata sandi yang benar." in text
+    assert "nama pengguna nama pengguna" not in text
