@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Industry, InteractionKind
@@ -178,7 +179,8 @@ class RescoreRun(models.Model):
     @property
     def label(self) -> str:
         if self.version_id:
-            return _("Published %(ruleset)s v%(number)s") % {"ruleset": self.version.ruleset.name, "number": self.version.number}
+            name = self.version.ruleset.name
+            return _("Published %(ruleset)s v%(number)s") % {"ruleset": gettext(name) if name else name, "number": self.version.number}
         return str(RUN_REASONS.get(self.reason, self.reason or _("Rescore")))
 
     @property

@@ -66,7 +66,7 @@ COMMON_NEGATIVE = (
 
 PLAYBOOKS: dict[str, Playbook] = {
     "ecommerce": Playbook(
-        name="ecommerce", industry="ecommerce", title="E-commerce",
+        name="ecommerce", industry="ecommerce", title=N("E-commerce"),
         conversion_events="purchase (minutes to hours after the first visit)",
         lead_threshold=15, prospect_threshold=45, intent_window_days=14,
         conversion_kinds=("purchase",), decay_half_life_days=14, demote_after_days=45,
@@ -97,7 +97,7 @@ PLAYBOOKS: dict[str, Playbook] = {
         ),
     ),
     "b2b": Playbook(
-        name="b2b", industry="b2b", title="B2B",
+        name="b2b", industry="b2b", title=N("B2B"),
         conversion_events="demo or consultation request, webinar, whitepaper download (months)",
         lead_threshold=25, prospect_threshold=60, intent_window_days=90,
         conversion_kinds=("contract_signed",), decay_half_life_days=90, demote_after_days=180,
@@ -130,7 +130,7 @@ PLAYBOOKS: dict[str, Playbook] = {
         ),
     ),
     "healthcare": Playbook(
-        name="healthcare", industry="healthcare", title="Healthcare",
+        name="healthcare", industry="healthcare", title=N("Healthcare"),
         conversion_events="appointment booking, check-up (MCU) form, screening result download",
         lead_threshold=15, prospect_threshold=40, intent_window_days=30,
         conversion_kinds=("appointment_booked", "screening_result_downloaded"), decay_half_life_days=30, demote_after_days=90,
@@ -160,7 +160,7 @@ PLAYBOOKS: dict[str, Playbook] = {
         ),
     ),
     "education": Playbook(
-        name="education", industry="education", title="Education",
+        name="education", industry="education", title=N("Education"),
         conversion_events="brochure request, seminar or webinar registration, curriculum consultation",
         lead_threshold=20, prospect_threshold=50, intent_window_days=60,
         conversion_kinds=("enrolled",), decay_half_life_days=45, demote_after_days=120,
@@ -194,7 +194,7 @@ PLAYBOOKS: dict[str, Playbook] = {
         ),
     ),
     "general": Playbook(
-        name="general", industry="", title="Default",
+        name="general", industry="", title=N("Default"),
         conversion_events="purchase or signed contract",
         lead_threshold=20, prospect_threshold=50, intent_window_days=30,
         conversion_kinds=("purchase", "contract_signed", "appointment_booked", "enrolled"),

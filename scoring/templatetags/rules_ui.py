@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from contacts.models import Stage
 from scoring.models import Rule
+from scoring.playbooks import PLAYBOOKS
 
 register = template.Library()
 
@@ -79,3 +80,10 @@ def reason_text(reason) -> str:
 def form_row(field, css: str = "") -> dict[str, Any]:
     """One labelled field with its help text and errors (classes from app.css)."""
     return {"field": field, "css": css}
+
+
+@register.filter
+def playbook_title(name: str) -> str:
+    """A playbook by its title in the reader's language ("Pendidikan"), not its slug ("education")."""
+    playbook = PLAYBOOKS.get(name)
+    return _(playbook.title) if playbook else name

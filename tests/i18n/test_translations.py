@@ -424,6 +424,11 @@ def test_built_in_rule_labels_follow_the_reader_and_typed_ones_stay_as_typed(sit
     draft_en = _text(_get(client, f"/rules/{default.pk}/draft/", "en"))
     assert "Kunjungan situs (aturan kami)" in draft_en and "Visited the website" not in draft_en
 
+    # A built-in rule set's name and its playbook too; not slugs.
+    index_id = _get(client, "/rules/", "id").content.decode()
+    assert "<h3>Bawaan</h3>" in index_id and ">general</span>" not in index_id
+    assert "<h3>Default</h3>" in _get(client, "/rules/", "en").content.decode()
+
     contact_id = _text(_get(client, f"/contacts/{prospect.pk}/", "id"))
     assert "Mengisi formulir landing page" in contact_id and "Filled a landing-page form" not in contact_id
     assert "Filled a landing-page form" in _text(_get(client, f"/contacts/{prospect.pk}/", "en"))

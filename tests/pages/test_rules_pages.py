@@ -378,7 +378,7 @@ def test_publish_activates_archives_and_rescores(client_for, admin, known_contac
     assert "data-progress-url" not in page.content.decode()  # finished: nothing to poll
     assert f'<span class="run-reason">Published Default v{draft.number}</span>' in page.content.decode()
     page = client_for(admin).get(response.url, HTTP_ACCEPT_LANGUAGE="id")
-    assert f'<span class="run-reason">Diterbitkan Default v{draft.number}</span>' in page.content.decode()
+    assert f'<span class="run-reason">Diterbitkan Bawaan v{draft.number}</span>' in page.content.decode()
 
 
 def test_publish_says_what_the_rescore_did_when_it_has_already_run(transactional_db, client_for, admin, known_contacts, draft):
