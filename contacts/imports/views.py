@@ -33,7 +33,7 @@ from contacts.imports.forms import (
 )
 from contacts.imports.guess import activity_proposals, guess_reason
 from contacts.imports.mapping import mapping_normalise, saved_mappings
-from contacts.imports.reports import error_report_rows, warning_report_rows
+from contacts.imports.reports import error_report_rows, report_delimiter, warning_report_rows
 from contacts.imports.run import import_parse_overdue, import_receive, import_requeue, import_start
 from contacts.models import ImportJob
 from contacts.selectors import contacts_visible_to
@@ -225,7 +225,8 @@ def import_status(request: HttpRequest, pk: int) -> JsonResponse:
 @require_GET
 def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     job = get_object_or_404(ImportJob.objects.defer("content", "mapping", "warnings"), pk=pk)
-    response = StreamingHttpResponse(exporting.csv_stream(error_report_rows(job)), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(exporting.csv_stream(error_report_rows(job), delimiter=report_delimiter(job)),
+                                     content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"{Path(job.file_name).stem[:80]}-errors.csv")
     return response
 
@@ -234,8 +235,9 @@ def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 @require_GET
 def import_warnings(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """The cells left out of imported rows: row, column, value, reason."""
-    job = get_object_or_404(ImportJob.objects.only("file_name", "warnings"), pk=pk)
-    response = StreamingHttpResponse(exporting.csv_stream(warning_report_rows(job)), content_type="text/csv; charset=utf-8")
+    job = get_object_or_404(ImportJob.objects.only("file_name", "warnings", "delimiter"), pk=pk)
+    response = StreamingHttpResponse(exporting.csv_stream(warning_report_rows(job), delimiter=report_delimiter(job)),
+                                     content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"{Path(job.file_name).stem[:80]}-warnings.csv")
     return response
 
