@@ -264,6 +264,7 @@ def export(request: HttpRequest) -> HttpResponse:
     form.is_valid()
     fmt = form.cleaned_data.get("format") or "csv"
     campaign = form.cleaned_data.get("campaign") or ""
+    style = form.cleaned_data.get("style") or "human"
     ids = None
     if request.method == "POST":
         ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
@@ -275,13 +276,13 @@ def export(request: HttpRequest) -> HttpResponse:
     queryset, _count = exporting.contacts_export(user=request.user, params=request.GET, ids=ids, campaign=campaign, fmt=fmt,
                                                  request=request)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    name = f"contacts-{campaign + '-' if campaign else ''}{stamp}"
+    name = f"contacts-{campaign + '-' if campaign else ''}{'raw-' if style == 'raw' else ''}{stamp}"
     if fmt == "xlsx":
-        response = HttpResponse(exporting.xlsx_bytes(exporting.export_rows(queryset)),
+        response = HttpResponse(exporting.xlsx_bytes(exporting.export_rows(queryset, style=style)),
                                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
         return response
-    response = StreamingHttpResponse(exporting.csv_stream(exporting.export_rows(queryset)), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(exporting.csv_stream(exporting.export_rows(queryset, style=style)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
 
