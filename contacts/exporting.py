@@ -18,7 +18,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import formats, timezone, translation
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Contact
 from contacts.selectors import contact_list, contacts_visible_to
