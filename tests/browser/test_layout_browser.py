@@ -50,18 +50,21 @@ def test_privacy_page_consent_table_fits_its_card(browse, screenshot, admin, mak
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_stage_list_fits_its_card(browse, screenshot, admin, rep, make_contact, width):
+@pytest.mark.parametrize("query", ["?stage=contact", ""], ids=["stage", "all"])  # "all" adds the stage column
+def test_stage_list_fits_its_card(browse, screenshot, admin, rep, make_contact, width, query):
     for i in range(3):
-        make_contact(full_name=f"Prospek Dengan Nama Yang Cukup Panjang {i}", company="PT Sumber Rejeki Abadi Sejahtera",
-                     city="Tangerang Selatan", tags=["webinar", "pameran"], owner=rep, source="instagram")
+        make_contact(full_name=f"Prospek Dengan Nama Yang Cukup Panjang {i}", company="PT Sumber Rejeki Abadi Sejahtera Makmur",
+                     email=f"prospek.dengan.alamat.surel.panjang.{i}@perusahaan-contoh-indonesia.co.id",
+                     city="Tangerang Selatan", tags=["webinar", "pameran", "kunjungan-pameran-2026"], owner=rep,
+                     source="instagram")
     page = browse(admin, width=width)
-    page.goto(f"{page.base}/contacts/?stage=contact")
+    page.goto(f"{page.base}/contacts/{query}")
     owner = page.locator("#bulk-form tbody tr").first.locator("td").last
     expect(owner).to_contain_text(rep.first_name)
     assert_inside_card(owner)
     assert_inside_card(page.locator("#bulk-form tbody tr").first.locator(".cell-title"))
     assert_no_sideways_scroll(page)
-    screenshot(page, f"layout_stage_list_{width}")
+    screenshot(page, f"layout_stage_list_{'stage' if query else 'all'}_{width}")
     assert page.errors == []
 
 
