@@ -46,7 +46,7 @@ messages: venv
 demo: venv messages
 	$(DEV_ENV) $(VPY) manage.py migrate --noinput
 	$(DEV_ENV) $(VPY) manage.py seed_demo $(if $(DATA),--from $(DATA),--contacts $(DEMO_CONTACTS)) --with-users --if-empty
-	$(DEV_ENV) $(VPY) manage.py runserver 127.0.0.1:8000
+	$(DEV_ENV) CRM_FRIENDLY_404=$${CRM_FRIENDLY_404:-1} $(VPY) manage.py runserver 127.0.0.1:8000
 
 # pytest options live in the pytest config (its settings module, crm.settings_test, turns DEBUG on);
 # PYTEST_ARGS is for ad-hoc additions. With JOBS, each xdist process has its own test database and

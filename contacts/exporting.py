@@ -1,7 +1,10 @@
 """Contacts out: CSV (streamed) and XLSX of a list a user may see, safe to open in a spreadsheet.
 
-Header names are the public field names (`full_name`, `email`, ...), so an export can be
-imported again with the guessed mapping.
+Two styles. "human" (the default): headers and values in the reader's language ("Full name",
+"Lead", "yes", a local date). "raw", for machines and scripts: header names are the public field
+names (`full_name`, `email`, ...) and values are the stored codes (`lead`, `true`, ISO dates),
+exactly as before the human style existed, so an export can be imported again with the guessed
+mapping and scripts keep working.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Contact
@@ -51,6 +55,21 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("last_interaction_at", "last_interaction_at"),
     ("created_at", "created_at"),
 )
+STYLES = ("human", "raw")
+# The human header of each column (same order as COLUMNS) and the value shown for a human reader.
+HUMAN_HEADERS: dict[str, Any] = {
+    "id": _("ID"), "full_name": _("Full name"), "email": _("Email"), "phone": _("Phone"), "company": _("Company"),
+    "job_title": _("Job title"), "city": _("City"), "industry": _("Industry"), "stage": _("Stage"), "score": _("Score"),
+    "owner": _("Owner"), "source": _("Source"), "utm_source": _("UTM source"), "utm_medium": _("UTM medium"),
+    "utm_campaign": _("UTM campaign"), "consent_email": _("Email consent"), "consent_whatsapp": _("WhatsApp consent"),
+    "consent_sms": _("SMS consent"), "do_not_contact": _("Do not contact"), "tags": _("Tags"),
+    "last_interaction_at": _("Last activity"), "created_at": _("Added"),
+}
+HUMAN_GETTERS: dict[str, Any] = {
+    "industry": lambda c: c.get_industry_display() if c.industry else "",
+    "stage": lambda c: c.get_stage_display(),
+    "owner": lambda c: (c.owner.get_full_name() or c.owner.get_username()) if c.owner_id else "",
+}
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -110,11 +129,34 @@ def campaign_ready(queryset: QuerySet[Contact], channel: str) -> QuerySet[Contac
     return queryset.filter(do_not_contact=False, **{f"consent_{channel}": True}, **reach)
 
 
-def export_rows(queryset: QuerySet[Contact]) -> Iterator[list[Any]]:
-    """The header, then one list of neutralised cells per contact (tags prefetched per chunk)."""
-    yield [name for name, _getter in COLUMNS]
-    for contact in queryset.prefetch_related("tags").iterator(chunk_size=ITERATOR_CHUNK):
-        yield [_cell(getter(contact) if callable(getter) else getattr(contact, getter)) for _name, getter in COLUMNS]
+def _human_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, datetime):
+        return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    return neutralise(value)
+
+
+def export_rows(queryset: QuerySet[Contact], *, style: str = "raw") -> Iterator[list[Any]]:
+    """The header, then one list of neutralised cells per contact (tags prefetched per chunk).
+    style="raw": field names and stored codes (the machine format, unchanged); style="human":
+    headers and values in the language active now (a streamed response is read after the
+    request's language is gone, so it is captured here)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown export style {style!r}")
+    return _rows(queryset, style, translation.get_language())
+
+
+def _rows(queryset: QuerySet[Contact], style: str, language: str | None) -> Iterator[list[Any]]:
+    human = style == "human"
+    with translation.override(language):
+        getters = [(HUMAN_GETTERS.get(name, getter) if human else getter) for name, getter in COLUMNS]
+        cell = _human_cell if human else _cell
+        yield [str(HUMAN_HEADERS[name]) if human else name for name, _getter in COLUMNS]
+        for contact in queryset.prefetch_related("tags").iterator(chunk_size=ITERATOR_CHUNK):
+            yield [cell(getter(contact) if callable(getter) else getattr(contact, getter)) for getter in getters]
 
 
 class _Echo:
@@ -122,9 +164,10 @@ class _Echo:
         return value
 
 
-def csv_stream(rows: Iterable[Sequence[Any]], *, neutralise_cells: bool = True) -> Iterator[bytes]:
-    """CSV bytes line by line (for StreamingHttpResponse), UTF-8 with a BOM so Excel reads it right."""
-    writer = csv.writer(_Echo())
+def csv_stream(rows: Iterable[Sequence[Any]], *, neutralise_cells: bool = True, delimiter: str = ",") -> Iterator[bytes]:
+    """CSV bytes line by line (for StreamingHttpResponse), UTF-8 with a BOM so Excel reads it right;
+    `delimiter` answers a file in the dialect it came in (`;`)."""
+    writer = csv.writer(_Echo(), delimiter=delimiter)
     yield "\ufeff".encode()
     for row in rows:
         cells = [neutralise(c) for c in row] if neutralise_cells else row

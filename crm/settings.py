@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "crm.middleware.DatabaseUnavailableMiddleware",
     # After authentication (it reads request.user): which requests wrote, whose reads stay on the primary.
     "crm.replica.ReplicaMiddleware",
+    "crm.middleware.FriendlyNotFoundMiddleware",
     # Last, as django-axes asks: it answers locked-out logins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -365,6 +366,9 @@ EMAIL_TIMEOUT = env.int("CRM_EMAIL_TIMEOUT", default=10)
 CRM_EMAIL_FROM = env.str("CRM_EMAIL_FROM", default="Saring <noreply@saring.example>")
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = CRM_EMAIL_FROM
 # Absolute links in emails (tracked links, the open pixel, unsubscribe) start with this.
+# Under DEBUG, answer a 404 with the product's page instead of Django's technical one (the URL
+# patterns): `make demo` sets it so the demo looks like the product; developers keep the technical page.
+CRM_FRIENDLY_404 = env.bool("CRM_FRIENDLY_404", default=False)
 CRM_BASE_URL = env.str("CRM_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # A temporary SMTP failure (4xx, connection refused, timeout) is retried with backoff this many times.
 CRM_EMAIL_MAX_ATTEMPTS = env.int("CRM_EMAIL_MAX_ATTEMPTS", default=6)

@@ -146,6 +146,8 @@ def mapping_from_forms(options: dict[str, Any], columns: list[dict[str, Any]], p
 class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=[("csv", "CSV"), ("xlsx", "Excel (.xlsx)")], required=False)
     campaign = forms.ChoiceField(choices=[("", _("All (not for a campaign)")), *CAMPAIGN_CHANNELS.items()], required=False)
+    style = forms.ChoiceField(choices=[("human", _("For people: headers and values in your language")),
+                                       ("raw", _("Raw, for machines: field names and codes"))], required=False)
 
 
 class MergeForm(forms.Form):

@@ -24,6 +24,7 @@ from contacts.imports.cells import cell_text
 from contacts.imports.files import Inspection, ParseTimeout, file_format, file_inspect, file_rows, job_format
 from contacts.imports.guess import column_profiles, mapping_guess, profiles_kept
 from contacts.imports.mapping import mapping_for_header, mapping_normalise, mapping_validate
+from contacts.imports.reports import empty_row_ranges
 from contacts.imports.validation import Compiled
 from contacts.imports.writing import ChunkOutcome, import_rows
 from contacts.models import ImportJob
@@ -255,6 +256,7 @@ def _commit_chunk(job: ImportJob, compiled: Compiled, rows: list[tuple[int, list
             warnings = warnings + outcome.warnings[:room]
         ranges = _ranges(outcome.touched, job.options.get("rescore_ranges", ()))
         options = {**job.options, "rescore_ranges": ranges,
+                   "empty_rows": empty_row_ranges(outcome.empty, job.options.get("empty_rows", ())),
                    "scored_at_insert": job.options.get("scored_at_insert", 0) + len(outcome.scored),
                    "scored_ranges": _ranges(outcome.scored, job.options.get("scored_ranges", ())),
                    "to_rescore": job.options.get("to_rescore", 0) + len(outcome.touched)}

@@ -33,7 +33,7 @@ from contacts.imports.forms import (
 )
 from contacts.imports.guess import activity_proposals, guess_reason
 from contacts.imports.mapping import mapping_normalise, saved_mappings
-from contacts.imports.reports import error_report_rows, warning_report_rows
+from contacts.imports.reports import error_report_rows, report_delimiter, warning_report_rows
 from contacts.imports.run import import_parse_overdue, import_receive, import_requeue, import_start
 from contacts.models import ImportJob
 from contacts.selectors import contacts_visible_to
@@ -226,7 +226,8 @@ def import_status(request: HttpRequest, pk: int) -> JsonResponse:
 @require_GET
 def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     job = get_object_or_404(ImportJob.objects.defer("content", "mapping", "warnings"), pk=pk)
-    response = StreamingHttpResponse(exporting.csv_stream(error_report_rows(job)), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(exporting.csv_stream(error_report_rows(job), delimiter=report_delimiter(job)),
+                                     content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"{Path(job.file_name).stem[:80]}-errors.csv")
     return response
 
@@ -235,8 +236,9 @@ def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 @require_GET
 def import_warnings(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """The cells left out of imported rows: row, column, value, reason."""
-    job = get_object_or_404(ImportJob.objects.only("file_name", "warnings"), pk=pk)
-    response = StreamingHttpResponse(exporting.csv_stream(warning_report_rows(job)), content_type="text/csv; charset=utf-8")
+    job = get_object_or_404(ImportJob.objects.only("file_name", "warnings", "delimiter"), pk=pk)
+    response = StreamingHttpResponse(exporting.csv_stream(warning_report_rows(job), delimiter=report_delimiter(job)),
+                                     content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"{Path(job.file_name).stem[:80]}-warnings.csv")
     return response
 
@@ -264,6 +266,7 @@ def export(request: HttpRequest) -> HttpResponse:
     form.is_valid()
     fmt = form.cleaned_data.get("format") or "csv"
     campaign = form.cleaned_data.get("campaign") or ""
+    style = form.cleaned_data.get("style") or "human"
     ids = None
     if request.method == "POST":
         ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
@@ -275,13 +278,14 @@ def export(request: HttpRequest) -> HttpResponse:
     queryset, _count = exporting.contacts_export(user=request.user, params=request.GET, ids=ids, campaign=campaign, fmt=fmt,
                                                  request=request)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    name = f"contacts-{campaign + '-' if campaign else ''}{stamp}"
+    name = f"contacts-{campaign + '-' if campaign else ''}{'raw-' if style == 'raw' else ''}{stamp}"
     if fmt == "xlsx":
-        response = HttpResponse(exporting.xlsx_bytes(exporting.export_rows(queryset)),
+        response = HttpResponse(exporting.xlsx_bytes(exporting.export_rows(queryset, style=style)),
                                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
         return response
-    response = StreamingHttpResponse(replica_iter(exporting.csv_stream(exporting.export_rows(queryset))), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(replica_iter(exporting.csv_stream(exporting.export_rows(queryset, style=style))),
+                                     content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
 

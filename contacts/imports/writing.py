@@ -124,6 +124,7 @@ class ChunkOutcome:
     consents: dict[int, dict[str, bool]] = field(default_factory=dict)  # ticked consent columns, by contact id
     opt_outs: dict[int, dict[str, bool]] = field(default_factory=dict)  # opt-out columns said yes, by contact id
     warnings: list[dict[str, Any]] = field(default_factory=list)  # cells left out of imported rows
+    empty: list[int] = field(default_factory=list)  # numbers of the empty rows skipped (listed in the bad-row report)
 
 
 def _interaction_external_id(contact_id: int, key: str) -> str:
@@ -232,6 +233,7 @@ def import_rows(compiled: Compiled, rows: list[tuple[int, list[Any]]], by) -> Ch
     for number, cells in rows:
         if all(is_blank(c) for c in cells):
             outcome.skipped += 1
+            outcome.empty.append(number)
             continue
         try:
             plans.append(compiled.plan(number, cells, now))

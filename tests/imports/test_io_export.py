@@ -44,7 +44,7 @@ def test_csv_export_is_the_filtered_list_with_neutralised_cells(client_for, mark
     Contact.objects.filter(pk=evil.pk).update(stage="lead")
     make_contact(full_name="Bukan Lead", email="bukan@contoh.co.id")
 
-    rows = _csv(client_for(marketer).get("/contacts/export/?stage=lead"))
+    rows = _csv(client_for(marketer).get("/contacts/export/?style=raw&stage=lead"))
 
     assert len(rows) == 1
     row = rows[0]
@@ -56,7 +56,7 @@ def test_csv_export_is_the_filtered_list_with_neutralised_cells(client_for, mark
 def test_xlsx_export_stores_text_not_formulas(client_for, admin, make_contact):
     make_contact(full_name="=1+1", company="Normal", email="x@contoh.co.id")
 
-    response = client_for(admin).get("/contacts/export/?format=xlsx")
+    response = client_for(admin).get("/contacts/export/?style=raw&format=xlsx")
 
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     sheet = load_workbook(io.BytesIO(response.content)).active
@@ -73,17 +73,17 @@ def test_campaign_ready_leaves_out_do_not_contact_and_no_opt_in(client_for, mark
     make_contact(full_name="Izin WA tanpa HP", email="e@contoh.co.id", consent_whatsapp=True)
     client = client_for(marketer)
 
-    assert [r["full_name"] for r in _csv(client.get("/contacts/export/?campaign=email"))] == ["Boleh Email"]
-    assert [r["full_name"] for r in _csv(client.get("/contacts/export/?campaign=whatsapp"))] == ["Izin WA"]
-    assert _csv(client.get("/contacts/export/?campaign=sms")) == []
-    assert len(_csv(client.get("/contacts/export/"))) == 5
+    assert [r["full_name"] for r in _csv(client.get("/contacts/export/?style=raw&campaign=email"))] == ["Boleh Email"]
+    assert [r["full_name"] for r in _csv(client.get("/contacts/export/?style=raw&campaign=whatsapp"))] == ["Izin WA"]
+    assert _csv(client.get("/contacts/export/?style=raw&campaign=sms")) == []
+    assert len(_csv(client.get("/contacts/export/?style=raw"))) == 5
 
 
 def test_export_selection_posted_from_the_list(client_for, marketer, make_contact):
     chosen = [make_contact(), make_contact()]
     make_contact()
 
-    response = client_for(marketer).post("/contacts/export/", {"ids": [c.pk for c in chosen] + ["bukan-angka"]})
+    response = client_for(marketer).post("/contacts/export/", {"ids": [c.pk for c in chosen] + ["bukan-angka"], "style": "raw"})
 
     assert sorted(int(r["id"]) for r in _csv(response)) == sorted(c.pk for c in chosen)
     event = AuditEvent.objects.get(action="export")
@@ -101,7 +101,7 @@ def test_exporting_an_empty_selection_goes_back_with_a_message(client_for, marke
 def test_export_is_audited_with_count_and_filters_never_the_data(client_for, admin, make_contact):
     make_contact(full_name="Budi Rahasia", email="budi@contoh.co.id")
 
-    _csv(client_for(admin).get("/contacts/export/?search=budi@contoh.co.id&industry=other&campaign="))
+    _csv(client_for(admin).get("/contacts/export/?style=raw&search=budi@contoh.co.id&industry=other&campaign="))
 
     event = AuditEvent.objects.get(action="export")
     assert event.actor == admin
@@ -112,7 +112,7 @@ def test_export_is_audited_with_count_and_filters_never_the_data(client_for, adm
 
 def test_reps_cannot_export(client_for, rep, make_contact):
     make_contact(owner=rep)
-    assert client_for(rep).get("/contacts/export/").status_code == 403
+    assert client_for(rep).get("/contacts/export/?style=raw").status_code == 403
     assert client_for(rep).post("/contacts/export/", {"ids": [1]}).status_code == 403
     assert not AuditEvent.objects.filter(action="export").exists()
 
@@ -122,5 +122,5 @@ def test_export_query_count_does_not_grow_with_rows(client_for, admin, make_cont
         make_contact(tags=["expo"])
     client = client_for(admin)
     with django_assert_max_num_queries(12):
-        rows = _csv(client.get("/contacts/export/"))
+        rows = _csv(client.get("/contacts/export/?style=raw"))
     assert len(rows) == 30 and rows[0]["tags"] == "expo"

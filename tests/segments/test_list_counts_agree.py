@@ -54,7 +54,7 @@ def _listed(client, params: dict) -> dict:
 
 
 def _exported(client, params: dict) -> list[str]:
-    response = client.get("/contacts/export/?" + urlencode(params))
+    response = client.get("/contacts/export/?" + urlencode({**params, "style": "raw"}))
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))

@@ -32,7 +32,7 @@ def tab_count(response, label: str) -> int:
 
 
 def export_names(client, query: str) -> list[str]:
-    response = client.get(f"/contacts/export/?{query}")
+    response = client.get(f"/contacts/export/?style=raw&{query}")
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     return sorted(row["full_name"] for row in csv.DictReader(io.StringIO(text)))
