@@ -101,7 +101,7 @@ def test_sales_rep_works_the_prospect_queue(browse, screenshot, rep, story):
     expect(page.locator(".alert-success")).to_contain_text("Interaction logged")
     page.reload()
     expect(page.locator(".page-header .badge-customer")).to_have_text("Customer")
-    expect(page.locator("#h-stage + .timeline")).to_contain_text("converted: purchase")
+    expect(page.locator("#h-stage + .timeline")).to_contain_text("converted: Purchase on")
     screenshot(page, "contact_detail_rep")
     assert page.errors == []
 

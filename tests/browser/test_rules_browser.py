@@ -144,11 +144,26 @@ def test_admin_changes_a_rule_previews_publishes_and_the_contact_moves(admin_pag
         assert "Lead" in page.locator("main").inner_text()
         shot(page, "contact")
 
-    # The old version is archived and readable, with the rollback button.
+    # The old version is archived and readable; rolling back starts with a preview that offers to
+    # return Nina, whom the new version moved, and she goes back with the rollback as the reason.
     page.goto(live_server.url + "/rules/")
     page.locator(f"#ruleset-{default.pk}").get_by_role("link", name="v1").click()
-    assert page.get_by_role("button", name="Publish this version again").is_visible()
     shot(page, "version")
+    page.get_by_role("link", name="Publish this version again").click()
+    page.wait_for_url("**/rollback/")
+    returns = page.locator('[data-rollback="returns"]')
+    assert "1 contact is where v2 moved it" in returns.inner_text()
+    returns.get_by_role("link", name="Preview with them returned").click()
+    page.wait_for_url("**/rollback/?return=1")
+    box = page.get_by_label("Also return this contact to where it was, with the rollback as the reason")
+    assert box.is_checked()
+    shot(page, "rollback_preview")
+    page.get_by_role("button", name="Publish v1 again").click()
+    page.wait_for_url("**/rules/#rescore")
+    assert "1 contact went back to where it was." in page.locator("main").inner_text()
+    nina.refresh_from_db()
+    assert nina.stage == "contact"
+    assert StageChange.objects.filter(contact=nina, reason_code="rolled_back").count() == 1
 
 
 def test_rules_pages_in_indonesian_on_a_phone(rules_browser, live_server, transactional_db, admin, playbooks, settings):
