@@ -403,6 +403,11 @@ class ContactMerge(models.Model):
     merged_snapshot = models.JSONField(default=dict)
     merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     merged_at = models.DateTimeField(default=timezone.now)
+    # What undoing needs (contacts.merge.merge_undo): the kept contact's id at merge time, the rows moved (by
+    # model label and id), the kept contact's values the merge overwrote, the tags it gained, the opt-ins carried.
+    undo_data = models.JSONField(default=dict, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-merged_at"]
