@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.forms.models import model_to_dict
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -74,6 +75,16 @@ def name_key(name: str) -> str:
 def key_similarity(ka: str, kb: str) -> float:
     """How alike two name keys are (1.0 for the same key)."""
     return 1.0 if ka == kb else SequenceMatcher(None, ka, kb).ratio()
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def _numbered_apart(ka: str, kb: str) -> bool:
+    """Both names carry numbers and the numbers differ ("Orang 1" / "Orang 2", "Peserta 12" / "Peserta 13"):
+    numbered placeholder names, not one person typed twice."""
+    na, nb = _NUMBER.findall(ka), _NUMBER.findall(kb)
+    return bool(na and nb) and sorted(na) != sorted(nb)
 
 
 def name_similarity(a: str, b: str) -> float:
@@ -127,23 +138,38 @@ def _candidate_ids(queryset: QuerySet[Contact]) -> dict[tuple[int, int], tuple[s
         members.sort()
         for i, (ka, a) in enumerate(members):
             for kb, b in members[i + 1: i + 1 + BLOCK_WINDOW]:
+                if _numbered_apart(ka, kb):
+                    continue
                 score = key_similarity(ka, kb)
                 if score >= NAME_SIMILARITY:
                     add(a, b, "name", round(score, 3))
     return found
 
 
-def duplicates_find(*, queryset: QuerySet[Contact], limit: int = 100) -> list[DuplicatePair]:
-    """Probable duplicate pairs among `queryset`, strongest first, with both contacts loaded
-    (and their interaction counts) in one query."""
+_EVIDENCE = {"email": 0, "reference": 1, "name": 2}
+
+
+def duplicate_ids_ranked(*, queryset: QuerySet[Contact]) -> list[tuple[tuple[int, int], tuple[str, float]]]:
+    """Every probable duplicate pair among `queryset` as ids, strongest evidence first: the same
+    mailbox, then the same record id, then the same name at the same company, then similar names
+    (most alike first). Three narrow queries; nothing is loaded but ids, names and keys."""
     candidates = _candidate_ids(queryset)
-    order = {"email": 0, "reference": 1, "name": 2}
-    ranked = sorted(candidates.items(), key=lambda item: (order[item[1][0]], -item[1][1], item[0]))[:limit]
+    return sorted(candidates.items(), key=lambda item: (_EVIDENCE[item[1][0]], -item[1][1], item[0]))
+
+
+def duplicate_pairs_load(ranked: list[tuple[tuple[int, int], tuple[str, float]]]) -> list[DuplicatePair]:
+    """The pairs of `ranked` (a slice of duplicate_ids_ranked: one page) with both contacts loaded
+    (and their interaction counts) in one query."""
     ids = {pk for pair, _info in ranked for pk in pair}
     contacts = {c.pk: c for c in Contact.objects.filter(pk__in=ids).select_related("owner").annotate(
         interaction_count=Count("interactions", distinct=True))}
     return [DuplicatePair(contacts[a], contacts[b], reason, similarity)
             for (a, b), (reason, similarity) in ranked if a in contacts and b in contacts]
+
+
+def duplicates_find(*, queryset: QuerySet[Contact], limit: int = 100) -> list[DuplicatePair]:
+    """The `limit` strongest probable duplicate pairs among `queryset`, contacts loaded."""
+    return duplicate_pairs_load(duplicate_ids_ranked(queryset=queryset)[:limit])
 
 
 # --- Merging ------------------------------------------------------------------------
@@ -252,13 +278,14 @@ def merge_choices_clean(*, kept: Contact, merged: Contact, choices: Mapping[str,
     sides: dict[str, str] = {}
     for name, value in choices.items():
         if name not in MERGE_FIELDS:
-            errors[name] = _("This field cannot be chosen in a merge.")
+            errors[name] = _("%(field)s: this field cannot be chosen in a merge.") % {"field": name}
         elif _text(value) == _text(_value(kept, name)):
             sides[name] = "kept"
         elif _text(value) == _text(_value(merged, name)):
             sides[name] = "merged"
         else:
-            errors[name] = _("Choose the value of one of the two contacts.")
+            errors[name] = _("%(field)s: choose the value of one of the two contacts.") % {
+                "field": capfirst(Contact._meta.get_field(name).verbose_name)}
     if errors:
         raise ValidationError(errors)
     return sides
@@ -294,10 +321,12 @@ class FieldChoice:
     kept_value: Any
     merged_value: Any
     default: str  # "kept" or "merged"
+    kept_raw: str = ""  # the values as a form posts them (contacts_merge's `choices`)
+    merged_raw: str = ""
 
     @property
     def differs(self) -> bool:
-        return _text(self.kept_value) != _text(self.merged_value)
+        return self.kept_raw != self.merged_raw
 
 
 @dataclass(frozen=True)
@@ -320,7 +349,7 @@ def merge_preview(*, kept: Contact, merged: Contact) -> MergePreview:
         display = (lambda c, f=field: getattr(c, f.name)) if name == "owner" else (
             (lambda c, n=name: getattr(c, f"get_{n}_display")()) if field.choices else (lambda c, n=name: getattr(c, n)))
         fields.append(FieldChoice(name, str(field.verbose_name), display(kept), display(merged),
-                                  _default_side(name, kept, merged)))
+                                  _default_side(name, kept, merged), _text(_value(kept, name)), _text(_value(merged, name))))
     carried = _consent_carried(kept, merged)
     consent = {name: bool(getattr(kept, name)) or name in carried for name in BOOLEAN_FIELDS}
     moving = []
@@ -423,8 +452,11 @@ def merge_undo_refusal(record: ContactMerge, *, now=None) -> str | None:
     return None
 
 
-def merge_undoable(record: ContactMerge) -> bool:
-    return merge_undo_refusal(record) is None
+def merges_undoable(*, kept: Contact) -> list[ContactMerge]:
+    """The merges into `kept` that can still be undone (newest first; only the newest can be, see merge_undo_refusal)."""
+    since = timezone.now() - timedelta(hours=settings.CRM_MERGE_UNDO_HOURS)
+    recent = ContactMerge.objects.filter(kept=kept, undone_at__isnull=True, merged_at__gte=since)[:1]
+    return [record for record in recent if merge_undo_refusal(record) is None]
 
 
 @transaction.atomic
