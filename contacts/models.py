@@ -415,6 +415,12 @@ class ContactMerge(models.Model):
     def __str__(self) -> str:
         return f"#{self.merged_contact_id} → #{self.kept_id}"
 
+    @property
+    def merged_name(self) -> str:
+        """The removed contact's name (or email) from the snapshot; "—" once erased."""
+        snapshot = self.merged_snapshot or {}
+        return snapshot.get("full_name") or snapshot.get("email") or "—"
+
 
 class Segment(TimeStamped):
     """A named, shared filter over contacts: `filters` holds the contact list's own filter

@@ -375,7 +375,7 @@ def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
             "merged": restored.display_name})
         return redirect("contacts:detail", pk=restored.pk)
     return render(request, "contacts/io/merge_undo.html", {
-        "record": record, "refusal": refusal, "snapshot": record.merged_snapshot,
+        "record": record, "refusal": refusal,
         "moved": {key.split(".")[1]: len(ids) for key, ids in (record.undo_data or {}).get("moved", {}).items()},
         "restored_fields": sorted((record.undo_data or {}).get("kept_before", {})),
         "undo_until": record.merged_at + timedelta(hours=settings.CRM_MERGE_UNDO_HOURS)})
