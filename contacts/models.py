@@ -403,12 +403,23 @@ class ContactMerge(models.Model):
     merged_snapshot = models.JSONField(default=dict)
     merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     merged_at = models.DateTimeField(default=timezone.now)
+    # What undoing needs (contacts.merge.merge_undo): the kept contact's id at merge time, the rows moved (by
+    # model label and id), the kept contact's values the merge overwrote, the tags it gained, the opt-ins carried.
+    undo_data = models.JSONField(default=dict, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-merged_at"]
 
     def __str__(self) -> str:
         return f"#{self.merged_contact_id} → #{self.kept_id}"
+
+    @property
+    def merged_name(self) -> str:
+        """The removed contact's name (or email) from the snapshot; "—" once erased."""
+        snapshot = self.merged_snapshot or {}
+        return snapshot.get("full_name") or snapshot.get("email") or "—"
 
 
 class Segment(TimeStamped):

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from contacts import services
+from contacts import merge, services
 from contacts.forms import (
     BulkForm,
     ContactEditForm,
@@ -255,6 +255,7 @@ def _detail_context(request: HttpRequest, contact: Contact, **forms) -> dict:
     fresh_interaction_form = _interaction_form(contact, initial={"occurred_at": timezone.localtime(now)}) if can_edit else None
     return {
         "contact": contact,
+        "merges_undoable": merge.merges_undoable(kept=contact) if roles.can_import_export(request.user) else [],
         "can_edit": can_edit,
         "can_reassign": can_reassign,
         "timeline": timeline,

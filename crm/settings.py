@@ -381,6 +381,8 @@ CRM_EMAIL_CONNECTIONS = env.int("CRM_EMAIL_CONNECTIONS", default=4)
 # --- Product settings ------------------------------------------------------------
 # Hours a new prospect may wait for a first personal follow-up before it is flagged.
 CRM_FOLLOW_UP_HOURS = env.int("CRM_FOLLOW_UP_HOURS", default=24)
+# Hours during which a merge of two contacts can be undone (from the success message or the kept contact's page).
+CRM_MERGE_UNDO_HOURS = env.int("CRM_MERGE_UNDO_HOURS", default=24)
 # The reps' and managers' daily follow-up digest: from this hour (0-23) in this time zone.
 CRM_DIGEST_HOUR = env.int("CRM_DIGEST_HOUR", default=7)
 CRM_DIGEST_TIMEZONE = env.str("CRM_DIGEST_TIMEZONE", default="Asia/Jakarta")

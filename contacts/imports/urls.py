@@ -16,4 +16,6 @@ urlpatterns = [
     path("contacts/export/", views.export, name="export"),
     path("contacts/duplicates/", views.duplicates, name="duplicates"),
     path("contacts/merge/", views.merge_view, name="merge"),
+    path("contacts/merge/<int:keep>/<int:other>/", views.merge_preview, name="merge_preview"),
+    path("contacts/merge/<int:pk>/undo/", views.merge_undo, name="merge_undo"),
 ]

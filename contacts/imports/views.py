@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 
@@ -12,12 +13,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts import exporting, merge
@@ -35,7 +39,7 @@ from contacts.imports.guess import activity_proposals, guess_reason
 from contacts.imports.mapping import mapping_normalise, saved_mappings
 from contacts.imports.reports import error_report_rows, report_delimiter, warning_report_rows
 from contacts.imports.run import import_parse_overdue, import_receive, import_requeue, import_start
-from contacts.models import ImportJob
+from contacts.models import ContactMerge, ImportJob
 from contacts.selectors import contacts_visible_to
 from crm import roles
 from crm.replica import replica_iter, replica_view
@@ -292,11 +296,43 @@ def export(request: HttpRequest) -> HttpResponse:
 
 # --- Duplicates ------------------------------------------------------------------------
 
+DUPLICATES_PER_PAGE = 50
+
+
 @import_export_required
 @require_GET
 def duplicates(request: HttpRequest) -> HttpResponse:
-    pairs = merge.duplicates_find(queryset=contacts_visible_to(request.user))
-    return render(request, "contacts/io/duplicates.html", {"pairs": pairs})
+    ranked = merge.duplicate_ids_ranked(queryset=contacts_visible_to(request.user))
+    page = Paginator(ranked, DUPLICATES_PER_PAGE).get_page(request.GET.get("page"))
+    pairs = merge.duplicate_pairs_load(list(page.object_list))
+    return render(request, "contacts/io/duplicates.html", {"pairs": pairs, "page": page, "total": len(ranked)})
+
+
+def _already_merged(request: HttpRequest, keep_id: int, merge_id: int) -> HttpResponse | None:
+    """A second merge of a pair (double submit, back button): say what happened instead of merging again."""
+    visible = contacts_visible_to(request.user)
+    if visible.filter(pk=merge_id).exists():
+        return None
+    record = merge.merge_of(merge_id)
+    if record is None or not visible.filter(pk=record.kept_id).exists():
+        return None
+    messages.info(request, _("Contact #%(merged)d was already merged into %(kept)s; nothing was merged again.") % {
+        "merged": merge_id, "kept": record.kept.display_name})
+    return redirect("contacts:detail", pk=record.kept_id)
+
+
+@import_export_required
+@require_GET
+def merge_preview(request: HttpRequest, keep: int, other: int) -> HttpResponse:
+    if (done := _already_merged(request, keep, other)) is not None:
+        return done
+    visible = contacts_visible_to(request.user).select_related("owner")
+    kept, merged = get_object_or_404(visible, pk=keep), get_object_or_404(visible, pk=other)
+    if kept.pk == merged.pk:
+        messages.error(request, _("Choose two different contacts."))
+        return redirect("duplicates")
+    preview = merge.merge_preview(kept=kept, merged=merged)
+    return render(request, "contacts/io/merge_preview.html", {"preview": preview, "undo_hours": settings.CRM_MERGE_UNDO_HOURS})
 
 
 @import_export_required
@@ -306,12 +342,46 @@ def merge_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("duplicates")
+    keep_id, merge_id = form.cleaned_data["keep"], form.cleaned_data["merge"]
+    if (done := _already_merged(request, keep_id, merge_id)) is not None:
+        return done
+    choices = {name[len("choice_"):]: value for name, value in request.POST.items() if name.startswith("choice_")}
     try:
-        record = merge.merge_ids(keep_id=form.cleaned_data["keep"], merge_id=form.cleaned_data["merge"],
-                                 queryset=contacts_visible_to(request.user), by=request.user)
+        record = merge.merge_ids(keep_id=keep_id, merge_id=merge_id, queryset=contacts_visible_to(request.user),
+                                 by=request.user, choices=choices)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("duplicates")
-    messages.success(request, _("Merged #%(merged)d into %(kept)s; its interactions, notes and history moved over.") % {
-        "merged": record.merged_contact_id, "kept": record.kept.display_name})
+    messages.success(request, format_html(
+        '{} <a href="{}">{}</a>',
+        _("Merged #%(merged)d into %(kept)s; its interactions, notes and history moved over.") % {
+            "merged": record.merged_contact_id, "kept": record.kept.display_name},
+        reverse("merge_undo", args=[record.pk]),
+        ngettext("Undo (possible for %(hours)d hour)", "Undo (possible for %(hours)d hours)",
+                 settings.CRM_MERGE_UNDO_HOURS) % {"hours": settings.CRM_MERGE_UNDO_HOURS}))
     return redirect(reverse("duplicates"))
+
+
+@import_export_required
+@require_http_methods(["GET", "POST"])
+def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    record = get_object_or_404(ContactMerge.objects.select_related("kept", "merged_by"), pk=pk,
+                               kept__in=contacts_visible_to(request.user))
+    refusal = merge.merge_undo_refusal(record)
+    if request.method == "POST":
+        if refusal:
+            messages.error(request, refusal)
+            return redirect("contacts:detail", pk=record.kept_id)
+        try:
+            restored = merge.merge_undo(record=record, by=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("contacts:detail", pk=record.kept_id)
+        messages.success(request, _("Merge undone: %(merged)s is a contact of its own again, with what it had.") % {
+            "merged": restored.display_name})
+        return redirect("contacts:detail", pk=restored.pk)
+    return render(request, "contacts/io/merge_undo.html", {
+        "record": record, "refusal": refusal,
+        "moved": {key.split(".")[1]: len(ids) for key, ids in (record.undo_data or {}).get("moved", {}).items()},
+        "restored_fields": sorted((record.undo_data or {}).get("kept_before", {})),
+        "undo_until": record.merged_at + timedelta(hours=settings.CRM_MERGE_UNDO_HOURS)})

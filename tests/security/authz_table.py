@@ -14,7 +14,7 @@ Expectations, per role (`anonymous`, `sales`, `marketer`, `admin`):
 
 Objects (`kw` maps a URL kwarg to one; "@name" in `data` is replaced by its id):
 contact (owned by the user, or by a stranger of the same role), note and interaction (on
-that contact), import_job, run and segment (created/started by the user or the stranger), ruleset,
+that contact), contact_merge (a merge into that contact, too old to undo), import_job, run and segment (created/started by the user or the stranger), ruleset,
 version and rule (the default rule set, its published version, a rule of its draft: the
 same for everyone), kind (the page_viewed slug). Anonymous requests use the sales rep's objects.
 """
@@ -253,6 +253,8 @@ MATRIX: dict[str, list[Row]] = {
     "export": [Row(**IO)],
     "duplicates": [Row(**IO)],
     "merge": [Row("POST", **IO, data={})],
+    "merge_preview": [Row(**IO, kw={"keep": "contact", "other": "contact"})],
+    "merge_undo": [Row(**IO, kw={"pk": "contact_merge"}), Row("POST", **IO, kw={"pk": "contact_merge"})],
 
     # --- Rules (admins) ------------------------------------------------------------------------
     "rules:index": [Row(**ADMIN_ONLY)],

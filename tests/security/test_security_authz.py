@@ -17,7 +17,7 @@ from django.urls import get_resolver, reverse
 from django.urls.resolvers import URLPattern, URLResolver
 from django.utils import timezone
 
-from contacts.models import Contact, ImportJob, Interaction, Note, Segment
+from contacts.models import Contact, ContactMerge, ImportJob, Interaction, Note, Segment
 from crm import roles
 from followup.models import Notification, Task
 from nurture.models import Campaign, Message
@@ -78,6 +78,7 @@ def _objects_for(user) -> dict[str, Any]:
         "contact": contact,
         "note": Note.objects.create(contact=contact, author=user, body="Follow up", kind=Note.Kind.NOTE),
         "interaction": Interaction.objects.create(contact=contact, kind_id="page_viewed"),
+        "contact_merge": ContactMerge.objects.create(kept=contact, merged_contact_id=10**9 + n),
         "import_job": ImportJob.objects.create(created_by=user, file_name="kontak.csv", content=b"email\na@example.co.id\n",
                                                encoding="utf-8", delimiter=",", header=["email"], total_rows=1),
         "run": RescoreRun.objects.create(started_by=user, reason="authz"),
