@@ -347,6 +347,7 @@ class CaptureForm(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = _("capture form")
+        verbose_name_plural = _("capture forms")
 
     def __str__(self) -> str:
         return self.name

@@ -19,6 +19,7 @@ class SalesRepProfile(models.Model):
 
     class Meta:
         verbose_name = _("sales rep profile")
+        verbose_name_plural = _("sales rep profiles")
 
     def __str__(self) -> str:
         return str(self.user)

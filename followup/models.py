@@ -123,6 +123,7 @@ class EmailPreferences(models.Model):
 
     class Meta:
         verbose_name = _("email preferences")
+        verbose_name_plural = _("email preferences")
 
     def __str__(self) -> str:
         return str(self.user)

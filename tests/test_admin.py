@@ -31,3 +31,16 @@ def test_admin_changelists_render(client, admin, make_contact, playbooks, log):
 
 def admin_models():
     return [m for m in admin.site._registry if m._meta.app_label in OUR_APPS]
+
+
+@pytest.mark.django_db
+def test_admin_names_read_well_in_indonesian(client, admin):
+    """A model with a translated name names its plural too: Django's default adds an "s" to the
+    translation ("Profil saless")."""
+    missing = [m._meta.label for m in apps.get_models() if m._meta.app_label in {"crm", "contacts", "scoring", "nurture",
+               "followup", "webhooks"} and "verbose_name" in m._meta.original_attrs
+               and "verbose_name_plural" not in m._meta.original_attrs]
+    assert missing == []
+    client.force_login(admin)
+    html = client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    assert "Profil sales" in html and "saless" not in html
