@@ -557,11 +557,10 @@ def test_real_worker_promotes_contacts(celery_worker_process, playbooks, rep):
     for kind in ("form_submitted", "form_submitted"):
         interaction_log(contact=person, kind=kind)
     wait_for(lambda: Contact.objects.get(pk=person.pk).stage == "lead")
-    interaction_log(contact=person, kind="price_requested")
-    interaction_log(contact=person, kind="demo_requested")
+    interaction_log(contact=person, kind="price_requested")  # an explicit request: 24 + 40
     wait_for(lambda: Contact.objects.get(pk=person.pk).stage == "prospect")
     person.refresh_from_db()
-    assert person.score == 69, person.score_breakdown
+    assert person.score == 64, person.score_breakdown
     changes = list(person.stage_changes.order_by("changed_at").values_list("from_stage", "to_stage", "reason_code"))
     assert changes == [("contact", "lead", "lead"), ("lead", "prospect", "prospect")]
     assert person.owner == rep and not person.needs_rescore
@@ -581,7 +580,7 @@ def test_real_worker_scores_a_burst_of_events_in_bulk(celery_worker_process, pla
               for i in range(40)]
     wait_for(lambda: not Contact.objects.filter(needs_rescore=True).exists())
     for person in people:
-        interaction_log(contact=person, kind="price_requested")
+        interaction_log(contact=person, kind="content_downloaded")  # 8 + 12: interest, a lead
         interaction_log(contact=person, kind="form_submitted")
     wait_for(lambda: not Contact.objects.filter(needs_rescore=True).exists())
     wait_for(lambda: cache.get(PENDING_WAKE_KEY) is None)  # the drain has ended, nothing more is queued
