@@ -11,10 +11,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from contacts.events import contacts_assigned
 from contacts.models import Contact, Note
+from contacts.reasons import note_text
 from crm.models import SalesRepProfile
 from crm.roles import SALES
 
@@ -26,7 +27,7 @@ def prospects_assign(*, contact_ids: Iterable[int], now: datetime | None = None)
     now = now or timezone.now()
     contacts = list(Contact.objects.filter(pk__in=list(contact_ids), owner__isnull=True)
                     .order_by("pk").values_list("pk", "industry"))
-    return _round_robin(contacts, now=now, reason=_("Became a prospect; assigned to %(rep)s by round-robin."))
+    return _round_robin(contacts, now=now, reason=gettext_noop("Became a prospect; assigned to %(rep)s by round-robin."))
 
 
 def contacts_round_robin(*, contact_ids: Iterable[int], note: str, params: dict | None = None,
@@ -48,8 +49,9 @@ def _round_robin(contacts: list[tuple[int, str]], *, now: datetime, reason: str,
     for contact_id, industry in contacts:
         if (rep := roster.next_for(industry)) is not None:
             assigned.setdefault(rep, []).append(contact_id)
-            notes.append(Note(contact_id=contact_id, kind=Note.Kind.SYSTEM,
-                              body=reason % {**(params or {}), "rep": rep.get_full_name() or rep.username}))
+            values = {**(params or {}), "rep": rep.get_full_name() or rep.username}
+            notes.append(Note(contact_id=contact_id, kind=Note.Kind.SYSTEM, body=note_text(reason, values),
+                              message=reason, params=values))
     done: dict[int, int] = {}
     with transaction.atomic():
         for rep, ids in assigned.items():

@@ -233,6 +233,10 @@ class Note(TimeStamped):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="notes")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.NOTE)
     body = models.TextField(_("note"))
+    # A system note stores its English source text (a msgid) and parameters, so it reads in the
+    # viewer's language; `body` keeps the text as written, for search and older notes.
+    message = models.CharField(max_length=200, blank=True)
+    params = models.JSONField(default=dict, blank=True)
     due_at = models.DateTimeField(_("follow-up due"), null=True, blank=True)
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
 
@@ -247,6 +251,12 @@ class Note(TimeStamped):
 
     def __str__(self) -> str:
         return self.body[:60]
+
+    @property
+    def text(self) -> str:
+        from contacts.reasons import note_text
+
+        return note_text(self.message, self.params) if self.message else self.body
 
     @property
     def is_overdue(self) -> bool:

@@ -37,6 +37,17 @@ class _Params(dict):
         return "—"
 
 
+def note_text(message: str, params: Mapping[str, Any]) -> str:
+    """A system note in the active language: its msgid translated, its parameters filled (a consent
+    channel by its name). A missing parameter renders as a dash."""
+    from contacts.models import Channel
+
+    values = _Params(params or {})
+    if values.get("channel") in Channel.values:
+        values["channel"] = Channel(values["channel"]).label
+    return _(message) % values
+
+
 def reason_text(code: str, params: Mapping[str, Any], user=None) -> str:
     p = _Params(params or {})
     if code == "lead":

@@ -13,9 +13,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from contacts.events import task_completed
 from contacts.models import Contact, Note, Stage
+from contacts.reasons import note_text
 from contacts.services import contact_mark_contacted, interaction_log, note_add
 from crm.audit import audit
 from followup.models import EmailPreferences, Notification, Outcome, Task, TaskType
@@ -202,13 +204,14 @@ def rep_release(*, user, by=None, now: datetime | None = None) -> dict[str, int]
             pk__in=task_contacts).values_list("pk", flat=True)) | set(Contact.objects.filter(
             owner=user, stage=Stage.PROSPECT, first_contacted_at__isnull=True).values_list("pk", flat=True))
         name = user.get_full_name() or user.username
-        moved = contacts_round_robin(contact_ids=owned, now=now, params={"old": name}, note=_(
+        moved = contacts_round_robin(contact_ids=owned, now=now, params={"old": name}, note=gettext_noop(
             "%(old)s was deactivated; reassigned to %(rep)s by round-robin."))
         stranded = sorted(owned - set(moved))
         if stranded:
             Contact.objects.filter(pk__in=stranded).update(owner=None, updated_at=now)
-            Note.objects.bulk_create(Note(contact_id=pk, kind=Note.Kind.SYSTEM, body=_(
-                "%(old)s was deactivated and no active rep can take it: unassigned.") % {"old": name}) for pk in stranded)
+            stranded_note = gettext_noop("%(old)s was deactivated and no active rep can take it: unassigned.")
+            Note.objects.bulk_create(Note(contact_id=pk, kind=Note.Kind.SYSTEM, body=note_text(stranded_note, {"old": name}),
+                                          message=stranded_note, params={"old": name}) for pk in stranded)
             Task.objects.filter(contact_id__in=stranded, done_at__isnull=True).update(assignee=None)
         # Tasks on contacts owned by someone else go to that owner.
         others = 0

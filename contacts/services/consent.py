@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from contacts.models import ConsentRecord, Contact, ImportJob, Note
 from contacts.services.notes import note_add
@@ -94,13 +95,12 @@ def consent_set(*, contact: Contact, channel: str, granted: bool, source: str = 
     audit(by, AuditEvent.Action.CHANGE, contact, consent_channel=channel, granted=granted, fields=changed,
           source=record.source, **({"import_job": import_job.pk} if import_job else {}))
     if changed and channel == Channel.PROFILING:
-        note_add(contact=contact, author=None, kind=Note.Kind.SYSTEM, body=(
-            _("Objected to automated profiling: scoring and automatic stage changes are paused.") if not granted
-            else _("Objection to profiling lifted: automated scoring resumes.")))
+        note_add(contact=contact, author=None, kind=Note.Kind.SYSTEM, message=(
+            gettext_noop("Objected to automated profiling: scoring and automatic stage changes are paused.") if not granted
+            else gettext_noop("Objection to profiling lifted: automated scoring resumes.")))
     elif changed:
-        note_add(contact=contact, author=None, kind=Note.Kind.SYSTEM, body=(
-            _("Consent withdrawn: %(channel)s.") if not granted else _("Consent given: %(channel)s.")
-        ) % {"channel": Channel(channel).label})
+        note_add(contact=contact, author=None, kind=Note.Kind.SYSTEM, params={"channel": channel}, message=(
+            gettext_noop("Consent withdrawn: %(channel)s.") if not granted else gettext_noop("Consent given: %(channel)s.")))
     return record
 
 

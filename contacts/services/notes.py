@@ -10,11 +10,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact, Note
+from contacts.reasons import note_text
 from crm.audit import audit
 
 
-def note_add(*, contact: Contact | None = None, contact_id: int | None = None, author, body: str,
-             due_at: datetime | None = None, kind: str = Note.Kind.NOTE) -> Note:
+def note_add(*, contact: Contact | None = None, contact_id: int | None = None, author, body: str = "",
+             due_at: datetime | None = None, kind: str = Note.Kind.NOTE, message: str = "",
+             params: dict | None = None) -> Note:
+    """A note; a system note passes `message` (an untranslated msgid, gettext_noop) and `params`
+    instead of a body, so it reads in the viewer's language (the body keeps this language's text)."""
+    if message:
+        body = note_text(message, params or {})
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": _("Write something.")})
@@ -22,7 +28,8 @@ def note_add(*, contact: Contact | None = None, contact_id: int | None = None, a
         kind = Note.Kind.FOLLOW_UP
     contact_id = contact.pk if contact is not None else contact_id
     with transaction.atomic():
-        note = Note.objects.create(contact_id=contact_id, author=author, body=body, due_at=due_at, kind=kind)
+        note = Note.objects.create(contact_id=contact_id, author=author, body=body, due_at=due_at, kind=kind,
+                                   message=message, params=params or {})
         if kind != Note.Kind.SYSTEM and author is not None:
             contact_mark_contacted(contact_id, note.created_at)  # a rep's note is a personal touch
         if kind != Note.Kind.SYSTEM:

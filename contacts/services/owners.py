@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from contacts.events import contacts_assigned
 from contacts.models import Contact, Note
@@ -17,8 +17,11 @@ from crm.audit import audit
 def _assign_owner(ids: list[int], owner, by) -> int:
     count = Contact.objects.filter(pk__in=ids).update(owner=owner, updated_at=timezone.now())
     for contact_id in ids:
-        note_add(contact_id=contact_id, author=by, kind=Note.Kind.SYSTEM,
-                 body=_("Assigned to %(owner)s.") % {"owner": owner.get_full_name() or owner.username} if owner else _("Owner removed."))
+        if owner:
+            note_add(contact_id=contact_id, author=by, kind=Note.Kind.SYSTEM, message=gettext_noop("Assigned to %(owner)s."),
+                     params={"owner": owner.get_full_name() or owner.username})
+        else:
+            note_add(contact_id=contact_id, author=by, kind=Note.Kind.SYSTEM, message=gettext_noop("Owner removed."))
     # In the caller's transaction: the follow-up tasks and the rep's notification commit with it.
     contacts_assigned.send(sender=Contact, assignments=[(pk, owner.pk if owner else None) for pk in ids], by=by)
     return count

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from contacts.events import stage_changes_recorded
 from contacts.models import Contact, Note, Stage, StageChange
@@ -42,7 +43,7 @@ def contact_set_stage(*, contact: Contact, stage: str, by, note: str = "") -> Co
 def contact_unpin(*, contact: Contact, by) -> Contact:
     updated = Contact.objects.filter(pk=contact.pk, stage_pinned=True).update(stage_pinned=False, updated_at=timezone.now())
     if updated:
-        note_add(contact_id=contact.pk, author=by, kind=Note.Kind.SYSTEM, body=_("Stage unpinned: rules move it again."))
+        note_add(contact_id=contact.pk, author=by, kind=Note.Kind.SYSTEM, message=gettext_noop("Stage unpinned: rules move it again."))
         queue_rescore([contact.pk])
         audit(by, "change", contact, fields=["stage_pinned"])
     contact.refresh_from_db()

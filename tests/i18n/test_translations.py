@@ -441,3 +441,23 @@ def test_the_login_error_says_the_field_once_in_indonesian(client, make_user):
     text = _text(response)
     assert "Masukkan nama pengguna dan kata sandi yang benar." in text
     assert "nama pengguna nama pengguna" not in text
+
+
+@pytest.mark.django_db
+def test_system_notes_read_in_the_viewers_language(site_default, admin, client_for, make_contact, rep):
+    """A system note stores its message id and parameters: written while Indonesian was active, it
+    reads in English for an English viewer, and the other way round (issue 18, defect 3)."""
+    from contacts.services import contacts_assign_owner
+    from contacts.services.consent import consent_set
+
+    contact = make_contact(full_name="Rina", email="rina@example.co.id", consent_email=True)
+    with translation.override("id"):
+        contacts_assign_owner(contact_ids=[contact.pk], owner=rep, by=admin)
+        consent_set(contact=contact, channel="email", granted=False, source="test", by=admin)
+    assert contact.notes.filter(body__startswith="Ditugaskan").exists()  # stored as written, for search
+    client = client_for(admin)
+    english = _text(_get(client, f"/contacts/{contact.pk}/", "en"))
+    assert f"Assigned to {rep.get_full_name() or rep.username}." in english and "Consent withdrawn: Email." in english
+    assert "Ditugaskan" not in english
+    indonesian = _text(_get(client, f"/contacts/{contact.pk}/", "id"))
+    assert "Ditugaskan" in indonesian and "Assigned to" not in indonesian
