@@ -276,13 +276,6 @@ def _moves_return(*, rolled_back: RuleSetVersion, to: RuleSetVersion, by) -> int
     return len(changes)
 
 
-def rollback_preview(*, version: RuleSetVersion, return_moved: bool, now: datetime | None = None) -> Preview:
-    """What publishing the archived `version` again would do, with or without returning the
-    contacts the active version moved (they are evaluated from where they would be returned to)."""
-    returns = {r.contact_id: r.to_stage for r in rollback_returns(version=version.ruleset.active_version)} if return_moved else {}
-    return version_preview(version=version, now=now, stage_overrides=returns)
-
-
 def _copy_as_published(old: RuleSetVersion, *, by) -> RuleSetVersion:
     number = (old.ruleset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     new = RuleSetVersion.objects.create(

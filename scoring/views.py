@@ -245,7 +245,9 @@ def rollback_preview(request: HttpRequest, version_id: int) -> HttpResponse:
     return_moved = request.GET.get("return") == "1"
     active = version.ruleset.active_version
     returns = rulesets.rollback_returns(version=active)
-    result = rulesets.rollback_preview(version=version, return_moved=return_moved)
+    # The returned contacts are evaluated from where they would be returned to.
+    overrides = {r.contact_id: r.to_stage for r in returns} if return_moved else {}
+    result = rulesets.version_preview(version=version, stage_overrides=overrides)
     return render(request, "scoring/rollback_preview.html", {
         "version": version, "ruleset": version.ruleset, "active": active, "rollback": True,
         "return_moved": return_moved, "returns": returns,

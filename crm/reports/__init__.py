@@ -148,7 +148,7 @@ def rep_performance(*, first: date, last: date) -> tuple[list[RepPerformance], R
     became = (StageChange.objects.filter(changed_at__gte=start, changed_at__lt=end, to_stage=Stage.PROSPECT)
               .order_by().values("contact_id").annotate(at=Min("changed_at")))
     at = {r["contact_id"]: r["at"] for r in became}
-    rows = Contact.objects.filter(pk__in=list(at)).values_list("pk", "owner_id", "first_contacted_at", "stage")
+    rows = list(Contact.objects.filter(pk__in=list(at)).values_list("pk", "owner_id", "first_contacted_at", "stage"))
     users = {u.pk: u.get_full_name() or u.get_username() for u in get_user_model().objects.filter(
         pk__in={owner for _pk, owner, _first, _stage in rows if owner})}
     reps: dict[int | None, RepPerformance] = {}
