@@ -41,6 +41,11 @@ class RuleSet(models.Model):
     def is_default(self) -> bool:
         return not self.industry
 
+    @property
+    def display_name(self) -> str:
+        """The name in the active language when it is the built-in playbook's title; as typed otherwise."""
+        return ruleset_name(self.name, self.playbook)
+
     def draft(self) -> "RuleSetVersion | None":
         return self.versions.filter(status=RuleSetVersion.Status.DRAFT).first()
 
@@ -129,6 +134,13 @@ class Rule(models.Model):
     operator = models.CharField(_("operator"), max_length=10, choices=Operator.choices, blank=True)
     value = models.JSONField(_("value"), null=True, blank=True)
 
+    # Where the label came from, for reading it in the viewer's language: a built-in label (a playbook's,
+    # the rule advisor's) keeps its English source text (a msgid) and parameters (crm.texts: numbers
+    # stay numbers, so "0,35" in Indonesian). Empty for a label a person typed, which shows as typed.
+    # `label` holds the text as written (search, the API, the editor); editing it clears these.
+    label_message = models.CharField(max_length=300, blank=True, default="")
+    label_params = models.JSONField(default=dict, blank=True)
+
     class Meta:
         ordering = ["version", "type", "position", "id"]
         verbose_name = _("rule")
@@ -142,6 +154,26 @@ class Rule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.points:+g})"
+
+    @property
+    def display_label(self) -> str:
+        """The label in the active language when it is a built-in one; as typed otherwise."""
+        return rule_label(self.label, self.label_message, self.label_params)
+
+
+def ruleset_name(name: str, playbook: str) -> str:
+    from scoring.playbooks import PLAYBOOKS
+
+    built_in = PLAYBOOKS.get(playbook)
+    return gettext(name) if built_in is not None and name == built_in.title else name
+
+
+def rule_label(label: str, message: str, params: dict | None) -> str:
+    if not message:
+        return label
+    from crm.texts import text_render
+
+    return text_render(message, params)
 
 
 RUN_REASONS = {"nightly": _("Nightly rescore"), "manage.py rescore": _("Rescore started from the command line")}
@@ -179,8 +211,8 @@ class RescoreRun(models.Model):
     @property
     def label(self) -> str:
         if self.version_id:
-            name = self.version.ruleset.name
-            return _("Published %(ruleset)s v%(number)s") % {"ruleset": gettext(name) if name else name, "number": self.version.number}
+            return _("Published %(ruleset)s v%(number)s") % {"ruleset": self.version.ruleset.display_name,
+                                                             "number": self.version.number}
         return str(RUN_REASONS.get(self.reason, self.reason or _("Rescore")))
 
     @property

@@ -155,6 +155,8 @@ def rule_save(*, version: RuleSetVersion, rule: Rule, by=None) -> Rule:
         original = Rule.objects.get(pk=rule.pk)
         if original.version_id != locked.pk:
             raise NotADraft
+        if rule.label != original.label:  # a person's label now: shown as typed, in every language
+            rule.label_message, rule.label_params = "", {}
         changed = [f.name for f in Rule._meta.concrete_fields if getattr(original, f.attname) != getattr(rule, f.attname)]
     rule_validate(rule)
     rule.save()
@@ -321,6 +323,7 @@ def version_preview(*, version: RuleSetVersion, now: datetime | None = None, exa
     rulesets = single_ruleset(version)
     ruleset = rulesets.by_industry[version.ruleset.industry]
     preview = Preview(version=version)
+    labels = {rule.pk: rule for rule in version.rules.all()}  # each example's rules, in the reader's language
     queryset = Contact.objects.filter(objects_to_profiling=False, **scope_filter(version))
     for batch in iter_contact_facts(queryset, with_data=rulesets.needs_data):
         for row, facts in batch:
@@ -331,7 +334,10 @@ def version_preview(*, version: RuleSetVersion, now: datetime | None = None, exa
             preview.transitions[(row["stage"], result.stage)] += 1
             if row["stage"] != result.stage and len(preview.examples) < examples:
                 preview.examples.append({"contact_id": row["id"], "name": row["full_name"] or row["email"] or f"#{row['id']}",
-                                         "from": row["stage"], "to": result.stage, "score": result.score, "result": result})
+                                         "from": row["stage"], "to": result.stage, "score": result.score, "result": result,
+                                         "hits": [{"label": labels[h.rule_id].display_label if h.rule_id in labels else h.label,
+                                                   "count": h.count, "touch_ids": h.touch_ids, "points": h.points}
+                                                  for h in result.hits]})
     return preview
 
 
@@ -358,11 +364,13 @@ def playbook_load(*, name: str, by=None, publish: bool = True) -> RuleSetVersion
     rules = []
     for position, spec in enumerate(playbook.rules):
         if isinstance(spec, A):
-            rules.append(Rule(version=draft, position=position, type=Rule.Type.ATTRIBUTE, label=spec.label, points=spec.points,
+            rules.append(Rule(version=draft, position=position, type=Rule.Type.ATTRIBUTE, label=spec.label,
+                              label_message=spec.label, points=spec.points,
                               field=spec.field, operator=spec.operator, value=spec.value))
         else:
             key, op, value = spec.condition or ("", "", None)
-            rules.append(Rule(version=draft, position=position, type=Rule.Type.INTERACTION, label=spec.label, points=spec.points,
+            rules.append(Rule(version=draft, position=position, type=Rule.Type.INTERACTION, label=spec.label,
+                              label_message=spec.label, points=spec.points,
                               interaction_kind_id=spec.kind, window_days=spec.window_days,
                               max_occurrences=spec.max_occurrences, field=key, operator=op, value=value))
     for rule in rules:

@@ -123,3 +123,22 @@ def kinds_scored_for(industry: str) -> set[str]:
     from scoring.selectors import kinds_scored_for as kinds
 
     return kinds(industry)
+
+
+def breakdown_labels(breakdown: dict) -> tuple[str | None, dict[int, str]]:
+    """A stored score breakdown's rule-set name and rule labels in the active language (the contact
+    page): a built-in label (a playbook's, the advisor's) by its stored message, one a person typed as
+    typed. Published rules never change, so a breakdown's rule ids name the labels it was scored with.
+    One query; a rule deleted since keeps the label stored in the breakdown."""
+    from scoring.models import Rule, rule_label, ruleset_name
+
+    ids = [hit["rule"] for hit in breakdown.get("hits") or () if isinstance(hit.get("rule"), int)]
+    rules = Rule.objects.filter(pk__in=ids).select_related("version__ruleset").only(
+        "label", "label_message", "label_params", "version__ruleset__name", "version__ruleset__playbook") if ids else []
+    labels = {rule.pk: rule_label(rule.label, rule.label_message, rule.label_params) for rule in rules}
+    name = breakdown.get("ruleset")
+    for rule in rules:
+        if rule.version.ruleset.name == name:
+            name = ruleset_name(name, rule.version.ruleset.playbook)
+            break
+    return name, labels

@@ -207,7 +207,9 @@ def draft_write(*, version: RuleSetVersion, suggestion: Suggestion, kinds: froze
 
 def _rule_for(version: RuleSetVersion, position: int, evidence: Evidence) -> Rule:
     c = evidence.candidate
-    common = {"version": version, "position": position, "type": c.type, "label": evidence.label(), "points": float(evidence.points)}
+    stored = evidence.label_text()  # read in the viewer's language, its numbers in their format
+    common = {"version": version, "position": position, "type": c.type, "label": evidence.label(), "points": float(evidence.points),
+              "label_message": stored["message"], "label_params": stored["params"]}
     if c.type == Rule.Type.INTERACTION:
         return Rule(**common, interaction_kind_id=c.kind, window_days=c.window_days, max_occurrences=c.max_occurrences)
     return Rule(**common, field=c.field, operator=c.operator, value=c.value)

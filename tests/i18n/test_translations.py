@@ -416,7 +416,17 @@ def test_built_in_rule_labels_follow_the_reader_and_typed_ones_stay_as_typed(sit
     client = client_for(admin)
     default = RuleSet.objects.get(industry="")
     draft = version_draft(ruleset=default, by=admin)
-    draft.rules.filter(label="Visited the website").update(label="Kunjungan situs (aturan kami)")
+    from scoring.rulesets import rule_save
+
+    typed = draft.rules.get(label="Visited the website")
+    typed.label = "Kunjungan situs (aturan kami)"
+    rule_save(version=draft, rule=typed, by=admin)
+    # A label a person typed that happens to be a msgid of the catalog ("Phone") is theirs too.
+    own = draft.rules.get(label="Has a phone number")
+    own.label = "Phone"
+    rule_save(version=draft, rule=own, by=admin)
+    draft_id = _get(client, f"/rules/{default.pk}/draft/", "id").content.decode()
+    assert '<td class="cell-title">Phone</td>' in draft_id and '<td class="cell-title">Telepon</td>' not in draft_id
     rules_id = _text(_get(client, f"/rules/version/{default.active_version_id}/", "id"))
     assert "Punya nomor telepon" in rules_id and "Has a phone number" not in rules_id
     assert "Menanyakan harga" in rules_id and "Asked for a price" not in rules_id
