@@ -60,6 +60,10 @@ class RuleSetVersion(models.Model):
     number = models.PositiveIntegerField(_("version"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     note = models.CharField(_("change note"), max_length=300, blank=True)
+    # A note the system wrote ("Loaded from the b2b playbook") as a msgid and parameters (crm.texts), read in
+    # the viewer's language; `note` keeps it as written. Editing the note clears these.
+    note_message = models.CharField(max_length=200, blank=True, default="")
+    note_params = models.JSONField(default=dict, blank=True)
 
     # Stage policy.
     lead_threshold = models.IntegerField(_("lead threshold"), default=20)
@@ -94,6 +98,10 @@ class RuleSetVersion(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == self.Status.DRAFT
+
+    @property
+    def display_note(self) -> str:
+        return rule_label(self.note, self.note_message, self.note_params)
 
 
 class Rule(models.Model):

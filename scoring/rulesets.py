@@ -16,11 +16,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from contacts.catalog import catalog_ensure
 from contacts.events import stage_changes_recorded
 from contacts.models import Contact, InteractionKind, Stage, StageChange
 from crm.audit import audit
+from crm.texts import text_render
 from scoring import engine
 from scoring.models import Rule, RuleSet, RuleSetVersion
 from scoring.playbooks import PLAYBOOKS, A
@@ -130,6 +132,8 @@ def version_policy_update(*, version: RuleSetVersion, values: dict[str, Any], co
     changed = sorted(k for k, v in values.items() if k in (*POLICY_FIELDS, "note") and getattr(locked, k) != v)
     for name in changed:
         setattr(locked, name, values[name])
+    if "note" in changed:  # a person's note now: shown as typed
+        locked.note_message, locked.note_params = "", {}
     if errors := threshold_errors(lead=locked.lead_threshold, prospect=locked.prospect_threshold):
         raise ValidationError(errors)
     locked.save()
@@ -282,7 +286,8 @@ def _copy_as_published(old: RuleSetVersion, *, by) -> RuleSetVersion:
     number = (old.ruleset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     new = RuleSetVersion.objects.create(
         ruleset=old.ruleset, number=number, status=RuleSetVersion.Status.ARCHIVED, created_by=by,
-        note=_("Rollback to v%(n)d") % {"n": old.number}, **{name: getattr(old, name) for name in POLICY_FIELDS},
+        note=text_render(gettext_noop("Rollback to v%(n)d"), {"n": old.number}), note_message=gettext_noop("Rollback to v%(n)d"),
+        note_params={"n": old.number}, **{name: getattr(old, name) for name in POLICY_FIELDS},
     )
     _copy_rules(old, new)
     return new
@@ -358,7 +363,8 @@ def playbook_load(*, name: str, by=None, publish: bool = True) -> RuleSetVersion
     audit(by, "change", draft, what="playbook_loaded", playbook=name)
     for name_ in POLICY_FIELDS:
         setattr(draft, name_, getattr(playbook, name_))
-    draft.note = _("Loaded from the %(name)s playbook") % {"name": name}
+    draft.note_message, draft.note_params = gettext_noop("Loaded from the %(name)s playbook"), {"name": name}
+    draft.note = text_render(draft.note_message, draft.note_params)
     draft.save()
     draft.conversion_kinds.set(playbook.conversion_kinds)
     rules = []

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.audit import audit
 from crm.replica import reads_from_replica
+from crm.texts import text_render
 from scoring.advisor import thresholds
 from scoring.advisor.backtest import ProgressFn, compare, evaluate, needs_data, queue_run, run_tracked
 from scoring.models import Backtest, Rule, RuleSet, RuleSetVersion
@@ -196,8 +198,11 @@ def draft_write(*, version: RuleSetVersion, suggestion: Suggestion, kinds: froze
     if prospect is not None and lead is not None:
         version.lead_threshold, version.prospect_threshold = lead, prospect
     version.prospect_requires_intent = suggestion.prospect_requires_intent
-    version.note = (_("Suggested by the rule advisor (run #%(run)s)") % {"run": backtest.pk if backtest else "–"})[:300]
-    version.save(update_fields=["lead_threshold", "prospect_threshold", "prospect_requires_intent", "note"])
+    version.note_message = gettext_noop("Suggested by the rule advisor (run #%(run)s)")
+    version.note_params = {"run": backtest.pk if backtest else "–"}
+    version.note = text_render(version.note_message, version.note_params)[:300]
+    version.save(update_fields=["lead_threshold", "prospect_threshold", "prospect_requires_intent", "note", "note_message",
+                                "note_params"])
     if not version.conversion_kinds.exists():
         version.conversion_kinds.set(sorted(kinds))
     audit(backtest.created_by if backtest else None, "change", version, what="advisor_rules",
