@@ -21,8 +21,8 @@ from django.utils.translation import gettext_noop
 from crm import roles
 from crm.audit import audit
 from crm.models import AuditEvent
-from crm.texts import text_render
 from crm.net import AddressRefused
+from crm.texts import text_render
 from webhooks import http
 from webhooks.models import TEST_EVENT, Delivery, Endpoint, Event, EventType
 from webhooks.outbox import events_record, queue_sends, subscriptions_changed
