@@ -294,6 +294,8 @@ def _copy_as_published(old: RuleSetVersion, *, by) -> RuleSetVersion:
 
 
 def _queue_rescore_all(reason: str, by, version: RuleSetVersion) -> None:
+    # On the embedded default (eager tasks) this creates the run and its chunks in the request; the chunks
+    # then run on a thread of their own (scoring.rescoring._queue_chunks), so the publish returns at once.
     rescore_all_task.delay(reason=reason, user_id=getattr(by, "pk", None), version_id=version.pk)
 
 
