@@ -258,7 +258,8 @@ class Backtest(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveIntegerField(default=0)  # percent
     results = models.JSONField(default=dict, blank=True)
-    message = models.TextField(blank=True)
+    message = models.TextField(blank=True)  # why it failed, as written (older runs: only this)
+    message_parts = models.JSONField(default=list, blank=True)  # the same as [msgid, params] pairs (crm.texts)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -268,3 +269,10 @@ class Backtest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.version} ({self.status})"
+
+    @property
+    def text(self) -> str:
+        """Why it failed, in the active language."""
+        from crm.texts import texts_render
+
+        return texts_render(self.message_parts) if self.message_parts else self.message

@@ -115,7 +115,7 @@ def _advise_work(backtest: Backtest, progress: ProgressFn) -> dict[str, Any]:
     options = {**DEFAULTS, **backtest.params}
     version = backtest.version
     if not RuleSetVersion.objects.filter(pk=version.pk, status=RuleSetVersion.Status.DRAFT).exists():
-        raise ValidationError(_("The draft was published or deleted before the advisor ran; start the advisor again."))
+        raise ValidationError(gettext_noop("The draft was published or deleted before the advisor ran; start the advisor again."))
     kinds = outcome_kinds(options["outcome"])
     period = period_parse(options["start"], options["end"])
     active = version.ruleset.active_version
@@ -135,7 +135,8 @@ def _advise_work(backtest: Backtest, progress: ProgressFn) -> dict[str, Any]:
     train = [o for o in observations if o.contact_id in train_ids]
     test = [o for o in observations if o.contact_id not in train_ids]
     if sum(o.converted for o in observations) < 2 or not test:
-        raise ValidationError(_("Too few contacts with a known outcome to learn from (%(n)d).") % {"n": len(observations)})
+        raise ValidationError(gettext_noop("Too few contacts with a known outcome to learn from (%(n)d)."),
+                              params={"n": len(observations)})
     weekly_new = None
     if options.get("capacity_per_week") is not None:
         weeks = thresholds.INTAKE_WEEKS
@@ -187,7 +188,7 @@ def draft_write(*, version: RuleSetVersion, suggestion: Suggestion, kinds: froze
     rules; the second simply replaces the first's with the same ones."""
     version = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
     if not version.is_draft:
-        raise ValidationError(_("Only a draft can receive suggested rules."))
+        raise ValidationError(gettext_noop("Only a draft can receive suggested rules."))
     rules = [_rule_for(version, position, e) for position, e in enumerate(suggestion.rules)]
     for rule in rules:
         rule_validate(rule)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from crm.texts import number, percent, text, value_render
@@ -425,7 +424,7 @@ def suggest(train: Sequence[Observation], *, policy: engine.StagePolicy, options
     labels = np.array([o.converted for o in train], dtype=float)
     positives = int(labels.sum())
     if not positives or positives == len(train):
-        raise ValidationError(_("The learning split needs both converters and non-converters."))
+        raise ValidationError(gettext_noop("The learning split needs both converters and non-converters."))
     base_rate = positives / len(train)
     candidates = candidates_for(train, options=options, outcome_kinds=outcome_kinds, industry=industry)
     matrix = feature_matrix(train, candidates, policy)

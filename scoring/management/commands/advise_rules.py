@@ -53,7 +53,7 @@ class Command(BaseCommand):
             raise CommandError("; ".join(exc.messages)) from exc
         run = advisor_run(backtest_id=run.pk)
         if run.status != Backtest.Status.DONE:
-            raise CommandError(run.message or _("The advisor did not finish."))
+            raise CommandError(run.text or _("The advisor did not finish."))
         self._print(run.results, run.version)
         for line in report_lines(run.results["backtest"]):
             self.stdout.write(line)
