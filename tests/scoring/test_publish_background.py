@@ -16,8 +16,7 @@ import pytest
 DRIVER = Path(__file__).with_name("publish_background_driver.py")
 
 
-@pytest.mark.slow
-@pytest.mark.backend_independent
+@pytest.mark.slow  # not backend_independent: it runs a database (its own SQLite file), in both CI passes
 def test_publish_returns_before_the_rescore_and_the_progress_tells_the_truth(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REDIS_CACHE_URL", "CELERY_TASK_ALWAYS_EAGER",
                                                            "DATABASE_REPLICA_URL", "DJANGO_SETTINGS_MODULE")}
