@@ -130,15 +130,16 @@ def breakdown_labels(breakdown: dict) -> tuple[str | None, dict[int, str]]:
     page): a built-in label (a playbook's, the advisor's) by its stored message, one a person typed as
     typed. Published rules never change, so a breakdown's rule ids name the labels it was scored with.
     One query; a rule deleted since keeps the label stored in the breakdown."""
-    from scoring.models import Rule, rule_label, ruleset_name
+    from scoring.models import Rule, RuleSetVersion, rule_label, ruleset_name
 
     ids = [hit["rule"] for hit in breakdown.get("hits") or () if isinstance(hit.get("rule"), int)]
-    rules = Rule.objects.filter(pk__in=ids).select_related("version__ruleset").only(
-        "label", "label_message", "label_params", "version__ruleset__name", "version__ruleset__playbook") if ids else []
+    rules = list(Rule.objects.filter(pk__in=ids).select_related("version__ruleset").only(
+        "label", "label_message", "label_params", "version__ruleset__name", "version__ruleset__playbook")) if ids else []
     labels = {rule.pk: rule_label(rule.label, rule.label_message, rule.label_params) for rule in rules}
     name = breakdown.get("ruleset")
-    for rule in rules:
-        if rule.version.ruleset.name == name:
-            name = ruleset_name(name, rule.version.ruleset.playbook)
-            break
+    rulesets = [rule.version.ruleset for rule in rules[:1]]
+    if not rulesets and name and isinstance(breakdown.get("version"), int):  # no rule matched: ask its version
+        rulesets = [v.ruleset for v in RuleSetVersion.objects.filter(pk=breakdown["version"]).select_related("ruleset")]
+    if rulesets and rulesets[0].name == name:
+        name = ruleset_name(name, rulesets[0].playbook)
     return name, labels

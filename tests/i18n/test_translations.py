@@ -471,3 +471,18 @@ def test_system_notes_read_in_the_viewers_language(site_default, admin, client_f
     assert "Ditugaskan" not in english
     indonesian = _text(_get(client, f"/contacts/{contact.pk}/", "id"))
     assert "Ditugaskan" in indonesian and "Assigned to" not in indonesian
+
+
+@pytest.mark.django_db
+def test_a_breakdown_without_hits_names_its_rule_set_in_the_viewers_language(site_default, admin, client_for, playbooks,
+                                                                              make_contact):
+    """A contact no rule matched still names the built-in rule set that scored it in the reader's language."""
+    from scoring.rescoring import contacts_rescore
+
+    contact = make_contact(full_name="Tanpa Skor", email="tanpa@example.com")
+    contacts_rescore(contact_ids=[contact.pk])
+    contact.refresh_from_db()
+    assert contact.score_breakdown["ruleset"] == "Default" and not contact.score_breakdown["hits"]
+    client = client_for(admin)
+    assert "Bawaan" in _text(_get(client, f"/contacts/{contact.pk}/", "id"))
+    assert "Default" in _text(_get(client, f"/contacts/{contact.pk}/", "en"))
