@@ -12,6 +12,7 @@ from contacts.catalog import kind_choices
 from contacts.models import Channel, Contact, Industry, InteractionKind, Segment, Stage
 from contacts.selectors import owner_choices
 from contacts.services import normalize_phone
+from crm.widgets import DATE_PICKER
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -146,8 +147,8 @@ class BulkForm(forms.Form):
 class DashboardFilterForm(forms.Form):
     """GET filters of the home dashboard; everything optional."""
 
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=_("From"), required=False, widget=DATE_PICKER)
+    date_to = forms.DateField(label=_("To"), required=False, widget=DATE_PICKER)
     industry = forms.ChoiceField(label=_("Industry"), required=False, choices=[("", _("All industries")), *Industry.choices])
     source = forms.CharField(label=_("Source"), required=False, max_length=100)
     owner = forms.ChoiceField(label=_("Owner"), required=False)

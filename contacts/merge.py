@@ -29,7 +29,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from contacts.imports.mapping import ROW_REF_PREFIX
 from contacts.models import ConsentRecord, Contact, ContactMerge, Note
@@ -406,10 +406,13 @@ def contacts_merge(*, kept: Contact, merged: Contact, by=None, choices: Mapping[
     if carried:
         consent_flags_set(contact=kept, flags=carried, fill=True, source="merge", by=by)
         changed |= set(carried)
+    # Stored as a message id and parameters (what moved by model label), read in the viewer's language.
+    counts: dict[str, int] = {}
+    for key, ids in ids_moved.items():
+        counts[key.rsplit(".", 1)[0]] = counts.get(key.rsplit(".", 1)[0], 0) + len(ids)
     note_add(contact=kept, author=by, kind=Note.Kind.SYSTEM,
-             body=_("Merged contact #%(id)d (%(name)s) into this one: %(moved)s.") % {
-                 "id": merged_id, "name": merged_name,
-                 "moved": ", ".join(f"{n} {name}" for name, n in sorted(moved.items())) or _("nothing to move")})
+             message=gettext_noop("Merged contact #%(id)d (%(name)s) into this one: %(moved)s."),
+             params={"id": merged_id, "name": merged_name, "moved": [[label, n] for label, n in sorted(counts.items())]})
     audit(by, "merge", kept, merged_id=merged_id, moved=moved, filled=sorted(changed), chosen=sorted(sides))
     queue_rescore([kept.pk])
     return record
@@ -499,9 +502,9 @@ def merge_undo(*, record: ContactMerge, by=None) -> Contact:
         consent_flags_set(contact=kept, flags={name: False for name in opt_ins}, source="merge undone", by=by)
     record.undone_at, record.undone_by = timezone.now(), by
     record.save(update_fields=["undone_at", "undone_by"])
-    for contact, body in ((kept, _("Undid the merge of contact #%(id)d into this one.")),
-                          (merged, _("Restored from the merge into contact #%(kept)d (merge undone)."))):
-        note_add(contact=contact, author=by, kind=Note.Kind.SYSTEM, body=body % {"id": merged.pk, "kept": kept.pk})
+    for contact, message in ((kept, gettext_noop("Undid the merge of contact #%(id)d into this one.")),
+                             (merged, gettext_noop("Restored from the merge into contact #%(kept)d (merge undone)."))):
+        note_add(contact=contact, author=by, kind=Note.Kind.SYSTEM, message=message, params={"id": merged.pk, "kept": kept.pk})
     audit(by, "merge_undo", kept, merged_id=merged.pk, restored=sorted(restore), moved_back={
         key.split(".")[1]: len(ids) for key, ids in data.get("moved", {}).items()})
     queue_rescore([kept.pk, merged.pk])

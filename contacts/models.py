@@ -395,7 +395,9 @@ class ImportJob(models.Model):
     # Cells left out of rows that were imported (a bad value in an optional column): counted, and the first kept.
     warned = models.PositiveIntegerField(default=0)
     warnings = models.JSONField(default=list, blank=True)  # [{"row": n, "column": "...", "value": "...", "reason": "..."}]
-    message = models.TextField(blank=True)
+    message = models.TextField(blank=True)  # as written, in the uploader's language (older jobs: only this)
+    # The same message as [msgid, params] pairs (crm.texts), so it reads in the reader's language.
+    message_parts = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -404,6 +406,13 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+    @property
+    def text(self) -> str:
+        """The job's message in the active language (an older job's as written)."""
+        from crm.texts import texts_render
+
+        return texts_render(self.message_parts) if self.message_parts else self.message
 
 
 class ContactMerge(models.Model):

@@ -37,14 +37,31 @@ class _Params(dict):
         return "—"
 
 
+def moved_text(moved: Any) -> str:
+    """What a merge moved, [[model label, count], ...], as "3 interactions, 1 note" in the active language."""
+    from django.apps import apps
+
+    parts = []
+    for label, n in moved if isinstance(moved, list) else ():
+        try:
+            meta = apps.get_model(label)._meta
+        except (LookupError, ValueError):
+            parts.append(f"{n} {label}")
+            continue
+        parts.append(f"{n} {meta.verbose_name if n == 1 else meta.verbose_name_plural}")
+    return ", ".join(parts) or _("nothing to move")
+
+
 def note_text(message: str, params: Mapping[str, Any]) -> str:
     """A system note in the active language: its msgid translated, its parameters filled (a consent
-    channel by its name). A missing parameter renders as a dash."""
+    channel by its name, what a merge moved by the models' names). A missing parameter renders as a dash."""
     from contacts.models import Channel
 
     values = _Params(params or {})
     if values.get("channel") in Channel.values:
         values["channel"] = Channel(values["channel"]).label
+    if "moved" in values:
+        values["moved"] = moved_text(values["moved"])
     return _(message) % values
 
 

@@ -380,6 +380,7 @@ def score_breakdown_rows(contact: Contact) -> dict:
         except InvalidOperation:
             points = Decimal(0)
         rows.append({
+            "rule": hit.get("rule"),
             "label": hit.get("label") or hit.get("rule"),
             "points": points.normalize() if points == points.to_integral() else points,
             "negative": points < 0,

@@ -251,6 +251,9 @@ def _detail_context(request: HttpRequest, contact: Contact, **forms) -> dict:
     can_reassign = can_edit and roles.can_reassign(request.user)
     timeline = contact_timeline(contact)
     breakdown = score_breakdown_rows(contact)
+    breakdown["ruleset"], labels = scoring_tasks.breakdown_labels(contact.score_breakdown or {})
+    for row in breakdown["rows"]:
+        row["label"] = labels.get(row["rule"], row["label"])
     now = timezone.now()
     fresh_interaction_form = _interaction_form(contact, initial={"occurred_at": timezone.localtime(now)}) if can_edit else None
     return {

@@ -14,6 +14,9 @@ class CrmConfig(AppConfig):
         # Models added after the roles migration need their permissions in the groups too.
         post_migrate.connect(_refresh_role_groups, sender=self)
         import crm.api_schema_strict  # noqa: F401 - registers the schema extensions of crm.api_strict
+        from crm.background import connect_signals
+
+        connect_signals()  # background work a request starts begins once its response is sent
         if settings.EMBEDDED_DATABASE or settings.EMBEDDED_BROKER:
             logging.getLogger("crm").info(
                 "Running partly on the embedded default (database: %s; %s). Set DATABASE_URL and REDIS_URL for "

@@ -33,6 +33,11 @@ class Task(models.Model):
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="followup_tasks", verbose_name=_("assignee"))
     note = models.TextField(_("note"), blank=True)
+    # A task the system made stores its sentence as an English msgid and parameters (crm.texts), so it
+    # reads in the viewer's language; `note` keeps it as written (the API, search, older tasks), with
+    # what the rep wrote on completion after a blank line.
+    note_message = models.CharField(max_length=200, blank=True, default="")
+    note_params = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(_("outcome"), max_length=15, choices=Outcome.choices, blank=True)
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
     done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -57,6 +62,16 @@ class Task(models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.done_at is None and self.due_at < timezone.now()
+
+    @property
+    def text(self) -> str:
+        """The note in the active language: the system's sentence rendered, then what a rep added."""
+        if not self.note_message:
+            return self.note
+        from crm.texts import text_render
+
+        _written, gap, added = self.note.partition("\n\n")
+        return text_render(self.note_message, self.note_params) + (gap + added if gap else "")
 
 
 class Notification(models.Model):

@@ -20,4 +20,4 @@ def tasks_of(contact: Contact) -> list[dict[str, Any]]:
 
 def anonymise(contact_id: int) -> None:
     """Keep type, times and outcomes (the team's statistics); clear the free text."""
-    Task.objects.filter(contact_id=contact_id).exclude(note="").update(note="")
+    Task.objects.filter(contact_id=contact_id).exclude(note="").update(note="", note_message="", note_params={})

@@ -20,6 +20,7 @@ from contacts.models import Contact, Note, Stage
 from contacts.reasons import note_text
 from contacts.services import contact_mark_contacted, interaction_log, note_add
 from crm.audit import audit
+from crm.texts import text_render
 from followup.models import EmailPreferences, Notification, Outcome, Task, TaskType
 
 SOURCE = "followup"
@@ -99,9 +100,11 @@ def follow_ups_ensure(contact_ids: Iterable[int], *, now: datetime | None = None
     prospects = dict(Contact.objects.filter(pk__in=list(contact_ids), stage=Stage.PROSPECT).values_list("pk", "owner_id"))
     have = set(Task.objects.filter(contact_id__in=list(prospects), done_at__isnull=True).values_list("contact_id", flat=True))
     hours = settings.CRM_FOLLOW_UP_HOURS
-    body = _("New prospect: follow up personally within %(hours)d hours.") % {"hours": hours}
+    message, params = gettext_noop("New prospect: follow up personally within %(hours)d hours."), {"hours": hours}
+    body = text_render(message, params)  # as written; Task.text reads it in the viewer's language
     return Task.objects.bulk_create(
-        Task(contact_id=pk, type=TaskType.CALL, due_at=due, assignee_id=owner_id, note=body, created_at=now)
+        Task(contact_id=pk, type=TaskType.CALL, due_at=due, assignee_id=owner_id, note=body, note_message=message,
+             note_params=params, created_at=now)
         for pk, owner_id in sorted(prospects.items()) if pk not in have
     )
 
@@ -217,8 +220,8 @@ def rep_release(*, user, by=None, now: datetime | None = None) -> dict[str, int]
         others = 0
         for task in open_tasks.exclude(contact_id__in=owned).select_related("contact"):
             Task.objects.filter(pk=task.pk).update(assignee=task.contact.owner_id)
-            note_add(contact_id=task.contact_id, author=None, kind=Note.Kind.SYSTEM,
-                     body=_("%(old)s was deactivated; their open task went to the contact's owner.") % {"old": name})
+            note_add(contact_id=task.contact_id, author=None, kind=Note.Kind.SYSTEM, params={"old": name},
+                     message=gettext_noop("%(old)s was deactivated; their open task went to the contact's owner."))
             others += 1
         result = {"reassigned": len(moved), "unassigned": len(stranded), "tasks_to_owner": others}
         if owned or others:

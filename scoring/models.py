@@ -41,6 +41,11 @@ class RuleSet(models.Model):
     def is_default(self) -> bool:
         return not self.industry
 
+    @property
+    def display_name(self) -> str:
+        """The name in the active language when it is the built-in playbook's title; as typed otherwise."""
+        return ruleset_name(self.name, self.playbook)
+
     def draft(self) -> "RuleSetVersion | None":
         return self.versions.filter(status=RuleSetVersion.Status.DRAFT).first()
 
@@ -55,6 +60,10 @@ class RuleSetVersion(models.Model):
     number = models.PositiveIntegerField(_("version"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     note = models.CharField(_("change note"), max_length=300, blank=True)
+    # A note the system wrote ("Loaded from the b2b playbook") as a msgid and parameters (crm.texts), read in
+    # the viewer's language; `note` keeps it as written. Editing the note clears these.
+    note_message = models.CharField(max_length=200, blank=True, default="")
+    note_params = models.JSONField(default=dict, blank=True)
 
     # Stage policy.
     lead_threshold = models.IntegerField(_("lead threshold"), default=20)
@@ -89,6 +98,10 @@ class RuleSetVersion(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == self.Status.DRAFT
+
+    @property
+    def display_note(self) -> str:
+        return rule_label(self.note, self.note_message, self.note_params)
 
 
 class Rule(models.Model):
@@ -129,6 +142,13 @@ class Rule(models.Model):
     operator = models.CharField(_("operator"), max_length=10, choices=Operator.choices, blank=True)
     value = models.JSONField(_("value"), null=True, blank=True)
 
+    # Where the label came from, for reading it in the viewer's language: a built-in label (a playbook's,
+    # the rule advisor's) keeps its English source text (a msgid) and parameters (crm.texts: numbers
+    # stay numbers, so "0,35" in Indonesian). Empty for a label a person typed, which shows as typed.
+    # `label` holds the text as written (search, the API, the editor); editing it clears these.
+    label_message = models.CharField(max_length=300, blank=True, default="")
+    label_params = models.JSONField(default=dict, blank=True)
+
     class Meta:
         ordering = ["version", "type", "position", "id"]
         verbose_name = _("rule")
@@ -142,6 +162,26 @@ class Rule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.points:+g})"
+
+    @property
+    def display_label(self) -> str:
+        """The label in the active language when it is a built-in one; as typed otherwise."""
+        return rule_label(self.label, self.label_message, self.label_params)
+
+
+def ruleset_name(name: str, playbook: str) -> str:
+    from scoring.playbooks import PLAYBOOKS
+
+    built_in = PLAYBOOKS.get(playbook)
+    return gettext(name) if built_in is not None and name == built_in.title else name
+
+
+def rule_label(label: str, message: str, params: dict | None) -> str:
+    if not message:
+        return label
+    from crm.texts import text_render
+
+    return text_render(message, params)
 
 
 RUN_REASONS = {"nightly": _("Nightly rescore"), "manage.py rescore": _("Rescore started from the command line")}
@@ -179,8 +219,8 @@ class RescoreRun(models.Model):
     @property
     def label(self) -> str:
         if self.version_id:
-            name = self.version.ruleset.name
-            return _("Published %(ruleset)s v%(number)s") % {"ruleset": gettext(name) if name else name, "number": self.version.number}
+            return _("Published %(ruleset)s v%(number)s") % {"ruleset": self.version.ruleset.display_name,
+                                                             "number": self.version.number}
         return str(RUN_REASONS.get(self.reason, self.reason or _("Rescore")))
 
     @property
@@ -218,7 +258,8 @@ class Backtest(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveIntegerField(default=0)  # percent
     results = models.JSONField(default=dict, blank=True)
-    message = models.TextField(blank=True)
+    message = models.TextField(blank=True)  # why it failed, as written (older runs: only this)
+    message_parts = models.JSONField(default=list, blank=True)  # the same as [msgid, params] pairs (crm.texts)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -228,3 +269,10 @@ class Backtest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.version} ({self.status})"
+
+    @property
+    def text(self) -> str:
+        """Why it failed, in the active language."""
+        from crm.texts import texts_render
+
+        return texts_render(self.message_parts) if self.message_parts else self.message

@@ -18,7 +18,7 @@ BIG_CITIES = ["Jakarta", "Surabaya", "Bandung", "Medan", "Semarang", "Makassar",
 
 
 # Labels are stored with the rules in English and marked N(...) (gettext_noop): pages show a built-in
-# rule's label in the reader's language (crm_ui's `stored_label`); a label an admin typed shows as typed.
+# rule's label in the reader's language (Rule.label_message, set by playbook_load); a label an admin typed shows as typed.
 @dataclass(frozen=True)
 class I:  # noqa: E742 - a short name keeps the tables below readable
     """An interaction rule: kind, points per occurrence, window in days, cap, label, data condition."""

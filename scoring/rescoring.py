@@ -28,6 +28,8 @@ from django.utils import timezone
 from contacts.assignment import prospects_assign
 from contacts.events import stage_changes_recorded
 from contacts.models import Contact, Stage, StageChange
+from crm.background import in_background
+from crm.celery import app
 from scoring import engine
 from scoring.models import RescoreChunk, RescoreRun, RuleSetVersion
 from scoring.selectors import (
@@ -322,6 +324,15 @@ def rescore_start(*, reason: str = "", by=None, chunk_size: int | None = None, v
 
 
 def _queue_chunks(chunk_ids: list[int]) -> None:
+    if app.conf.task_always_eager and chunk_ids:
+        # The embedded default has no worker: the same chunk tasks run, eagerly, on a thread of their own
+        # (crm.background), so a publish returns at once and the progress card shows the run as it goes.
+        in_background(lambda: _send_chunks(chunk_ids), name=f"rescore chunks {chunk_ids[0]}–{chunk_ids[-1]}")
+    else:
+        _send_chunks(chunk_ids)
+
+
+def _send_chunks(chunk_ids: list[int]) -> None:
     for chunk_id in chunk_ids:
         rescore_chunk_task.delay(chunk_id)
 

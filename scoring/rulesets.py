@@ -16,11 +16,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from contacts.catalog import catalog_ensure
 from contacts.events import stage_changes_recorded
 from contacts.models import Contact, InteractionKind, Stage, StageChange
 from crm.audit import audit
+from crm.texts import text_render
 from scoring import engine
 from scoring.models import Rule, RuleSet, RuleSetVersion
 from scoring.playbooks import PLAYBOOKS, A
@@ -130,6 +132,8 @@ def version_policy_update(*, version: RuleSetVersion, values: dict[str, Any], co
     changed = sorted(k for k, v in values.items() if k in (*POLICY_FIELDS, "note") and getattr(locked, k) != v)
     for name in changed:
         setattr(locked, name, values[name])
+    if "note" in changed:  # a person's note now: shown as typed
+        locked.note_message, locked.note_params = "", {}
     if errors := threshold_errors(lead=locked.lead_threshold, prospect=locked.prospect_threshold):
         raise ValidationError(errors)
     locked.save()
@@ -155,6 +159,8 @@ def rule_save(*, version: RuleSetVersion, rule: Rule, by=None) -> Rule:
         original = Rule.objects.get(pk=rule.pk)
         if original.version_id != locked.pk:
             raise NotADraft
+        if rule.label != original.label:  # a person's label now: shown as typed, in every language
+            rule.label_message, rule.label_params = "", {}
         changed = [f.name for f in Rule._meta.concrete_fields if getattr(original, f.attname) != getattr(rule, f.attname)]
     rule_validate(rule)
     rule.save()
@@ -280,13 +286,16 @@ def _copy_as_published(old: RuleSetVersion, *, by) -> RuleSetVersion:
     number = (old.ruleset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     new = RuleSetVersion.objects.create(
         ruleset=old.ruleset, number=number, status=RuleSetVersion.Status.ARCHIVED, created_by=by,
-        note=_("Rollback to v%(n)d") % {"n": old.number}, **{name: getattr(old, name) for name in POLICY_FIELDS},
+        note=text_render(gettext_noop("Rollback to v%(n)d"), {"n": old.number}), note_message=gettext_noop("Rollback to v%(n)d"),
+        note_params={"n": old.number}, **{name: getattr(old, name) for name in POLICY_FIELDS},
     )
     _copy_rules(old, new)
     return new
 
 
 def _queue_rescore_all(reason: str, by, version: RuleSetVersion) -> None:
+    # On the embedded default (eager tasks) this creates the run and its chunks in the request; the chunks
+    # then run on a thread of their own (scoring.rescoring._queue_chunks), so the publish returns at once.
     rescore_all_task.delay(reason=reason, user_id=getattr(by, "pk", None), version_id=version.pk)
 
 
@@ -321,6 +330,7 @@ def version_preview(*, version: RuleSetVersion, now: datetime | None = None, exa
     rulesets = single_ruleset(version)
     ruleset = rulesets.by_industry[version.ruleset.industry]
     preview = Preview(version=version)
+    labels = {rule.pk: rule for rule in version.rules.all()}  # each example's rules, in the reader's language
     queryset = Contact.objects.filter(objects_to_profiling=False, **scope_filter(version))
     for batch in iter_contact_facts(queryset, with_data=rulesets.needs_data):
         for row, facts in batch:
@@ -331,7 +341,10 @@ def version_preview(*, version: RuleSetVersion, now: datetime | None = None, exa
             preview.transitions[(row["stage"], result.stage)] += 1
             if row["stage"] != result.stage and len(preview.examples) < examples:
                 preview.examples.append({"contact_id": row["id"], "name": row["full_name"] or row["email"] or f"#{row['id']}",
-                                         "from": row["stage"], "to": result.stage, "score": result.score, "result": result})
+                                         "from": row["stage"], "to": result.stage, "score": result.score, "result": result,
+                                         "hits": [{"label": labels[h.rule_id].display_label if h.rule_id in labels else h.label,
+                                                   "count": h.count, "touch_ids": h.touch_ids, "points": h.points}
+                                                  for h in result.hits]})
     return preview
 
 
@@ -352,17 +365,20 @@ def playbook_load(*, name: str, by=None, publish: bool = True) -> RuleSetVersion
     audit(by, "change", draft, what="playbook_loaded", playbook=name)
     for name_ in POLICY_FIELDS:
         setattr(draft, name_, getattr(playbook, name_))
-    draft.note = _("Loaded from the %(name)s playbook") % {"name": name}
+    draft.note_message, draft.note_params = gettext_noop("Loaded from the %(name)s playbook"), {"name": name}
+    draft.note = text_render(draft.note_message, draft.note_params)
     draft.save()
     draft.conversion_kinds.set(playbook.conversion_kinds)
     rules = []
     for position, spec in enumerate(playbook.rules):
         if isinstance(spec, A):
-            rules.append(Rule(version=draft, position=position, type=Rule.Type.ATTRIBUTE, label=spec.label, points=spec.points,
+            rules.append(Rule(version=draft, position=position, type=Rule.Type.ATTRIBUTE, label=spec.label,
+                              label_message=spec.label, points=spec.points,
                               field=spec.field, operator=spec.operator, value=spec.value))
         else:
             key, op, value = spec.condition or ("", "", None)
-            rules.append(Rule(version=draft, position=position, type=Rule.Type.INTERACTION, label=spec.label, points=spec.points,
+            rules.append(Rule(version=draft, position=position, type=Rule.Type.INTERACTION, label=spec.label,
+                              label_message=spec.label, points=spec.points,
                               interaction_kind_id=spec.kind, window_days=spec.window_days,
                               max_occurrences=spec.max_occurrences, field=key, operator=op, value=value))
     for rule in rules:

@@ -123,3 +123,23 @@ def kinds_scored_for(industry: str) -> set[str]:
     from scoring.selectors import kinds_scored_for as kinds
 
     return kinds(industry)
+
+
+def breakdown_labels(breakdown: dict) -> tuple[str | None, dict[int, str]]:
+    """A stored score breakdown's rule-set name and rule labels in the active language (the contact
+    page): a built-in label (a playbook's, the advisor's) by its stored message, one a person typed as
+    typed. Published rules never change, so a breakdown's rule ids name the labels it was scored with.
+    One query; a rule deleted since keeps the label stored in the breakdown."""
+    from scoring.models import Rule, RuleSetVersion, rule_label, ruleset_name
+
+    ids = [hit["rule"] for hit in breakdown.get("hits") or () if isinstance(hit.get("rule"), int)]
+    rules = list(Rule.objects.filter(pk__in=ids).select_related("version__ruleset").only(
+        "label", "label_message", "label_params", "version__ruleset__name", "version__ruleset__playbook")) if ids else []
+    labels = {rule.pk: rule_label(rule.label, rule.label_message, rule.label_params) for rule in rules}
+    name = breakdown.get("ruleset")
+    rulesets = [rule.version.ruleset for rule in rules[:1]]
+    if not rulesets and name and isinstance(breakdown.get("version"), int):  # no rule matched: ask its version
+        rulesets = [v.ruleset for v in RuleSetVersion.objects.filter(pk=breakdown["version"]).select_related("ruleset")]
+    if rulesets and rulesets[0].name == name:
+        name = ruleset_name(name, rulesets[0].playbook)
+    return name, labels

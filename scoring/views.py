@@ -81,7 +81,7 @@ def playbook_load(request: HttpRequest) -> HttpResponse:
         return redirect("rules:index")
     draft = rulesets.playbook_load(name=form.cleaned_data["name"], by=request.user, publish=False)
     messages.success(request, _("Loaded the %(name)s playbook into a draft of “%(ruleset)s”. Review it, preview, then publish.")
-                     % {"name": _(PLAYBOOKS[form.cleaned_data["name"]].title), "ruleset": _(draft.ruleset.name)})
+                     % {"name": _(PLAYBOOKS[form.cleaned_data["name"]].title), "ruleset": draft.ruleset.display_name})
     return redirect("rules:draft", ruleset_id=draft.ruleset_id)
 
 
@@ -193,7 +193,7 @@ def publish(request: HttpRequest, ruleset_id: int) -> HttpResponse:
         for message in exc.messages:
             messages.error(request, message)
         return redirect("rules:draft", ruleset_id=ruleset_id)
-    messages.success(request, _("Published %(ruleset)s v%(number)s.") % {"ruleset": _(published.ruleset.name), "number": published.number}
+    messages.success(request, _("Published %(ruleset)s v%(number)s.") % {"ruleset": published.ruleset.display_name, "number": published.number}
                      + " " + _rescore_said(published))
     return redirect(reverse("rules:index") + "#rescore")
 

@@ -29,7 +29,10 @@ class Endpoint(models.Model):
     secret = models.CharField(_("signing secret"), max_length=200)
     events = models.JSONField(_("events"), default=list)
     is_active = models.BooleanField(_("active"), default=True)
-    disabled_reason = models.CharField(_("why it was disabled"), max_length=300, blank=True)
+    disabled_reason = models.CharField(_("why it was disabled"), max_length=300, blank=True)  # as written (the API)
+    # The same reason as a msgid and parameters (crm.texts), so the page reads it in the viewer's language.
+    disabled_message = models.CharField(max_length=200, blank=True, default="")
+    disabled_params = models.JSONField(default=dict, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     # Failed attempts in a row (any delivery); a success resets it.
     consecutive_failures = models.PositiveIntegerField(default=0)
@@ -45,6 +48,15 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    @property
+    def disabled_text(self) -> str:
+        """Why it was disabled, in the active language (an older row's reason as written)."""
+        if not self.disabled_message:
+            return self.disabled_reason
+        from crm.texts import text_render
+
+        return text_render(self.disabled_message, self.disabled_params)
 
     @property
     def secret_hint(self) -> str:

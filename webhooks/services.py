@@ -16,11 +16,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm import roles
 from crm.audit import audit
 from crm.models import AuditEvent
 from crm.net import AddressRefused
+from crm.texts import text_render
 from webhooks import http
 from webhooks.models import TEST_EVENT, Delivery, Endpoint, Event, EventType
 from webhooks.outbox import events_record, queue_sends, subscriptions_changed
@@ -76,8 +78,10 @@ def endpoint_save(*, data: Mapping[str, Any], by, endpoint: Endpoint | None = No
         active = bool(data["is_active"])
         if active and not endpoint.is_active:
             endpoint.consecutive_failures, endpoint.disabled_reason, endpoint.disabled_at = 0, "", None
+            endpoint.disabled_message, endpoint.disabled_params = "", {}
         elif not active and endpoint.is_active:
-            endpoint.disabled_reason, endpoint.disabled_at = _("Disabled by hand."), timezone.now()
+            endpoint.disabled_message, endpoint.disabled_params = gettext_noop("Disabled by hand."), {}
+            endpoint.disabled_reason, endpoint.disabled_at = text_render(endpoint.disabled_message), timezone.now()
         endpoint.is_active = active
     endpoint.save()
     subscriptions_changed()
@@ -127,10 +131,12 @@ def endpoint_disable_failing(*, endpoint_id: int) -> bool:
     """Disable an endpoint after too many failures in a row, once (a conditional UPDATE), and
     email the admins after commit. Its pending deliveries wait until it is enabled again."""
     limit = settings.CRM_WEBHOOK_DISABLE_AFTER
+    message, params = gettext_noop("%(count)d failed attempts in a row."), {"count": limit}
     with translation.override(settings.LANGUAGE_CODE):
-        reason = _("%(count)d failed attempts in a row.") % {"count": limit}
+        reason = text_render(message, params)  # as written, for the API; the pages read the message
     if not Endpoint.objects.filter(pk=endpoint_id, is_active=True).update(
-            is_active=False, disabled_reason=reason, disabled_at=timezone.now()):
+            is_active=False, disabled_reason=reason, disabled_message=message, disabled_params=params,
+            disabled_at=timezone.now()):
         return False
     subscriptions_changed()
     endpoint = Endpoint.objects.get(pk=endpoint_id)

@@ -19,6 +19,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from contacts.imports.cells import cell_text
 from contacts.imports.files import Inspection, ParseTimeout, file_format, file_inspect, file_rows, job_format
@@ -30,6 +31,7 @@ from contacts.imports.writing import ChunkOutcome, import_rows
 from contacts.models import ImportJob
 from crm.audit import audit
 from crm.celery import app
+from crm.texts import texts_render
 from scoring import tasks as scoring_tasks
 
 log = logging.getLogger(__name__)
@@ -78,15 +80,15 @@ def import_parse(*, job_id: int, seconds: float | None = None) -> ImportJob | No
         except ValidationError as exc:
             _parse_failed(job_id, " ".join(exc.messages))
         except (ParseTimeout, SoftTimeLimitExceeded):
-            _parse_failed(job_id, import_parse_timeout_message(limit))
+            _parse_failed(job_id, **import_parse_timeout_said(limit))
         except (csv.Error, UnicodeDecodeError) as exc:
-            _parse_failed(job_id, _("This file could not be read as CSV: %(error)s") % {"error": exc})
+            _parse_failed(job_id, **said((gettext_noop("This file could not be read as CSV: %(error)s"), {"error": str(exc)})))
         except (OperationalError, InterfaceError):
             raise  # transient (database restarting): the task retries
         except Exception as exc:  # a reader's own error on a broken file: the job must not stay "parsing"
             log.exception("Reading import %s failed.", job_id)
-            _parse_failed(job_id, _("This file could not be read (%(error)s). Check that it opens in a spreadsheet "
-                                    "program, and upload it again.") % {"error": type(exc).__name__})
+            _parse_failed(job_id, **said((gettext_noop("This file could not be read (%(error)s). Check that it opens in a "
+                                                       "spreadsheet program, and upload it again."), {"error": type(exc).__name__})))
         else:
             fields["options"] = {**job.options, **fields["options"]}
             ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PARSING).update(
@@ -94,9 +96,20 @@ def import_parse(*, job_id: int, seconds: float | None = None) -> ImportJob | No
     return ImportJob.objects.defer("content").get(pk=job_id)
 
 
+def said(*parts: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """A job's message as stored: the sentences as [msgid, params] pairs (`message_parts`, rendered
+    in the reader's language by ImportJob.text) and, as written in this language, `message`."""
+    stored = [[message, params] for message, params in parts]
+    return {"message": texts_render(stored), "message_parts": stored}
+
+
+def import_parse_timeout_said(seconds: float) -> dict[str, Any]:
+    return said((gettext_noop("Reading this file took longer than %(seconds)d seconds, so it was stopped. Split it into "
+                              "smaller files or save it as CSV, and upload it again."), {"seconds": int(seconds)}))
+
+
 def import_parse_timeout_message(seconds: float) -> str:
-    return _("Reading this file took longer than %(seconds)d seconds, so it was stopped. Split it into smaller files "
-             "or save it as CSV, and upload it again.") % {"seconds": seconds}
+    return import_parse_timeout_said(seconds)["message"]
 
 
 def import_parse_overdue(job: ImportJob) -> bool:
@@ -105,12 +118,12 @@ def import_parse_overdue(job: ImportJob) -> bool:
     limit = import_parse_seconds()
     if job.status != ImportJob.Status.PARSING or timezone.now() - job.created_at < timedelta(seconds=2 * limit + 60):
         return False
-    return bool(_parse_failed(job.pk, import_parse_timeout_message(limit)))
+    return bool(_parse_failed(job.pk, **import_parse_timeout_said(limit)))
 
 
-def _parse_failed(job_id: int, message: str) -> int:
+def _parse_failed(job_id: int, message: str, message_parts: list | None = None) -> int:
     return ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PARSING).update(
-        status=ImportJob.Status.FAILED, finished_at=timezone.now(), message=message)
+        status=ImportJob.Status.FAILED, finished_at=timezone.now(), message=message, message_parts=message_parts or [])
 
 
 def _queue_parse(job_id: int) -> None:
@@ -122,7 +135,7 @@ def _queue_parse(job_id: int) -> None:
         if app.conf.task_always_eager:
             raise
         log.warning("Could not queue reading import %s (%s).", job_id, type(exc).__name__)
-        _parse_failed(job_id, _("The task queue could not be reached; upload the file again."))
+        _parse_failed(job_id, **said((gettext_noop("The task queue could not be reached; upload the file again."), {})))
 
 
 def _inspected_fields(content: bytes, inspection: Inspection, file_name: str, *,
@@ -189,7 +202,7 @@ def _queue(job_id: int) -> None:
             raise  # in-process: the error is ours, not the broker's
         # The job is saved as queued; the progress page offers "start again".
         log.warning("Could not queue import %s (%s).", job_id, type(exc).__name__)
-        ImportJob.objects.filter(pk=job_id).update(message=_("The task queue could not be reached; start the import again."))
+        ImportJob.objects.filter(pk=job_id).update(**said((gettext_noop("The task queue could not be reached; start the import again."), {})))
 
 
 def import_requeue(*, job: ImportJob) -> bool:
@@ -197,7 +210,7 @@ def import_requeue(*, job: ImportJob) -> bool:
     running somewhere: chunks are claimed, so no row is counted twice."""
     if job.status != ImportJob.Status.QUEUED:
         return False
-    ImportJob.objects.filter(pk=job.pk).update(message="")
+    ImportJob.objects.filter(pk=job.pk).update(message="", message_parts=[])
     _queue(job.pk)
     return True
 
@@ -307,7 +320,7 @@ def import_run(*, job_id: int, chunk_size: int = CHUNK_SIZE, time_budget: float 
                     on_progress(job, outcome)
                 if time_budget is not None and time.monotonic() - started > time_budget:
                     return job
-            ImportJob.objects.filter(pk=job.pk).update(message=_("Scoring the imported contacts…"))
+            ImportJob.objects.filter(pk=job.pk).update(**said((gettext_noop("Scoring the imported contacts…"), {})))
             # The rescore's ranges also hold untouched neighbours (and contacts inserted scored): count the touched.
             scored = job.options.get("scored_at_insert", 0) + min(import_rescore(job), job.options.get("to_rescore", 0))
         except (ValidationError, csv.Error, UnicodeDecodeError) as exc:
@@ -317,22 +330,27 @@ def import_run(*, job_id: int, chunk_size: int = CHUNK_SIZE, time_budget: float 
         except (OperationalError, InterfaceError):
             raise  # transient (database restarting): the task retries and resumes from rows_done
         except Exception as exc:
-            _mark_failed(job_id, _("The import stopped on an unexpected error (%(error)s); the rows imported so far are kept.")
-                         % {"error": type(exc).__name__})
+            _mark_failed(job_id, **said((gettext_noop("The import stopped on an unexpected error (%(error)s); the rows "
+                                                      "imported so far are kept."), {"error": type(exc).__name__})))
             raise
-        message = _("%(created)d created, %(updated)d updated, %(skipped)d unchanged, %(failed)d failed; %(scored)d contacts scored.") % {
-            "created": job.created, "updated": job.updated, "skipped": job.skipped, "failed": job.failed, "scored": scored}
+        # Stored as message ids and numbers: the summary reads in its reader's language (issue 18).
+        parts = [(gettext_noop("%(created)d created, %(updated)d updated, %(skipped)d unchanged, %(failed)d failed; "
+                               "%(scored)d contacts scored."), {
+            "created": job.created, "updated": job.updated, "skipped": job.skipped, "failed": job.failed, "scored": scored})]
         if job.failed > len(job.errors):
-            message += " " + _("The report lists the first %(n)d failed rows.") % {"n": len(job.errors)}
+            parts.append((gettext_noop("The report lists the first %(n)d failed rows."), {"n": len(job.errors)}))
         if job.warned:
-            message += " " + _("%(n)d cells were left out of imported rows; the warnings report lists them.") % {"n": job.warned}
+            parts.append((gettext_noop("%(n)d cells were left out of imported rows; the warnings report lists them."),
+                          {"n": job.warned}))
+        summary = said(*parts)
     ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
-        status=ImportJob.Status.DONE, finished_at=timezone.now(), message=message)
+        status=ImportJob.Status.DONE, finished_at=timezone.now(), **summary)
     return ImportJob.objects.defer("content").get(pk=job_id)
 
 
-def _mark_failed(job_id: int, message: str) -> None:
-    ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.FAILED, finished_at=timezone.now(), message=message)
+def _mark_failed(job_id: int, message: str, message_parts: list | None = None) -> None:
+    ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.FAILED, finished_at=timezone.now(), message=message,
+                                               message_parts=message_parts or [])
 
 
 def import_file(*, path: str | Path, mapping: Mapping[str, Any] | None = None, by=None,

@@ -78,7 +78,7 @@ def _progress(job: ImportJob) -> dict:
         "running": job.status in (ImportJob.Status.PARSING, ImportJob.Status.QUEUED, ImportJob.Status.RUNNING),
         "percent": _percent(job), "total_rows": job.total_rows, "rows_done": job.rows_done,
         "created": job.created, "updated": job.updated, "skipped": job.skipped, "failed": job.failed,
-        "warned": job.warned, "message": job.message,
+        "warned": job.warned, "message": job.text,
     }
 
 

@@ -14,6 +14,7 @@ from contacts import attribute_filters
 from contacts.models import Industry, Stage
 from contacts.segments import NAME_MAX_LENGTH
 from contacts.selectors import CONSENT_CHOICES, owner_choices
+from crm.widgets import DATE_PICKER
 
 ATTRIBUTE_ROWS = 3
 TRI_STATE = (("", _("Any")), ("true", _("Yes")), ("false", _("No")))
@@ -37,8 +38,8 @@ class SegmentForm(forms.Form):
     active_within = forms.IntegerField(label=_("Active in the last (days)"), required=False, min_value=0)
     inactive_for = forms.IntegerField(label=_("Inactive for (days)"), required=False, min_value=0)
     last_interaction_before = forms.DateField(label=_("Last activity before"), required=False,
-                                              widget=forms.DateInput(attrs={"type": "date"}))
-    updated_since = forms.DateField(label=_("Updated since"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+                                              widget=DATE_PICKER)
+    updated_since = forms.DateField(label=_("Updated since"), required=False, widget=DATE_PICKER)
     consent = forms.ChoiceField(label=_("Consent"), required=False, choices=[("", _("Any")), *CONSENT_CHOICES])
     consent_email = forms.ChoiceField(label=_("Email opt-in"), required=False, choices=TRI_STATE)
     consent_whatsapp = forms.ChoiceField(label=_("WhatsApp opt-in"), required=False, choices=TRI_STATE)

@@ -165,7 +165,9 @@ def ago(value) -> str:
 
 
 @register.filter
-def stored_label(text: str) -> str:
-    """A label stored as data: a built-in one (a rule from a playbook, marked for translation) in the
-    reader's language; one a person typed, as typed."""
-    return _(text) if text else text
+def stored_text(value):
+    """Text stored as data (crm.texts: a message id and parameters) in the reader's language; a plain
+    string (an older row, or what a person typed) as it is."""
+    from crm.texts import value_render
+
+    return value_render(value)

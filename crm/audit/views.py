@@ -4,7 +4,6 @@ Admins only. Filters in the query string, like the contact lists."""
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -16,11 +15,11 @@ from crm import roles
 from crm.audit import words
 from crm.models import AuditEvent
 from crm.roles import role_required
+from crm.widgets import DATE_PICKER
 
 PAGE_SIZE = 50
 
 
-DATE_PICKER = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class AuditEventFilter(django_filters.FilterSet):

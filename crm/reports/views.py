@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET
 from contacts.models import Industry
 from crm import reports
 from crm.roles import ADMIN, MARKETER, SALES_MANAGER, role_required
+from crm.widgets import DATE_PICKER
 
-DATE_PICKER = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DEFAULT_PERIODS = 12
 
 

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.audit import audit
 from crm.replica import reads_from_replica
+from crm.texts import text_render
 from scoring.advisor import thresholds
 from scoring.advisor.backtest import ProgressFn, compare, evaluate, needs_data, queue_run, run_tracked
 from scoring.models import Backtest, Rule, RuleSet, RuleSetVersion
@@ -113,7 +115,7 @@ def _advise_work(backtest: Backtest, progress: ProgressFn) -> dict[str, Any]:
     options = {**DEFAULTS, **backtest.params}
     version = backtest.version
     if not RuleSetVersion.objects.filter(pk=version.pk, status=RuleSetVersion.Status.DRAFT).exists():
-        raise ValidationError(_("The draft was published or deleted before the advisor ran; start the advisor again."))
+        raise ValidationError(gettext_noop("The draft was published or deleted before the advisor ran; start the advisor again."))
     kinds = outcome_kinds(options["outcome"])
     period = period_parse(options["start"], options["end"])
     active = version.ruleset.active_version
@@ -133,7 +135,8 @@ def _advise_work(backtest: Backtest, progress: ProgressFn) -> dict[str, Any]:
     train = [o for o in observations if o.contact_id in train_ids]
     test = [o for o in observations if o.contact_id not in train_ids]
     if sum(o.converted for o in observations) < 2 or not test:
-        raise ValidationError(_("Too few contacts with a known outcome to learn from (%(n)d).") % {"n": len(observations)})
+        raise ValidationError(gettext_noop("Too few contacts with a known outcome to learn from (%(n)d)."),
+                              params={"n": len(observations)})
     weekly_new = None
     if options.get("capacity_per_week") is not None:
         weeks = thresholds.INTAKE_WEEKS
@@ -185,7 +188,7 @@ def draft_write(*, version: RuleSetVersion, suggestion: Suggestion, kinds: froze
     rules; the second simply replaces the first's with the same ones."""
     version = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
     if not version.is_draft:
-        raise ValidationError(_("Only a draft can receive suggested rules."))
+        raise ValidationError(gettext_noop("Only a draft can receive suggested rules."))
     rules = [_rule_for(version, position, e) for position, e in enumerate(suggestion.rules)]
     for rule in rules:
         rule_validate(rule)
@@ -196,8 +199,11 @@ def draft_write(*, version: RuleSetVersion, suggestion: Suggestion, kinds: froze
     if prospect is not None and lead is not None:
         version.lead_threshold, version.prospect_threshold = lead, prospect
     version.prospect_requires_intent = suggestion.prospect_requires_intent
-    version.note = (_("Suggested by the rule advisor (run #%(run)s)") % {"run": backtest.pk if backtest else "–"})[:300]
-    version.save(update_fields=["lead_threshold", "prospect_threshold", "prospect_requires_intent", "note"])
+    version.note_message = gettext_noop("Suggested by the rule advisor (run #%(run)s)")
+    version.note_params = {"run": backtest.pk if backtest else "–"}
+    version.note = text_render(version.note_message, version.note_params)[:300]
+    version.save(update_fields=["lead_threshold", "prospect_threshold", "prospect_requires_intent", "note", "note_message",
+                                "note_params"])
     if not version.conversion_kinds.exists():
         version.conversion_kinds.set(sorted(kinds))
     audit(backtest.created_by if backtest else None, "change", version, what="advisor_rules",
@@ -207,7 +213,9 @@ def draft_write(*, version: RuleSetVersion, suggestion: Suggestion, kinds: froze
 
 def _rule_for(version: RuleSetVersion, position: int, evidence: Evidence) -> Rule:
     c = evidence.candidate
-    common = {"version": version, "position": position, "type": c.type, "label": evidence.label(), "points": float(evidence.points)}
+    stored = evidence.label_text()  # read in the viewer's language, its numbers in their format
+    common = {"version": version, "position": position, "type": c.type, "label": evidence.label(), "points": float(evidence.points),
+              "label_message": stored["message"], "label_params": stored["params"]}
     if c.type == Rule.Type.INTERACTION:
         return Rule(**common, interaction_kind_id=c.kind, window_days=c.window_days, max_occurrences=c.max_occurrences)
     return Rule(**common, field=c.field, operator=c.operator, value=c.value)

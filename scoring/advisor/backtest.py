@@ -40,8 +40,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.replica import reads_from_replica
+from crm.texts import texts_render
 from scoring import engine
 from scoring.models import Backtest, RuleSetVersion
 from scoring.outcomes import (
@@ -256,7 +258,7 @@ def run_tracked(backtest_id: int, kind: str, work: Callable[[Backtest, ProgressF
     A run that is already done is left alone, so a redelivered task is harmless; a run
     left "running" by a dead worker is simply run again (the work recomputes everything)."""
     claimed = Backtest.objects.filter(pk=backtest_id, kind=kind).exclude(status=Backtest.Status.DONE).update(
-        status=Backtest.Status.RUNNING, progress=0, message="",
+        status=Backtest.Status.RUNNING, progress=0, message="", message_parts=[],
     )
     backtest = Backtest.objects.select_related("version__ruleset").filter(pk=backtest_id).first()
     if not claimed or backtest is None:
@@ -268,20 +270,25 @@ def run_tracked(backtest_id: int, kind: str, work: Callable[[Backtest, ProgressF
     try:
         results = work(backtest, progress)
     except ValidationError as exc:
-        _finish(backtest, Backtest.Status.FAILED, message=" ".join(exc.messages))
+        # Kept as message ids and parameters where the error was raised so (gettext_noop and params):
+        # the run's page reads them in the viewer's language.
+        errors = exc.error_list if hasattr(exc, "error_list") else [e for es in exc.error_dict.values() for e in es]
+        _finish(backtest, Backtest.Status.FAILED, parts=[[str(e.message), e.params or {}] for e in errors])
         return backtest
     except Exception:
         log.exception("%s %s failed", kind, backtest_id)
-        _finish(backtest, Backtest.Status.FAILED, message=_("The run failed unexpectedly; the error is in the worker log."))
+        _finish(backtest, Backtest.Status.FAILED,
+                parts=[[gettext_noop("The run failed unexpectedly; the error is in the worker log."), {}]])
         raise
     _finish(backtest, Backtest.Status.DONE, results=results)
     return backtest
 
 
-def _finish(backtest: Backtest, status: str, *, results: dict[str, Any] | None = None, message: str = "") -> None:
-    backtest.status, backtest.message, backtest.finished_at = status, message, timezone.now()
+def _finish(backtest: Backtest, status: str, *, results: dict[str, Any] | None = None, parts: list | None = None) -> None:
+    backtest.message_parts = parts or []
+    backtest.status, backtest.message, backtest.finished_at = status, texts_render(backtest.message_parts), timezone.now()
     backtest.progress = 100 if status == Backtest.Status.DONE else backtest.progress
-    fields = ["status", "message", "finished_at", "progress"]
+    fields = ["status", "message", "message_parts", "finished_at", "progress"]
     if results is not None:
         backtest.results = results
         fields.append("results")
@@ -296,7 +303,7 @@ def _backtest_work(backtest: Backtest, progress: ProgressFn) -> dict[str, Any]:
     if (other_id := _compare_id(params)) is not None:
         other = RuleSetVersion.objects.filter(pk=other_id).first()
         if other is None:
-            raise ValidationError(_("The version to compare with was deleted."))
+            raise ValidationError(gettext_noop("The version to compare with was deleted."))
         versions.append(other)
     scored = [_Scores(v, version_to_engine(v)) for v in versions]
     queryset = outcome_queryset(backtest.version, period)
@@ -313,7 +320,7 @@ def _backtest_work(backtest: Backtest, progress: ProgressFn) -> dict[str, Any]:
             read += count
             progress(100 * read / max(total, 1))
     if not labels:
-        raise ValidationError(_("No contact with a known outcome in this period."))
+        raise ValidationError(gettext_noop("No contact with a known outcome in this period."))
     conversions = sum(labels)
     return {
         "outcome": params.get("outcome") or "conversion", "kinds": sorted(kinds), "period": period.as_json(),
@@ -337,7 +344,7 @@ def backtest_status_json(backtest: Backtest) -> dict[str, Any]:
     """What a page polls while a run is under way (results are read once it is done)."""
     return {
         "id": backtest.pk, "kind": backtest.kind, "version_id": backtest.version_id, "status": backtest.status,
-        "progress": backtest.progress, "message": backtest.message,
+        "progress": backtest.progress, "message": backtest.text,
         "finished_at": backtest.finished_at.isoformat() if backtest.finished_at else None,
     }
 

@@ -12,10 +12,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import IntentLevel, InteractionKind
+from crm.widgets import DATE_PICKER
 from scoring.models import RuleSetVersion
 from scoring.outcomes import CONVERSION
-
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 def outcome_choices() -> list[tuple[str, str]]:
@@ -38,9 +37,9 @@ class PeriodForm(forms.Form):
     """The period of known outcomes: conversions from `start` to `end` count; everyone
     else is judged as of `end`."""
 
-    start = forms.DateField(label=_("From"), required=False, widget=DATE_WIDGET,
+    start = forms.DateField(label=_("From"), required=False, widget=DATE_PICKER,
                             help_text=_("Conversions before this day are left out. Empty: all history."))
-    end = forms.DateField(label=_("To"), required=False, widget=DATE_WIDGET,
+    end = forms.DateField(label=_("To"), required=False, widget=DATE_PICKER,
                           help_text=_("Contacts that have not converted by this day count as not converted. Empty: today."))
 
     def clean(self) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from crm.texts import number, percent, text, value_render
 from scoring import engine
 from scoring.advisor import thresholds
 from scoring.advisor.backtest import auc
@@ -152,7 +153,7 @@ class Candidate:
     """One possible rule. Attribute candidates carry a condition, interaction ones a kind and window."""
 
     group: str
-    display: str
+    display: Any  # stored text (crm.texts): rendered in the reader's language, numbers in its format
     type: str  # Rule.Type value
     field: str = ""
     operator: str = ""
@@ -164,6 +165,18 @@ class Candidate:
     @property
     def condition(self) -> engine.Condition:
         return engine.Condition(self.field, self.operator, self.value)
+
+    @property
+    def feature(self) -> str:
+        """The candidate in the active language."""
+        return str(value_render(self.display))
+
+
+def shown(value: Any) -> Any:
+    """A value in a stored label: a fractional number as a number (rendered "0,35" in Indonesian)."""
+    if isinstance(value, float) and not value.is_integer():
+        return number(value, min(6, len(repr(value).split(".")[1]) if "e" not in repr(value) else 6))
+    return value
 
 
 @dataclass
@@ -178,19 +191,24 @@ class Evidence:
     coef: float = 0.0
     points: int = 0
 
+    def label_text(self) -> dict[str, Any]:
+        """The rule's label as stored text: numbers stay numbers, so it reads "0,35" in Indonesian."""
+        lift = "–" if self.lift is None else number(self.lift, 1 if self.lift >= 0.95 else 2)
+        return text(gettext_noop("%(feature)s (n=%(n)d, rate %(rate)s, lift %(lift)s, %(points)s)"),
+                    feature=self.candidate.display, n=self.n, rate=percent(self.rate, 1), lift=lift,
+                    points=f"{self.points:+d}")
+
     def label(self) -> str:
-        lift = "–" if self.lift is None else f"{self.lift:.1f}" if self.lift >= 0.95 else f"{self.lift:.2f}"
-        feature = self.candidate.display
-        feature = feature if len(feature) <= 80 else feature[:79] + "…"
-        text = _("%(feature)s (n=%(n)d, rate %(rate)s, lift %(lift)s, %(points)s)") % {
-            "feature": feature, "n": self.n, "rate": f"{self.rate:.1%}", "lift": lift, "points": f"{self.points:+d}",
-        }
-        return text[:LABEL_LENGTH]
+        """The label in the active language, as written into Rule.label (the feature cut at 80 characters)."""
+        stored = self.label_text()
+        feature = self.candidate.feature
+        params = {**stored["params"], "feature": feature if len(feature) <= 80 else feature[:79] + "…"}
+        return str(value_render({**stored, "params": params}))[:LABEL_LENGTH]
 
     def as_json(self) -> dict[str, Any]:
         c = self.candidate
         return {
-            "feature": c.display, "group": c.group, "type": c.type, "field": c.field, "operator": c.operator,
+            "feature": c.feature, "feature_text": c.display, "group": c.group, "type": c.type, "field": c.field, "operator": c.operator,
             "value": c.value, "interaction_kind": c.kind, "window_days": c.window_days,
             "max_occurrences": c.max_occurrences, "n": self.n, "conversions": self.conversions, "rate": self.rate,
             "ci_low": self.ci_low, "ci_high": self.ci_high, "lift": self.lift, "coef": self.coef, "points": self.points,
@@ -203,9 +221,9 @@ class Suggestion:
     thresholds: dict[str, dict[str, Any]]
     prospect_requires_intent: bool
     capacity: dict[str, Any] = field(default_factory=dict)
-    excluded: list[dict[str, str]] = field(default_factory=list)
+    excluded: list[dict[str, Any]] = field(default_factory=list)  # {"column", "reason": stored text}
     fit: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Any] = field(default_factory=list)  # stored texts (crm.texts)
 
     @property
     def rules(self) -> list[Evidence]:
@@ -276,8 +294,9 @@ def _column_candidates(name: str, values: Sequence[Any], options: dict[str, Any]
             # not the lowest value (steps alone cannot single it out then).
             sample = sample[sample != mode]
             if mode > lowest:
-                shown = int(mode) if mode.is_integer() else mode
-                candidates.append(Candidate(name, f"{short}={shown}", Rule.Type.ATTRIBUTE, name, "eq", shown))
+                mode_value = int(mode) if mode.is_integer() else mode
+                candidates.append(Candidate(name, text("%(field)s=%(value)s", field=short, value=shown(mode_value)),
+                                            Rule.Type.ATTRIBUTE, name, "eq", mode_value))
             above = sample[sample > mode]
             if above.size:
                 edges.add(nice(float(above.min())))
@@ -288,7 +307,8 @@ def _column_candidates(name: str, values: Sequence[Any], options: dict[str, Any]
             edges |= {nice(float(q)) for q in quantiles}
         for edge in sorted(edges):
             if edge > lowest:
-                candidates.append(Candidate(name, f"{short} ≥ {edge}", Rule.Type.ATTRIBUTE, name, "gte", edge))
+                candidates.append(Candidate(name, text("%(field)s ≥ %(value)s", field=short, value=shown(edge)),
+                                            Rule.Type.ATTRIBUTE, name, "gte", edge))
     else:
         counts: Counter = Counter()
         spelling: dict[Any, Counter] = defaultdict(Counter)
@@ -299,9 +319,11 @@ def _column_candidates(name: str, values: Sequence[Any], options: dict[str, Any]
         levels = [k for k, c in counts.most_common() if c >= min_support and total - c >= min_support]
         for key in levels[: int(options["max_categories"])]:
             value: Any = (int(key) if float(key).is_integer() else key) if numeric else spelling[key].most_common(1)[0][0]
-            candidates.append(Candidate(name, f"{short}={value}", Rule.Type.ATTRIBUTE, name, "eq", value))
+            candidates.append(Candidate(name, text("%(field)s=%(value)s", field=short, value=shown(value)),
+                                        Rule.Type.ATTRIBUTE, name, "eq", value))
     if total - count >= min_support:
-        candidates.append(Candidate(name, _("%(field)s is blank") % {"field": short}, Rule.Type.ATTRIBUTE, name, "is_blank"))
+        candidates.append(Candidate(name, text(gettext_noop("%(field)s is blank"), field=short), Rule.Type.ATTRIBUTE, name,
+                                    "is_blank"))
     return candidates
 
 
@@ -328,7 +350,7 @@ def candidates_for(train: Sequence[Observation], *, options: dict[str, Any], out
     for name in CONTACT_FLAGS:
         candidates.append(Candidate(name, f"{name}=True", Rule.Type.ATTRIBUTE, name, "eq", True))
     for name in CONTACT_PRESENCE:
-        candidates.append(Candidate(name, _("%(field)s is set") % {"field": name}, Rule.Type.ATTRIBUTE, name, "is_set"))
+        candidates.append(Candidate(name, text(gettext_noop("%(field)s is set"), field=name), Rule.Type.ATTRIBUTE, name, "is_set"))
     # Interaction kinds seen before the judging moment; outcome kinds never feed a score.
     seen: Counter = Counter()
     for o in train:
@@ -336,7 +358,8 @@ def candidates_for(train: Sequence[Observation], *, options: dict[str, Any], out
     cap = int(options["max_occurrences"]) or None
     for kind in sorted(k for k, n in seen.items() if n >= int(options["min_support"])):
         for days in WINDOWS.get(industry, DEFAULT_WINDOWS):
-            display = _("%(kind)s in the last %(days)d days (each, up to %(cap)s)") % {"kind": kind, "days": days, "cap": cap}
+            display = text(gettext_noop("%(kind)s in the last %(days)d days (each, up to %(cap)s)"), kind=kind, days=days,
+                           cap=str(cap))
             candidates.append(Candidate(f"interaction:{kind}", display, Rule.Type.INTERACTION, kind=kind,
                                         window_days=days, max_occurrences=cap))
     return candidates
@@ -401,7 +424,7 @@ def suggest(train: Sequence[Observation], *, policy: engine.StagePolicy, options
     labels = np.array([o.converted for o in train], dtype=float)
     positives = int(labels.sum())
     if not positives or positives == len(train):
-        raise ValidationError(_("The learning split needs both converters and non-converters."))
+        raise ValidationError(gettext_noop("The learning split needs both converters and non-converters."))
     base_rate = positives / len(train)
     candidates = candidates_for(train, options=options, outcome_kinds=outcome_kinds, industry=industry)
     matrix = feature_matrix(train, candidates, policy)
@@ -409,9 +432,9 @@ def suggest(train: Sequence[Observation], *, policy: engine.StagePolicy, options
     keep = _supported(matrix, min_support)
     leaks = _leaking_groups(matrix, labels, candidates, keep)
     for group in sorted(leaks):
-        excluded.append({"column": group, "reason": _(
+        excluded.append({"column": group, "reason": text(gettext_noop(
             "separates converters from the others almost perfectly: probably the outcome itself, so it is left out"
-        )})
+        ))})
     keep = [j for j in keep if candidates[j].group not in leaks]
     evidence = []
     for j in keep:
@@ -427,13 +450,13 @@ def suggest(train: Sequence[Observation], *, policy: engine.StagePolicy, options
         item.coef, item.points = float(coef), round_points(float(coef) * scale)
     points = np.array([e.points for e in evidence], dtype=float)
     scores = (x @ points).tolist() if len(evidence) else [0.0] * len(train)
-    notes: list[str] = []
+    notes: list[Any] = []
     requires_intent = policy.prospect_requires_intent
     eligible = [has_intent(o, policy) for o in train] if requires_intent else None
     if eligible is not None and sum(eligible) < min_support:
         requires_intent, eligible = False, None
-        notes.append(_("Almost no contact had a buying-intent interaction before converting, so becoming a prospect "
-                       "no longer requires one in this draft."))
+        notes.append(text(gettext_noop("Almost no contact had a buying-intent interaction before converting, so becoming a "
+                                       "prospect no longer requires one in this draft.")))
     capacity, source = thresholds.capacity_share(
         share=options.get("capacity_share"), per_week=options.get("capacity_per_week"), weekly_new=weekly_new,
     )

@@ -61,6 +61,19 @@ def test_backtest_without_outcomes_in_the_period_fails_with_a_message(tiers):
     assert run.status == Backtest.Status.FAILED and "No contact with a known outcome" in run.message
 
 
+def test_why_a_run_failed_reads_in_the_viewers_language(tiers):
+    """A run's failure is stored as a message id (and parameters), so a run that failed in an
+    Indonesian worker reads in English for an English admin (issue 18, defect 3)."""
+    draft, _published = tiers
+    run = backtest_start(draft, None, {"outcome": "purchase", "end": (CREATED_AT - timedelta(days=1)).isoformat()})
+    with translation.override("id"):
+        run = backtest_run(backtest_id=run.pk)
+        indonesian = run.text
+    assert run.message == indonesian and "No contact" not in indonesian  # as written, in the worker's language
+    with translation.override("en"):
+        assert run.text == "No contact with a known outcome in this period."
+
+
 @pytest.mark.parametrize(("params", "field"), [
     ({"outcome": "bought_a_boat"}, "outcome"),
     ({"outcome": "purchase", "compare_to": 999999}, "compare_to"),

@@ -137,3 +137,30 @@ def test_a_draft_published_before_the_advisor_runs_is_left_alone(shop_history):
 def test_too_little_history_fails_with_a_message(playbooks):
     run = _advise()
     assert run.status == Backtest.Status.FAILED and "Too few contacts" in run.message
+
+
+def test_advisor_labels_read_in_the_viewers_language_with_its_decimals(shop_history, admin, client_for):
+    """A suggested rule's label stores its numbers, not a sentence: written by an English run, it
+    reads "tingkat 12,5%" in Indonesian and "rate 12.5%" in English, on the draft page too (issue 18)."""
+    run = _advise(by=admin)
+    draft = RuleSetVersion.objects.get(pk=run.version_id)
+    rule = draft.rules.order_by("position").first()
+    assert LABEL.match(rule.label)  # as written (English), for the editor and the API
+    assert rule.label_message and rule.label_params["n"] > 0
+    with translation.override("en"):
+        assert LABEL.match(rule.display_label), rule.display_label
+    with translation.override("id"):
+        indonesian = rule.display_label
+    assert re.search(r"tingkat \d+,\d%, lift \d+,\d+, [+-]\d+\)$", indonesian), indonesian
+    page = client_for(admin).get(f"/rules/{draft.ruleset_id}/draft/", HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    assert indonesian in page and rule.label not in page
+    # The evidence table's features and notes are stored texts too.
+    assert all("feature_text" in row for row in run.results["evidence"])
+    # A label a person types afterwards shows as typed, in every language.
+    from scoring.rulesets import rule_save
+
+    rule.label = "Minat tinggi"
+    rule_save(version=draft, rule=rule, by=admin)
+    rule.refresh_from_db()
+    with translation.override("en"):
+        assert (rule.label_message, rule.display_label) == ("", "Minat tinggi")

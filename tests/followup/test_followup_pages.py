@@ -132,3 +132,29 @@ def test_today_in_indonesian(client_for, make_contact, rep):
     client.cookies["django_language"] = "id"
     html = client.get(reverse("followup:today"), HTTP_ACCEPT_LANGUAGE="id").content.decode()
     assert "Hari ini" in html and "Terlambat" in html and "Telepon" in html
+
+
+def test_a_system_task_reads_in_the_viewers_language(client_for, new_prospect, rep, settings):
+    """The first follow-up of a new prospect stores its sentence as a message id and the hours: made
+    while Indonesian was active, it reads in English on an English reader's Today page and contact
+    page, and what the rep adds on completion stays as written (issue 18, defect 3)."""
+    from django.utils import translation
+
+    from followup.services import task_complete
+
+    with translation.override("id"):
+        person = new_prospect(full_name="Rina Baru")
+    task = Task.objects.get(contact=person, done_at__isnull=True)
+    assert task.note.startswith("Prospek baru")  # as written, for the API and search
+    owner = person.owner
+    client = client_for(owner)
+    english = client.get(reverse("followup:today"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    sentence = f"New prospect: follow up personally within {settings.CRM_FOLLOW_UP_HOURS} hours."
+    assert sentence in english and "Prospek baru" not in english
+    assert "Prospek baru" in client.get(reverse("followup:today"), HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    contact_page = client.get(f"/contacts/{person.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert sentence in contact_page and "Prospek baru" not in contact_page
+    task_complete(task=task, outcome="reached", note="Minta dikirimi brosur", by=owner)
+    task.refresh_from_db()
+    with translation.override("en"):
+        assert task.text == sentence + "\n\nMinta dikirimi brosur"

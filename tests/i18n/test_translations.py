@@ -416,7 +416,17 @@ def test_built_in_rule_labels_follow_the_reader_and_typed_ones_stay_as_typed(sit
     client = client_for(admin)
     default = RuleSet.objects.get(industry="")
     draft = version_draft(ruleset=default, by=admin)
-    draft.rules.filter(label="Visited the website").update(label="Kunjungan situs (aturan kami)")
+    from scoring.rulesets import rule_save
+
+    typed = draft.rules.get(label="Visited the website")
+    typed.label = "Kunjungan situs (aturan kami)"
+    rule_save(version=draft, rule=typed, by=admin)
+    # A label a person typed that happens to be a msgid of the catalog ("Phone") is theirs too.
+    own = draft.rules.get(label="Has a phone number")
+    own.label = "Phone"
+    rule_save(version=draft, rule=own, by=admin)
+    draft_id = _get(client, f"/rules/{default.pk}/draft/", "id").content.decode()
+    assert '<td class="cell-title">Phone</td>' in draft_id and '<td class="cell-title">Telepon</td>' not in draft_id
     rules_id = _text(_get(client, f"/rules/version/{default.active_version_id}/", "id"))
     assert "Punya nomor telepon" in rules_id and "Has a phone number" not in rules_id
     assert "Menanyakan harga" in rules_id and "Asked for a price" not in rules_id
@@ -461,3 +471,18 @@ def test_system_notes_read_in_the_viewers_language(site_default, admin, client_f
     assert "Ditugaskan" not in english
     indonesian = _text(_get(client, f"/contacts/{contact.pk}/", "id"))
     assert "Ditugaskan" in indonesian and "Assigned to" not in indonesian
+
+
+@pytest.mark.django_db
+def test_a_breakdown_without_hits_names_its_rule_set_in_the_viewers_language(site_default, admin, client_for, playbooks,
+                                                                              make_contact):
+    """A contact no rule matched still names the built-in rule set that scored it in the reader's language."""
+    from scoring.rescoring import contacts_rescore
+
+    contact = make_contact(full_name="Tanpa Skor", email="tanpa@example.com")
+    contacts_rescore(contact_ids=[contact.pk])
+    contact.refresh_from_db()
+    assert contact.score_breakdown["ruleset"] == "Default" and not contact.score_breakdown["hits"]
+    client = client_for(admin)
+    assert "Bawaan" in _text(_get(client, f"/contacts/{contact.pk}/", "id"))
+    assert "Default" in _text(_get(client, f"/contacts/{contact.pk}/", "en"))

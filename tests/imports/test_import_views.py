@@ -234,3 +234,25 @@ def test_the_mapping_page_shows_the_guess_its_reason_and_activity_values(client_
     report = client.get(f"/import/{job.pk}/warnings.csv")
     rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
     assert rows == [["row", "column", "value", "reason"], ["18", "TotalVisits", "banyak", "“banyak” is not a number."]]
+
+
+def test_the_summary_reads_in_the_readers_language(client_for, admin, run_import):
+    """The summary is stored as message ids and numbers: an import run for an Indonesian uploader
+    reads in English for an English reader and in Indonesian for an Indonesian one; a job from
+    before (its message only) keeps its text (issue 18, defect 3)."""
+    from django.utils import translation
+
+    rows = [["Email", "Nama"], ["a@contoh.co.id", "A"], ["b@contoh.co.id", "B"], ["rusak@", "C"]]
+    with translation.override("id"):
+        job = run_import(csv_bytes(rows), by=admin)
+    assert job.message.startswith("2 dibuat")  # as written, in the uploader's language
+    client = client_for(admin)
+    english = client.get(f"/import/{job.pk}/status.json", HTTP_ACCEPT_LANGUAGE="en").json()["message"]
+    assert english.startswith("2 created, 0 updated, 0 unchanged, 1 failed;"), english
+    page = client.get(f"/import/{job.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "2 created, 0 updated" in page and "dibuat" not in page
+    indonesian = client.get(f"/import/{job.pk}/status.json", HTTP_ACCEPT_LANGUAGE="id").json()["message"]
+    assert indonesian.startswith("2 dibuat"), indonesian
+    old = ImportJob.objects.create(file_name="lama.csv", content=b"Email\n", header=["Email"], status="done",
+                                   message="196 dibuat, 0 diperbarui")
+    assert client.get(f"/import/{old.pk}/status.json", HTTP_ACCEPT_LANGUAGE="en").json()["message"] == "196 dibuat, 0 diperbarui"

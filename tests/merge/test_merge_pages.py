@@ -148,3 +148,27 @@ def test_the_duplicates_list_pages_through_every_pair_within_a_query_budget(clie
     seen = {(p.first.pk, p.second.pk) for p in [*first.context["pairs"], *second.context["pairs"]]}
     assert len(seen) == 60
     assert "?page=2" in first.content.decode()
+
+
+def test_merge_notes_read_in_the_viewers_language(client_for, admin, make_contact, log):
+    """The merge and undo notes store a message id and parameters (what moved by model), so a merge
+    made in Indonesian reads in English for an English viewer, and the other way round (issue 18)."""
+    from django.utils import translation
+
+    a, b = make_contact(full_name="Rina A"), make_contact(full_name="Rina B")
+    log(b, "form_submitted")
+    log(b, "page_viewed")
+    with translation.override("id"):
+        record = merge.contacts_merge(kept=a, merged=b, by=admin)
+    client = client_for(admin)
+    english = client.get(f"/contacts/{a.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"Merged contact #{b.pk} (Rina B) into this one: 2 interactions" in english
+    assert "digabungkan" not in english and "interaksi" not in english
+    indonesian = client.get(f"/contacts/{a.pk}/", HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    assert f"Merged contact #{b.pk}" not in indonesian and "2 interaksi" in indonesian
+    with translation.override("id"):
+        merge.merge_undo(record=record, by=admin)
+    english = client.get(f"/contacts/{a.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"Undid the merge of contact #{b.pk} into this one." in english
+    english = client.get(f"/contacts/{b.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"Restored from the merge into contact #{a.pk} (merge undone)." in english

@@ -515,3 +515,26 @@ def test_progress_json(client_for, admin, marketer, db):
 
 def test_progress_json_unknown_run_is_404(client_for, admin):
     assert client_for(admin).get(reverse("rules:progress", args=[999999])).status_code == 404
+
+
+def test_a_version_note_the_system_wrote_reads_in_the_viewers_language(client_for, admin, default_set):
+    """"Loaded from the … playbook" is stored as a message id and parameters, so a playbook loaded
+    while Indonesian was active reads in English for an English admin; a note an admin types is
+    theirs, as typed (issue 18, defect 3)."""
+    from django.utils import translation
+
+    from scoring.rulesets import playbook_load, version_policy_update
+
+    with translation.override("id"):
+        version = playbook_load(name="general", by=admin, publish=True)
+    assert version.note == "Dimuat dari playbook general"  # as written
+    client = client_for(admin)
+    body = client.get(reverse("rules:version", args=[version.pk])).content.decode()
+    assert "Loaded from the general playbook" in body and "Dimuat dari" not in body
+    draft = playbook_load(name="general", by=admin, publish=False)
+    assert draft.note_message
+    version_policy_update(version=draft, values={"note": "Phone"}, by=admin)  # typed; also a msgid of the catalog
+    draft.refresh_from_db()
+    assert (draft.note_message, draft.display_note) == ("", "Phone")
+    with translation.override("id"):
+        assert draft.display_note == "Phone"  # typed: not translated ("Telepon")

@@ -105,3 +105,20 @@ def test_the_api_names_the_bad_field(api_for, admin, settings, reference_data):
                        format="json")
     assert refused.status_code == 400 and "secret" in refused.json()["fields"]
     assert Endpoint.objects.count() == 0
+
+
+def test_why_it_was_disabled_reads_in_the_viewers_language(client_for, admin, endpoint, settings):
+    """The reason an endpoint was disabled is stored as a message id and parameters: written in the
+    site's language (Indonesian), it reads in English for an English admin (issue 18, defect 3)."""
+    from webhooks.services import endpoint_disable_failing
+
+    settings.LANGUAGE_CODE = "id"
+    hook = endpoint()
+    assert endpoint_disable_failing(endpoint_id=hook.pk)
+    hook.refresh_from_db()
+    assert hook.disabled_reason == f"{settings.CRM_WEBHOOK_DISABLE_AFTER} percobaan gagal berturut-turut."  # as written (API)
+    client = client_for(admin)
+    english = client.get(f"/webhooks/{hook.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"{settings.CRM_WEBHOOK_DISABLE_AFTER} failed attempts in a row." in english and hook.disabled_reason not in english
+    indonesian = client.get(f"/webhooks/{hook.pk}/", HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    assert hook.disabled_reason in indonesian

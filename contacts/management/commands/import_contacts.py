@@ -80,7 +80,7 @@ class Command(BaseCommand):
             progress.advance(outcome.rows, created=current.created, updated=current.updated, failed=current.failed)
 
         job = import_run(job_id=job.pk, chunk_size=options["chunk_size"], on_progress=advance)
-        progress.finish(job.message)
+        progress.finish(job.text)
         self.stdout.write(
             f"rows={job.total_rows} created={job.created} updated={job.updated} unchanged={job.skipped} "
             f"failed={job.failed} status={job.status} job={job.pk} warnings={job.warned}"
@@ -104,7 +104,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Could not write the error report to {report}: {exc}") from exc
             self.stdout.write(f"Bad rows ({job.failed}) with their reasons: {report}")
         if job.status != "done":
-            raise CommandError(job.message or f"Import ended with status {job.status}")
+            raise CommandError(job.text or f"Import ended with status {job.status}")
 
     def _apply_options(self, mapping: dict, options: dict, header: list[str]) -> None:
         columns = mapping["columns"]

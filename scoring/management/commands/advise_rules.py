@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from contacts.models import Industry
+from crm.texts import value_render
 
 
 def _pct(value: float | None) -> str:
@@ -52,7 +53,7 @@ class Command(BaseCommand):
             raise CommandError("; ".join(exc.messages)) from exc
         run = advisor_run(backtest_id=run.pk)
         if run.status != Backtest.Status.DONE:
-            raise CommandError(run.message or _("The advisor did not finish."))
+            raise CommandError(run.text or _("The advisor did not finish."))
         self._print(run.results, run.version)
         for line in report_lines(run.results["backtest"]):
             self.stdout.write(line)
@@ -78,9 +79,10 @@ class Command(BaseCommand):
                 f"{r['lift']:>5.2f} {r['points']:>+6d}"
             )
         for item in results["excluded"]:
-            self.stdout.write(self.style.WARNING(_("Left out %(column)s: %(reason)s") % item))
+            self.stdout.write(self.style.WARNING(_("Left out %(column)s: %(reason)s") % {
+                "column": item["column"], "reason": value_render(item["reason"])}))
         for note in results["notes"]:
-            self.stdout.write(self.style.WARNING(note))
+            self.stdout.write(self.style.WARNING(str(value_render(note))))
         for stage in ("lead", "prospect"):
             t = results["thresholds"][stage]
             self.stdout.write(_("%(stage)s threshold %(threshold)s: %(share)s of contacts, converting at %(rate)s "

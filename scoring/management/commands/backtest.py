@@ -27,6 +27,6 @@ class Command(BaseCommand):
         # Run here rather than queueing, like `rescore` does without --queue.
         run = backtest_run(backtest_id=Backtest.objects.create(version=target, kind="backtest", params=params).pk)
         if run.status != Backtest.Status.DONE:
-            raise CommandError(run.message)
+            raise CommandError(run.text)
         for line in report_lines(run.results):
             self.stdout.write(line)
