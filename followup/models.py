@@ -33,6 +33,10 @@ class Task(models.Model):
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="followup_tasks", verbose_name=_("assignee"))
     note = models.TextField(_("note"), blank=True)
+    # A task the system creates stores its sentence's English source text (a msgid) and parameters, so it
+    # reads in the viewer's language (`text`); `note` keeps the text as written, for the API and search.
+    message = models.CharField(max_length=200, blank=True)
+    params = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(_("outcome"), max_length=15, choices=Outcome.choices, blank=True)
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
     done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -57,6 +61,17 @@ class Task(models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.done_at is None and self.due_at < timezone.now()
+
+    @property
+    def text(self) -> str:
+        """The note in the reader's language: a system task's sentence from its msgid, then what a person
+        added when completing it (`task_complete` appends after a blank line)."""
+        if not self.message:
+            return self.note
+        from contacts.reasons import note_text
+
+        _written, _blank, added = self.note.partition("\n\n")
+        return "\n\n".join(part for part in (note_text(self.message, self.params), added) if part)
 
 
 class Notification(models.Model):

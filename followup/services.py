@@ -27,6 +27,7 @@ SOURCE = "followup"
 INTERACTION_FOR = {TaskType.CALL: "call_made", TaskType.MEETING: "meeting_held", TaskType.WHATSAPP: "whatsapp_sent"}
 CHANNEL_FOR = {TaskType.CALL: "phone", TaskType.MEETING: "event", TaskType.WHATSAPP: "whatsapp"}
 NOTE_MAX = 2000
+NEW_PROSPECT_TASK = gettext_noop("New prospect: follow up personally within %(hours)d hours.")
 
 
 # --- Tasks ---------------------------------------------------------------------------
@@ -99,9 +100,11 @@ def follow_ups_ensure(contact_ids: Iterable[int], *, now: datetime | None = None
     prospects = dict(Contact.objects.filter(pk__in=list(contact_ids), stage=Stage.PROSPECT).values_list("pk", "owner_id"))
     have = set(Task.objects.filter(contact_id__in=list(prospects), done_at__isnull=True).values_list("contact_id", flat=True))
     hours = settings.CRM_FOLLOW_UP_HOURS
-    body = _("New prospect: follow up personally within %(hours)d hours.") % {"hours": hours}
+    message, params = NEW_PROSPECT_TASK, {"hours": hours}
+    body = _(message) % params
     return Task.objects.bulk_create(
-        Task(contact_id=pk, type=TaskType.CALL, due_at=due, assignee_id=owner_id, note=body, created_at=now)
+        Task(contact_id=pk, type=TaskType.CALL, due_at=due, assignee_id=owner_id, note=body, message=message,
+             params=params, created_at=now)
         for pk, owner_id in sorted(prospects.items()) if pk not in have
     )
 

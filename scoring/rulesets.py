@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from contacts.catalog import catalog_ensure
 from contacts.events import stage_changes_recorded
@@ -337,6 +338,15 @@ def version_preview(*, version: RuleSetVersion, now: datetime | None = None, exa
 
 # --- Playbooks ---------------------------------------------------------------------
 
+PLAYBOOK_NOTES = {
+    "general": gettext_noop("Loaded from the general playbook"),
+    "ecommerce": gettext_noop("Loaded from the ecommerce playbook"),
+    "b2b": gettext_noop("Loaded from the b2b playbook"),
+    "healthcare": gettext_noop("Loaded from the healthcare playbook"),
+    "education": gettext_noop("Loaded from the education playbook"),
+}
+
+
 @transaction.atomic
 def playbook_load(*, name: str, by=None, publish: bool = True) -> RuleSetVersion:
     """Load a built-in playbook into its rule set's draft (replacing the draft's rules);
@@ -352,7 +362,8 @@ def playbook_load(*, name: str, by=None, publish: bool = True) -> RuleSetVersion
     audit(by, "change", draft, what="playbook_loaded", playbook=name)
     for name_ in POLICY_FIELDS:
         setattr(draft, name_, getattr(playbook, name_))
-    draft.note = _("Loaded from the %(name)s playbook") % {"name": name}
+    # Stored as its English source text, so it reads in each viewer's language (`stored_label`).
+    draft.note = PLAYBOOK_NOTES.get(name) or _("Loaded from the %(name)s playbook") % {"name": name}
     draft.save()
     draft.conversion_kinds.set(playbook.conversion_kinds)
     rules = []

@@ -142,7 +142,9 @@ TEXTS = """() => {
   const out = [];
   const where = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
     + (el.classList.length ? '.' + [...el.classList].join('.') : '');
-  const indonesian = (el) => (el.closest('[lang]')?.getAttribute('lang') || '').toLowerCase().startsWith('id');
+  // An element in another language, or marked translate="no" (a slug, an identifier), is not Indonesian text.
+  const indonesian = (el) => (el.closest('[lang]')?.getAttribute('lang') || '').toLowerCase().startsWith('id')
+    && !el.closest('[translate=no]');
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const el = node.parentElement;
@@ -220,7 +222,8 @@ class Checker:
 
     def assert_clean(self) -> None:
         assert not self.problems, f"{len(self.problems)} problems on {len(self.pages)} pages:\n" + "\n".join(self.problems)
-        assert self.page.errors == []
+        # Django's admin pages link no icon, so the browser asks for /favicon.ico, which is not there.
+        assert [e for e in self.page.errors if "/favicon.ico" not in e] == []
 
 
 @pytest.fixture
