@@ -42,6 +42,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.i18n.test_translations import read_po
+from tests.imports.conftest import csv_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -85,6 +86,7 @@ class English:
     exact: set[str] = field(default_factory=set)
     patterns: dict[str, re.Pattern] = field(default_factory=dict)  # whole text, with placeholders
     contained: dict[str, re.Pattern] = field(default_factory=dict)  # inside a text, two words or more
+    indonesian: dict[str, re.Pattern] = field(default_factory=dict)  # translations that quote English
     seen: dict[str, str | None] = field(default_factory=dict)  # the top bar repeats on every page
 
     def offence(self, text: str) -> str | None:
@@ -101,6 +103,8 @@ class English:
         if core in self.exact or text in self.exact:
             return "an English msgid"
         words = set(WORD.findall(text))
+        if any(self.indonesian[word].fullmatch(text) for word in words & self.indonesian.keys()):
+            return None  # a translation, quoting an English example ("mis. kolom “Last activity”")
         for word in words & self.patterns.keys():
             if self.patterns[word].fullmatch(core) or self.patterns[word].fullmatch(text):
                 return "an English msgid with a placeholder"
@@ -117,6 +121,12 @@ class English:
 def _union(regexes: set[str], *, bounded: bool) -> re.Pattern:
     body = "|".join(sorted(regexes, key=len, reverse=True))
     return re.compile(r"(?<!\w)(?:" + body + r")(?!\w)" if bounded else "(?:" + body + ")")
+
+
+def catalog_contains(contained: dict[str, set[str]], text: str) -> bool:
+    words = set(WORD.findall(text))
+    return any(re.search(r"(?<!\w)(?:" + regex + r")(?!\w)", text)
+               for word in words & contained.keys() for regex in contained[word])
 
 
 @functools.cache
@@ -149,6 +159,15 @@ def english() -> English:
                     catalog.exact.add(fragment)
                     if len(words) >= 2:
                         contained.setdefault(key, set()).add(re.escape(fragment))
+    quoting: dict[str, set[str]] = {}
+    for entry in entries:
+        for translation in entry.msgstr:
+            translation = _normal(translation.replace("%%", "%"))
+            if not TAG.search(translation) and catalog_contains(contained, translation):
+                words = WORD.findall(PLACEHOLDER.sub(" ", translation))
+                quoting.setdefault(max(words, key=len), set()).add(
+                    r".+?".join(re.escape(p) for p in PLACEHOLDER.split(translation)))
+    catalog.indonesian = {key: _union(regexes, bounded=False) for key, regexes in quoting.items()}
     catalog.patterns = {key: _union(regexes, bounded=False) for key, regexes in patterns.items()}
     catalog.contained = {key: _union(regexes, bounded=True) for key, regexes in contained.items()}
     return catalog
@@ -210,6 +229,9 @@ class Checker:
         self.page, self.width, self.name, self.screenshot = page, width, name, screenshot
         self.problems: list[str] = []
         self.pages: list[str] = []
+        # Console errors the walk causes on purpose: an invalid form answers 400, a refused page 403 (the
+        # browser logs both); Django's admin pages link no icon, so the browser asks for a /favicon.ico.
+        self.expected_errors = ["status of 400 (Bad Request)", "/favicon.ico"]
 
     def check(self) -> None:
         page = self.page
@@ -236,14 +258,13 @@ class Checker:
     def go(self, path: str, status: int = 200) -> None:
         response = self.page.goto(self.page.base + path)
         assert response.status == status, f"{path} answered {response.status}"
+        if status != 200:
+            self.expected_errors.append(f"status of {status} ")
         self.check()
 
     def assert_clean(self) -> None:
         assert not self.problems, f"{len(self.problems)} problems on {len(self.pages)} pages:\n" + "\n".join(self.problems)
-        # The walk sends invalid forms on purpose (answered 400, logged by the browser); Django's admin pages
-        # link no icon, so the browser asks for /favicon.ico, which is not there.
-        expected = ("status of 400 (Bad Request)", "/favicon.ico")
-        assert [e for e in self.page.errors if not any(x in e for x in expected)] == []
+        assert [e for e in self.page.errors if not any(x in e for x in self.expected_errors)] == []
 
 
 @pytest.fixture
@@ -291,7 +312,7 @@ def prospect(make_contact, log, **fields):
 # --- the walks -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_marketer_day(walk, marketer, day, width):
+def test_marketer_day(walk, marketer, day, width, tmp_path):
     from contacts.models import Segment
 
     w = walk(marketer, width, "marketer")
@@ -322,6 +343,13 @@ def test_marketer_day(walk, marketer, day, width):
     w.check()
     w.go("/reports/")
     w.go("/import/")
+    upload = tmp_path / "pameran.csv"
+    upload.write_bytes(csv_bytes([["Nama", "No. HP", "Surel", "Kota"],
+                                  ["Dewi Lestari", "0812-3456-7890", "dewi@contoh.co.id", "Bandung"]]))
+    page.locator("input[type=file]").set_input_files(str(upload))
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url("**/mapping/")
+    w.check()
     w.go(f"/contacts/{day['lukas'].pk}/")
     w.assert_clean()
 
@@ -336,6 +364,12 @@ def test_sales_rep_day(walk, rep, day, make_contact, log, width):
     w = walk(rep, width, "rep")
     page = w.page
     w.go("/today/")
+    task = Task.objects.get(contact=rina)
+    row = page.locator(f"#task-{task.pk}")
+    row.locator("select").select_option("no_answer")
+    row.locator("button[type=submit]").click()
+    expect(page.locator(f"#task-{task.pk} [role=status]")).to_be_visible()  # the row swapped in place (htmx)
+    w.check()
     w.go(f"/contacts/{rina.pk}/")
     expect(page.locator(".contact-buttons .btn-whatsapp")).to_be_visible()
     page.locator("form[action$='/interactions/'] select[name=kind]").select_option("call_made")
@@ -357,6 +391,14 @@ def test_sales_rep_day(walk, rep, day, make_contact, log, width):
     w.go("/search/?q=Rina")
     w.go("/contacts/new/")
     w.go("/notifications/")
+    w.go("/rules/", status=403)  # not a rep's page: the refusal is Indonesian too
+    page.goto(page.base + "/")
+    if width == PHONE:
+        page.locator(".nav-toggle").click()  # the user menu is in the folded navigation
+    page.locator(".user-menu summary").click()
+    page.locator(".user-menu form[action$='/logout/'] button").click()
+    page.wait_for_url("**/accounts/login/")
+    w.check()
     w.assert_clean()
 
 
@@ -382,8 +424,11 @@ def test_sales_manager_day(walk, manager, rep, other_rep, day, make_contact, log
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_admin_day(walk, admin, rep, day, width):
+def test_admin_day(walk, admin, rep, day, width, settings):
     from scoring.models import RuleSet
+    from webhooks.services import endpoint_save
+
+    settings.CRM_WEBHOOK_ALLOW_PRIVATE = True  # the endpoint is never called: no event it listens to happens
 
     default = RuleSet.objects.get(industry="")
     w = walk(admin, width, "admin")
@@ -410,6 +455,9 @@ def test_admin_day(walk, admin, rep, day, width):
     w.check()
     default.refresh_from_db()
     w.go(f"/rules/version/{default.active_version_id}/")
+    first = default.versions.get(number=1)
+    w.go(f"/rules/version/{first.pk}/rollback/")
+    w.go(f"/rules/version/{default.active_version_id}/backtest/")
     w.go("/audit/")
     w.go("/accounts/profile/")
     page.locator("form[action$='/notifications/preferences/'] button[type=submit]").click()
@@ -421,6 +469,8 @@ def test_admin_day(walk, admin, rep, day, width):
     w.go("/admin/crm/salesrepprofile/")
     w.go("/webhooks/")
     w.go("/webhooks/new/")
+    endpoint, _secret = endpoint_save(data={"url": "http://127.0.0.1:9/hook", "events": ["contact.stage_changed"]}, by=admin)
+    w.go(f"/webhooks/{endpoint.pk}/")
     w.assert_clean()
 
 
