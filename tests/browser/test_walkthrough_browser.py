@@ -218,6 +218,21 @@ LAYOUT = """() => {
     if (wide.some((w) => w.el.contains(el))) continue;  // the outermost offender says it
     wide.push({el, text: `${where(el)} spans ${Math.round(r.left)}..${Math.round(r.right)} px`});
   }
+  // A scroll container may hide data, not what people act on: a control scrolled out of its box is as hidden
+  // as a clipped one (docs/decisions.md, "Layout ..."), so such a table stacks into cards on a phone instead.
+  const controls = 'button, input:not([type=hidden]), select, textarea, a.btn';
+  for (const box of document.body.querySelectorAll('*')) {
+    if (box.matches('select, textarea') || !['auto', 'scroll'].includes(getComputedStyle(box).overflowX)) continue;
+    if (box.scrollWidth <= box.clientWidth + 1 || !box.checkVisibility()) continue;
+    const edge = box.getBoundingClientRect();
+    for (const el of box.querySelectorAll(controls)) {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && el.checkVisibility() && (r.right > edge.right + 1 || r.left < edge.left - 1)) {
+        wide.push({el, text: `${where(el)} is scrolled out of sight in ${where(box)}`});
+        break;
+      }
+    }
+  }
   return {scrollWidth: root.scrollWidth, clientWidth: vw, wide: wide.map((w) => w.text)};
 }"""
 
@@ -243,7 +258,7 @@ class Checker:
         layout = page.evaluate(LAYOUT)
         if layout["scrollWidth"] > layout["clientWidth"]:
             found.append(f"scrolls sideways: {layout['scrollWidth']} px wide in a {layout['clientWidth']} px viewport")
-        found += [f"wider than the viewport: {w}" for w in layout["wide"]]
+        found += [w if "scrolled out of sight" in w else f"wider than the viewport: {w}" for w in layout["wide"]]
         catalog = english()
         seen: set[str] = set()
         for text, where in page.evaluate(TEXTS):
