@@ -7,7 +7,9 @@ Every page the walk visits, and every page an action lands on, goes through `Che
   rendered element reaches past the viewport's edges unless an ancestor clips or scrolls it sideways
   (`overflow-x` other than `visible`: a `.table-wrap` meant to scroll, the `.tabs` strip, a visually-hidden
   label). Such a container is itself an element of the page, so it must fit; what scrolls inside it is the
-  container's business. An element wholly left of the viewport is out of sight on purpose (the skip link).
+  container's business, except a control: a button, link button or field scrolled out of its container's box
+  is as hidden as a clipped one, so a table people act on stacks into cards on a phone (`.table-cards`). An
+  element wholly left of the viewport is out of sight on purpose (the skip link).
 - **Language.** Every text the page carries (text nodes, including what a closed menu or `<details>` hides
   until one click, and `<option>`s), the `placeholder`, `title`, `aria-label` and `alt` attributes, the value
   of `<input type=submit|button|reset>`, and the document title. A text is English when
