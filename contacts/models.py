@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from contacts.reasons import reason_text
@@ -60,6 +60,8 @@ class Tag(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
 
     def __str__(self) -> str:
         return self.name
@@ -157,9 +159,10 @@ class Contact(TimeStamped):
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         permissions = [
-            ("reassign_contact", "Can reassign contacts to another owner"),
-            ("export_contact", "Can export contacts"),
-            ("import_contact", "Can import contacts"),
+            # gettext_noop: stored in English, shown translated on the user and group pages (crm/admin.py)
+            ("reassign_contact", gettext_noop("Can reassign contacts to another owner")),
+            ("export_contact", gettext_noop("Can export contacts")),
+            ("import_contact", gettext_noop("Can import contacts")),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -403,6 +406,8 @@ class ImportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
 
     def __str__(self) -> str:
         return self.file_name

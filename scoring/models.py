@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Industry, InteractionKind
@@ -32,7 +32,7 @@ class RuleSet(models.Model):
         ordering = ["industry"]
         verbose_name = _("rule set")
         verbose_name_plural = _("rule sets")
-        permissions = [("publish_ruleset", "Can preview and publish rule sets")]
+        permissions = [("publish_ruleset", gettext_noop("Can preview and publish rule sets"))]  # crm/admin.py
 
     def __str__(self) -> str:
         return self.name
@@ -266,6 +266,8 @@ class Backtest(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("backtest")
+        verbose_name_plural = _("backtests")
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.version} ({self.status})"

@@ -135,7 +135,7 @@ def rule_add(request: HttpRequest, ruleset_id: int) -> HttpResponse:
         rule = _rule_save(form, version=version, by=request.user)
     except NotADraft:
         return _not_a_draft(request, ruleset_id)
-    messages.success(request, _("Rule “%(label)s” added.") % {"label": rule.label})
+    messages.success(request, _("Rule “%(label)s” added.") % {"label": rule.display_label})
     return redirect(reverse("rules:draft", args=[ruleset_id]) + f"#rule-{rule.pk}")
 
 
@@ -151,7 +151,7 @@ def rule_edit(request: HttpRequest, ruleset_id: int, rule_id: int) -> HttpRespon
                 _rule_save(form, version=version, by=request.user)
             except NotADraft:
                 return _not_a_draft(request, ruleset_id)
-            messages.success(request, _("Rule “%(label)s” saved.") % {"label": form.instance.label})
+            messages.success(request, _("Rule “%(label)s” saved.") % {"label": form.instance.display_label})
             return redirect(reverse("rules:draft", args=[ruleset_id]) + f"#rule-{rule_id}")
         messages.error(request, _("The rule was not saved: correct the fields marked below."))
     return render(request, "scoring/rule_form.html", {
@@ -164,7 +164,7 @@ def rule_edit(request: HttpRequest, ruleset_id: int, rule_id: int) -> HttpRespon
 def rule_delete(request: HttpRequest, ruleset_id: int, rule_id: int) -> HttpResponse:
     version = _draft_or_404(ruleset_id)
     rule = get_object_or_404(Rule, pk=rule_id, version=version)
-    label = rule.label
+    label = rule.display_label
     try:
         _rule_delete(rule, by=request.user)
     except NotADraft:

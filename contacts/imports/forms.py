@@ -21,10 +21,15 @@ UPLOAD_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx")
 class UploadForm(forms.Form):
     file = forms.FileField(
         label=_("Spreadsheet"),
-        help_text=_("CSV (comma, semicolon, tab or | separated; UTF-8, Latin-1 or Windows-1252) or Excel .xlsx, up to %(mb)d MB.")
-        % {"mb": MAX_FILE_BYTES // 2**20},
         widget=forms.ClearableFileInput(attrs={"accept": ",".join(UPLOAD_EXTENSIONS)}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Filled in per request: `%` on a lazy text in the class body would fix the language at import time.
+        self.fields["file"].help_text = _(
+            "CSV (comma, semicolon, tab or | separated; UTF-8, Latin-1 or Windows-1252) or Excel .xlsx, up to %(mb)d MB."
+        ) % {"mb": MAX_FILE_BYTES // 2**20}
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
