@@ -72,12 +72,20 @@ class BulkAction(models.Model):
     transaction), so a double click or a resubmitted form runs the action once and shows the
     stored result the second time. Holds ids and counts, never personal data."""
 
+    class Kind(models.TextChoices):
+        ASSIGN = "assign", _("Assign owner")
+        TAG = "tag", _("Add tag")
+        UNTAG = "untag", _("Remove tag")
+        STAGE = "stage", _("Set stage")
+        SEQUENCE = "sequence", _("Add to sequence")
+        ERASE = "erase", _("Erase")
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("previewed")
         DONE = "done", _("done")
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    action = models.CharField(max_length=20)
+    action = models.CharField(max_length=20, choices=Kind.choices)
     # How the contacts were chosen, for the audit row: {"scope": "ids"|"list"|"segment", "segment": id, "filters": {...}}.
     selection = models.JSONField(default=dict, blank=True)
     contact_ids = models.JSONField(default=list, blank=True)

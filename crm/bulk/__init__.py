@@ -46,16 +46,11 @@ from nurture import guardrails
 from nurture import sequences as nurture_sequences
 from nurture.models import Sequence
 
-ASSIGN, TAG, UNTAG, STAGE, SEQUENCE, ERASE = "assign", "tag", "untag", "stage", "sequence", "erase"
-ACTION_LABELS = {
-    ASSIGN: gettext_lazy("Assign owner"),
-    TAG: gettext_lazy("Add tag"),
-    UNTAG: gettext_lazy("Remove tag"),
-    STAGE: gettext_lazy("Set stage"),
-    SEQUENCE: gettext_lazy("Add to sequence"),
-    ERASE: gettext_lazy("Erase"),
-}
-ACTIONS = tuple(ACTION_LABELS)
+Kind = BulkAction.Kind
+# Plain strings (dict keys and template comparisons), the values of BulkAction.Kind.
+ASSIGN, TAG, UNTAG, STAGE, SEQUENCE, ERASE = (str(kind.value) for kind in Kind)
+ACTION_LABELS = dict(Kind.choices)
+ACTIONS = tuple(Kind.values)
 
 # Why a selected contact is left alone (codes stored in the result; words rendered when shown).
 SKIP_LABELS = {
