@@ -82,6 +82,7 @@ class BulkAction(models.Model):
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("previewed")
+        QUEUED = "queued", _("running")  # confirmed; a worker runs it (big selections, erasures)
         DONE = "done", _("done")
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -90,8 +91,9 @@ class BulkAction(models.Model):
     selection = models.JSONField(default=dict, blank=True)
     contact_ids = models.JSONField(default=list, blank=True)
     next_url = models.CharField(max_length=2000, blank=True)
-    status = models.CharField(max_length=5, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     params = models.JSONField(default=dict, blank=True)  # what was confirmed (stage, tag, owner, sequence, mode)
+    note = models.CharField(max_length=200, blank=True)  # a stage change's reason, for a run on a worker
     result = models.JSONField(default=dict, blank=True)  # {"done": n, "skipped": {reason: n}}
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     done_at = models.DateTimeField(null=True, blank=True)

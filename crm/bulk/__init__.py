@@ -69,6 +69,8 @@ SKIP_LABELS = {
     guardrails.CONSENT: gettext_lazy("no email consent"),
     guardrails.ADDRESS: gettext_lazy("no email address"),
     "anonymised": gettext_lazy("anonymised already"),
+    "not_allowed": gettext_lazy("your role may no longer run this action"),
+    "sequence_gone": gettext_lazy("the sequence was deleted"),
 }
 ERASE_MODES = privacy.ERASE_MODES
 DRAFT_DAYS = 2  # unconfirmed previews older than this are removed when a new one is made
@@ -207,20 +209,89 @@ def anonymised_count(bulk: BulkAction) -> int:
 class Outcome:
     result: dict[str, Any]
     ran: bool  # False: the action had run already (a second click or a resubmitted form)
+    queued: bool = False  # True: a worker runs it (the preview page shows the result when it is done)
+
+
+# Bigger selections, and erasures (each contact as on its privacy page, tens of milliseconds each), run on a
+# worker rather than in the request; in the embedded default (eager Celery) that is still in-process, after commit.
+INLINE_MAX = 2000
+INLINE_ERASE_MAX = 100
+
+
+def runs_in_background(bulk: BulkAction) -> bool:
+    limit = INLINE_ERASE_MAX if bulk.action == ERASE else INLINE_MAX
+    return len(bulk.contact_ids) > limit
+
+
+def bulk_confirm(*, bulk: BulkAction, user, params: dict[str, Any], note: str = "") -> Outcome:
+    """Confirm a previewed action: run it now (bulk_run) or, for a big selection or an erasure,
+    claim it (draft → queued) and let a worker run it after commit. Either way it runs once."""
+    if not may(user, bulk.action):
+        raise PermissionDenied
+    if not runs_in_background(bulk):
+        return bulk_run(bulk=bulk, user=user, params=params, note=note)
+    with transaction.atomic():
+        claimed = BulkAction.objects.filter(pk=bulk.pk, actor=user, status=BulkAction.Status.DRAFT).update(
+            status=BulkAction.Status.QUEUED, params=_stored(params), note=note[:200])
+        if not claimed:
+            bulk.refresh_from_db()
+            return Outcome(result=bulk.result, ran=False, queued=bulk.status == BulkAction.Status.QUEUED)
+        _queue(bulk.pk)
+    bulk.refresh_from_db()
+    return Outcome(result=bulk.result, ran=True, queued=bulk.status == BulkAction.Status.QUEUED)
+
+
+def _queue(bulk_id: int) -> None:
+    from crm.bulk.tasks import bulk_run_task
+
+    transaction.on_commit(lambda: bulk_run_task.delay(bulk_id))
 
 
 def bulk_run(*, bulk: BulkAction, user, params: dict[str, Any], note: str = "") -> Outcome:
-    """Confirm: run the action once. The claim (draft → done) commits with the changes, so a
-    failure leaves the preview to confirm again, and a second submission finds it done and gets
-    the stored result instead of running it twice."""
+    """Confirm and run now. The claim (draft → done) commits with the changes, so a failure
+    leaves the preview to confirm again, and a second submission finds it done and gets the
+    stored result instead of running it twice."""
     if not may(user, bulk.action):
         raise PermissionDenied
+    return _execute(bulk, user, params, note, claim_from=BulkAction.Status.DRAFT)
+
+
+def bulk_run_queued(*, bulk_id: int) -> bool:
+    """A worker runs a confirmed (queued) action; a second delivery of the task finds it done.
+    An actor who lost the role since, or a sequence deleted since, leaves everyone skipped."""
+    bulk = BulkAction.objects.select_related("actor").filter(pk=bulk_id, status=BulkAction.Status.QUEUED).first()
+    if bulk is None:
+        return False
+    params = _loaded(bulk.params)
+    refused = None
+    if not may(bulk.actor, bulk.action):
+        refused = "not_allowed"
+    elif bulk.action == SEQUENCE and params.get("sequence") is None:
+        refused = "sequence_gone"
+    if refused:
+        result = {"selected": len(bulk.contact_ids), "done": 0, "skipped": {refused: len(bulk.contact_ids)}}
+        return bool(BulkAction.objects.filter(pk=bulk.pk, status=BulkAction.Status.QUEUED).update(
+            status=BulkAction.Status.DONE, done_at=timezone.now(), result=result))
+    return _execute(bulk, bulk.actor, params, bulk.note, claim_from=BulkAction.Status.QUEUED).ran
+
+
+def bulk_sweep(*, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Queue again the confirmed actions whose task was lost (Redis down at the time): beat, every few minutes.
+    A run still in progress is safe to queue again: its claim lets one of them finish it."""
+    ids = list(BulkAction.objects.filter(status=BulkAction.Status.QUEUED, done_at__isnull=True,
+                                         created_at__lt=timezone.now() - older_than).values_list("pk", flat=True))
+    for pk in ids:
+        _queue(pk)
+    return len(ids)
+
+
+def _execute(bulk: BulkAction, user, params: dict[str, Any], note: str, *, claim_from: str) -> Outcome:
     with transaction.atomic():
-        claimed = BulkAction.objects.filter(pk=bulk.pk, actor=user, status=BulkAction.Status.DRAFT).update(
+        claimed = BulkAction.objects.filter(pk=bulk.pk, actor=user, status=claim_from).update(
             status=BulkAction.Status.DONE, done_at=timezone.now(), params=_stored(params))
         if not claimed:
             bulk.refresh_from_db()
-            return Outcome(result=bulk.result, ran=False)
+            return Outcome(result=bulk.result, ran=False, queued=bulk.status == BulkAction.Status.QUEUED)
         plan = bulk_plan(bulk=bulk, user=user, params=params)
         done = _perform(bulk.action, plan, user, params, note)
         skipped = plan.skipped + Counter({reason: n for reason, n in done.skipped.items() if n})
@@ -231,6 +302,18 @@ def bulk_run(*, bulk: BulkAction, user, params: dict[str, Any], note: str = "") 
               params=_stored(params), **bulk.selection)
     bulk.refresh_from_db()
     return Outcome(result=result, ran=True)
+
+
+def _loaded(stored: dict[str, Any]) -> dict[str, Any]:
+    """_stored's ids back to objects (a deleted owner: unassign; a deleted sequence: None)."""
+    from django.contrib.auth import get_user_model
+
+    params = dict(stored)
+    if "owner" in params:
+        params["owner"] = get_user_model().objects.filter(pk=params["owner"]).first() if params["owner"] else None
+    if "sequence" in params:
+        params["sequence"] = Sequence.objects.filter(pk=params["sequence"]).first()
+    return params
 
 
 @dataclass

@@ -61,10 +61,10 @@ def bulk_preview(request: HttpRequest, pk: int) -> HttpResponse:
     if not bulk.may(request.user, draft.action):
         raise PermissionDenied
     back = _safe(request, draft.next_url)
-    if draft.status == BulkAction.Status.DONE:
+    if draft.status != BulkAction.Status.DRAFT:
         if request.method == "POST":
-            # A second click or a resubmitted form: the action ran once; say so and show its result.
-            messages.info(request, _("This bulk action was done already.") + " " + bulk.result_words(draft.action, draft.result))
+            # A second click or a resubmitted form: the action runs once; say so and show its result.
+            messages.info(request, _already(draft))
             return redirect(back)
         return _page(request, draft, back, ParamsForm(draft.action), None, done=True)
     if request.method == "GET":
@@ -87,14 +87,25 @@ def bulk_preview(request: HttpRequest, pk: int) -> HttpResponse:
         confirm.add_error("typed", _("Type %(n)s, the number of contacts that will be erased.") % {"n": len(plan.todo)})
     if not confirm.is_valid():
         return _page(request, draft, back, params_form, plan, confirm=confirm, status=400)
-    outcome = bulk.bulk_run(bulk=draft, user=request.user, params=params_form.params(),
-                            note=confirm.cleaned_data.get("note", ""))
-    words = bulk.result_words(draft.action, outcome.result)
-    if outcome.ran:
-        messages.success(request, words)
+    outcome = bulk.bulk_confirm(bulk=draft, user=request.user, params=params_form.params(),
+                                note=confirm.cleaned_data.get("note", ""))
+    if not outcome.ran:
+        messages.info(request, _already(draft))
+    elif outcome.queued:
+        # A worker runs it; the preview's address shows the result once it is done.
+        messages.info(request, _("%(action)s for %(n)s contacts is running in the background.")
+                      % {"action": bulk.action_label(draft.action), "n": len(plan.todo)})
+        return redirect("bulk:preview", pk=draft.pk)
     else:
-        messages.info(request, _("This bulk action was done already.") + " " + words)
+        messages.success(request, bulk.result_words(draft.action, outcome.result))
     return redirect(back)
+
+
+def _already(draft: BulkAction) -> str:
+    draft.refresh_from_db()
+    if draft.status == BulkAction.Status.QUEUED:
+        return _("This bulk action is running already.")
+    return _("This bulk action was done already.") + " " + bulk.result_words(draft.action, draft.result)
 
 
 def _page(request: HttpRequest, draft: BulkAction, back: str, form: ParamsForm, plan: bulk.Plan | None, *,
@@ -120,5 +131,6 @@ def _page(request: HttpRequest, draft: BulkAction, back: str, form: ParamsForm, 
         "segment": segment,
         "anonymised": bulk.anonymised_count(draft) if draft.action == bulk.ERASE and not done else 0,
         "done": done,
-        "result_words": bulk.result_words(draft.action, draft.result) if done else "",
+        "running": draft.status == BulkAction.Status.QUEUED,
+        "result_words": bulk.result_words(draft.action, draft.result) if draft.status == BulkAction.Status.DONE else "",
     }, status=status)
