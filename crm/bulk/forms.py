@@ -40,9 +40,10 @@ class StartForm(forms.Form):
         return cleaned
 
     def preview_params(self) -> dict[str, str]:
-        """The bar's parameters for the preview's query string."""
-        return {name: self.cleaned_data[name].strip() for name in ("owner", "tag", "stage")
-                if (self.cleaned_data.get(name) or "").strip() or (name == "owner" and "owner" in self.data)}
+        """The bar's parameters of the chosen action, for the preview's query string (the bar sends them all)."""
+        wanted = ParamsForm.FIELDS[self.cleaned_data["action"]]
+        return {name: self.cleaned_data[name].strip() for name in ("owner", "tag", "stage") if name in wanted
+                and ((self.cleaned_data.get(name) or "").strip() or (name == "owner" and "owner" in self.data))}
 
 
 class ParamsForm(forms.Form):

@@ -34,7 +34,8 @@ def bulk_rows() -> list[AuditEvent]:
 
 def test_the_bar_leads_to_a_preview_that_counts_and_changes_nothing(client_for, marketer, team, start):
     client = client_for(marketer)
-    started = start(client, "tag", [team["ani"], team["budi"], team["dewi"]], tag="webinar")
+    # The bar sends every field; the preview's address keeps the chosen action's.
+    started = start(client, "tag", [team["ani"], team["budi"], team["dewi"]], tag="webinar", stage="lead", owner="")
     assert started.response.status_code == 302 and started.url.endswith("?tag=webinar")
     assert tagged("webinar") == ["Ani", "Citra"], "nothing happens before the confirmation"
 
