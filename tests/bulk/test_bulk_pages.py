@@ -15,6 +15,8 @@ from crm.models import AuditEvent, BulkAction
 from nurture.models import Enrollment
 from nurture.sequences import sequence_pause
 from tests.bulk.conftest import text
+from webhooks.models import Endpoint
+from webhooks.models import Event as WebhookEvent
 
 
 def flash(response) -> list[str]:
@@ -108,6 +110,8 @@ def test_remove_tag_counts_who_does_not_have_it_and_keeps_the_tag(client_for, ma
 
 def test_set_stage_needs_a_reason_then_pins_like_the_contact_page(client_for, marketer, team, start, lead_sequence):
     Contact.objects.filter(pk=team["fitri"].pk).update(stage_pinned=True)
+    # Created directly (the service would resolve the host); nothing is sent: after-commit hooks do not run here.
+    Endpoint.objects.create(url="https://hooks.example.com/", secret="s" * 20, events=["contact.stage_changed"])
     team["dewi"].consent_email = True
     client = client_for(marketer)
     chosen = [team["dewi"], team["fitri"], team["budi"]]
@@ -131,6 +135,9 @@ def test_set_stage_needs_a_reason_then_pins_like_the_contact_page(client_for, ma
     assert set(Contact.objects.filter(pk__in=[c.pk for c in chosen]).values_list("stage", "stage_pinned")) == {("lead", True)}
     # The stage_changed signal reached the sequences, as for one contact: dewi joins the lead sequence.
     assert list(Enrollment.objects.filter(sequence=lead_sequence).values_list("contact_id", flat=True)) == [team["dewi"].pk]
+    # ... and the webhooks: one contact.stage_changed event, by the user who confirmed.
+    (event,) = WebhookEvent.objects.filter(type="contact.stage_changed")
+    assert (event.data["contact_id"], event.data["to_stage"], event.data["by_user_id"]) == (team["dewi"].pk, "lead", marketer.pk)
     row = bulk_rows()[0]
     assert (row.details["count"], row.details["skipped"], row.details["params"]) == (2, {"at_stage": 1}, {"stage": "lead"})
     assert "Webinar" not in str(row.details), "the free-text reason stays in the stage history, not the audit log"
