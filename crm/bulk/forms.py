@@ -83,6 +83,10 @@ class ParamsForm(forms.Form):
         for name in list(self.fields):
             if name not in keep:
                 del self.fields[name]
+        for name in ("owner", "stage", "sequence", "mode"):
+            if name in self.fields and not confirming:
+                # A choice re-counts the preview at once (app.js); the "Update the preview" button stays for no-JS.
+                self.fields[name].widget.attrs["data-autosubmit"] = ""
         if "owner" in self.fields:
             self.fields["owner"].queryset = owner_choices()
             self.fields["owner"].label_from_instance = lambda user: user.get_full_name() or user.username

@@ -17,6 +17,7 @@ from nurture.sequences import sequence_pause
 from tests.bulk.conftest import text
 from webhooks.models import Endpoint
 from webhooks.models import Event as WebhookEvent
+from webhooks.outbox import subscriptions_changed
 
 
 def flash(response) -> list[str]:
@@ -112,6 +113,7 @@ def test_set_stage_needs_a_reason_then_pins_like_the_contact_page(client_for, ma
     Contact.objects.filter(pk=team["fitri"].pk).update(stage_pinned=True)
     # Created directly (the service would resolve the host); nothing is sent: after-commit hooks do not run here.
     Endpoint.objects.create(url="https://hooks.example.com/", secret="s" * 20, events=["contact.stage_changed"])
+    subscriptions_changed()
     team["dewi"].consent_email = True
     client = client_for(marketer)
     chosen = [team["dewi"], team["fitri"], team["budi"]]
