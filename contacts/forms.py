@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.catalog import kind_choices
-from contacts.models import Channel, Contact, Industry, InteractionKind, Segment, Stage
+from contacts.models import Channel, Contact, Industry, InteractionKind, Stage
 from contacts.selectors import owner_choices
 from contacts.services import normalize_phone
 from crm.widgets import DATE_PICKER
@@ -114,33 +114,6 @@ class ContactEditForm(forms.Form):
         cleaned = super().clean()
         if not any(cleaned.get(f) for f in ("full_name", "email", "phone")):
             raise ValidationError(_("Give at least a name, an email or a phone."))
-        return cleaned
-
-
-class BulkForm(forms.Form):
-    """Bulk actions on the stage list: the ids come from the table's checkboxes."""
-
-    ACTIONS = (("assign", _("Assign owner")), ("tag", _("Add tag")))
-
-    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=False)
-    action = forms.ChoiceField(choices=ACTIONS)
-    owner = forms.ModelChoiceField(queryset=None, required=False)
-    tag = forms.CharField(max_length=50, required=False)
-    # A saved segment instead of ids: the action applies to every contact in it.
-    segment = forms.ModelChoiceField(queryset=Segment.objects.all(), required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = owner_choices()
-        # Any integer id is acceptable here; the view limits them to what the user may edit.
-        self.fields["ids"].valid_value = lambda value: str(value).isdigit()
-
-    def clean(self):
-        cleaned = super().clean()
-        if not cleaned.get("ids") and not cleaned.get("segment") and "segment" not in self.errors:
-            self.add_error("ids", _("Select at least one contact."))
-        if cleaned.get("action") == "tag" and not (cleaned.get("tag") or "").strip():
-            self.add_error("tag", _("Type a tag name."))
         return cleaned
 
 

@@ -9,7 +9,6 @@ app_name = "contacts"
 
 urlpatterns = [
     path("contacts/", views.contact_list_view, name="list"),
-    path("contacts/bulk/", views.contact_bulk, name="bulk"),
     path("contacts/new/", new_contact_views.contact_new, name="new"),
     path("contacts/new/check/", new_contact_views.contact_new_check, name="new_check"),
     path("contacts/<int:pk>/", views.contact_detail, name="detail"),

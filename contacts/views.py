@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
@@ -21,7 +20,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from contacts import merge, services
 from contacts.forms import (
-    BulkForm,
     ContactEditForm,
     InteractionForm,
     NoteForm,
@@ -42,7 +40,6 @@ from contacts.selectors import (
     my_prospects,
     owner_choices,
     score_breakdown_rows,
-    segment_contacts,
     stage_tab_counts,
 )
 from crm import roles
@@ -160,6 +157,7 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
             {"field": f, "label": label, "sort": _sort_state(ordering, f)} for f, label in SORTABLE.items()
         ],
         "industries": Industry.choices,
+        "stage_choices": Stage.choices,
         "consent_choices": CONSENT_CHOICES,
         "owners": owner_choices() if can_edit_all else [],
         "show_owner_filter": can_edit_all,
@@ -182,53 +180,6 @@ def _sort_state(ordering: str, field: str) -> dict:
         return {"aria": "descending", "next": field}
     # Numbers and dates sort high/new first on the first click, text A→Z.
     return {"aria": None, "next": field if field in ("full_name", "company") else "-" + field}
-
-
-@require_POST
-@roles.role_required(*ANY_ROLE)
-def contact_bulk(request: HttpRequest) -> HttpResponse:
-    form = BulkForm(request.POST)
-    back = _safe_back(request, reverse("contacts:list"))
-    if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
-        return redirect(back)
-    action = form.cleaned_data["action"]
-    segment = form.cleaned_data.get("segment")
-    if segment is not None:
-        # The whole segment: the contacts in it this user may change (a rep: their own).
-        editable = contacts_editable_by(request.user).values("pk")
-        ids = list(segment_contacts(segment, request.user, request=request).filter(pk__in=editable)
-                   .order_by().values_list("pk", flat=True)[: LIST_COUNT_CAP + 1])
-        if len(ids) > LIST_COUNT_CAP:
-            messages.error(request, _("More than %(n)d contacts: narrow the segment first.") % {"n": LIST_COUNT_CAP})
-            return redirect(back)
-    else:
-        ids = list(contacts_editable_by(request.user).filter(pk__in=form.cleaned_data["ids"]).values_list("pk", flat=True))
-        if len(ids) != len(set(form.cleaned_data["ids"])):
-            raise PermissionDenied
-    if action == "assign":
-        if not roles.can_reassign(request.user):
-            raise PermissionDenied
-        owner = form.cleaned_data["owner"]
-        n = services.contacts_assign_owner(contact_ids=ids, owner=owner, by=request.user)
-        who = (owner.get_full_name() or owner.username) if owner else _("nobody")
-        messages.success(request, _("%(n)d contacts assigned to %(owner)s.") % {"n": n, "owner": who})
-    else:
-        tag = form.cleaned_data["tag"].strip()
-        n = services.contacts_add_tag(contact_ids=ids, name=tag, by=request.user)
-        messages.success(request, _("Tag “%(tag)s” added to %(n)d contacts.") % {"tag": tag, "n": n})
-    return redirect(back)
-
-
-def _safe_back(request: HttpRequest, default: str) -> str:
-    from django.utils.http import url_has_allowed_host_and_scheme
-
-    back = request.POST.get("next") or ""
-    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return back
-    return default
 
 
 # --- Contact page ----------------------------------------------------------------

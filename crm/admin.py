@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, Permission
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from crm.models import AuditEvent, SalesRepProfile
+from crm.models import AuditEvent, BulkAction, SalesRepProfile
 
 # Django stores a permission's name in English ("Can add tag"), as data; the user and group pages
 # show it in the reader's language instead: the model's translated name in a translated sentence,
@@ -72,4 +72,21 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False  # the audit log is append-only
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(BulkAction)
+class BulkActionAdmin(admin.ModelAdmin):
+    """Read-only: bulk actions are previewed and confirmed on the contact list (crm.bulk)."""
+
+    list_display = ("created_at", "actor", "action", "status", "done_at")
+    list_filter = ("action", "status")
+    list_select_related = ("actor",)
+    readonly_fields = ("actor", "action", "status", "selection", "contact_ids", "params", "result", "next_url", "note",
+                       "created_at", "done_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

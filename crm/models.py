@@ -62,3 +62,45 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.object_type}#{self.object_id}"
+
+
+class BulkAction(models.Model):
+    """A bulk action on contacts, from its preview to its result (crm.bulk).
+
+    The preview freezes the selection (the contact ids, at most the list cap); only its author
+    opens it (anyone else gets a 404). Confirming claims the row (status draft → done, a conditional UPDATE in the action's
+    transaction), so a double click or a resubmitted form runs the action once and shows the
+    stored result the second time. Holds ids and counts, never personal data."""
+
+    class Kind(models.TextChoices):
+        ASSIGN = "assign", _("Assign owner")
+        TAG = "tag", _("Add tag")
+        UNTAG = "untag", _("Remove tag")
+        STAGE = "stage", _("Set stage")
+        SEQUENCE = "sequence", _("Add to sequence")
+        ERASE = "erase", _("Erase")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("previewed")
+        QUEUED = "queued", _("running")  # confirmed; a worker runs it (big selections, erasures)
+        DONE = "done", _("done")
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=20, choices=Kind.choices)
+    # How the contacts were chosen, for the audit row: {"scope": "ids"|"list"|"segment", "segment": id, "filters": {...}}.
+    selection = models.JSONField(default=dict, blank=True)
+    contact_ids = models.JSONField(default=list, blank=True)
+    next_url = models.CharField(max_length=2000, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    params = models.JSONField(default=dict, blank=True)  # what was confirmed (stage, tag, owner, sequence, mode)
+    note = models.CharField(max_length=200, blank=True)  # a stage change's reason, for a run on a worker
+    result = models.JSONField(default=dict, blank=True)  # {"done": n, "skipped": {reason: n}}
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bulk action")
+        verbose_name_plural = _("bulk actions")
+
+    def __str__(self) -> str:
+        return f"{self.action} ({self.status}, {len(self.contact_ids)} contacts)"

@@ -8,6 +8,7 @@ from crm.search import views as search_views
 urlpatterns = [
     path("", views.home, name="home"),
     path("search/", search_views.search, name="search"),
+    path("", include("crm.bulk.urls")),
     path("", include("contacts.urls")),
     path("", include("contacts.imports.urls")),
     path("", include("contacts.privacy.urls")),

@@ -184,7 +184,7 @@ CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # Task modules beyond each app's tasks.py, so a real worker registers them too.
-CELERY_IMPORTS = ["scoring.advisor.tasks", "contacts.privacy.tasks", "contacts.imports.tasks"]
+CELERY_IMPORTS = ["scoring.advisor.tasks", "contacts.privacy.tasks", "contacts.imports.tasks", "crm.bulk.tasks"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "nightly-rescore": {"task": "scoring.tasks.rescore_all_task", "schedule": timedelta(days=1)},
@@ -193,6 +193,8 @@ CELERY_BEAT_SCHEDULE = {
     "warm-dashboard": {"task": "crm.tasks.dashboard_warm_task", "schedule": timedelta(minutes=1)},
     "resume-rescore-runs": {"task": "scoring.tasks.resume_rescore_runs_task", "schedule": timedelta(minutes=5)},
     "retention": {"task": "contacts.tasks_privacy.retention_run_task", "schedule": timedelta(days=1)},
+    # Confirmed bulk actions whose task was lost (the run itself is once-only).
+    "sweep-bulk-actions": {"task": "crm.bulk.tasks.bulk_sweep_task", "schedule": timedelta(minutes=5)},
     # Deliveries whose retry time came, or whose task was lost; deliveries a dead worker left half-sent.
     "sweep-deliveries": {"task": "nurture.tasks.deliveries_sweep_task", "schedule": timedelta(minutes=1)},
     "run-sequences": {"task": "nurture.tasks.sequences_run_task", "schedule": timedelta(minutes=1)},

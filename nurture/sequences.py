@@ -142,6 +142,68 @@ def enrollments_exit(*, contact_ids: Seq[int], reason: str) -> int:
         status=Enrollment.Status.EXITED, exit_reason=reason, ended_at=timezone.now(), next_due_at=None)
 
 
+# --- Adding contacts by hand (bulk actions) -------------------------------------------------
+
+# Why a contact cannot be added to a sequence by hand, besides the guardrails' refusal codes.
+PAUSED, NO_STEPS, IN_SEQUENCE, INDUSTRY = "paused", "no_steps", "in_sequence", "industry"
+
+
+def enrollment_refusals(*, sequence: Sequence, contact_ids: Seq[int]) -> dict[int, str]:
+    """Why each of these contacts may not be added to `sequence` by hand; a contact not in the
+    answer may be (a contact that does not exist is not in it either). The sequence must be
+    running and have steps; the contact must not be in it already, must be of its industry (if it
+    has one), and every step's message must be allowed to reach them (guardrails.refusal: do not
+    contact, the stage guardrail, email consent, an address). Two queries and the sequence's steps."""
+    ids = list(contact_ids)
+    if sequence.is_paused:
+        return dict.fromkeys(ids, PAUSED)
+    purposes = sorted(set(sequence.steps.values_list("message__purpose", flat=True)))
+    if not purposes:
+        return dict.fromkeys(ids, NO_STEPS)
+    active = set(Enrollment.objects.filter(sequence=sequence, contact_id__in=ids, status=Enrollment.Status.ACTIVE)
+                 .values_list("contact_id", flat=True))
+    refusals: dict[int, str] = {}
+    fields = ("pk", "stage", "industry", "consent_email", "consent_whatsapp", "do_not_contact", "email", "phone")
+    for row in Contact.objects.filter(pk__in=ids).values(*fields):
+        pk = row.pop("pk")
+        if pk in active:
+            refusals[pk] = IN_SEQUENCE
+        elif sequence.industry and row["industry"] != sequence.industry:
+            refusals[pk] = INDUSTRY
+        else:
+            recipient = guardrails.Recipient(**{k: v for k, v in row.items() if k != "industry"})
+            reason = next((r for p in purposes if (r := guardrails.refusal(recipient, purpose=p, channel=guardrails.EMAIL))),
+                          None)
+            if reason:
+                refusals[pk] = reason
+    return refusals
+
+
+@transaction.atomic
+def enrollments_add(*, sequence: Sequence, contact_ids: Seq[int], by) -> tuple[list[int], dict[int, str]]:
+    """Add contacts to a sequence by hand: each starts at the first step (due after its wait),
+    like an enrollment on entering the stage. Those enrollment_refusals names are skipped; the
+    partial unique constraint keeps one active enrollment per sequence and contact even when two
+    requests race. Returns the contacts enrolled and the refusals."""
+    ids = list(dict.fromkeys(contact_ids))
+    refusals = enrollment_refusals(sequence=sequence, contact_ids=ids)
+    candidates = list(Contact.objects.filter(pk__in=[pk for pk in ids if pk not in refusals]).values_list("pk", flat=True))
+    first = sequence.steps.order_by("position").first()
+    now = timezone.now()
+    if candidates and first is not None:
+        Enrollment.objects.bulk_create([
+            Enrollment(sequence=sequence, contact_id=pk, enrolled_at=now, next_position=0,
+                       next_due_at=now + timedelta(days=first.wait_days)) for pk in candidates
+        ], ignore_conflicts=True)
+    # Who is in it now because of this call (a racing request's rows have another enrolled_at).
+    enrolled = sorted(Enrollment.objects.filter(sequence=sequence, contact_id__in=candidates, enrolled_at=now,
+                                                status=Enrollment.Status.ACTIVE).values_list("contact_id", flat=True))
+    for pk in set(candidates) - set(enrolled):
+        refusals[pk] = IN_SEQUENCE
+    audit(by, AuditEvent.Action.CHANGE, sequence, what="enrolled", count=len(enrolled), ids=enrolled)
+    return enrolled, refusals
+
+
 # --- Sending the steps that are due --------------------------------------------------------
 
 def sequences_run(*, now: datetime | None = None) -> int:

@@ -264,6 +264,26 @@ def contact_erase(*, contact: Contact, by=None, mode: str = "delete", reason: st
     return Erasure(pk, mode, interactions, notes)
 
 
+@transaction.atomic
+def contacts_erase(*, contact_ids: list[int], by=None, mode: str = "anonymise", reason: str = "bulk") -> tuple[list[int], list[int]]:
+    """contact_erase for many contacts (a bulk action): each one erased as on its own privacy page,
+    the copies in stored imports reached in one pass for all of them. Anonymising skips contacts
+    anonymised already. Returns (erased ids, skipped ids)."""
+    if mode not in ERASE_MODES:
+        raise ValidationError({"mode": _("Choose delete or anonymise.")})
+    erased, skipped, people = [], [], []
+    for contact in Contact.objects.filter(pk__in=list(contact_ids)).order_by("pk"):
+        if mode == "anonymise" and is_anonymised(contact):
+            skipped.append(contact.pk)
+            continue
+        people += _identities(contact)
+        contact_erase(contact=contact, by=by, mode=mode, reason=reason, reach=False)
+        erased.append(contact.pk)
+    if people:
+        erasure_reach(people=people, by=by)
+    return erased, skipped
+
+
 # --- Retention ------------------------------------------------------------------------
 
 @dataclass

@@ -49,15 +49,15 @@ from contacts.services.normalise import (
 from contacts.services.notes import contact_mark_contacted, note_add, note_complete
 from contacts.services.owners import contact_assign_owner, contacts_assign_owner
 from contacts.services.rescore import queue_rescore
-from contacts.services.stage import contact_set_stage, contact_unpin
-from contacts.services.tags import contacts_add_tag, tag_get_or_create, tags_add
+from contacts.services.stage import contact_set_stage, contact_unpin, contacts_set_stage
+from contacts.services.tags import contacts_add_tag, contacts_remove_tag, tag_get_or_create, tags_add
 
 __all__ = [
     "BOOLEAN_FIELDS", "CAPTURE_KEY_PREFIXES", "CONSENT_FIELDS", "CONTACT_FIELDS", "SCORED_FIELDS",
     "ContactExists", "Event", "LoggedInteraction", "ReplayHidden", "UpsertResult",
     "clean_contact_data", "contact_assign_owner", "contact_create", "contact_find", "contact_mark_contacted",
     "contact_new", "contact_set_stage", "contact_unpin", "contact_update", "contact_upsert",
-    "contacts_add_tag", "contacts_assign_owner", "events_log", "has_nul", "interaction_kind_create", "interaction_log",
+    "contacts_add_tag", "contacts_assign_owner", "contacts_remove_tag", "contacts_set_stage", "events_log", "has_nul", "interaction_kind_create", "interaction_log",
     "interactions_log_many", "is_capture_key_space", "normalize_email", "normalize_phone", "note_add",
     "note_complete", "phone_is_mobile", "phone_parse", "phone_problem", "queue_rescore", "tag_get_or_create",
     "tags_add",

@@ -40,3 +40,15 @@ def contacts_add_tag(*, contact_ids: Iterable[int], name: str, by=None) -> int:
     )
     audit(by, "change", object_type=Contact._meta.label_lower, fields=["tags"], count=len(ids), ids=ids)
     return len(ids)
+
+
+@transaction.atomic
+def contacts_remove_tag(*, contact_ids: Iterable[int], name: str, by=None) -> int:
+    """Take a tag off many contacts; returns how many had it. The tag itself stays (other
+    contacts, segments and sequences may name it). Matched like the list's tag filter: any case."""
+    ids = list(contact_ids)
+    through = Contact.tags.through.objects.filter(contact_id__in=ids, tag__name__iexact=_tag_name(name))
+    removed = list(through.values_list("contact_id", flat=True).distinct())
+    through.delete()
+    audit(by, "change", object_type=Contact._meta.label_lower, fields=["tags"], count=len(removed), ids=removed)
+    return len(removed)

@@ -15,7 +15,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.models import AuditEvent
+from crm.models import AuditEvent, BulkAction
 
 # Object pages, by object type: the URL name and how its argument is passed.
 LINKS = {
@@ -93,6 +93,10 @@ def describe(event: AuditEvent) -> Described:
 
 def _sentence(event: AuditEvent, d: dict, obj: str, fields: str) -> str:
     action, what = event.action, d.get("what")
+    if what == "bulk":
+        return _bulk_sentence(d)
+    if what == "enrolled":
+        return _("Added %(n)s contacts to %(obj)s by hand") % {"n": d.get("count"), "obj": obj}
     if action == AuditEvent.Action.PUBLISH:
         text = (_("Rolled back the rules: published %(obj)s again, a copy of version #%(old)s") % {"obj": obj, "old": d["rollback_of"]}
                 if d.get("rollback_of") else _("Published %(obj)s") % {"obj": obj})
@@ -146,3 +150,19 @@ def _sentence(event: AuditEvent, d: dict, obj: str, fields: str) -> str:
     if fields:
         return _("Changed %(fields)s of %(obj)s") % {"fields": fields, "obj": obj}
     return format_lazy("{} {}", AuditEvent.Action(action).label if action in AuditEvent.Action.values else action, obj)
+
+
+def _bulk_sentence(d: dict) -> str:
+    """A bulk action from the contact list (crm.bulk): what, on how many, chosen how."""
+    action = d.get("bulk_action", "")
+    label = BulkAction.Kind(action).label if action in BulkAction.Kind.values else action
+    text = _("Bulk action “%(action)s”: %(n)s of %(selected)s selected contacts") % {
+        "action": label, "n": d.get("count"), "selected": d.get("selected")}
+    if d.get("scope") == "segment":
+        text += " " + _("(the whole segment #%(segment)s)") % {"segment": d.get("segment")}
+    elif d.get("scope") == "list":
+        text += " " + _("(the whole list: %(filters)s)") % {"filters": ", ".join(sorted(d.get("filters") or {})) or "—"}
+    skipped = sum((d.get("skipped") or {}).values())
+    if skipped:
+        text += "; " + _("%(n)s skipped") % {"n": skipped}
+    return text

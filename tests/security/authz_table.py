@@ -176,8 +176,16 @@ MATRIX: dict[str, list[Row]] = {
 
     # --- Contact pages ----------------------------------------------------------------------
     "contacts:list": [Row()],
-    "contacts:bulk": [Row("POST", sales=(ALLOW, 403), marketer=ALLOW, admin=ALLOW,
-                          data={"ids": "@contact", "action": "tag", "tag": "vip"})],
+    "bulk:start": [Row("POST", sales=(ALLOW, 403), marketer=ALLOW, admin=ALLOW,
+                       data={"ids": "@contact", "action": "tag", "tag": "vip"}),
+                   Row("POST", sales=403, marketer=ALLOW, admin=ALLOW,
+                       data={"ids": "@contact", "action": "sequence"}),
+                   Row("POST", sales=403, marketer=403, admin=ALLOW, data={"ids": "@contact", "action": "erase"})],
+    # A bulk action's preview is its author's only (another user of any role: 404); erase: admins.
+    "bulk:preview": [Row(sales=(200, 404), marketer=(200, 404), admin=(200, 404), kw={"pk": "bulk_action"}),
+                     Row("POST", sales=(ALLOW, 404), marketer=(ALLOW, 404), admin=(ALLOW, 404), kw={"pk": "bulk_action"},
+                         data={"tag": "vip"}),
+                     Row(sales=(403, 404), marketer=(403, 404), admin=(200, 404), kw={"pk": "bulk_erase"})],
     "contacts:detail": [Row(sales=(200, 404), kw=CONTACT)],
     "nurture:message_list": [Row()],
     "nurture:message_new": [Row(sales=403)],

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, ContactMerge, ImportJob, Interaction, Note, Segment
 from crm import roles
+from crm.models import BulkAction
 from followup.models import Notification, Task
 from nurture.models import Campaign, Message
 from nurture.sequences import sequence_save
@@ -95,6 +96,8 @@ def _objects_for(user) -> dict[str, Any]:
         # Created directly: the service would resolve the host. Nothing is sent (after-commit hooks do not run here).
         "endpoint": (endpoint := Endpoint.objects.create(url=f"https://hooks{n}.example.com/", secret="s" * 20,
                                                          events=["contact.created"])),
+        "bulk_action": BulkAction.objects.create(actor=user, action="tag", contact_ids=[contact.pk]),
+        "bulk_erase": BulkAction.objects.create(actor=user, action="erase", contact_ids=[contact.pk]),
         "webhook_delivery": Delivery.objects.create(endpoint=endpoint, event=WebhookEvent.objects.create(
             type="contact.created", data={"contact_id": contact.pk})),
     }

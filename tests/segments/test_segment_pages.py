@@ -169,16 +169,20 @@ def test_bulk_action_on_a_whole_segment(client_for, marketer, crowd):
     segment = Segment.objects.create(name="Leads", filters={"stage": "lead"})
     client = client_for(marketer)
     assert 'id="bulk-whole-segment"' in client.get(f"/contacts/?segment={segment.pk}").content.decode()
-    response = client.post("/contacts/bulk/", {"segment": segment.pk, "action": "tag", "tag": "nurture",
-                                              "next": f"/contacts/?segment={segment.pk}"})
-    assert response.status_code == 302
+    preview = client.post("/contacts/bulk/", {"segment": segment.pk, "action": "tag", "tag": "nurture",
+                                             "next": f"/contacts/?segment={segment.pk}"})
+    assert "2 contacts will get the tag" in client.get(preview["Location"]).content.decode()
+    response = client.post(preview["Location"].split("?")[0], {"tag": "nurture"})
+    assert response.status_code == 302 and response["Location"] == f"/contacts/?segment={segment.pk}"
     tagged = sorted(Tag.objects.get(name="nurture").contacts.values_list("full_name", flat=True))
     assert tagged == ["ani", "budi"]
 
 
 def test_a_reps_bulk_action_on_a_segment_touches_only_their_contacts(client_for, rep, crowd):
     segment = Segment.objects.create(name="Leads", filters={"stage": "lead"})
-    client_for(rep).post("/contacts/bulk/", {"segment": segment.pk, "action": "tag", "tag": "mine"})
+    client = client_for(rep)
+    preview = client.post("/contacts/bulk/", {"segment": segment.pk, "action": "tag", "tag": "mine"})
+    client.post(preview["Location"].split("?")[0], {"tag": "mine"})
     assert sorted(Tag.objects.get(name="mine").contacts.values_list("full_name", flat=True)) == ["ani"]
 
 
