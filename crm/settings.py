@@ -395,6 +395,8 @@ CRM_SALES_CAN_READ_ALL = env.bool("CRM_SALES_CAN_READ_ALL", default=False)
 CRM_FUTURE_SKEW = timedelta(minutes=env.int("CRM_FUTURE_SKEW_MINUTES", default=5))
 # Anonymise contacts with no activity for this many months (UU PDP retention); 0 turns it off.
 CRM_RETENTION_MONTHS = env.int("CRM_RETENTION_MONTHS", default=0)
+# Dashboard panels and stage-list counts read the stage rollup (contacts.rollup); 0 reads contacts with GROUP BY.
+CRM_STAGE_ROLLUP = env.bool("CRM_STAGE_ROLLUP", default=True)
 # Contacts per chunk of a full rescore; each chunk is one Celery task.
 CRM_RESCORE_CHUNK = env.int("CRM_RESCORE_CHUNK", default=5000)
 # With a broker, events wake one bulk scoring run; a lost wake-up expires after this long
