@@ -9,12 +9,12 @@ def install(apps, schema_editor):
 
     triggers_install(schema_editor.connection)
     with schema_editor.connection.cursor() as cursor:
-        from contacts.rollup import _count_truth_sql, _move_truth_sql
+        from contacts.rollup import count_truth_sql, move_truth_sql
 
         vendor = schema_editor.connection.vendor
-        cursor.execute(f"INSERT INTO contacts_stagecount (day, industry, source, owner_id, stage, n) {_count_truth_sql(vendor)}")
+        cursor.execute(f"INSERT INTO contacts_stagecount (day, industry, source, owner_id, stage, n) {count_truth_sql(vendor)}")
         cursor.execute("INSERT INTO contacts_stagemove (day, industry, source, owner_id, from_stage, to_stage, n) "
-                       f"{_move_truth_sql(vendor)}")
+                       f"{move_truth_sql(vendor)}")
 
 
 def remove(apps, schema_editor):

@@ -213,12 +213,12 @@ def triggers_remove(conn=None) -> None:
 
 # --- The truth: GROUP BY over contacts and stage changes ------------------------------------
 
-def _count_truth_sql(vendor: str) -> str:
+def count_truth_sql(vendor: str) -> str:
     return (f"SELECT {_day('created_at', vendor)}, industry, source, COALESCE(owner_id, 0), stage, count(*)"
             " FROM contacts_contact GROUP BY 1, 2, 3, 4, 5")
 
 
-def _move_truth_sql(vendor: str) -> str:
+def move_truth_sql(vendor: str) -> str:
     return (f"SELECT {_day('s.changed_at', vendor)}, c.industry, c.source, COALESCE(c.owner_id, 0),"
             " s.from_stage, s.to_stage, count(*)"
             " FROM contacts_stagechange s JOIN contacts_contact c ON c.id = s.contact_id GROUP BY 1, 2, 3, 4, 5, 6")
@@ -242,7 +242,7 @@ def _stored(model) -> Counter:
 
 def rollup_truth() -> tuple[Counter, Counter]:
     """What the rollup should hold, by GROUP BY: ({count key: n}, {move key: n})."""
-    return _rows(_count_truth_sql(connection.vendor)), _rows(_move_truth_sql(connection.vendor))
+    return _rows(count_truth_sql(connection.vendor)), _rows(move_truth_sql(connection.vendor))
 
 
 def rollup_stored() -> tuple[Counter, Counter]:
@@ -274,9 +274,9 @@ def rollup_reconcile() -> dict[str, int]:
         StageMove.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.execute(f"INSERT INTO contacts_stagecount (day, industry, source, owner_id, stage, n) "
-                           f"{_count_truth_sql(vendor)}")
+                           f"{count_truth_sql(vendor)}")
             cursor.execute(f"INSERT INTO contacts_stagemove (day, industry, source, owner_id, from_stage, to_stage, n) "
-                           f"{_move_truth_sql(vendor)}")
+                           f"{move_truth_sql(vendor)}")
     result = {"count_keys": len(counts), "move_keys": len(moves), "count_keys_off": count_keys,
               "count_off": count_off, "move_keys_off": move_keys, "move_off": move_off}
     if count_keys or move_keys:
