@@ -140,3 +140,51 @@ def test_reconcile_repairs_and_reports_drift(db, make_contact, assert_rollup_exa
     assert (result["count_keys_off"], result["count_off"]) == (1, 1)
     assert "Stage rollup drift repaired" in caplog.text
     assert_rollup_exact()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_on_the_same_keys_neither_wait_nor_deadlock(reference_data, make_user, assert_rollup_exact):
+    """Two transactions writing the same rollup keys in opposite orders: with counters updated in
+    place they would queue on those rows and could deadlock; the delta log only inserts."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from crm import roles
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("SQLite serialises writers; the race needs PostgreSQL")
+    admin = make_user("admin-race", roles.ADMIN)
+    rep = make_user("rep-race", roles.SALES)
+    people = [services.contact_create(data={"full_name": f"Balap {i}", "email": f"balap{i}@example.co.id",
+                                            "industry": "b2b", "source": "instagram"}, by=admin) for i in range(20)]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def work(mine: list[Contact], reverse: bool) -> None:
+        try:
+            barrier.wait()
+            for _round in range(5):
+                with transaction.atomic():
+                    steps = [lambda c=c: services.contact_set_stage(contact=c, stage="lead", by=admin) for c in mine[:5]]
+                    rest = [c.pk for c in mine[5:]]
+                    steps += [lambda rest=rest: services.contacts_assign_owner(contact_ids=rest, owner=rep, by=admin)]
+                    for step in reversed(steps) if reverse else steps:
+                        step()
+                mine = [Contact.objects.get(pk=c.pk) for c in mine]
+                services.contacts_assign_owner(contact_ids=[c.pk for c in mine], owner=None, by=admin)
+                Contact.objects.filter(pk__in=[c.pk for c in mine]).update(stage="contact")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(people[:10], False)),
+               threading.Thread(target=work, args=(people[10:], True))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert_rollup_exact()
