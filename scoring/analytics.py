@@ -18,7 +18,8 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Window
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Mod, RowNumber, TruncWeek
 from django.utils import timezone
 
@@ -266,6 +267,7 @@ def time_to_stage(*, by: str = "industry", date_from=None, date_to=None, industr
 
 
 MEDIAN_SAMPLE = 5_000
+SAMPLE_BY_SERIES = True  # False: the sample as it was read before issue 21 (the bench's baseline)
 
 
 def _median_times(by: str, keys: list[str], **filters) -> dict[str, dict[str, tuple[timedelta, int]]]:
@@ -282,7 +284,13 @@ def _median_times(by: str, keys: list[str], **filters) -> dict[str, dict[str, tu
     qs = _stage_changes(**filters).filter(PROMOTIONS, **{f"{field}__in": keys})
     step = max(1, _estimated_rows(StageChange) // MEDIAN_SAMPLE)
     if step > 1:
-        qs = qs.alias(sample=Mod("id", step)).filter(sample=0)
+        if SAMPLE_BY_SERIES:
+            # The same rows as `id % step = 0`, looked up by primary key instead of computing the
+            # modulo over every stage change (and joining each to its contact): ~5,000 index probes.
+            top = StageChange.objects.aggregate(top=Max("id"))["top"] or 0
+            qs = qs.filter(id__in=RawSQL("SELECT generate_series(%s::bigint, %s::bigint, %s::bigint)", [step, top, step]))
+        else:
+            qs = qs.alias(sample=Mod("id", step)).filter(sample=0)
     qs = (
         qs
         .annotate(
