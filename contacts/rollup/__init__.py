@@ -71,38 +71,47 @@ _PG_FUNCTIONS = {
             WHERE (o.created_at, o.industry, o.source, o.owner_id, o.stage) IS DISTINCT FROM
                   (n.created_at, n.industry, n.source, n.owner_id, n.stage)
         ) AS delta GROUP BY 1, 2, 3, 4, 5 HAVING sum(d) <> 0;
-        INSERT INTO contacts_stagemove (day, industry, source, owner_id, from_stage, to_stage, n)
-        SELECT day, industry, source, owner_id, from_stage, to_stage, sum(d) FROM (
-            SELECT {day_s_changed} AS day, o.industry, o.source, COALESCE(o.owner_id, 0) AS owner_id,
-                   s.from_stage, s.to_stage, -1 AS d
-            FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN contacts_stagechange s ON s.contact_id = o.id
-            WHERE (o.industry, o.source, o.owner_id) IS DISTINCT FROM (n.industry, n.source, n.owner_id)
-            UNION ALL
-            SELECT {day_s_changed}, n.industry, n.source, COALESCE(n.owner_id, 0), s.from_stage, s.to_stage, 1
-            FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN contacts_stagechange s ON s.contact_id = n.id
-            WHERE (o.industry, o.source, o.owner_id) IS DISTINCT FROM (n.industry, n.source, n.owner_id)
-        ) AS delta GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(d) <> 0;""",
+        -- Contacts whose industry, source or owner changed take their moves along. Their ids in an
+        -- array, so stage changes are read by index for exactly them (a join would let the planner
+        -- walk the whole index when it misjudges the transition tables' sizes).
+        moved := ARRAY(SELECT o.id FROM old_rows o JOIN new_rows n ON n.id = o.id
+                       WHERE (o.industry, o.source, o.owner_id) IS DISTINCT FROM (n.industry, n.source, n.owner_id));
+        IF cardinality(moved) > 0 THEN
+            INSERT INTO contacts_stagemove (day, industry, source, owner_id, from_stage, to_stage, n)
+            SELECT day, industry, source, owner_id, from_stage, to_stage, sum(d) FROM (
+                SELECT {day_s_changed} AS day, o.industry, o.source, COALESCE(o.owner_id, 0) AS owner_id,
+                       s.from_stage, s.to_stage, -1 AS d
+                FROM contacts_stagechange s JOIN old_rows o ON o.id = s.contact_id WHERE s.contact_id = ANY(moved)
+                UNION ALL
+                SELECT {day_s_changed}, n.industry, n.source, COALESCE(n.owner_id, 0), s.from_stage, s.to_stage, 1
+                FROM contacts_stagechange s JOIN new_rows n ON n.id = s.contact_id WHERE s.contact_id = ANY(moved)
+            ) AS delta GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(d) <> 0;
+        END IF;""",
     # stage changes: one move each, under its contact's current industry, source and owner.
     "contacts_rollup_move_ins": """
         INSERT INTO contacts_stagemove (day, industry, source, owner_id, from_stage, to_stage, n)
         SELECT {day_s_changed}, c.industry, c.source, COALESCE(c.owner_id, 0), s.from_stage, s.to_stage, count(*)
-        FROM new_rows s JOIN contacts_contact c ON c.id = s.contact_id GROUP BY 1, 2, 3, 4, 5, 6;""",
+        FROM new_rows s JOIN contacts_contact c ON c.id = s.contact_id
+        WHERE c.id = ANY(ARRAY(SELECT contact_id FROM new_rows)) GROUP BY 1, 2, 3, 4, 5, 6;""",
     "contacts_rollup_move_del": """
         INSERT INTO contacts_stagemove (day, industry, source, owner_id, from_stage, to_stage, n)
         SELECT {day_s_changed}, c.industry, c.source, COALESCE(c.owner_id, 0), s.from_stage, s.to_stage, -count(*)
-        FROM old_rows s JOIN contacts_contact c ON c.id = s.contact_id GROUP BY 1, 2, 3, 4, 5, 6;""",
+        FROM old_rows s JOIN contacts_contact c ON c.id = s.contact_id
+        WHERE c.id = ANY(ARRAY(SELECT contact_id FROM old_rows)) GROUP BY 1, 2, 3, 4, 5, 6;""",
     "contacts_rollup_move_upd": """
         INSERT INTO contacts_stagemove (day, industry, source, owner_id, from_stage, to_stage, n)
         SELECT day, industry, source, owner_id, from_stage, to_stage, sum(d) FROM (
             SELECT {day_s_changed} AS day, c.industry, c.source, COALESCE(c.owner_id, 0) AS owner_id,
                    s.from_stage, s.to_stage, -1 AS d
             FROM old_rows s JOIN new_rows n ON n.id = s.id JOIN contacts_contact c ON c.id = s.contact_id
-            WHERE (s.contact_id, s.changed_at, s.from_stage, s.to_stage) IS DISTINCT FROM
+            WHERE c.id = ANY(ARRAY(SELECT contact_id FROM old_rows))
+              AND (s.contact_id, s.changed_at, s.from_stage, s.to_stage) IS DISTINCT FROM
                   (n.contact_id, n.changed_at, n.from_stage, n.to_stage)
             UNION ALL
             SELECT {day_n_changed}, c.industry, c.source, COALESCE(c.owner_id, 0), n.from_stage, n.to_stage, 1
             FROM old_rows s JOIN new_rows n ON n.id = s.id JOIN contacts_contact c ON c.id = n.contact_id
-            WHERE (s.contact_id, s.changed_at, s.from_stage, s.to_stage) IS DISTINCT FROM
+            WHERE c.id = ANY(ARRAY(SELECT contact_id FROM new_rows))
+              AND (s.contact_id, s.changed_at, s.from_stage, s.to_stage) IS DISTINCT FROM
                   (n.contact_id, n.changed_at, n.from_stage, n.to_stage)
         ) AS delta GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(d) <> 0;""",
 }
@@ -186,7 +195,7 @@ def triggers_install(conn=None) -> None:
                 # knows nothing about transition tables' sizes.
                 cursor.execute(
                     f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql"
-                    f" SET enable_seqscan = off AS $$ BEGIN {body.format(**names)} RETURN NULL; END $$"
+                    f" SET enable_seqscan = off AS $$ DECLARE moved bigint[]; BEGIN {body.format(**names)} RETURN NULL; END $$"
                 )
                 table, event, transition = _PG_TRIGGERS[function]
                 cursor.execute(f"DROP TRIGGER IF EXISTS {function} ON {table}")
