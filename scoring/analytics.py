@@ -18,8 +18,8 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet, Window
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Mod, RowNumber, TruncWeek
 from django.utils import timezone
 
@@ -224,7 +224,8 @@ TIMING_DEFAULT_DAYS = 180
 
 
 def time_to_stage(*, by: str = "industry", date_from=None, date_to=None, industry=None, source=None, owner=None,
-                  limit: int = 10, now: datetime | None = None, rollup: list[dict] | None = None) -> list[GroupTiming]:
+                  limit: int = 10, now: datetime | None = None, rollup: list[dict] | None = None,
+                  sample: PromotionSample | None = None) -> list[GroupTiming]:
     """Per industry (or per source): how many contacts convert, and the median time from a
     contact's first touch (its creation) to reaching lead, prospect and customer.
 
@@ -233,7 +234,8 @@ def time_to_stage(*, by: str = "industry", date_from=None, date_to=None, industr
     last TIMING_DEFAULT_DAYS days, long enough for B2B cycles and bounded as history grows),
     computed in the database with a window function (lower median), so e-commerce's hours and
     B2B's months both show. Sources are free text: the `limit` largest are listed.
-    `rollup` (from contact_rollup, same filters) saves the GROUP BY over contacts."""
+    `rollup` (from contact_rollup, same filters) saves the GROUP BY over contacts; `sample` (from
+    promotion_sample, same filters and period) gives the medians without another query."""
     if by not in ("industry", "source"):
         raise ValueError("by must be 'industry' or 'source'")
     if rollup is None:
@@ -247,7 +249,10 @@ def time_to_stage(*, by: str = "industry", date_from=None, date_to=None, industr
     if by == "source":
         keys = keys[:limit]
     since = date_from or (now or timezone.now()) - timedelta(days=TIMING_DEFAULT_DAYS)
-    medians = _median_times(by, keys, date_from=since, date_to=date_to, industry=industry, source=source, owner=owner)
+    if sample is not None:
+        medians = sample.medians(by, keys)
+    else:
+        medians = _median_times(by, keys, date_from=since, date_to=date_to, industry=industry, source=source, owner=owner)
     labels = dict(Industry.choices)
     out = []
     for key in keys:
@@ -267,7 +272,6 @@ def time_to_stage(*, by: str = "industry", date_from=None, date_to=None, industr
 
 
 MEDIAN_SAMPLE = 5_000
-SAMPLE_BY_SERIES = True  # False: the sample as it was read before issue 21 (the bench's baseline)
 
 
 def _median_times(by: str, keys: list[str], **filters) -> dict[str, dict[str, tuple[timedelta, int]]]:
@@ -284,13 +288,7 @@ def _median_times(by: str, keys: list[str], **filters) -> dict[str, dict[str, tu
     qs = _stage_changes(**filters).filter(PROMOTIONS, **{f"{field}__in": keys})
     step = max(1, _estimated_rows(StageChange) // MEDIAN_SAMPLE)
     if step > 1:
-        if SAMPLE_BY_SERIES:
-            # The same rows as `id % step = 0`, looked up by primary key instead of computing the
-            # modulo over every stage change (and joining each to its contact): ~5,000 index probes.
-            top = StageChange.objects.aggregate(top=Max("id"))["top"] or 0
-            qs = qs.filter(id__in=RawSQL("SELECT generate_series(%s::bigint, %s::bigint, %s::bigint)", [step, top, step]))
-        else:
-            qs = qs.alias(sample=Mod("id", step)).filter(sample=0)
+        qs = qs.alias(sample=Mod("id", step)).filter(sample=0)
     qs = (
         qs
         .annotate(
@@ -312,6 +310,50 @@ def _median_times(by: str, keys: list[str], **filters) -> dict[str, dict[str, tu
             took = timedelta(microseconds=took)
         out.setdefault(row["group"] or "", {})[row["to_stage"]] = (max(took, timedelta(0)), row["n"] * step)
     return out
+
+
+@dataclass(frozen=True)
+class PromotionSample:
+    """Promotions of a period, read once for the medians per industry and per source alike:
+    (id, industry, source, to_stage, took) rows, every `step`-th stage change by id on a big history."""
+
+    rows: list[tuple[int, str, str, str, timedelta]]
+    step: int
+
+    def medians(self, by: str, keys: list[str]) -> dict[str, dict[str, tuple[timedelta, int]]]:
+        """What _median_times answers (the lower median per (group, stage), and n scaled by step),
+        from the rows in memory."""
+        column = 1 if by == "industry" else 2
+        wanted = set(keys)
+        parts: dict[tuple[str, str], list[tuple[timedelta, int]]] = {}
+        for row in self.rows:
+            if row[column] in wanted:
+                parts.setdefault((row[column], row[3]), []).append((row[4], row[0]))
+        out: dict[str, dict[str, tuple[timedelta, int]]] = {}
+        for (group, stage), items in parts.items():
+            items.sort()
+            took = items[(len(items) + 1) // 2 - 1][0]
+            out.setdefault(group or "", {})[stage] = (max(took, timedelta(0)), len(items) * self.step)
+        return out
+
+
+def promotion_sample(*, date_from=None, date_to=None, industry=None, source=None, owner=None) -> PromotionSample:
+    """The medians' rows in one query. On PostgreSQL with more than 2 × MEDIAN_SAMPLE stage changes,
+    only ids that are multiples of k (about MEDIAN_SAMPLE rows), looked up by primary key: no scan
+    of the history, and k from the largest id (an index lookup; the planner's estimate can be stale
+    right after a bulk load)."""
+    qs = _stage_changes(date_from=date_from, date_to=date_to, industry=industry, source=source, owner=owner)
+    qs = qs.filter(PROMOTIONS)
+    step = 1
+    if connection.vendor == "postgresql":
+        top = StageChange.objects.aggregate(top=Max("id"))["top"] or 0
+        step = max(1, top // MEDIAN_SAMPLE)
+        if step > 1:  # the ids themselves, so the plan is "these primary keys" whatever the statistics say
+            qs = qs.filter(id__in=range(step, top + 1, step))
+    rows = [(pk, ind, src, to, changed - created)
+            for pk, ind, src, to, changed, created in qs.order_by().values_list(
+                "id", "contact__industry", "contact__source", "to_stage", "changed_at", "contact__created_at")]
+    return PromotionSample(rows, step)
 
 
 @dataclass
@@ -393,8 +435,15 @@ def contact_rollup(*, date_from=None, date_to=None, industry=None, source=None, 
 
 def dashboard(*, date_from=None, date_to=None, industry=None, source=None, owner=None, now: datetime | None = None) -> dict:
     """Every panel of the home dashboard in five queries: funnel, weekly trend, and time to
-    each stage per industry and per source (same filters as funnel())."""
+    each stage per industry and per source (same filters as funnel()). When the stage rollup
+    can answer, the counts and the trend come from it and both median tables from one sample
+    of the stage history (promotion_sample)."""
     filters = {"date_from": date_from, "date_to": date_to, "industry": industry, "source": source, "owner": owner}
+    now = now or timezone.now()
+    sample = None
+    if _rollup_answers(date_from, date_to):
+        since = date_from or now - timedelta(days=TIMING_DEFAULT_DAYS)
+        sample = promotion_sample(**{**filters, "date_from": since})
     rollup = contact_rollup(**filters)
     counts = dict.fromkeys(STAGES, 0)
     for row in rollup:
@@ -402,6 +451,6 @@ def dashboard(*, date_from=None, date_to=None, industry=None, source=None, owner
     return {
         "funnel": _funnel_from_counts(counts, _filters_echo(date_from, date_to, industry, source, owner)),
         "trend": weekly_trend(**filters, now=now),
-        "by_industry": time_to_stage(by="industry", **filters, now=now, rollup=rollup),
-        "by_source": time_to_stage(by="source", limit=8, **filters, now=now, rollup=rollup),
+        "by_industry": time_to_stage(by="industry", **filters, now=now, rollup=rollup, sample=sample),
+        "by_source": time_to_stage(by="source", limit=8, **filters, now=now, rollup=rollup, sample=sample),
     }
