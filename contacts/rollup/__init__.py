@@ -185,11 +185,15 @@ def _day_names(vendor: str) -> dict[str, str]:
 
 def triggers_install(conn=None) -> None:
     """(Re)create the triggers that keep the rollup; idempotent. The migration calls it, and so
-    does the nightly reconcile (a changed TIME_ZONE then reaches the triggers' `day`)."""
+    does the nightly reconcile (a changed TIME_ZONE then reaches the triggers' `day`). On
+    PostgreSQL only the functions are replaced and a missing trigger created: DROP TRIGGER would
+    take an ACCESS EXCLUSIVE lock on contacts, stopping every read until the reconcile commits."""
     conn = conn or connection
     names = _day_names(conn.vendor)
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'contacts_rollup_%%' AND NOT tgisinternal")
+            present = {row[0] for row in cursor.fetchall()}
             for function, body in _PG_FUNCTIONS.items():
                 # No sequential scan of contacts or stage changes for a few changed rows: the planner
                 # knows nothing about transition tables' sizes.
@@ -197,10 +201,10 @@ def triggers_install(conn=None) -> None:
                     f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql"
                     f" SET enable_seqscan = off AS $$ DECLARE moved bigint[]; BEGIN {body.format(**names)} RETURN NULL; END $$"
                 )
-                table, event, transition = _PG_TRIGGERS[function]
-                cursor.execute(f"DROP TRIGGER IF EXISTS {function} ON {table}")
-                cursor.execute(f"CREATE TRIGGER {function} AFTER {event} ON {table} REFERENCING {transition}"
-                               f" FOR EACH STATEMENT EXECUTE FUNCTION {function}()")
+                if function not in present:
+                    table, event, transition = _PG_TRIGGERS[function]
+                    cursor.execute(f"CREATE TRIGGER {function} AFTER {event} ON {table} REFERENCING {transition}"
+                                   f" FOR EACH STATEMENT EXECUTE FUNCTION {function}()")
         elif conn.vendor == "sqlite":
             for name, body in _SQLITE_TRIGGERS.items():
                 cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
