@@ -466,3 +466,48 @@ class Segment(TimeStamped):
 
     def __str__(self) -> str:
         return self.name
+
+
+class StageCount(models.Model):
+    """The stage rollup's counts: contacts per (day created, industry, source, owner, stage).
+
+    A log of deltas, not one row per key: database triggers on contacts append +n/-n rows in
+    the same statement's transaction as every write (contacts.rollup installs them), so no
+    writer ever waits for another on a hot row; readers SUM(n) GROUP BY what they need, and
+    contacts.rollup.rollup_compact folds the log every minute. `day` is the local date (TIME_ZONE)
+    of created_at. docs/decisions.md, "The stage rollup"."""
+
+    day = models.DateField()
+    industry = models.CharField(max_length=12)
+    source = models.CharField(max_length=100)
+    # The owner's user id, 0 for none (equality and GROUP BY without NULL cases); no foreign key:
+    # a log row locks nothing and a deleted user's rows are moved by the UPDATE that unassigns.
+    owner_id = models.IntegerField(default=0)
+    stage = models.CharField(max_length=10)
+    n = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["industry", "day"], name="stagecount_industry_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.industry}/{self.source}/{self.owner_id} {self.stage} {self.n:+d}"
+
+
+class StageMove(models.Model):
+    """The stage rollup's moves: stage changes per (day changed, industry, source, owner, from, to),
+    keyed by the contact's *current* industry, source and owner (as the dashboard filters them): a
+    contact whose owner changes takes its moves along. A delta log like StageCount."""
+
+    day = models.DateField()
+    industry = models.CharField(max_length=12)
+    source = models.CharField(max_length=100)
+    owner_id = models.IntegerField(default=0)  # 0: no owner
+    from_stage = models.CharField(max_length=10)
+    to_stage = models.CharField(max_length=10)
+    n = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="stagemove_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.industry}/{self.source}/{self.owner_id} {self.from_stage}→{self.to_stage} {self.n:+d}"

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
-from contacts import attribute_filters
+from contacts import attribute_filters, rollup
 from contacts.models import Contact, Industry, Interaction, Segment, Stage
 from crm import roles
 
@@ -313,6 +313,90 @@ def stage_tab_counts(qs: QuerySet[Contact], cap: int = LIST_COUNT_CAP) -> dict[s
     for stage in Stage.values:
         counts[stage] = capped_count(qs.filter(stage=stage), cap)
     return counts
+
+
+# Filters the stage rollup counts by (its dimensions); the others a list may carry change no count.
+ROLLUP_FILTERS = ("industry", "source", "owner")
+LIST_PARAMS_NOT_FILTERS = ("stage", "ordering", "page")
+
+
+def rollup_tab_counts(user, filterset: ContactFilter) -> dict[str, int] | None:
+    """Exact counts per stage (and "" for all) from the stage rollup (contacts.rollup), when the
+    list's only filters are its dimensions and the user sees every contact; None otherwise (the
+    caller counts the rows, capped). A few hundred rollup rows instead of up to 50,000 index entries."""
+    if not settings.CRM_STAGE_ROLLUP:
+        return None
+    if not (roles.sees_all_contacts(user) or (roles.is_sales(user) and settings.CRM_SALES_CAN_READ_ALL)):
+        return None  # a rep's own contacts: few, and counted exactly by the capped count
+    data = filterset.data or {}
+    if any(data.get(k) not in (None, "") for k in data if k not in (*ROLLUP_FILTERS, *LIST_PARAMS_NOT_FILTERS)):
+        return None
+    if not filterset.is_valid():
+        return None
+    values = {k: filterset.form.cleaned_data.get(k) for k in ROLLUP_FILTERS}
+    if values["owner"] == "me":
+        values["owner"] = user.pk
+    found = rollup.stage_counts(**{k: v for k, v in values.items() if v not in (None, "")})
+    return {"": sum(found.values()), **{stage: found.get(stage, 0) for stage in Stage.values}}
+
+
+# --- Keyset pages of a stage list ------------------------------------------------------
+
+KEYSET_BOUNDARIES_SECONDS = 600
+KEYSET_BOUNDARIES_KEPT = 500
+
+
+def keyset_cache_key(user, params) -> str:
+    """Where a list's page boundaries are kept: per filter set (page left out) and visibility."""
+    import hashlib
+
+    scope = "all" if roles.sees_all_contacts(user) else f"user:{user.pk}"
+    plain = sorted((k, v) for k, values in params.lists() if k != "page" for v in values)
+    return "contacts:keyset:" + hashlib.sha256(repr((scope, plain)).encode()).hexdigest()[:32]
+
+
+def _after(key: tuple[int, int]) -> Q:
+    """Rows after (score, id) in the order (-score, -id). `score <= s` is the index range; the OR
+    only sorts out the rows of equal score."""
+    score, pk = key
+    return Q(score__lte=score) & (Q(score__lt=score) | Q(pk__lt=pk))
+
+
+def keyset_page(qs: QuerySet[Contact], *, number: int, per_page: int, count: int, exact: bool,
+                cache_key: str) -> list[Contact]:
+    """Page `number` of a list ordered (-score, -id) within a stage, read by keyset on the
+    (stage, score, id) indexes instead of OFFSET:
+    - each page read remembers where the next one starts (the last row's (score, id)), in the
+      cache, so paging on, or back to a page seen before, is a seek;
+    - a page with fewer rows after it than before (the last page, …) is read from the end, in
+      the reverse order, when the count is exact (from the rollup, or under the cap);
+    - any other page seeks to the nearest boundary before it and skips the pages in between.
+    The page agrees with OFFSET pagination as long as nothing moved meanwhile."""
+    from django.core.cache import cache
+
+    offset = (number - 1) * per_page
+    bounds: dict[int, tuple[int, int]] = cache.get(cache_key) or {}
+    start = max((p for p in bounds if p <= number), default=1)
+    skip = (number - start) * per_page
+    take = max(0, min(per_page, count - offset)) if exact else per_page
+    after = count - offset - take
+    learned: dict[int, tuple[int, int]] = {}
+    if exact and after < skip:
+        rows = list(qs.order_by("score", "id")[after:after + take + 1])
+        if len(rows) > take:  # the row before the page: where this page starts
+            learned[number] = (rows[take].score, rows[take].pk)
+        rows = rows[:take][::-1]
+    else:
+        base = qs.filter(_after(bounds[start])) if start > 1 else qs
+        rows = list(base[skip:skip + per_page])
+    if len(rows) == per_page:
+        learned[number + 1] = (rows[-1].score, rows[-1].pk)
+    if learned and any(bounds.get(p) != key for p, key in learned.items()):
+        bounds.update(learned)
+        if len(bounds) > KEYSET_BOUNDARIES_KEPT:
+            bounds = dict(sorted(bounds.items())[:KEYSET_BOUNDARIES_KEPT])
+        cache.set(cache_key, bounds, KEYSET_BOUNDARIES_SECONDS)
+    return rows
 
 
 def my_prospects(user, *, now=None) -> QuerySet[Contact]:

@@ -37,8 +37,11 @@ from contacts.selectors import (
     contact_timeline,
     contacts_editable_by,
     contacts_visible_to,
+    keyset_cache_key,
+    keyset_page,
     my_prospects,
     owner_choices,
+    rollup_tab_counts,
     score_breakdown_rows,
     stage_tab_counts,
 )
@@ -88,18 +91,18 @@ SORTABLE = {
 
 
 class CappedPaginator(Paginator):
-    """Offset pagination whose count stops at LIST_COUNT_CAP.
+    """Offset pagination whose count stops at LIST_COUNT_CAP, unless the count is exact.
 
     Why not an exact COUNT(*): on a million contacts it scans the table on every page view.
-    Why not keyset pagination: the list sorts on six columns, some nullable, in both
-    directions, and users want "page 3 of N". With the cap, counting reads at most
-    cap+1 index entries, pages stay offset-based (OFFSET is cheap up to the cap on the
-    (stage, score) and (stage, activity) indexes), and beyond the cap the page asks the
-    user to narrow the filters instead of paging through 10,000+ rows."""
+    With the cap, counting reads at most cap+1 index entries, and beyond the cap the page asks
+    the user to narrow the filters instead of paging through 10,000+ rows. When the list's only
+    filters are the stage rollup's dimensions (stage, industry, source, owner) the count comes
+    from the rollup instead, exact at any size (`exact=True`), and every page can be reached."""
 
-    def __init__(self, *args, known_count: int | None = None, **kwargs):
+    def __init__(self, *args, known_count: int | None = None, exact: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.known_count = known_count
+        self.exact = exact
 
     @cached_property
     def count(self) -> int:
@@ -109,7 +112,23 @@ class CappedPaginator(Paginator):
 
     @property
     def is_capped(self) -> bool:
-        return self.count > LIST_COUNT_CAP
+        return not self.exact and self.count > LIST_COUNT_CAP
+
+
+class KeysetPaginator(CappedPaginator):
+    """A stage list in its default order (-score, -id): pages read by keyset on the (stage,
+    score, id) indexes (contacts.selectors.keyset_page), so page 40 or the last page costs what
+    page 1 costs. Page numbers stay: links and "page N of M" work as before."""
+
+    def __init__(self, *args, cache_key: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cache_key = cache_key
+
+    def page(self, number):
+        number = self.validate_number(number)
+        rows = keyset_page(self.object_list, number=number, per_page=self.per_page, count=self.count,
+                           exact=not self.is_capped, cache_key=self.cache_key)
+        return self._get_page(rows, number, self)
 
 
 def _query_without(params: QueryDict, *keys: str) -> QueryDict:
@@ -136,12 +155,20 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
     qs, filterset = contact_list(request.user, params, request=request)
     qs = qs.prefetch_related("tags").order_by(*qs.query.order_by, "-id")
 
-    base, _ = contact_list(request.user, _query_without(params, "stage", "ordering"), request=request)
-    counts = stage_tab_counts(base, LIST_COUNT_CAP)
+    base, base_filters = contact_list(request.user, _query_without(params, "stage", "ordering"), request=request)
+    counts = rollup_tab_counts(request.user, base_filters)
+    exact = counts is not None
+    if counts is None:
+        counts = stage_tab_counts(base, LIST_COUNT_CAP)
 
-    paginator = CappedPaginator(qs, PAGE_SIZE, known_count=counts[stage])
-    page = paginator.get_page(request.GET.get("page"))
     ordering = params["ordering"]
+    if stage and ordering == "-score":
+        paginator = KeysetPaginator(qs, PAGE_SIZE, known_count=counts[stage], exact=exact,
+                                    cache_key=keyset_cache_key(request.user, params))
+    else:
+        paginator = CappedPaginator(qs, PAGE_SIZE, known_count=counts[stage], exact=exact)
+    number = request.GET.get("page")
+    page = paginator.get_page(paginator.num_pages if number == "last" else number)
     can_edit_all = roles.sees_all_contacts(request.user)
     context = {
         "stage": stage,
@@ -149,6 +176,7 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
         "guidance": GUIDANCE[stage],
         "tabs": [(s, STAGE_TITLES[s], counts[s]) for s in ("", *Stage.values)],
         "count_cap": LIST_COUNT_CAP,
+        "counts_exact": exact,
         "filterset": filterset,
         "page": page,
         "paginator": paginator,

@@ -184,13 +184,17 @@ CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # Task modules beyond each app's tasks.py, so a real worker registers them too.
-CELERY_IMPORTS = ["scoring.advisor.tasks", "contacts.privacy.tasks", "contacts.imports.tasks", "crm.bulk.tasks"]
+CELERY_IMPORTS = ["scoring.advisor.tasks", "contacts.privacy.tasks", "contacts.imports.tasks", "crm.bulk.tasks",
+                  "contacts.rollup.tasks"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "nightly-rescore": {"task": "scoring.tasks.rescore_all_task", "schedule": timedelta(days=1)},
     "sweep-stale-scores": {"task": "scoring.tasks.rescore_stale_task", "schedule": timedelta(minutes=1)},
     # Above 50,000 contacts the dashboard's panels are cached for two minutes: keep the unfiltered one warm.
     "warm-dashboard": {"task": "crm.tasks.dashboard_warm_task", "schedule": timedelta(minutes=1)},
+    # The stage rollup (dashboard, stage list counts): fold its delta log; recompute it with GROUP BY and log drift.
+    "compact-stage-rollup": {"task": "contacts.rollup.tasks.rollup_compact_task", "schedule": timedelta(minutes=1)},
+    "reconcile-stage-rollup": {"task": "contacts.rollup.tasks.rollup_reconcile_task", "schedule": timedelta(days=1)},
     "resume-rescore-runs": {"task": "scoring.tasks.resume_rescore_runs_task", "schedule": timedelta(minutes=5)},
     "retention": {"task": "contacts.tasks_privacy.retention_run_task", "schedule": timedelta(days=1)},
     # Confirmed bulk actions whose task was lost (the run itself is once-only).
@@ -394,6 +398,8 @@ CRM_SALES_CAN_READ_ALL = env.bool("CRM_SALES_CAN_READ_ALL", default=False)
 CRM_FUTURE_SKEW = timedelta(minutes=env.int("CRM_FUTURE_SKEW_MINUTES", default=5))
 # Anonymise contacts with no activity for this many months (UU PDP retention); 0 turns it off.
 CRM_RETENTION_MONTHS = env.int("CRM_RETENTION_MONTHS", default=0)
+# Dashboard panels and stage-list counts read the stage rollup (contacts.rollup); 0 reads contacts with GROUP BY.
+CRM_STAGE_ROLLUP = env.bool("CRM_STAGE_ROLLUP", default=True)
 # Contacts per chunk of a full rescore; each chunk is one Celery task.
 CRM_RESCORE_CHUNK = env.int("CRM_RESCORE_CHUNK", default=5000)
 # With a broker, events wake one bulk scoring run; a lost wake-up expires after this long

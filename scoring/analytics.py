@@ -18,10 +18,12 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Window
+from django.db import connection
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet, Window
 from django.db.models.functions import Mod, RowNumber, TruncWeek
 from django.utils import timezone
 
+from contacts import rollup
 from contacts.models import Contact, Industry, Note, Stage, StageChange
 
 STAGES: tuple[str, ...] = tuple(Stage.values)  # contact, lead, prospect, customer (ordered)
@@ -89,6 +91,15 @@ def _contacts(*, date_from=None, date_to=None, industry=None, source=None, owner
     return qs
 
 
+def _rollup_answers(date_from, date_to) -> bool:
+    """Whether the stage rollup (contacts.rollup) can answer for these bounds: whole local days
+    (dates, not datetimes) in the rollup's time zone, and the rollup is not switched off
+    (CRM_STAGE_ROLLUP=0). The other filters (industry, source, owner) are its dimensions."""
+    if not settings.CRM_STAGE_ROLLUP or timezone.get_current_timezone_name() != rollup.rollup_zone():
+        return False
+    return not any(isinstance(value, datetime) for value in (date_from, date_to))
+
+
 def stage_counts(qs: QuerySet[Contact]) -> dict[str, int]:
     """Contacts per current stage, in one GROUP BY (zeros included)."""
     counts = dict.fromkeys(STAGES, 0)
@@ -109,7 +120,11 @@ def funnel(*, date_from=None, date_to=None, industry=None, source=None, owner=No
       nobody reached this stage. Demoted contacts count at their current stage.
     total is the number of contacts matching the filters.
     """
-    counts = stage_counts(_contacts(date_from=date_from, date_to=date_to, industry=industry, source=source, owner=owner))
+    if _rollup_answers(date_from, date_to):
+        counts = dict.fromkeys(STAGES, 0) | rollup.stage_counts(day_from=date_from, day_to=date_to, industry=industry,
+                                                                source=source, owner=owner)
+    else:
+        counts = stage_counts(_contacts(date_from=date_from, date_to=date_to, industry=industry, source=source, owner=owner))
     return _funnel_from_counts(counts, _filters_echo(date_from, date_to, industry, source, owner))
 
 
@@ -151,14 +166,18 @@ def weekly_trend(*, date_from=None, date_to=None, industry=None, source=None, ow
     if not date_from:
         today = timezone.localdate(now)
         date_from = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
-    qs = _stage_changes(date_from=date_from, date_to=date_to, industry=industry, source=source, owner=owner)
-    rows = (
-        qs.filter(PROMOTIONS, to_stage__in=stages)
-        .annotate(week=TruncWeek("changed_at"))
-        .order_by()
-        .values("week", "to_stage")
-        .annotate(n=Count("id"))
-    )
+    if _rollup_answers(date_from, date_to):
+        rows = _weekly_from_rollup(date_from=date_from, date_to=date_to, industry=industry, source=source, owner=owner,
+                                   stages=stages)
+    else:
+        qs = _stage_changes(date_from=date_from, date_to=date_to, industry=industry, source=source, owner=owner)
+        rows = (
+            qs.filter(PROMOTIONS, to_stage__in=stages)
+            .annotate(week=TruncWeek("changed_at"))
+            .order_by()
+            .values("week", "to_stage")
+            .annotate(n=Count("id"))
+        )
     by_week: dict[date, dict[str, int]] = {}
     for row in rows:
         week = row["week"]
@@ -176,6 +195,20 @@ def weekly_trend(*, date_from=None, date_to=None, industry=None, source=None, ow
     return out
 
 
+def _weekly_from_rollup(*, stages: tuple[str, ...], **filters) -> list[dict]:
+    """Promotions into `stages` per week (Monday) from the rollup's moves per day: the rows
+    weekly_trend reads, [{"week": date, "to_stage": s, "n": n}, ...]."""
+    rows = rollup.move_rows(day_from=filters.pop("date_from"), day_to=filters.pop("date_to"), **filters,
+                            by=("day", "from_stage", "to_stage"))
+    weeks: dict[tuple[date, str], int] = {}
+    for row in rows.filter(to_stage__in=stages):
+        if STAGES.index(row["from_stage"]) >= STAGES.index(row["to_stage"]):
+            continue  # a demotion, not a promotion
+        key = (row["day"] - timedelta(days=row["day"].weekday()), row["to_stage"])
+        weeks[key] = weeks.get(key, 0) + row["n"]
+    return [{"week": week, "to_stage": stage, "n": n} for (week, stage), n in weeks.items()]
+
+
 @dataclass(frozen=True)
 class GroupTiming:
     key: str
@@ -191,7 +224,8 @@ TIMING_DEFAULT_DAYS = 180
 
 
 def time_to_stage(*, by: str = "industry", date_from=None, date_to=None, industry=None, source=None, owner=None,
-                  limit: int = 10, now: datetime | None = None, rollup: list[dict] | None = None) -> list[GroupTiming]:
+                  limit: int = 10, now: datetime | None = None, rollup: list[dict] | None = None,
+                  sample: PromotionSample | None = None) -> list[GroupTiming]:
     """Per industry (or per source): how many contacts convert, and the median time from a
     contact's first touch (its creation) to reaching lead, prospect and customer.
 
@@ -200,7 +234,8 @@ def time_to_stage(*, by: str = "industry", date_from=None, date_to=None, industr
     last TIMING_DEFAULT_DAYS days, long enough for B2B cycles and bounded as history grows),
     computed in the database with a window function (lower median), so e-commerce's hours and
     B2B's months both show. Sources are free text: the `limit` largest are listed.
-    `rollup` (from contact_rollup, same filters) saves the GROUP BY over contacts."""
+    `rollup` (from contact_rollup, same filters) saves the GROUP BY over contacts; `sample` (from
+    promotion_sample, same filters and period) gives the medians without another query."""
     if by not in ("industry", "source"):
         raise ValueError("by must be 'industry' or 'source'")
     if rollup is None:
@@ -214,7 +249,10 @@ def time_to_stage(*, by: str = "industry", date_from=None, date_to=None, industr
     if by == "source":
         keys = keys[:limit]
     since = date_from or (now or timezone.now()) - timedelta(days=TIMING_DEFAULT_DAYS)
-    medians = _median_times(by, keys, date_from=since, date_to=date_to, industry=industry, source=source, owner=owner)
+    if sample is not None:
+        medians = sample.medians(by, keys)
+    else:
+        medians = _median_times(by, keys, date_from=since, date_to=date_to, industry=industry, source=source, owner=owner)
     labels = dict(Industry.choices)
     out = []
     for key in keys:
@@ -272,6 +310,50 @@ def _median_times(by: str, keys: list[str], **filters) -> dict[str, dict[str, tu
             took = timedelta(microseconds=took)
         out.setdefault(row["group"] or "", {})[row["to_stage"]] = (max(took, timedelta(0)), row["n"] * step)
     return out
+
+
+@dataclass(frozen=True)
+class PromotionSample:
+    """Promotions of a period, read once for the medians per industry and per source alike:
+    (id, industry, source, to_stage, took) rows, every `step`-th stage change by id on a big history."""
+
+    rows: list[tuple[int, str, str, str, timedelta]]
+    step: int
+
+    def medians(self, by: str, keys: list[str]) -> dict[str, dict[str, tuple[timedelta, int]]]:
+        """What _median_times answers (the lower median per (group, stage), and n scaled by step),
+        from the rows in memory."""
+        column = 1 if by == "industry" else 2
+        wanted = set(keys)
+        parts: dict[tuple[str, str], list[tuple[timedelta, int]]] = {}
+        for row in self.rows:
+            if row[column] in wanted:
+                parts.setdefault((row[column], row[3]), []).append((row[4], row[0]))
+        out: dict[str, dict[str, tuple[timedelta, int]]] = {}
+        for (group, stage), items in parts.items():
+            items.sort()
+            took = items[(len(items) + 1) // 2 - 1][0]
+            out.setdefault(group or "", {})[stage] = (max(took, timedelta(0)), len(items) * self.step)
+        return out
+
+
+def promotion_sample(*, date_from=None, date_to=None, industry=None, source=None, owner=None) -> PromotionSample:
+    """The medians' rows in one query. On PostgreSQL with more than 2 × MEDIAN_SAMPLE stage changes,
+    only ids that are multiples of k (about MEDIAN_SAMPLE rows), looked up by primary key: no scan
+    of the history, and k from the largest id (an index lookup; the planner's estimate can be stale
+    right after a bulk load)."""
+    qs = _stage_changes(date_from=date_from, date_to=date_to, industry=industry, source=source, owner=owner)
+    qs = qs.filter(PROMOTIONS)
+    step = 1
+    if connection.vendor == "postgresql":
+        top = StageChange.objects.aggregate(top=Max("id"))["top"] or 0
+        step = max(1, top // MEDIAN_SAMPLE)
+        if step > 1:  # the ids themselves, so the plan is "these primary keys" whatever the statistics say
+            qs = qs.filter(id__in=range(step, top + 1, step))
+    rows = [(pk, ind, src, to, changed - created)
+            for pk, ind, src, to, changed, created in qs.order_by().values_list(
+                "id", "contact__industry", "contact__source", "to_stage", "changed_at", "contact__created_at")]
+    return PromotionSample(rows, step)
 
 
 @dataclass
@@ -342,15 +424,26 @@ def estimated_contacts() -> int:
 
 def contact_rollup(*, date_from=None, date_to=None, industry=None, source=None, owner=None) -> list[dict]:
     """Contacts per (industry, source, stage) in one GROUP BY: the funnel and the per-industry
-    and per-source conversion rates all derive from it, so the dashboard scans contacts once."""
+    and per-source conversion rates all derive from it, so the dashboard scans contacts once;
+    from the stage rollup when it can answer (a few thousand rows instead of every contact)."""
+    if _rollup_answers(date_from, date_to):
+        return list(rollup.count_rows(day_from=date_from, day_to=date_to, industry=industry, source=source, owner=owner,
+                                      by=("industry", "source", "stage")))
     qs = _contacts(date_from=date_from, date_to=date_to, industry=industry, source=source, owner=owner)
     return list(qs.order_by().values("industry", "source", "stage").annotate(n=Count("id")))
 
 
 def dashboard(*, date_from=None, date_to=None, industry=None, source=None, owner=None, now: datetime | None = None) -> dict:
     """Every panel of the home dashboard in five queries: funnel, weekly trend, and time to
-    each stage per industry and per source (same filters as funnel())."""
+    each stage per industry and per source (same filters as funnel()). When the stage rollup
+    can answer, the counts and the trend come from it and both median tables from one sample
+    of the stage history (promotion_sample)."""
     filters = {"date_from": date_from, "date_to": date_to, "industry": industry, "source": source, "owner": owner}
+    now = now or timezone.now()
+    sample = None
+    if _rollup_answers(date_from, date_to):
+        since = date_from or now - timedelta(days=TIMING_DEFAULT_DAYS)
+        sample = promotion_sample(**{**filters, "date_from": since})
     rollup = contact_rollup(**filters)
     counts = dict.fromkeys(STAGES, 0)
     for row in rollup:
@@ -358,6 +451,6 @@ def dashboard(*, date_from=None, date_to=None, industry=None, source=None, owner
     return {
         "funnel": _funnel_from_counts(counts, _filters_echo(date_from, date_to, industry, source, owner)),
         "trend": weekly_trend(**filters, now=now),
-        "by_industry": time_to_stage(by="industry", **filters, now=now, rollup=rollup),
-        "by_source": time_to_stage(by="source", limit=8, **filters, now=now, rollup=rollup),
+        "by_industry": time_to_stage(by="industry", **filters, now=now, rollup=rollup, sample=sample),
+        "by_source": time_to_stage(by="source", limit=8, **filters, now=now, rollup=rollup, sample=sample),
     }

@@ -184,7 +184,9 @@ def test_the_beat_job_keeps_the_unfiltered_panels_warm_in_each_language(client_f
         client.get("/")
     with CaptureQueriesContext(connection) as cold:
         client.get("/", {"industry": "other"})  # filtered: not warmed, computed now
-    assert len(cold) - len(warm) >= 4, (len(warm), len(cold))  # the panels' own queries ran only for the cold one
+    # The panels' own queries ran only for the cold one (three from the stage rollup: counts, moves, the
+    # stage-history sample for the medians).
+    assert len(cold) - len(warm) >= 3, (len(warm), len(cold))
     dashboard_warm_task()
     assert client.get("/").context["funnel"]["total"] == 2
     cache.clear()
