@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from contacts.imports.cells import cell_text, is_blank
 from contacts.models import ImportJob
@@ -111,22 +112,30 @@ def _cell(value: Any) -> Any:
     return str(value).strip()
 
 
+def unreadable(message: str, params: dict | None = None) -> ValidationError:
+    """Why a file cannot be read: the error in the active language for the upload form, and its msgid and
+    parameters (`stored`) so the import job keeps it as stored text (ImportJob.message_parts)."""
+    error = ValidationError(_(message) % params if params else _(message), code="unreadable")
+    error.stored = (message, dict(params or {}))
+    return error
+
+
 def _check_xlsx(content: bytes) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             members = archive.infolist()
     except zipfile.BadZipFile as exc:
-        raise ValidationError(_("This file is not a readable Excel (.xlsx) workbook.")) from exc
+        raise unreadable(gettext_noop("This file is not a readable Excel (.xlsx) workbook.")) from exc
     unpacked = sum(info.file_size for info in members)
     if unpacked > MAX_XLSX_UNPACKED_BYTES:
-        raise ValidationError(_("This workbook unpacks to more than %(mb)d MB; split it or save it as CSV.")
-                              % {"mb": MAX_XLSX_UNPACKED_BYTES // 2**20})
+        raise unreadable(gettext_noop("This workbook unpacks to more than %(mb)d MB; split it or save it as CSV."),
+                         {"mb": MAX_XLSX_UNPACKED_BYTES // 2**20})
     packed = sum(info.compress_size for info in members)
     if unpacked > 1024 * 1024 and (unpacked > MAX_XLSX_RATIO * max(packed, 1) or any(
             info.file_size > 1024 * 1024 and info.file_size > MAX_XLSX_RATIO * max(info.compress_size, 1) for info in members)):
-        raise ValidationError(_("This workbook unpacks to far more than a real spreadsheet of its size (a compression "
-                                "ratio above %(ratio)d to 1); it was refused. Save it again from Excel, or as CSV.")
-                              % {"ratio": MAX_XLSX_RATIO})
+        raise unreadable(gettext_noop("This workbook unpacks to far more than a real spreadsheet of its size (a compression "
+                                      "ratio above %(ratio)d to 1); it was refused. Save it again from Excel, or as CSV."),
+                         {"ratio": MAX_XLSX_RATIO})
 
 
 def _xlsx_records(content: bytes) -> Iterator[list[Any]]:
@@ -135,7 +144,7 @@ def _xlsx_records(content: bytes) -> Iterator[list[Any]]:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types (KeyError, InvalidFileException, ...) for broken files
-        raise ValidationError(_("This file is not a readable Excel (.xlsx) workbook.")) from exc
+        raise unreadable(gettext_noop("This file is not a readable Excel (.xlsx) workbook.")) from exc
     try:
         sheet = workbook.worksheets[0]
         for values in sheet.iter_rows(values_only=True):
@@ -185,14 +194,14 @@ def file_rows(content: bytes, fmt: FileFormat) -> tuple[list[str], Iterator[tupl
 
 def file_format(content: bytes, file_name: str = "") -> FileFormat:
     if not content:
-        raise ValidationError(_("The file is empty."))
+        raise unreadable(gettext_noop("The file is empty."))
     if len(content) > MAX_FILE_BYTES:
-        raise ValidationError(_("The file is larger than %(mb)d MB; split it into parts.") % {"mb": MAX_FILE_BYTES // 2**20})
+        raise unreadable(gettext_noop("The file is larger than %(mb)d MB; split it into parts."), {"mb": MAX_FILE_BYTES // 2**20})
     if content[:4] == b"PK\x03\x04":
         _check_xlsx(content)
         return FileFormat("xlsx")
     if content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise ValidationError(_("Old Excel files (.xls) are not supported: save it as .xlsx or CSV."))
+        raise unreadable(gettext_noop("Old Excel files (.xls) are not supported: save it as .xlsx or CSV."))
     _check_text(content)
     encoding = detect_encoding(content)
     text = content.decode(encoding)
@@ -208,12 +217,12 @@ def _check_text(content: bytes) -> None:
     nul_odd, nul_even = sample[1::2].count(0), sample[0::2].count(0)
     half = max(len(sample) // 2, 1)
     if max(nul_odd, nul_even) > 0.3 * half and min(nul_odd, nul_even) < 0.05 * half:
-        raise ValidationError(_("This file looks like UTF-16 text without a byte-order mark, which cannot be read "
-                                "reliably. Save it as “CSV UTF-8” and upload it again."))
+        raise unreadable(gettext_noop("This file looks like UTF-16 text without a byte-order mark, which cannot be read "
+                                      "reliably. Save it as “CSV UTF-8” and upload it again."))
     controls = sum(sample.count(b) for b in _BINARY_BYTES)
     if controls > max(2, len(sample) // 100):
-        raise ValidationError(_("This file is not text: it contains binary data (an image, a PDF or an archive "
-                                "renamed .csv?). Upload a CSV or an Excel (.xlsx) file."))
+        raise unreadable(gettext_noop("This file is not text: it contains binary data (an image, a PDF or an archive "
+                                      "renamed .csv?). Upload a CSV or an Excel (.xlsx) file."))
 
 
 class ParseTimeout(Exception):
@@ -235,11 +244,11 @@ def file_inspect(*, content: bytes, file_name: str = "", deadline: float | None 
             if len(preview) < PREVIEW_ROWS:
                 preview.append([cell_text(c) for c in cells[: len(header)]] + [""] * (len(header) - len(cells)))
     except csv.Error as exc:
-        raise ValidationError(_("This file could not be read as CSV: %(error)s") % {"error": exc}) from exc
+        raise unreadable(gettext_noop("This file could not be read as CSV: %(error)s"), {"error": str(exc)}) from exc
     if not header:
-        raise ValidationError(_("The file has no header row."))
+        raise unreadable(gettext_noop("The file has no header row."))
     if len(header) > MAX_COLUMNS:
-        raise ValidationError(_("The file has %(n)d columns; at most %(max)d are supported.") % {"n": len(header), "max": MAX_COLUMNS})
+        raise unreadable(gettext_noop("The file has %(n)d columns; at most %(max)d are supported."), {"n": len(header), "max": MAX_COLUMNS})
     return Inspection(fmt, header, total, preview)
 
 

@@ -78,7 +78,11 @@ def import_parse(*, job_id: int, seconds: float | None = None) -> ImportJob | No
             inspection = file_inspect(content=content, file_name=job.file_name, deadline=time.monotonic() + limit)
             fields = _inspected_fields(content, inspection, job.file_name, exclude_job=job.pk)
         except ValidationError as exc:
-            _parse_failed(job_id, " ".join(exc.messages))
+            stored = getattr(exc, "stored", None)  # files.unreadable: kept as stored text
+            if stored:
+                _parse_failed(job_id, **said(stored))
+            else:
+                _parse_failed(job_id, " ".join(exc.messages))
         except (ParseTimeout, SoftTimeLimitExceeded):
             _parse_failed(job_id, **import_parse_timeout_said(limit))
         except (csv.Error, UnicodeDecodeError) as exc:

@@ -13,7 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from contacts.imports import files
 from contacts.imports.files import file_rows
@@ -117,6 +117,23 @@ def test_a_file_unreadable_when_read_ends_failed_with_the_reason(marketer):
     import_parse_task.apply(args=[job.pk])
     job.refresh_from_db()
     assert (job.status, job.message) == ("failed", "This file is not a readable Excel (.xlsx) workbook.")
+
+
+def test_why_a_file_is_unreadable_reads_in_the_viewers_language(marketer):
+    """The job stores the reason as a msgid with parameters, not the uploader's language (issue 18, defect 3)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("hello.txt", "not a workbook")
+    with translation.override("id"):
+        job = import_receive(file_name="palsu.xlsx", content=archive.getvalue(), by=marketer)
+        import_parse_task.apply(args=[job.pk])
+    job.refresh_from_db()
+    english = "This file is not a readable Excel (.xlsx) workbook."
+    assert job.status == "failed" and job.message_parts == [[english, {}]]
+    with translation.override("en"):
+        assert job.text == english
+    with translation.override("id"):
+        assert job.text == translation.gettext(english) != english
 
 
 def test_the_zip_bomb_is_still_refused_on_the_upload_form(client_for, admin, reads):
