@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts import merge, services
+from contacts.fields import views as fields_views
 from contacts.forms import (
     BulkForm,
     ContactEditForm,
@@ -169,6 +170,7 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
         "return_to": request.get_full_path(),
         **views_segments.list_context(request),
     }
+    context.update(fields_views.list_filters(request.GET, context["hidden_params"]))
     if context["segment"]:
         context["stage_title"] = context["segment"].name
     return render(request, "contacts/list.html", context)
@@ -273,6 +275,7 @@ def _detail_context(request: HttpRequest, contact: Contact, **forms) -> dict:
         "stage_form": forms.get("stage_form") or (StageForm(initial={"stage": contact.stage}) if can_edit else None),
         "owner_form": forms.get("owner_form") or (OwnerForm(initial={"owner": contact.owner_id}) if can_reassign else None),
         "stage_class": contact.stage,
+        **fields_views.field_rows(contact),
     }
 
 

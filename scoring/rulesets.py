@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from contacts.catalog import catalog_ensure
 from contacts.events import stage_changes_recorded
+from contacts.fields import types as custom_types
 from contacts.models import Contact, InteractionKind, Stage, StageChange
 from crm.audit import audit
 from scoring import engine
@@ -53,8 +54,35 @@ def rule_validate(rule: Rule) -> None:
         )
         if problems:
             errors[_condition_error_field(rule)] = " ".join(problems)
+        elif rule.type == Rule.Type.ATTRIBUTE and (problem := _custom_field_problem(rule)):
+            errors[problem[0]] = problem[1]
     if errors:
         raise ValidationError(errors)
+
+
+def _custom_field_problem(rule: Rule) -> tuple[str, str] | None:
+    """An attribute rule on a custom field: the operator must suit its type (RULE_OPERATORS) and the
+    value must be one the field can hold (a number, a YYYY-MM-DD date, one of the choices)."""
+    if not rule.field.startswith(engine.ATTRIBUTES_PREFIX):
+        return None
+    field = custom_types.active_by_key().get(rule.field[len(engine.ATTRIBUTES_PREFIX):])
+    if field is None:
+        return None
+    allowed = custom_types.RULE_OPERATORS[field.type]
+    if rule.operator not in allowed:
+        return "operator", _("“%(label)s” is a %(type)s field; use one of: %(operators)s.") % {
+            "label": field.label, "type": field.get_type_display().lower(), "operators": ", ".join(allowed)}
+    if rule.operator in ("is_set", "is_blank") or rule.value is None:
+        return None
+    values = rule.value if isinstance(rule.value, list) else [rule.value]
+    for value in values:
+        try:
+            typed = custom_types.coerce(field, value)
+        except ValidationError as exc:
+            return "value", " ".join(exc.messages)
+        if typed != value and field.type == custom_types.Type.DATE:
+            return "value", _("Give the date as YYYY-MM-DD.")
+    return None
 
 
 def _condition_error_field(rule: Rule) -> str:
