@@ -42,7 +42,10 @@ class CustomFieldForm(forms.Form):
             self.fields["key"].help_text = _("The key cannot be changed: the values are stored under it.")
 
     def clean_key(self) -> str:
-        return (self.cleaned_data.get("key") or "").strip()
+        key = (self.cleaned_data.get("key") or "").strip()
+        if not self.fields["key"].disabled and not types.KEY_RE.match(key):
+            raise forms.ValidationError(_("Use lowercase letters, digits and “_”, starting with a letter (at most 50)."))
+        return key
 
     def clean_choices(self) -> list[dict[str, str]]:
         return types.choices_parse(self.cleaned_data.get("choices") or "")
