@@ -49,13 +49,15 @@ def rule_validate(rule: Rule) -> None:
     elif not rule.field or not rule.operator:
         errors["field" if not rule.field else "operator"] = _("An attribute rule needs a field and an operator.")
     if rule.field and rule.operator:
-        problems = engine.validate_condition(
+        # A custom field's own type speaks first ("Plan is a choice field; use one of: …").
+        custom = _custom_field_problem(rule) if rule.type == Rule.Type.ATTRIBUTE else None
+        problems = [] if custom else engine.validate_condition(
             engine.Condition(rule.field, rule.operator, rule.value), for_attribute_rule=rule.type == Rule.Type.ATTRIBUTE,
         )
-        if problems:
+        if custom:
+            errors[custom[0]] = custom[1]
+        elif problems:
             errors[_condition_error_field(rule)] = " ".join(problems)
-        elif rule.type == Rule.Type.ATTRIBUTE and (problem := _custom_field_problem(rule)):
-            errors[problem[0]] = problem[1]
     if errors:
         raise ValidationError(errors)
 
