@@ -17,7 +17,7 @@ from contacts.imports.cells import parse_datetime
 from contacts.imports.files import FileFormat
 from contacts.imports.mapping import (
     IDENTITY_TARGETS,
-    custom_targets,
+    custom_names,
     mapping_normalise,
     norm_header,
     source_from_file_name,
@@ -137,21 +137,21 @@ def _is_activity_column(name: str, profile: Mapping[str, Any]) -> bool:
 
 def mapping_guess(header: Sequence[str], preview: Sequence[Sequence[Any]] = (), *, file_name: str = "",
                   kinds: Iterable[str] | None = None, profiles: Mapping[str, Mapping[str, Any]] | None = None,
-                  custom: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  custom: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
     """A suggested mapping from the headers and, above all, from what the columns hold
     (`profiles`, from column_profiles; else judged on the preview rows): a column whose
     values are not dates never becomes a date; activity names, counts and opt-outs are
     recognised; the rest is kept (numbers as numbers). A column named like a custom field fills it."""
+    if custom is None:  # given kinds (a caller without the database, e.g. a test): no custom fields either
+        custom = custom_names() if kinds is None else {}
     kinds = set(kinds) if kinds is not None else set(InteractionKind.objects.values_list("slug", flat=True))
     profiles = dict(profiles) if profiles is not None else _profiles_from_preview(header, preview)
     columns: dict[str, Any] = {}
     used: set[str] = set()
     counted: set[str] = set()  # one count column per kind ("Number of Sessions" and "Number of Pageviews")
     # A column named like a custom field (its key or a label) fills that field.
-    # (`custom`: target -> label, read from the database when not given.)
-    custom = custom if custom is not None else (custom_targets() if kinds is None else {})
-    custom = {norm_header(word): target for target, label in custom.items()
-              for word in (target.removeprefix("field:"), str(label))}
+    # (`custom`: target -> its names: key and both labels.)
+    custom = {norm_header(word): target for target, words in custom.items() for word in words}
     for name in header:
         key = norm_header(name)
         profile = profiles.get(name) or {"kind": "empty"}

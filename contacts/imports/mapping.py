@@ -69,6 +69,11 @@ def custom_targets() -> dict[str, Any]:
     return {f"{CUSTOM_PREFIX}{field.key}": field.label for field in custom_types.active_fields()}
 
 
+def custom_names() -> dict[str, tuple[str, ...]]:
+    """Each custom field's target and the names a column may carry to be guessed as it: key and both labels."""
+    return {f"{CUSTOM_PREFIX}{field.key}": (field.key, field.label_en, field.label_id) for field in custom_types.active_fields()}
+
+
 def target_label(target: str) -> str:
     if target in TARGETS:
         return str(TARGETS[target])

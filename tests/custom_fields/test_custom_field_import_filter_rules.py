@@ -158,3 +158,27 @@ def test_the_rule_editor_offers_custom_fields_by_label(client_for, admin, fields
     html = client_for(admin).get(f"/rules/{ruleset.pk}/draft/").content.decode()
     assert 'value="attributes.employees" data-operators="eq neq in not_in gt gte lt lte is_set is_blank"' in html
     assert "Renewal date" in html and "compare with a date written YYYY-MM-DD" in html
+
+
+def test_the_mapping_page_guesses_and_imports_a_custom_field(client_for, marketer, fields, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import TestCase
+
+    from tests.imports.test_import_views import _mapping_post
+
+    client = client_for(marketer)
+    rows = [["Email", "Jumlah karyawan", "Catatan"], ["pabrik@contoh.co.id", "300", "lama"], ["toko@contoh.co.id", "??", ""]]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client.post("/import/", {"file": SimpleUploadedFile("pabrik.csv", csv_bytes(rows), content_type="text/csv")})
+    job = ImportJob.objects.get()
+    page = client.get(f"/import/{job.pk}/mapping/")
+    html = page.content.decode()
+    assert '<optgroup label="Custom fields">' in html and 'value="field:renewal"' in html
+    guessed = {f["column"].value(): f["target"].value() for f in page.context["formset"].forms}
+    assert guessed["Jumlah karyawan"] == "field:employees"  # named like the field's Indonesian label
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/import/{job.pk}/mapping/", _mapping_post(page)).status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.created) == ("done", 2)
+    assert Contact.objects.get(email="pabrik@contoh.co.id").attributes == {"employees": 300, "Catatan": "lama"}
+    assert [(w["row"], w["column"]) for w in job.warnings] == [(3, "Jumlah karyawan")]
