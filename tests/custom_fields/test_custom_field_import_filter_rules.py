@@ -182,3 +182,15 @@ def test_the_mapping_page_guesses_and_imports_a_custom_field(client_for, markete
     assert (job.status, job.created) == ("done", 2)
     assert Contact.objects.get(email="pabrik@contoh.co.id").attributes == {"employees": 300, "Catatan": "lama"}
     assert [(w["row"], w["column"]) for w in job.warnings] == [(3, "Jumlah karyawan")]
+
+
+def test_an_import_reads_the_custom_fields_once_not_per_row(fields, run_import):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rows = [["Email", "Karyawan", "segment"]] + [[f"orang{i}@contoh.co.id", str(i), "vip"] for i in range(60)]
+    with CaptureQueriesContext(connection) as queries:
+        job = run_import(csv_bytes(rows), {"identity": "auto", "columns": {
+            "Email": "email", "Karyawan": "field:employees", "segment": "attribute"}})
+    assert job.created == 60
+    assert sum("contacts_customfield" in q["sql"] for q in queries.captured_queries) <= 3  # start, run: never per row
