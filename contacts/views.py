@@ -398,7 +398,7 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = ContactEditForm.for_contact(contact, request.POST)
         if form.is_valid():
             try:
-                services.contact_update(contact=contact, data=form.cleaned_data, by=request.user, consent_source="page")
+                services.contact_update(contact=contact, data=form.service_data(), by=request.user, consent_source="page")
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:

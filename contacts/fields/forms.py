@@ -57,18 +57,6 @@ class CustomFieldForm(forms.Form):
         return cleaned
 
 
-def custom_form_field(field: CustomField) -> forms.Field:
-    """The form field that edits one custom field's value (blank clears it)."""
-    common: dict[str, Any] = {"label": field.label, "required": False}
-    if field.type == CustomField.Type.NUMBER:
-        return forms.DecimalField(localize=True, widget=forms.TextInput(attrs={"inputmode": "decimal"}), **common)
-    if field.type == CustomField.Type.DATE:
-        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), **common)
-    if field.type == CustomField.Type.CHOICE:
-        return forms.ChoiceField(choices=[("", "—"), *field.choice_pairs()], **common)
-    return forms.CharField(max_length=types.MAX_TEXT, **common)
-
-
 class InlineFieldForm(forms.Form):
     """One value of a contact: a common field (named as on the contact) or a custom field
     (named `attributes.<key>`, as the service names its errors)."""
@@ -76,7 +64,7 @@ class InlineFieldForm(forms.Form):
     def __init__(self, *args, contact: Contact, name: str, custom: CustomField | None = None, **kwargs):
         self.contact, self.name, self.custom = contact, name, custom
         if custom is not None:
-            field = custom_form_field(custom)
+            field = types.form_field(custom)
             initial = types.form_initial(custom, (contact.attributes or {}).get(custom.key))
         else:
             field = copy.deepcopy(ContactEditForm.base_fields[name])

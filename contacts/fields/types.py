@@ -16,6 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import formats
 from django.utils.translation import gettext as _
@@ -143,6 +144,15 @@ def coerce(field: CustomField, value: Any) -> Any:
     return text
 
 
+def fits(field: CustomField, value: Any) -> bool:
+    """Whether a stored value is one the field can hold (a blank fits)."""
+    try:
+        coerce(field, value)
+    except ValidationError:
+        return False
+    return True
+
+
 def display(field: CustomField, value: Any) -> str:
     """The stored value in the viewer's language: numbers and dates in the locale's format,
     a choice by its label. A value stored before the field had its type shows as it is."""
@@ -206,3 +216,15 @@ def choices_text(choices: list[Mapping[str, str]]) -> str:
             parts.pop()
         lines.append(" | ".join(parts))
     return "\n".join(lines)
+
+
+def form_field(field: CustomField) -> forms.Field:
+    """The form field that edits one custom field's value (blank clears it)."""
+    common: dict[str, Any] = {"label": field.label, "required": False}
+    if field.type == CustomField.Type.NUMBER:
+        return forms.DecimalField(localize=True, widget=forms.TextInput(attrs={"inputmode": "decimal"}), **common)
+    if field.type == CustomField.Type.DATE:
+        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), **common)
+    if field.type == CustomField.Type.CHOICE:
+        return forms.ChoiceField(choices=[("", "—"), *field.choice_pairs()], **common)
+    return forms.CharField(max_length=MAX_TEXT, **common)

@@ -147,3 +147,27 @@ def test_inline_edit_checks_who_may_change_the_contact(client_for, rep, other_re
     # Unknown or inactive fields are not editable here.
     assert client_for(rep).get(_field_url(mine, "score"), **HX).status_code == 404
     assert client_for(rep).get(_field_url(mine, "attributes.segment"), **HX).status_code == 404
+
+
+def test_the_edit_details_page_edits_custom_fields_too(client_for, admin, fields, make_contact):
+    from contacts.forms import ContactEditForm
+
+    contact = make_contact(email="lengkap@contoh.co.id", full_name="Lengkap", attributes={"plan": "gold"})
+    Contact.objects.filter(pk=contact.pk).update(attributes={"plan": "gold", "employees": "lama"})  # before the field had a type
+    client = client_for(admin)
+    page = client.get(f"/contacts/{contact.pk}/edit/")
+    html = page.content.decode()
+    assert 'name="attributes.plan"' in html and 'name="attributes.renewal"' in html
+    assert "Now “lama”, which is not a valid value; empty keeps it." in html
+
+    data = {name: value for name, value in ContactEditForm.for_contact(Contact.objects.get(pk=contact.pk)).initial.items()
+            if value not in (None, False)}
+    data.update({"industry": "other", "attributes.renewal": "2027-05-01", "attributes.employees": ""})
+    saved = client.post(f"/contacts/{contact.pk}/edit/", data)
+    assert saved.status_code == 302
+    contact.refresh_from_db()
+    assert contact.attributes == {"plan": "gold", "renewal": "2027-05-01", "employees": "lama"}  # untouched: kept as it was
+
+    data["attributes.employees"] = "banyak sekali"
+    refused = client.post(f"/contacts/{contact.pk}/edit/", data)
+    assert refused.status_code == 400 and "attributes.employees" in refused.context["form"].errors
