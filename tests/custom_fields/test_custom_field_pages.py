@@ -171,3 +171,10 @@ def test_the_edit_details_page_edits_custom_fields_too(client_for, admin, fields
     data["attributes.employees"] = "banyak sekali"
     refused = client.post(f"/contacts/{contact.pk}/edit/", data)
     assert refused.status_code == 400 and "attributes.employees" in refused.context["form"].errors
+
+
+def test_the_segment_form_offers_custom_fields_by_label(client_for, marketer, fields):
+    html = client_for(marketer).get("/segments/new/").content.decode()
+    assert '<datalist id="custom-field-keys">' in html
+    assert '<option value="employees">Employees (Number)</option>' in html
+    assert 'list="custom-field-keys"' in html
