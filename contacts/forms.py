@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.catalog import kind_choices
+from contacts.fields import types as custom_types
 from contacts.models import Channel, Contact, Industry, InteractionKind, Stage
 from contacts.selectors import owner_choices
 from contacts.services import normalize_phone
@@ -108,7 +109,31 @@ class ContactEditForm(forms.Form):
     @classmethod
     def for_contact(cls, contact: Contact, data=None) -> ContactEditForm:
         initial = {name: getattr(contact, name) for name in cls.base_fields}
-        return cls(data, initial=initial)
+        form = cls(data, initial=initial)
+        # The active custom fields too, named attributes.<key> like the service's errors.
+        for field in custom_types.active_fields():
+            form.fields[field.attribute] = custom_types.form_field(field)
+            stored = (contact.attributes or {}).get(field.key)
+            if custom_types.fits(field, stored):
+                form.initial[field.attribute] = custom_types.form_initial(field, stored)
+            else:  # stored before the field had its type: shown, kept unless a value is typed
+                form.fields[field.attribute].help_text = _("Now “%(value)s”, which is not a valid value; empty keeps it.") % {
+                    "value": stored}
+        return form
+
+    @property
+    def custom_fields(self) -> list:
+        return [self[name] for name in self.fields if name.startswith("attributes.")]
+
+    def service_data(self) -> dict:
+        """What contact_update sets: the contact's fields, and the custom fields that changed (a value
+        stored before its field had a type stays as it is unless it is edited)."""
+        data = {name: value for name, value in self.cleaned_data.items() if not name.startswith("attributes.")}
+        changed = {name.removeprefix("attributes."): self.cleaned_data.get(name)
+                   for name in self.changed_data if name.startswith("attributes.")}
+        if changed:
+            data["attributes"] = changed
+        return data
 
     def clean(self):
         cleaned = super().clean()

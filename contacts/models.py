@@ -511,3 +511,55 @@ class StageMove(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.industry}/{self.source}/{self.owner_id} {self.from_stage}→{self.to_stage} {self.n:+d}"
+
+
+class CustomField(TimeStamped):
+    """A typed field admins define on contacts. The value lives in Contact.attributes[key], stored
+    typed (a number as a JSON number, a date as an ISO "YYYY-MM-DD" string, a choice as its value),
+    so attribute filters and rules (`attributes.<key>`) read it like any imported attribute.
+    Written only through contacts.fields (audited); contacts.services checks values by type."""
+
+    class Type(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DATE = "date", _("Date")
+        CHOICE = "choice", _("Choice")
+
+    key = models.CharField(_("key"), max_length=50, unique=True,
+                           help_text=_("The key inside the contact's attributes, e.g. plan or employees. Cannot be changed later."))
+    label_en = models.CharField(_("label (English)"), max_length=100)
+    label_id = models.CharField(_("label (Bahasa Indonesia)"), max_length=100)
+    type = models.CharField(_("type"), max_length=10, choices=Type.choices, default=Type.TEXT)
+    # Choice fields: [{"value": "gold", "label_en": "Gold", "label_id": "Emas"}, ...] (labels optional).
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if (get_language() or "").startswith("id") and self.label_id:
+            return self.label_id
+        return self.label_en or self.key
+
+    @property
+    def attribute(self) -> str:
+        """The name filters and rules use: attributes.<key>."""
+        return f"attributes.{self.key}"
+
+    def choice_pairs(self) -> list[tuple[str, str]]:
+        """(value, label in the active language) of a choice field."""
+        indonesian = (get_language() or "").startswith("id")
+        pairs = []
+        for choice in self.choices or []:
+            value = str(choice.get("value", ""))
+            label = (choice.get("label_id") if indonesian else choice.get("label_en")) or choice.get("label_en") or value
+            pairs.append((value, label))
+        return pairs

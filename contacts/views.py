@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts import merge, services
+from contacts.fields import views as fields_views
 from contacts.forms import (
     ContactEditForm,
     InteractionForm,
@@ -195,6 +196,7 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
         "return_to": request.get_full_path(),
         **views_segments.list_context(request),
     }
+    context.update(fields_views.list_filters(request.GET, context["hidden_params"]))
     if context["segment"]:
         context["stage_title"] = context["segment"].name
     return render(request, "contacts/list.html", context)
@@ -255,6 +257,7 @@ def _detail_context(request: HttpRequest, contact: Contact, **forms) -> dict:
         "stage_form": forms.get("stage_form") or (StageForm(initial={"stage": contact.stage}) if can_edit else None),
         "owner_form": forms.get("owner_form") or (OwnerForm(initial={"owner": contact.owner_id}) if can_reassign else None),
         "stage_class": contact.stage,
+        **fields_views.field_rows(contact),
     }
 
 
@@ -377,7 +380,7 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = ContactEditForm.for_contact(contact, request.POST)
         if form.is_valid():
             try:
-                services.contact_update(contact=contact, data=form.cleaned_data, by=request.user, consent_source="page")
+                services.contact_update(contact=contact, data=form.service_data(), by=request.user, consent_source="page")
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:

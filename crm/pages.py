@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("contacts.imports.urls")),
     path("", include("contacts.privacy.urls")),
     path("", include("contacts.segments.urls")),
+    path("", include("contacts.fields.urls")),
     path("", include("crm.audit.urls")),
     path("", include("crm.reports.urls")),
     path("rules/", include("scoring.urls")),

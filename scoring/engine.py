@@ -7,6 +7,7 @@ notion of time, which makes every result reproducible.
 """
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ _CENT = Decimal("0.01")
 _TRUE_WORDS = frozenset({"true", "yes", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "0"})
 _TEXT_OPS = ("contains", "startswith", "endswith")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.+\-Z]*)?$")
 _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "gt": lambda a, b: a > b,
     "gte": lambda a, b: a >= b,
@@ -180,6 +182,11 @@ def _as_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _is_iso_date(value: Any) -> bool:
+    """A date written YYYY-MM-DD (optionally followed by a time), as custom date fields store it."""
+    return isinstance(value, str) and _ISO_DATE.match(value) is not None
+
+
 def _as_bool(value: Any) -> bool | None:
     """Forms and imports deliver flags as words or 0/1, so accept those too."""
     if isinstance(value, bool):
@@ -237,6 +244,8 @@ def condition_holds(cond: Condition, actual: Any) -> bool:
             return needle in text
         return text.startswith(needle) if op == "startswith" else text.endswith(needle)
     if op in _COMPARISONS:
+        if _is_iso_date(expected):  # dates (custom date fields) compare as ISO text, which sorts like the dates
+            return isinstance(actual, str) and _is_iso_date(actual.strip()) and _COMPARISONS[op](actual.strip(), expected)
         left, right = _as_number(actual), _as_number(expected)
         return left is not None and right is not None and _COMPARISONS[op](left, right)
     return False  # unknown operators never match; validate_condition reports them
@@ -257,8 +266,10 @@ def _value_problem(op: str, value: Any, *, bool_field: bool) -> str | None:
         if not all(isinstance(item, (str, int, float, bool)) for item in value):
             return "needs a list of plain values (text, numbers or true/false)"
     elif op in _COMPARISONS:
+        if _is_iso_date(value):
+            return None
         if not _is_number(value) or not math.isfinite(value):
-            return f"needs a number, got {value!r}"
+            return f"needs a number or a date (YYYY-MM-DD), got {value!r}"
     elif op in _TEXT_OPS:
         if not isinstance(value, str) or not value.strip():
             return "needs non-empty text"

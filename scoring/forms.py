@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Value, When
 from django.utils.translation import gettext_lazy as _
 
+from contacts.fields import types as custom_types
 from contacts.models import IntentLevel, InteractionKind
 from scoring import engine
 from scoring.models import Rule, RuleSetVersion
@@ -196,3 +197,14 @@ def _errors_by_field(exc: ValidationError) -> dict[str, list]:
 def field_options() -> list[tuple[str, str]]:
     """The attribute-rule field picker: the whitelist plus the attributes.<key> pattern."""
     return [(name, kind) for name, kind in engine.ATTRIBUTE_FIELDS.items()] + [(engine.ATTRIBUTES_PREFIX + "<key>", "any")]
+
+
+def custom_field_options() -> list[dict[str, Any]]:
+    """The custom fields the picker offers by label: name (attributes.<key>), label, type and the
+    operators that suit the type (contacts.fields.types.RULE_OPERATORS), for a choice its values."""
+    return [
+        {"name": field.attribute, "label": field.label, "type": field.type, "type_label": field.get_type_display(),
+         "operators": " ".join(custom_types.RULE_OPERATORS[field.type]),
+         "choices": ", ".join(value for value, _label in field.choice_pairs())}
+        for field in custom_types.active_fields()
+    ]

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_noop
 
 from contacts.catalog import catalog_ensure
 from contacts.events import stage_changes_recorded
+from contacts.fields import types as custom_types
 from contacts.models import Contact, InteractionKind, Stage, StageChange
 from crm.audit import audit
 from crm.texts import text_render
@@ -50,13 +51,42 @@ def rule_validate(rule: Rule) -> None:
     elif not rule.field or not rule.operator:
         errors["field" if not rule.field else "operator"] = _("An attribute rule needs a field and an operator.")
     if rule.field and rule.operator:
-        problems = engine.validate_condition(
+        # A custom field's own type speaks first ("Plan is a choice field; use one of: …").
+        custom = _custom_field_problem(rule) if rule.type == Rule.Type.ATTRIBUTE else None
+        problems = [] if custom else engine.validate_condition(
             engine.Condition(rule.field, rule.operator, rule.value), for_attribute_rule=rule.type == Rule.Type.ATTRIBUTE,
         )
-        if problems:
+        if custom:
+            errors[custom[0]] = custom[1]
+        elif problems:
             errors[_condition_error_field(rule)] = " ".join(problems)
     if errors:
         raise ValidationError(errors)
+
+
+def _custom_field_problem(rule: Rule) -> tuple[str, str] | None:
+    """An attribute rule on a custom field: the operator must suit its type (RULE_OPERATORS) and the
+    value must be one the field can hold (a number, a YYYY-MM-DD date, one of the choices)."""
+    if not rule.field.startswith(engine.ATTRIBUTES_PREFIX):
+        return None
+    field = custom_types.active_by_key().get(rule.field[len(engine.ATTRIBUTES_PREFIX):])
+    if field is None:
+        return None
+    allowed = custom_types.RULE_OPERATORS[field.type]
+    if rule.operator not in allowed:
+        return "operator", _("“%(label)s” is a %(type)s field; use one of: %(operators)s.") % {
+            "label": field.label, "type": field.get_type_display().lower(), "operators": ", ".join(allowed)}
+    if rule.operator in ("is_set", "is_blank") or rule.value is None:
+        return None
+    values = rule.value if isinstance(rule.value, list) else [rule.value]
+    for value in values:
+        try:
+            typed = custom_types.coerce(field, value)
+        except ValidationError as exc:
+            return "value", " ".join(exc.messages)
+        if typed != value and field.type == custom_types.Type.DATE:
+            return "value", _("Give the date as YYYY-MM-DD.")
+    return None
 
 
 def _condition_error_field(rule: Rule) -> str:

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from contacts.models import Stage
 from crm.roles import ADMIN, role_required
 from scoring import rulesets, selectors
-from scoring.forms import PlaybookForm, PolicyForm, RuleForm, field_options
+from scoring.forms import PlaybookForm, PolicyForm, RuleForm, custom_field_options, field_options
 from scoring.models import RescoreRun, Rule, RuleSet, RuleSetVersion
 from scoring.playbooks import PLAYBOOKS
 
@@ -119,7 +119,7 @@ def _render_editor(request: HttpRequest, version: RuleSetVersion, *, policy_form
         "rules": selectors.version_rules(version),
         "policy_form": policy_form,
         "rule_form": rule_form,
-        "field_options": field_options(),
+        "field_options": field_options(), "custom_field_options": custom_field_options(),
     })
 
 
@@ -155,7 +155,7 @@ def rule_edit(request: HttpRequest, ruleset_id: int, rule_id: int) -> HttpRespon
             return redirect(reverse("rules:draft", args=[ruleset_id]) + f"#rule-{rule_id}")
         messages.error(request, _("The rule was not saved: correct the fields marked below."))
     return render(request, "scoring/rule_form.html", {
-        "version": version, "ruleset": version.ruleset, "rule": rule, "form": form, "field_options": field_options(),
+        "version": version, "ruleset": version.ruleset, "rule": rule, "form": form, "field_options": field_options(), "custom_field_options": custom_field_options(),
     })
 
 

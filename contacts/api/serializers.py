@@ -14,7 +14,18 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contacts.models import Channel, Contact, Industry, IntentLevel, Interaction, InteractionKind, Note, Stage, StageChange
+from contacts.models import (
+    Channel,
+    Contact,
+    CustomField,
+    Industry,
+    IntentLevel,
+    Interaction,
+    InteractionKind,
+    Note,
+    Stage,
+    StageChange,
+)
 from contacts.selectors import owner_choices
 from contacts.services import is_capture_key_space
 from crm.api_common import StrictInputSerializer, no_nul
@@ -51,7 +62,10 @@ CONTACT_HELP = {
     "objects_to_profiling": H("Objects to automated profiling: left out of scoring."),
     "owner": H("User id of the sales rep who owns the contact; null when unassigned. "
                "Writable by admins and sales managers only."),
-    "attributes": H("Custom attributes (e.g. imported columns) as an object; a PATCH merges keys into the existing ones."),
+    "attributes": H("Custom attributes as an object: imported columns, and the custom fields an admin defined "
+                    "(/settings/fields/). A custom field's value is checked by its type: a number, a date as YYYY-MM-DD, "
+                    "or one of its choices (null or \"\" clears it); a wrong one is a 400 naming attributes.<key>. "
+                    "A PATCH merges keys into the existing ones."),
     "tags": H("Tag names."),
     "stage": H("Stage: contact, lead, prospect or customer. Set by the scoring rules; admins and sales managers may "
                "set it by hand, which pins it."),
@@ -364,3 +378,32 @@ class InteractionKindInputSerializer(StrictInputSerializer):
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True, help_text=KIND_HELP["description"])
 
     read_only_names = frozenset({"label"})
+
+
+# --- Custom fields -------------------------------------------------------------------------
+
+class CustomFieldChoiceSerializer(serializers.Serializer):
+    value = serializers.CharField(help_text=H("The value stored in attributes.<key>."))
+    label_en = serializers.CharField(required=False, help_text=H("English label (absent: the value)."))
+    label_id = serializers.CharField(required=False, help_text=H("Indonesian label (absent: the English label)."))
+
+
+class CustomFieldSerializer(serializers.ModelSerializer):
+    """An active custom field: where its value lives on a contact and what it may hold."""
+
+    attribute = serializers.CharField(read_only=True, help_text=H("Where the value is: the key inside the contact's "
+                                                                 "attributes, as filters and rules name it (attributes.<key>)."))
+    label = serializers.CharField(read_only=True, help_text=H("The label in the request's language."))
+    choices = CustomFieldChoiceSerializer(many=True, read_only=True, help_text=H("A choice field's values; empty otherwise."))
+
+    class Meta:
+        model = CustomField
+        fields = ["key", "attribute", "label", "label_en", "label_id", "type", "choices", "position"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "key": {"help_text": H("The key inside Contact.attributes.")},
+            "label_en": {"help_text": H("English label.")},
+            "label_id": {"help_text": H("Indonesian label.")},
+            "type": {"help_text": H("text, number (a JSON number), date (text YYYY-MM-DD) or choice (one of choices' values).")},
+            "position": {"help_text": H("Order on the contact page (lower first).")},
+        }

@@ -25,6 +25,7 @@ from contacts.api.serializers import (
     ContactDetailSerializer,
     ContactInputSerializer,
     ContactSerializer,
+    CustomFieldSerializer,
     InteractionInputSerializer,
     InteractionKindInputSerializer,
     InteractionKindSerializer,
@@ -33,7 +34,7 @@ from contacts.api.serializers import (
     NoteInputSerializer,
     NoteSerializer,
 )
-from contacts.models import Contact, Interaction, InteractionKind, Note, StageChange
+from contacts.models import Contact, CustomField, Interaction, InteractionKind, Note, StageChange
 from contacts.selectors import ContactFilter, contacts_editable_by, contacts_visible_to
 from crm import roles
 from crm.api_common import ALL_ROLES, flatten_errors
@@ -290,3 +291,12 @@ class InteractionKindViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         kind = services.interaction_kind_create(data=serializer.validated_data, by=request.user)
         return Response(InteractionKindSerializer(kind).data, status=status.HTTP_201_CREATED)
 
+
+
+class CustomFieldViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The active custom fields (read-only): their values are read and written in a contact's `attributes`."""
+
+    role_rules = {"list": ALL_ROLES}
+    serializer_class = CustomFieldSerializer
+    queryset = CustomField.objects.filter(active=True).order_by("position", "id")
+    pagination_class = None  # a short list

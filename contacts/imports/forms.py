@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.exporting import CAMPAIGN_CHANNELS
 from contacts.imports.files import MAX_FILE_BYTES
-from contacts.imports.mapping import IDENTITY_MODES, MODES, TARGETS, mapping_normalise
+from contacts.imports.mapping import IDENTITY_MODES, MODES, TARGETS, mapping_normalise, target_choices
 from contacts.models import Channel, Industry, InteractionKind
 
 UPLOAD_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx")
@@ -67,8 +67,10 @@ class ColumnForm(forms.Form):
                              help_text=_("Comma-separated; empty: yes, true, 1, ya, x or an amount above 0."))
     channel = forms.ChoiceField(label=_("Channel"), required=False, choices=[("", "—"), *Channel.choices])
 
-    def __init__(self, *args, header: list[str] | None = None, kinds: list[tuple[str, str]] | None = None, **kwargs):
+    def __init__(self, *args, header: list[str] | None = None, kinds: list[tuple[str, str]] | None = None,
+                 targets: list[tuple[Any, Any]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["target"].choices = targets if targets is not None else target_choices()
         self.fields["kind"].choices = kinds if kinds is not None else _kind_choices()
         self.fields["date_column"].choices = [("", _("— the import date —"))] + [(h, h) for h in header or []]
 
@@ -77,10 +79,11 @@ class BaseColumnFormSet(forms.BaseFormSet):
     def __init__(self, *args, header: list[str], **kwargs):
         self.header = header
         self.kinds = _kind_choices()  # one query for the whole formset
+        self.targets = target_choices()  # with the custom fields: one query too
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "header": self.header, "kinds": self.kinds}
+        return {**super().get_form_kwargs(index), "header": self.header, "kinds": self.kinds, "targets": self.targets}
 
 
 ColumnFormSet = forms.formset_factory(ColumnForm, formset=BaseColumnFormSet, extra=0, can_delete=False)

@@ -15,7 +15,14 @@ from django.utils.translation import gettext_lazy
 from contacts.imports import files, profiling, synonyms
 from contacts.imports.cells import parse_datetime
 from contacts.imports.files import FileFormat
-from contacts.imports.mapping import IDENTITY_TARGETS, TARGETS, mapping_normalise, norm_header, source_from_file_name
+from contacts.imports.mapping import (
+    IDENTITY_TARGETS,
+    custom_names,
+    mapping_normalise,
+    norm_header,
+    source_from_file_name,
+    target_label,
+)
 from contacts.models import InteractionKind
 from contacts.services import CONSENT_FIELDS
 from scoring import tasks as scoring_tasks
@@ -129,20 +136,30 @@ def _is_activity_column(name: str, profile: Mapping[str, Any]) -> bool:
 
 
 def mapping_guess(header: Sequence[str], preview: Sequence[Sequence[Any]] = (), *, file_name: str = "",
-                  kinds: Iterable[str] | None = None, profiles: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+                  kinds: Iterable[str] | None = None, profiles: Mapping[str, Mapping[str, Any]] | None = None,
+                  custom: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
     """A suggested mapping from the headers and, above all, from what the columns hold
     (`profiles`, from column_profiles; else judged on the preview rows): a column whose
     values are not dates never becomes a date; activity names, counts and opt-outs are
-    recognised; the rest is kept (numbers as numbers)."""
+    recognised; the rest is kept (numbers as numbers). A column named like a custom field fills it."""
+    if custom is None:  # given kinds (a caller without the database, e.g. a test): no custom fields either
+        custom = custom_names() if kinds is None else {}
     kinds = set(kinds) if kinds is not None else set(InteractionKind.objects.values_list("slug", flat=True))
     profiles = dict(profiles) if profiles is not None else _profiles_from_preview(header, preview)
     columns: dict[str, Any] = {}
     used: set[str] = set()
     counted: set[str] = set()  # one count column per kind ("Number of Sessions" and "Number of Pageviews")
+    # A column named like a custom field (its key or a label) fills that field.
+    # (`custom`: target -> its names: key and both labels.)
+    custom = {norm_header(word): target for target, words in custom.items() for word in words}
     for name in header:
         key = norm_header(name)
         profile = profiles.get(name) or {"kind": "empty"}
         content = profile.get("kind")
+        if custom.get(key) and custom[key] not in used:
+            columns[name] = custom[key]
+            used.add(custom[key])
+            continue
         target = _GUESS.get(key) or _GUESS.get(key.replace(" ", ""))
         if target in CONSENT_FIELDS and content not in ("flag", "empty"):
             target = None
@@ -245,5 +262,5 @@ def guess_reason(name: str, profile: Mapping[str, Any] | None, spec: Mapping[str
                    _("date of a “%(kind)s” interaction") if spec.get("mode") == "date" else
                    _("a “%(kind)s” interaction when yes")) % {"kind": kind}
     else:
-        becomes = str(TARGETS.get(target, target))
+        becomes = target_label(target)
     return f"{name}: {seen} → {becomes}"

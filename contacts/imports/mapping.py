@@ -15,6 +15,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from contacts.fields import types as custom_types
 from contacts.models import ImportJob, Industry, InteractionKind
 
 ROW_REF_PREFIX = "row:"
@@ -59,6 +60,34 @@ TARGETS: dict[str, Any] = {
     "count": gettext_lazy("Count of interactions (choose the kind)"),
     "outcome": gettext_lazy("Outcome: converted (yes = the conversion of the contact's industry)"),
 }
+# A custom field (contacts.fields): "field:<key>"; the cell is checked and stored by the field's type.
+CUSTOM_PREFIX = "field:"
+
+
+def custom_targets() -> dict[str, Any]:
+    """The active custom fields as targets, by label."""
+    return {f"{CUSTOM_PREFIX}{field.key}": field.label for field in custom_types.active_fields()}
+
+
+def custom_names() -> dict[str, tuple[str, ...]]:
+    """Each custom field's target and the names a column may carry to be guessed as it: key and both labels."""
+    return {f"{CUSTOM_PREFIX}{field.key}": (field.key, field.label_en, field.label_id) for field in custom_types.active_fields()}
+
+
+def target_label(target: str) -> str:
+    if target in TARGETS:
+        return str(TARGETS[target])
+    if target.startswith(CUSTOM_PREFIX):
+        return str(custom_targets().get(target, target))
+    return target
+
+
+def target_choices() -> list[tuple[Any, Any]]:
+    """The "Import as" choices: the built-in targets, then the custom fields in a group of their own."""
+    custom = list(custom_targets().items())
+    return [*TARGETS.items(), *([(gettext_lazy("Custom fields"), custom)] if custom else [])]
+
+
 # Several columns may use these.
 MULTI_TARGETS = frozenset({"attribute", "number", "ignore", "interaction", "activity", "count", "outcome",
                            "opt_out_email", "opt_out_phone"})
@@ -142,14 +171,16 @@ def mapping_validate(mapping: Mapping[str, Any], header: Sequence[str]) -> dict[
     columns = mapping.get("columns") or {}
     kinds = set(InteractionKind.objects.values_list("slug", flat=True))
     used: dict[str, str] = {}
+    custom = custom_targets() if any(str(spec.get("target")).startswith(CUSTOM_PREFIX) for spec in columns.values()) else {}
     for name, spec in columns.items():
         target = spec.get("target")
-        if target not in TARGETS:
+        if target not in TARGETS and target not in custom:
             problem(name, _("Unknown target “%(target)s”.") % {"target": target})
             continue
         if target not in MULTI_TARGETS:
             if target in used:
-                problem(name, _("“%(other)s” is already mapped to %(target)s.") % {"other": used[target], "target": TARGETS[target]})
+                label = TARGETS.get(target) or custom.get(target, target)
+                problem(name, _("“%(other)s” is already mapped to %(target)s.") % {"other": used[target], "target": label})
             used.setdefault(target, name)
         if target == "interaction":
             if spec.get("kind") not in kinds:

@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from contacts.fields import types as custom_types
 from contacts.imports.cells import cell_text
 from contacts.imports.files import Inspection, ParseTimeout, file_format, file_inspect, file_rows, job_format
 from contacts.imports.guess import column_profiles, mapping_guess, profiles_kept
@@ -310,7 +311,8 @@ def import_run(*, job_id: int, chunk_size: int = CHUNK_SIZE, time_budget: float 
     if job is None:
         return ImportJob.objects.filter(pk=job_id).defer("content").first()
     started = time.monotonic()
-    with translation.override(job.options.get("language") or settings.LANGUAGE_CODE):
+    # The custom fields are read once for the whole run (every row's values are checked by type).
+    with translation.override(job.options.get("language") or settings.LANGUAGE_CODE), custom_types.cached():
         try:
             compiled = Compiled.build(job.mapping, list(job.header), job.started_at)
             compiled.job = job

@@ -12,8 +12,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts.fields import types as custom_types
 from contacts.imports import synonyms
 from contacts.imports.cells import (
     cell_number,
@@ -25,8 +27,8 @@ from contacts.imports.cells import (
     parse_datetime,
     truthy,
 )
-from contacts.imports.mapping import OPT_OUT_FLAGS, ROW_REF_PREFIX
-from contacts.models import ImportJob, InteractionKind
+from contacts.imports.mapping import CUSTOM_PREFIX, OPT_OUT_FLAGS, ROW_REF_PREFIX
+from contacts.models import CustomField, ImportJob, InteractionKind
 from contacts.services import CONSENT_FIELDS, clean_contact_data, normalize_email, normalize_phone
 from scoring import tasks as scoring_tasks
 
@@ -34,6 +36,23 @@ from scoring import tasks as scoring_tasks
 # contact's industry (Compiled.outcome_kind). Also in the interaction's stable key, so a re-import
 # after the industry changed logs nothing twice.
 OUTCOME = "conversion"
+
+
+def custom_cell(custom: CustomField, raw: Any) -> Any:
+    """A cell for a custom field, as stored: numbers and dates as spreadsheets write them (an XLSX
+    number or date, "1.234,5", "05/03/2024", Indonesian month names), then checked by the field's type.
+    ValidationError says why the cell does not fit."""
+    if custom.type == CustomField.Type.NUMBER:
+        amount = cell_number(raw)
+        if amount is None:
+            raise ValidationError(_("“%(value)s” is not a number.") % {"value": cell_text(raw)})
+        return custom_types.coerce(custom, amount)
+    if custom.type == CustomField.Type.DATE:
+        when = parse_datetime(raw)
+        if when is None:
+            raise ValidationError(_("“%(value)s” is not a date.") % {"value": cell_text(raw)})
+        return timezone.localtime(when).date().isoformat()
+    return custom_types.coerce(custom, cell_text(raw))
 
 
 class RowError(Exception):
@@ -89,6 +108,7 @@ class Compiled:
     kinds: frozenset[str] = frozenset()
     count_cap: int = 25
     conversions: dict[str, str] = field(default_factory=dict)  # industry -> the kind an outcome column logs
+    custom: list[tuple[int, str, CustomField]] = field(default_factory=list)  # custom fields: position, column, field
 
     def outcome_kind(self, industry: str | None) -> str:
         """The conversion an outcome column logs for a contact of this industry (resolved when
@@ -110,6 +130,8 @@ class Compiled:
             compiled.kinds = frozenset(InteractionKind.objects.values_list("slug", flat=True))
         if any(spec.get("target") == "outcome" for spec in specs.values()):
             compiled.conversions = scoring_tasks.outcome_conversion_kinds()
+        fields = (custom_types.active_by_key()
+                  if any(str(spec.get("target")).startswith(CUSTOM_PREFIX) for spec in specs.values()) else {})
         for name, spec in specs.items():
             if name not in index:
                 continue
@@ -117,7 +139,13 @@ class Compiled:
             compiled.blank[position] = frozenset(everywhere | {w.casefold() for w in spec.get("blank", ())})
             if target == "ignore":
                 continue
-            if target == "attribute":
+            if target.startswith(CUSTOM_PREFIX):
+                if (custom := fields.get(target[len(CUSTOM_PREFIX):])) is not None:
+                    compiled.custom.append((position, name, custom))
+                    compiled.column_of[custom.attribute] = name
+                else:  # deactivated since the mapping was saved: kept as it is, under the column's name
+                    compiled.attributes.append((position, name))
+            elif target == "attribute":
                 compiled.attributes.append((position, name))
             elif target == "number":
                 compiled.numbers.append((position, name))
@@ -195,6 +223,13 @@ class Compiled:
                 warn(key, raw, _("“%(value)s” is not a number.") % {"value": cell_text(raw)})
             else:
                 attributes[key] = amount
+        for position, column, custom in self.custom:
+            if (raw := self.value(cells, position)) is None:
+                continue
+            try:
+                attributes[custom.key] = custom_cell(custom, raw)
+            except ValidationError as exc:
+                warn(column, raw, " ".join(exc.messages))
         if attributes:
             data["attributes"] = attributes
         opt_outs: dict[str, bool] = {}
@@ -264,6 +299,11 @@ class Compiled:
             clean_contact_data(checked)
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
+                key = name.removeprefix("attributes.")
+                if key != name and key in (data.get("attributes") or {}):
+                    # A column kept as an attribute under a custom field's name, with a value of the wrong type.
+                    warn(self.column_of.get(name, key), data["attributes"].pop(key), " ".join(messages))
+                    continue
                 if name in data:
                     value = data.pop(name)
                     warn(self.column_of.get(name, name), value if name != "attributes" else "", " ".join(messages))

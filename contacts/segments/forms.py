@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from contacts import attribute_filters
+from contacts.fields import types as custom_types
 from contacts.models import Industry, Stage
 from contacts.segments import NAME_MAX_LENGTH
 from contacts.selectors import CONSENT_CHOICES, owner_choices
@@ -62,8 +63,11 @@ class SegmentForm(forms.Form):
             indexes = [int(k[9:]) for k in self.data if k.startswith("attr_key_") and k[9:].isdigit()]
             rows = max([rows, *(i + 1 for i in indexes if i < 50)])
         self.attribute_rows = []
+        self.custom_fields = custom_types.active_fields()  # offered by label in the key box (a datalist)
         for index in range(rows):
-            self.fields[f"attr_key_{index}"] = forms.CharField(label=_("Attribute"), required=False, max_length=100)
+            self.fields[f"attr_key_{index}"] = forms.CharField(
+                label=_("Attribute"), required=False, max_length=100,
+                widget=forms.TextInput(attrs={"list": "custom-field-keys", "autocomplete": "off"}))
             self.fields[f"attr_op_{index}"] = forms.ChoiceField(
                 label=_("Condition"), required=False, choices=list(attribute_filters.OPERATOR_LABELS.items()))
             self.fields[f"attr_value_{index}"] = forms.CharField(label=_("Value"), required=False, max_length=200)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from contacts.events import contacts_created
 from contacts.models import Contact
 from contacts.services.consent import FLAG_CHANNELS, consent_flags_set
-from contacts.services.normalise import CONSENT_FIELDS, SCORED_FIELDS, clean_contact_data
+from contacts.services.normalise import CLEAR, CONSENT_FIELDS, SCORED_FIELDS, clean_contact_data
 from contacts.services.owners import contact_assign_owner
 from contacts.services.rescore import queue_rescore
 from contacts.services.stage import contact_set_stage
@@ -48,8 +48,10 @@ def _apply(contact: Contact, cleaned: Mapping[str, Any], *, overwrite: bool, fil
             setattr(contact, name, value)
             changed.add(name)
     if cleaned.get("attributes"):
-        merged = ({**cleaned["attributes"], **contact.attributes} if fill_only and not overwrite
-                  else {**contact.attributes, **cleaned["attributes"]})
+        given = {key: value for key, value in cleaned["attributes"].items() if value is not CLEAR}
+        merged = ({**given, **contact.attributes} if fill_only and not overwrite else {**contact.attributes, **given})
+        if overwrite:  # an explicit edit clears a custom field given blank
+            merged = {key: value for key, value in merged.items() if cleaned["attributes"].get(key) is not CLEAR}
         if merged != contact.attributes:
             contact.attributes = merged
             changed.add("attributes")

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
+from contacts.fields import types as custom_types
 from contacts.models import Contact, Industry
 
 # Fields a caller may set on a contact through contact_upsert / contact_update.
@@ -24,8 +25,9 @@ CONTACT_FIELDS = (
     "source", "utm_source", "utm_medium", "utm_campaign", "external_source", "external_ref",
     "consent_email", "consent_whatsapp", "consent_sms", "do_not_contact", "objects_to_profiling",
 )
-# Changing one of these can change a score (attribute rules, rule-set choice, profiling).
-SCORED_FIELDS = frozenset(CONTACT_FIELDS) - {"external_source", "external_ref"}
+# Changing one of these can change a score (attribute rules, rule-set choice, profiling);
+# attribute rules also read `attributes.<key>` (custom fields and imported columns).
+SCORED_FIELDS = (frozenset(CONTACT_FIELDS) - {"external_source", "external_ref"}) | {"attributes"}
 BOOLEAN_FIELDS = frozenset({"consent_email", "consent_whatsapp", "consent_sms", "do_not_contact", "objects_to_profiling"})
 # The consent flags: written only by contacts.services.consent, with evidence.
 CONSENT_FIELDS = BOOLEAN_FIELDS
@@ -130,6 +132,36 @@ def has_nul(value: Any) -> bool:
     return False
 
 
+class _Clear:
+    """A custom field given blank: an explicit edit removes its key from the attributes."""
+
+    def __repr__(self) -> str:
+        return "CLEAR"
+
+
+CLEAR = _Clear()
+
+
+def custom_values_clean(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The attributes with every active custom field's value stored typed (contacts.fields.types):
+    a blank becomes CLEAR; a value of the wrong type is an error under `attributes.<key>`.
+    Other keys (imported columns) are kept as given."""
+    fields = custom_types.active_by_key() if attributes else {}
+    cleaned: dict[str, Any] = dict(attributes)
+    errors: dict[str, list[str]] = {}
+    for key, value in attributes.items():
+        field = fields.get(key)
+        if field is None:
+            continue
+        try:
+            typed = custom_types.coerce(field, value)
+        except ValidationError as exc:
+            errors[f"attributes.{key}"] = exc.messages
+            continue
+        cleaned[key] = CLEAR if typed is None else typed
+    return cleaned, errors
+
+
 def clean_contact_data(data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate and normalise contact fields; errors are collected per field."""
     unknown = set(data) - set(CONTACT_FIELDS) - {"attributes", "owner", "tags"}
@@ -160,7 +192,8 @@ def clean_contact_data(data: Mapping[str, Any]) -> dict[str, Any]:
             elif name == "attributes":
                 if not isinstance(value, dict):
                     raise ValidationError(_("Must be an object of key/value pairs."))
-                cleaned[name] = value
+                cleaned[name], attribute_errors = custom_values_clean(value)
+                errors.update(attribute_errors)
             elif name in ("owner", "tags"):
                 cleaned[name] = value
             else:

@@ -21,9 +21,23 @@
         if (noValue) { value.value = ""; }
       }
     }
+    // A custom field offers only the operators that suit its type (the server checks them too).
+    var field = form.querySelector("input[name$=field]");
+    function syncOperators() {
+      if (!field || !operator) { return; }
+      var option = document.querySelector('#rule-field-options option[value="' + CSS.escape(field.value.trim()) + '"]');
+      var allowed = option && option.getAttribute("data-operators");
+      var list = allowed ? allowed.split(" ") : null;
+      Array.prototype.forEach.call(operator.options, function (opt) {
+        opt.disabled = !!list && opt.value !== "" && list.indexOf(opt.value) < 0;
+      });
+      if (list && operator.value && list.indexOf(operator.value) < 0) { operator.value = list[0]; sync(); }
+    }
     if (type) { type.addEventListener("change", sync); }
     if (operator) { operator.addEventListener("change", sync); }
+    if (field) { field.addEventListener("change", syncOperators); field.addEventListener("input", syncOperators); }
     sync();
+    syncOperators();
   });
 
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {

@@ -254,4 +254,4 @@ def test_detail_query_count_does_not_grow_with_history(client_for, marketer, pla
                 occurred_at=timezone.now() - timedelta(hours=i + 1), by=rep)
             Note.objects.create(contact=contact, author=rep, body=f"note {i}")
     assert queries_for(small) == queries_for(big)
-    assert queries_for(big) <= 18  # + the tasks panel (one query), + the breakdown's labels in the reader's language (one)
+    assert queries_for(big) <= 19  # + the tasks panel, + the breakdown's labels in the reader's language, + the custom fields (one query each)

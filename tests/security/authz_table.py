@@ -16,7 +16,7 @@ Objects (`kw` maps a URL kwarg to one; "@name" in `data` is replaced by its id):
 contact (owned by the user, or by a stranger of the same role), note and interaction (on
 that contact), contact_merge (a merge into that contact, too old to undo), import_job, run and segment (created/started by the user or the stranger), ruleset,
 version and rule (the default rule set, its published version, a rule of its draft: the
-same for everyone), kind (the page_viewed slug). Anonymous requests use the sales rep's objects.
+same for everyone), kind (the page_viewed slug), custom_field (a text custom field, the same for everyone). Anonymous requests use the sales rep's objects.
 """
 
 from __future__ import annotations
@@ -129,6 +129,7 @@ MATRIX: dict[str, list[Row]] = {
     "campaign-send": [Row("POST", anonymous=API_ANON, sales=403, marketer=202, admin=202, kw={"pk": "campaign"})],
     "api-contact-send": [Row("POST", anonymous=API_ANON, sales=(202, 404), marketer=202, admin=202, kw=CONTACT,
                              data={"message": "@message"}, json=True)],
+    "custom-field-list": [Row(anonymous=API_ANON)],
     "interaction-kind-list": [
         Row(anonymous=API_ANON),
         Row("POST", anonymous=API_ANON, sales=403, marketer=403, admin=201,
@@ -203,6 +204,16 @@ MATRIX: dict[str, list[Row]] = {
     "nurture:campaign_send": [Row("POST", sales=403, marketer=ALLOW, admin=ALLOW, kw={"pk": "campaign"})],
     "nurture:contact_send": [Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW, kw=CONTACT,
                                  data={"message": "@message"})],
+    "custom_fields:list": [Row(**ADMIN_ONLY)],
+    "custom_fields:new": [Row(**ADMIN_ONLY)],
+    "custom_fields:edit": [Row(**ADMIN_ONLY, kw={"pk": "custom_field"})],
+    "custom_fields:set_active": [Row("POST", **ADMIN_ONLY, kw={"pk": "custom_field"}, data={"active": "1"})],
+    # Editing one field of a contact in place: whoever may change the contact.
+    "custom_fields:contact_field": [
+        Row(sales=(200, 404), kw={"pk": "contact", "name": "=company"}),
+        Row("POST", sales=(ALLOW, 404), marketer=ALLOW, admin=ALLOW, kw={"pk": "contact", "name": "=company"},
+            data={"company": "PT Authz"}),
+    ],
     "webhooks:list": [Row(**ADMIN_ONLY)],
     "webhooks:new": [Row(**ADMIN_ONLY)],
     "webhooks:detail": [Row(**ADMIN_ONLY, kw={"pk": "endpoint"})],

@@ -17,7 +17,7 @@ from django.urls import get_resolver, reverse
 from django.urls.resolvers import URLPattern, URLResolver
 from django.utils import timezone
 
-from contacts.models import Contact, ContactMerge, ImportJob, Interaction, Note, Segment
+from contacts.models import Contact, ContactMerge, CustomField, ImportJob, Interaction, Note, Segment
 from crm import roles
 from crm.models import BulkAction
 from followup.models import Notification, Task
@@ -112,8 +112,10 @@ def _shared_objects() -> dict[str, Any]:
 
     backtest = Backtest.objects.create(version=ruleset.active_version, kind="backtest", status=Backtest.Status.DONE)
     advisor = Backtest.objects.create(version=ruleset.active_version, kind="advisor", status=Backtest.Status.DONE)
+    custom_field, _created = CustomField.objects.get_or_create(key="authz_note", defaults={
+        "label_en": "Note", "label_id": "Catatan", "type": CustomField.Type.TEXT})
     return {"ruleset": ruleset, "version": ruleset.active_version, "rule": draft.rules.order_by("pk").first(),
-            "kind": "page_viewed", "backtest": backtest, "advisor": advisor}
+            "kind": "page_viewed", "backtest": backtest, "advisor": advisor, "custom_field": custom_field}
 
 
 def _ref(value: str, objects: dict[str, Any]) -> Any:

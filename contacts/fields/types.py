@@ -1,0 +1,230 @@
+"""Custom fields' types: checking and storing a value (a number as a JSON number, a date as an ISO
+"YYYY-MM-DD" string, a choice as its value), showing it in the viewer's language, and which
+operators filters and rules offer for each type. Reads only: the writes are in contacts.fields.
+
+contacts.services.normalise checks every custom field value through `coerce`, so a page, the API,
+the capture form and the importer store the same typed value."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import formats
+from django.utils.translation import gettext as _
+
+from contacts.models import CustomField
+
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+ISO_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+NUMBER_RE = re.compile(r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+MAX_TEXT = 500
+Type = CustomField.Type
+
+# The operators each type offers: in the contact list's filters (contacts.attribute_filters) and in
+# the rule editor (scoring.engine). Dates compare as ISO text, which sorts like the dates.
+FILTER_OPERATORS: dict[str, tuple[str, ...]] = {
+    Type.TEXT: ("eq", "ne", "contains", "is_set", "is_blank"),
+    Type.NUMBER: ("eq", "ne", "gte", "lte", "is_set", "is_blank"),
+    Type.DATE: ("eq", "ne", "gte", "lte", "is_set", "is_blank"),
+    Type.CHOICE: ("eq", "ne", "is_set", "is_blank"),
+}
+RULE_OPERATORS: dict[str, tuple[str, ...]] = {
+    Type.TEXT: ("eq", "neq", "in", "not_in", "contains", "startswith", "endswith", "is_set", "is_blank"),
+    Type.NUMBER: ("eq", "neq", "in", "not_in", "gt", "gte", "lt", "lte", "is_set", "is_blank"),
+    Type.DATE: ("eq", "neq", "gt", "gte", "lt", "lte", "is_set", "is_blank"),
+    Type.CHOICE: ("eq", "neq", "in", "not_in", "is_set", "is_blank"),
+}
+
+_scope: contextvars.ContextVar[list[CustomField] | None] = contextvars.ContextVar("custom_fields", default=None)
+
+
+def active_fields() -> list[CustomField]:
+    """The active custom fields in order (one small query, or the list `cached()` holds)."""
+    held = _scope.get()
+    if held is not None:
+        return held
+    return list(CustomField.objects.filter(active=True).order_by("position", "id"))
+
+
+def active_by_key() -> dict[str, CustomField]:
+    return {field.key: field for field in active_fields()}
+
+
+@contextlib.contextmanager
+def cached() -> Iterator[None]:
+    """Within the block, active_fields() reads the fields once: an import checks thousands of rows."""
+    token = _scope.set(list(CustomField.objects.filter(active=True).order_by("position", "id")))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+# --- values ----------------------------------------------------------------------
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _number(value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise ValidationError(_("Give a number, not yes/no."), code="invalid")
+    if isinstance(value, (int, float, Decimal)):
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            number = None
+    elif isinstance(value, str) and NUMBER_RE.match(value.strip()):
+        number = Decimal(value.strip())
+    else:
+        number = None
+    if number is None or not number.is_finite():
+        raise ValidationError(_("“%(value)s” is not a number.") % {"value": value}, code="invalid")
+    if number == number.to_integral_value() and abs(number) < 2**53:
+        return int(number)
+    result = float(number)
+    if not math.isfinite(result):
+        raise ValidationError(_("“%(value)s” is not a number.") % {"value": value}, code="invalid")
+    return result
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = value.strip() if isinstance(value, str) else ""
+    if ISO_DATE_RE.match(text):
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
+    raise ValidationError(_("“%(value)s” is not a date; use YYYY-MM-DD.") % {"value": value}, code="invalid")
+
+
+def _choice(field: CustomField, value: Any) -> str:
+    text = str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+    if text is not None:
+        wanted = text.casefold()
+        for choice in field.choices or []:
+            stored = str(choice.get("value", ""))
+            names = {stored, choice.get("label_en") or "", choice.get("label_id") or ""}
+            if wanted in {name.casefold() for name in names if name}:
+                return stored
+    allowed = ", ".join(str(choice.get("value", "")) for choice in field.choices or [])
+    raise ValidationError(_("“%(value)s” is not one of the choices: %(choices)s.") % {"value": value, "choices": allowed},
+                          code="invalid_choice")
+
+
+def coerce(field: CustomField, value: Any) -> Any:
+    """The value as stored in Contact.attributes; None for a blank (the field is cleared).
+    ValidationError (without the field's name: the caller names it) when it does not fit the type."""
+    if is_blank(value):
+        return None
+    if field.type == Type.NUMBER:
+        return _number(value)
+    if field.type == Type.DATE:
+        return _date(value)
+    if field.type == Type.CHOICE:
+        return _choice(field, value)
+    if isinstance(value, (dict, list, bool)):
+        raise ValidationError(_("Give text."), code="invalid")
+    text = str(value).strip()
+    if len(text) > MAX_TEXT:
+        raise ValidationError(_("At most %(n)d characters.") % {"n": MAX_TEXT}, code="max_length")
+    return text
+
+
+def fits(field: CustomField, value: Any) -> bool:
+    """Whether a stored value is one the field can hold (a blank fits)."""
+    try:
+        coerce(field, value)
+    except ValidationError:
+        return False
+    return True
+
+
+def display(field: CustomField, value: Any) -> str:
+    """The stored value in the viewer's language: numbers and dates in the locale's format,
+    a choice by its label. A value stored before the field had its type shows as it is."""
+    if is_blank(value):
+        return ""
+    try:
+        typed = coerce(field, value)
+    except ValidationError:
+        return str(value)
+    if field.type == Type.NUMBER:
+        return formats.number_format(typed, use_l10n=True, force_grouping=True)
+    if field.type == Type.DATE:
+        return formats.date_format(date.fromisoformat(typed), "DATE_FORMAT")
+    if field.type == Type.CHOICE:
+        return dict(field.choice_pairs()).get(typed, typed)
+    return typed
+
+
+def form_initial(field: CustomField, value: Any) -> Any:
+    """The stored value as a form field's initial value."""
+    if is_blank(value):
+        return None
+    try:
+        typed = coerce(field, value)
+    except ValidationError:
+        return value
+    return date.fromisoformat(typed) if field.type == Type.DATE else typed
+
+
+# --- defining a field --------------------------------------------------------------
+
+def choices_parse(text: str) -> list[dict[str, str]]:
+    """The admin form's choices, one a line: `value`, or `value | English label | Indonesian label`."""
+    choices: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split("|")]
+        if len(parts) > 3 or not parts[0]:
+            raise ValidationError(_("Line %(n)d: write “value” or “value | English label | Indonesian label”.") % {"n": number})
+        if len(parts[0]) > 100 or any(len(part) > 100 for part in parts):
+            raise ValidationError(_("Line %(n)d: at most 100 characters a part.") % {"n": number})
+        if parts[0].casefold() in seen:
+            raise ValidationError(_("Line %(n)d: “%(value)s” is listed twice.") % {"n": number, "value": parts[0]})
+        seen.add(parts[0].casefold())
+        choice = {"value": parts[0]}
+        if len(parts) > 1 and parts[1]:
+            choice["label_en"] = parts[1]
+        if len(parts) > 2 and parts[2]:
+            choice["label_id"] = parts[2]
+        choices.append(choice)
+    return choices
+
+
+def choices_text(choices: list[Mapping[str, str]]) -> str:
+    lines = []
+    for choice in choices or []:
+        parts = [choice.get("value", ""), choice.get("label_en", ""), choice.get("label_id", "")]
+        while len(parts) > 1 and not parts[-1]:
+            parts.pop()
+        lines.append(" | ".join(parts))
+    return "\n".join(lines)
+
+
+def form_field(field: CustomField) -> forms.Field:
+    """The form field that edits one custom field's value (blank clears it)."""
+    common: dict[str, Any] = {"label": field.label, "required": False}
+    if field.type == CustomField.Type.NUMBER:
+        return forms.DecimalField(localize=True, widget=forms.TextInput(attrs={"inputmode": "decimal"}), **common)
+    if field.type == CustomField.Type.DATE:
+        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), **common)
+    if field.type == CustomField.Type.CHOICE:
+        return forms.ChoiceField(choices=[("", "—"), *field.choice_pairs()], **common)
+    return forms.CharField(max_length=MAX_TEXT, **common)
