@@ -94,7 +94,12 @@ class SmtpPool:
             return _IDLE
 
     def _run(self) -> None:
-        connection = get_connection()
+        try:
+            connection = get_connection()
+        except Exception as exc:  # noqa: BLE001 - a backend that cannot load: every message gets the error, none waits
+            while (item := self._work.get()) is not None:
+                item[1].set_exception(exc)
+            return
         used = 0.0  # when this thread's connection last answered
         try:
             while (item := self._next(_is_open(connection))) is not None:

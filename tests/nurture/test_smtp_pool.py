@@ -142,3 +142,11 @@ def test_other_email_settings_get_other_connections(own_sink, settings):
     assert other is not pool
     with pytest.raises(smtp_pool.PoolClosed):
         pool.send(None)
+
+
+def test_a_backend_that_cannot_load_fails_the_messages_instead_of_leaving_them_waiting(settings):
+    """A kept pool lives long: a thread that could not start must not leave a batch waiting for ever."""
+    settings.EMAIL_BACKEND = "nurture.no_such_module.EmailBackend"
+    with smtp_pool.SmtpPool(2) as pool:
+        futures = [pool.send(object()) for _ in range(3)]
+        assert all(isinstance(f.exception(timeout=10), ImportError) for f in futures)
