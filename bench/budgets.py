@@ -89,6 +89,11 @@ API_SINGLE_POSTS = {"tiny": 20, "S": 300, "L": 300}
 IMPORT_ROWS = {"tiny": 2_000, "S": 100_000, "L": 100_000}
 CAMPAIGN_RECIPIENTS = {"tiny": 300, "S": 20_000, "L": 100_000}
 CAMPAIGN_BASELINE_SAMPLE = {"tiny": 100, "S": 1_000, "L": 1_000}
+# Figure 8's judged ratio: the median of this many pairs, each a baseline slice (send_mail calls) and a campaign to
+# recipients of its own, back to back (bench/fig_campaign.py, docs/decisions.md).
+CAMPAIGN_PAIRS = {"tiny": 3, "S": 5, "L": 5}
+CAMPAIGN_PAIR_RECIPIENTS = {"tiny": 100, "S": 2_000, "L": 2_000}
+CAMPAIGN_PAIR_BASELINE = {"tiny": 40, "S": 250, "L": 250}
 WEBHOOK_EVENTS = {"tiny": 1_000, "S": 1_000, "L": 1_000}
 WEBHOOK_LATENCY_EVENTS = {"tiny": 60, "S": 200, "L": 200}
 WEBHOOK_LATENCY_RATE = 20  # stage changes a second for the latency part of figure 9

@@ -13,6 +13,14 @@ message goes out twice. Without REDIS_URL there is no worker, and the campaign r
 The same campaign in one process (Celery in-process) is reported beside it, so the share of the
 second process is visible.
 
+The judged ratio is not the 20,000-recipient campaign against a baseline run minutes earlier or later (on a
+shared machine the load moves in between: round six measured 2.8× once, when the baseline met a quiet moment the
+campaign never had) but the median of CAMPAIGN_PAIRS interleaved pairs: a short baseline run (send_mail calls)
+and a campaign to recipients of its own on the same worker, back to back, the order alternating, so both sides
+of a pair see the same seconds of load. A short campaign pays its fill, its queueing and the wait for "done" on
+fewer messages, so a pair is if anything harder on the campaign. The 20,000-recipient campaign keeps the rate
+budget; its ratio to the faster of the baseline runs before and after it is printed as information.
+
 Both paths are warmed up first (a campaign to other contacts, a few send_mail calls): the budget is
 about the sustained rate, not the first message's imports and URL resolver. The sink's own ceiling
 (prebuilt bytes over as many kept-open connections, from one Python client process, so a lower
@@ -33,17 +41,24 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import harness
-from bench.budgets import CAMPAIGN_BASELINE_SAMPLE, CAMPAIGN_RECIPIENTS
-from bench.harness import Row
+from bench.budgets import (
+    CAMPAIGN_BASELINE_SAMPLE,
+    CAMPAIGN_PAIR_BASELINE,
+    CAMPAIGN_PAIR_RECIPIENTS,
+    CAMPAIGN_PAIRS,
+    CAMPAIGN_RECIPIENTS,
+)
+from bench.harness import Row, median
 
 FIGURE = "8"
 SINK = Path(__file__).resolve().parents[1] / "tests" / "nurture" / "smtp_sink.py"
 SOURCE = "bench-campaign"
 WARMUP_SOURCE = "bench-campaign-warmup"
+PAIR_SOURCE = "bench-campaign-pair"  # and the pair's number: each pair's campaign has recipients of its own
 WARMUP = 400  # recipients of the untimed warm-up campaign: four batches, so every worker process sends some
 SINK_CEILING_MESSAGES = {"tiny": 600, "S": 3_000, "L": 3_000}
 
@@ -173,59 +188,126 @@ class Measured:
     baseline_after: float = 0.0  # the other of the two baseline runs (before and after the campaigns): the slower
     ceiling: float = 0.0
     size: int = 0
+    pairs: list[Pair] = field(default_factory=list)  # the judged ratio: baseline and campaign slices back to back
 
 
-def _campaign(ctx, *, n: int, segments: tuple, sink_pid: int, worker=None) -> Sent:
-    """The warm-up campaign, then the timed one; with `worker` they run on its processes."""
+class _Senders:
+    """The processes that send: the worker's (its main process and children) or this one."""
+
+    def __init__(self, worker=None):
+        self.worker = worker
+
+    def pids(self) -> list[int]:
+        return [self.worker.proc.pid, *harness.child_pids(self.worker.proc.pid)] if self.worker else [os.getpid()]
+
+    def cpu(self) -> float:
+        return sum(map(_cpu_seconds, self.pids())) if self.worker else time.process_time()
+
+    def peak(self) -> float:
+        return max(map(harness.peak_rss_mb, self.pids()))
+
+
+def _send(segment, *, n: int, worker=None):
+    """One campaign to `segment` through nurture.campaigns, as production starts it; with `worker` its fill and
+    batches run on the worker's processes (this waits until it is done), without one in this process."""
     from django.contrib.auth import get_user_model
 
     from bench.run import ADMIN
-    from crm.celery import app
     from nurture import campaigns
-    from nurture.models import Campaign, Delivery, Message
+    from nurture.models import Campaign, Message
 
     admin = get_user_model().objects.get(username=ADMIN[0])  # the audience is what the sender may see
     message = Message.objects.get(starter_key="all-edu-id")
+    campaign = campaigns.campaign_send(campaign=campaigns.campaign_create(message=message, segment=segment, by=admin),
+                                       by=admin)  # in-process: fill, then every batch, after commit
+    if worker and not harness.wait_until(
+            lambda: Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.DONE).exists(),
+            timeout=60 + n / 20, interval=0.02):
+        raise RuntimeError(f"campaign {campaign.pk} not done in time:\n{worker.log_tail()}")
+    return campaign
 
-    def pids() -> list[int]:
-        return [worker.proc.pid, *harness.child_pids(worker.proc.pid)] if worker else [os.getpid()]
 
-    def cpu() -> float:
-        return sum(map(_cpu_seconds, pids())) if worker else time.process_time()
+def _check_sent(campaign, n: int) -> None:
+    from nurture.models import Campaign, Delivery
 
-    def peak() -> float:
-        return max(map(harness.peak_rss_mb, pids()))
+    campaign.refresh_from_db()
+    sent = Delivery.objects.filter(campaign=campaign, status="sent").count()
+    if campaign.status != Campaign.Status.DONE or sent != n:
+        raise RuntimeError(f"campaign {campaign.pk} ended {campaign.status} with {sent} of {n} sent")
 
-    def send(segment) -> Campaign:
-        campaign = campaigns.campaign_send(campaign=campaigns.campaign_create(message=message, segment=segment, by=admin),
-                                           by=admin)  # in-process: fill, then every batch, after commit
-        if worker and not harness.wait_until(
-                lambda: Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.DONE).exists(),
-                timeout=60 + n / 20, interval=0.02):
-            raise RuntimeError(f"campaign {campaign.pk} not done in time:\n{worker.log_tail()}")
-        return campaign
+
+@contextmanager
+def _on_worker(worker):
+    from crm.celery import app
 
     if worker:
         app.conf.task_always_eager = False
     try:
-        send(segments[1])
-        rss_before = peak()
-        sink_cpu, own_cpu, started = _cpu_seconds(sink_pid), cpu(), time.perf_counter()
-        campaign = send(segments[0])
-        elapsed = time.perf_counter() - started
-        used = ((cpu() - own_cpu) / n, (_cpu_seconds(sink_pid) - sink_cpu) / n)
+        yield
     finally:
         app.conf.task_always_eager = True
-    campaign.refresh_from_db()
-    sent = Delivery.objects.filter(campaign=campaign, status="sent").count()
-    if campaign.status != Campaign.Status.DONE or sent != n:
-        raise RuntimeError(f"campaign ended {campaign.status} with {sent} of {n} sent")
-    return Sent(n / elapsed, elapsed, used, (rss_before, peak()), len(pids()) - (1 if worker else 0))
 
 
-def _measure(ctx, *, n: int, sample: list[str], transport: Transport, one_process: bool) -> Measured:
-    """Baseline, then the campaign (on a worker when there is a broker), then optionally the same in
-    one process, then the sink's ceiling; all into one fresh sink process."""
+def _campaign(ctx, *, n: int, segments: tuple, sink_pid: int, worker=None) -> Sent:
+    """The warm-up campaign, then the timed one; with `worker` they run on its processes."""
+    senders = _Senders(worker)
+    with _on_worker(worker):
+        _send(segments[1], n=WARMUP, worker=worker)
+        rss_before = senders.peak()
+        sink_cpu, own_cpu, started = _cpu_seconds(sink_pid), senders.cpu(), time.perf_counter()
+        campaign = _send(segments[0], n=n, worker=worker)
+        elapsed = time.perf_counter() - started
+        used = ((senders.cpu() - own_cpu) / n, (_cpu_seconds(sink_pid) - sink_cpu) / n)
+    _check_sent(campaign, n)
+    return Sent(n / elapsed, elapsed, used, (rss_before, senders.peak()), len(senders.pids()) - (1 if worker else 0))
+
+
+@dataclass
+class Pair:
+    """One baseline slice and one campaign slice, measured back to back."""
+
+    baseline: float  # messages/s
+    campaign: float
+    baseline_cpu: float  # ms a message, sender + sink
+    campaign_cpu: float
+
+    @property
+    def ratio(self) -> float:
+        return self.campaign / self.baseline
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.baseline_cpu / self.campaign_cpu
+
+
+def _pairs(ctx, *, segments: list, baseline, sink_pid: int, worker=None) -> list[Pair]:
+    """The judged ratio's measurements: a short baseline run and a short campaign (the same path, on the same
+    worker), back to back, CAMPAIGN_PAIRS times, the order alternating, so that both sides of a pair see the
+    machine's load of the same few seconds."""
+    n = CAMPAIGN_PAIR_RECIPIENTS[ctx.size]
+    senders, pairs = _Senders(worker), []
+    for i, segment in enumerate(segments):
+        def campaign(segment=segment) -> tuple[float, float]:
+            sink_cpu, own_cpu, started = _cpu_seconds(sink_pid), senders.cpu(), time.perf_counter()
+            with _on_worker(worker):
+                sent = _send(segment, n=n, worker=worker)
+            elapsed = time.perf_counter() - started
+            used = (senders.cpu() - own_cpu + _cpu_seconds(sink_pid) - sink_cpu) / n
+            _check_sent(sent, n)
+            return n / elapsed, used
+
+        if i % 2 == 0:
+            (b_rate, b_cpu), (c_rate, c_cpu) = baseline(CAMPAIGN_PAIR_BASELINE[ctx.size]), campaign()
+        else:
+            (c_rate, c_cpu), (b_rate, b_cpu) = campaign(), baseline(CAMPAIGN_PAIR_BASELINE[ctx.size])
+        pairs.append(Pair(b_rate, c_rate, sum(b_cpu) * 1000, c_cpu * 1000))
+    return pairs
+
+
+def _measure(ctx, *, n: int, sample: list[str], transport: Transport, one_process: bool, judged: bool) -> Measured:
+    """Baseline, then the campaign (on a worker when there is a broker), then for the judged transport the
+    interleaved pairs on the same worker, then optionally the same campaign in one process, the baseline
+    again, and the sink's ceiling; all into one fresh sink process."""
     from django.conf import settings
     from django.core.mail import send_mail
 
@@ -235,17 +317,20 @@ def _measure(ctx, *, n: int, sample: list[str], transport: Transport, one_proces
     from nurture.services import message_values
 
     message = Message.objects.get(starter_key="all-edu-id")
-    segments = (Segment.objects.create(name=f"Bench {time.time_ns()}", filters={"source": SOURCE}),
-                Segment.objects.create(name=f"Bench warm-up {time.time_ns()}", filters={"source": WARMUP_SOURCE}))
+    stamp = time.time_ns()
+    segments = (Segment.objects.create(name=f"Bench {stamp}", filters={"source": SOURCE}),
+                Segment.objects.create(name=f"Bench warm-up {stamp}", filters={"source": WARMUP_SOURCE}))
+    pair_segments = [Segment.objects.create(name=f"Bench pair {i} {stamp}", filters={"source": f"{PAIR_SOURCE}-{i}"})
+                     for i in range(CAMPAIGN_PAIRS[ctx.size])] if judged else []
     sink, port = _sink(transport)
     try:
         with _email_settings(transport, port):
-            def baseline() -> tuple[float, tuple[float, float]]:
+            def baseline(count: int = len(sample)) -> tuple[float, tuple[float, float]]:
                 sink_cpu, own_cpu, started = _cpu_seconds(sink.pid), time.process_time(), time.perf_counter()
-                for address in sample:
+                for address in sample[:count]:
                     send_mail(message.subject, message.body, settings.CRM_EMAIL_FROM, [address])
-                return len(sample) / (time.perf_counter() - started), (
-                    (time.process_time() - own_cpu) / len(sample), (_cpu_seconds(sink.pid) - sink_cpu) / len(sample))
+                return count / (time.perf_counter() - started), (
+                    (time.process_time() - own_cpu) / count, (_cpu_seconds(sink.pid) - sink_cpu) / count)
 
             for address in sample[:5]:
                 send_mail(message.subject, message.body, settings.CRM_EMAIL_FROM, [address])  # warm-up, untimed
@@ -257,12 +342,15 @@ def _measure(ctx, *, n: int, sample: list[str], transport: Transport, one_proces
                 with harness.celery_worker(ctx.url, concurrency=min(2, os.cpu_count() or 1), log_dir=ctx.log_dir,
                                            name=f"campaign-{'tls' if transport.tls else 'plain'}", env=env) as worker:
                     measured.campaign = _campaign(ctx, n=n, segments=segments, sink_pid=sink.pid, worker=worker)
+                    measured.pairs = _pairs(ctx, segments=pair_segments, baseline=baseline, sink_pid=sink.pid,
+                                            worker=worker)
                 if one_process:
                     measured.one_process = _campaign(ctx, n=n, segments=segments, sink_pid=sink.pid)
             else:
                 measured.campaign = _campaign(ctx, n=n, segments=segments, sink_pid=sink.pid)
-            # The baseline again after the campaigns; the faster of the two is the one compared (on a shared
-            # machine the load moves between the two; the faster baseline gives the smaller, safer ratio).
+                measured.pairs = _pairs(ctx, segments=pair_segments, baseline=baseline, sink_pid=sink.pid)
+            # The baseline again after the campaigns; the faster of the two is shown beside the 20,000-recipient
+            # campaign (on a shared machine the load moves between the two; the faster gives the smaller ratio).
             after, after_cpu = baseline()
             measured.baseline_after = after
             if after > measured.baseline:  # the faster run is compared, with its own CPU figures
@@ -294,7 +382,7 @@ def _cpu_note(sent: Sent, m: Measured) -> str:
             f" run is compared ({m.baseline:.0f} and {m.baseline_after:.0f} messages/s)")
 
 
-def _rows(m: Measured, n: int, sample: int, *, judged: bool) -> list[Row]:
+def _rows(m: Measured, n: int, sample: int, *, judged: bool, size: str) -> list[Row]:
     from django.conf import settings
 
     t, sent = m.transport.name, m.campaign
@@ -303,9 +391,24 @@ def _rows(m: Measured, n: int, sample: int, *, judged: bool) -> list[Row]:
     rows = [
         Row(FIGURE, f"campaign to {n:,} recipients over {t}, {where}, messages/s", sent.rate, "messages/s",
             "campaign_rate" if judged else None, baseline=m.baseline, baseline_label=label,
-            ratio=sent.rate / m.baseline, ratio_key="campaign_vs_send_mail" if judged else None,
-            note=_cpu_note(sent, m)),
+            ratio=sent.rate / m.baseline, note=_cpu_note(sent, m)),
     ]
+    if m.pairs:
+        pairs, k = m.pairs, len(m.pairs)
+        middle = sorted(pairs, key=lambda p: p.ratio)[k // 2] if k % 2 else None
+        ratio = median(p.ratio for p in pairs)
+        rows.append(Row(
+            FIGURE, f"campaign vs one send_mail per contact over {t}, {where}, median of {k} interleaved pairs",
+            middle.campaign if middle else median(p.campaign for p in pairs), "messages/s",
+            baseline=middle.baseline if middle else median(p.baseline for p in pairs),
+            baseline_label=f"one send_mail per contact over {t} ({CAMPAIGN_PAIR_BASELINE[size]:,} sent, one process)",
+            ratio=ratio, ratio_key="campaign_vs_send_mail" if judged else None,
+            note=(f"each pair: a campaign to {CAMPAIGN_PAIR_RECIPIENTS[size]:,} recipients of its own on the same"
+                  f" worker and {CAMPAIGN_PAIR_BASELINE[size]:,} send_mail calls, back to back, the order alternating;"
+                  f" ratios {', '.join(f'{p.ratio:.1f}×' for p in pairs)} (min {min(p.ratio for p in pairs):.1f}×);"
+                  f" messages/s {', '.join(f'{p.campaign:.0f}/{p.baseline:.0f}' for p in pairs)};"
+                  f" CPU per message (senders + sink) {', '.join(f'{p.campaign_cpu:.2f}/{p.baseline_cpu:.2f} ms' for p in pairs)},"
+                  f" CPU ratio median {median(p.cpu_ratio for p in pairs):.1f}×")))
     if m.one_process:
         rows.append(Row(FIGURE, f"campaign to {n:,} recipients over {t}, one process (Celery in-process)",
                         m.one_process.rate, "messages/s", baseline=m.baseline, baseline_label=label,
@@ -326,6 +429,9 @@ def run(ctx) -> list[Row]:
     starter_library_load()
     _recipients(n, source=SOURCE)
     _recipients(WARMUP, source=WARMUP_SOURCE, skip=n)
+    for i in range(CAMPAIGN_PAIRS[ctx.size]):
+        _recipients(CAMPAIGN_PAIR_RECIPIENTS[ctx.size], source=f"{PAIR_SOURCE}-{i}",
+                    skip=n + WARMUP + i * CAMPAIGN_PAIR_RECIPIENTS[ctx.size])
     sample = list(Contact.objects.filter(source=SOURCE).order_by("pk").values_list("email", flat=True)
                   [:CAMPAIGN_BASELINE_SAMPLE[ctx.size]])
     auth = ("bench", secrets.token_urlsafe(16))
@@ -334,14 +440,15 @@ def run(ctx) -> list[Row]:
     if shutil.which("openssl"):
         with tempfile.TemporaryDirectory(prefix="bench-tls-") as tmp:
             secure = Transport("STARTTLS + AUTH", tls=_certificate(Path(tmp)), auth=auth)
-            measured.append(_measure(ctx, n=n, sample=sample, transport=secure, one_process=True))
-            rows += _rows(measured[-1], n, len(sample), judged=True)
+            measured.append(_measure(ctx, n=n, sample=sample, transport=secure, one_process=True, judged=True))
+            rows += _rows(measured[-1], n, len(sample), judged=True, size=ctx.size)
     else:
         rows.append(harness.not_measured(FIGURE, f"campaign to {n:,} recipients over STARTTLS + AUTH, messages/s",
                                          "no openssl to make the sink's certificate (the plain SMTP row below is"
                                          " not judged)"))
-    measured.append(_measure(ctx, n=n, sample=sample, transport=Transport("plain SMTP on loopback"), one_process=False))
-    rows += _rows(measured[-1], n, len(sample), judged=False)
+    measured.append(_measure(ctx, n=n, sample=sample, transport=Transport("plain SMTP on loopback"), one_process=False,
+                             judged=False))
+    rows += _rows(measured[-1], n, len(sample), judged=False, size=ctx.size)
     rss = [(m.campaign.rss, m.transport.name) for m in measured]
     rows.append(Row(FIGURE, "campaign, peak RSS of a sending process", max(r[1] for r, _ in rss), "MB",
                     note="; ".join(f"over {name}: {before:.0f} MB after the warm-up, {after - before:+.1f} MB over {n:,}"

@@ -383,6 +383,8 @@ CRM_EMAIL_RATE_PER_MINUTE = env.int("CRM_EMAIL_RATE_PER_MINUTE", default=1200)
 CRM_EMAIL_DOMAIN_RATE_PER_MINUTE = env.int("CRM_EMAIL_DOMAIN_RATE_PER_MINUTE", default=300)
 # SMTP connections a campaign batch sends over at once (threads of the worker, each keeping its connection open).
 CRM_EMAIL_CONNECTIONS = env.int("CRM_EMAIL_CONNECTIONS", default=4)
+# Seconds a worker process keeps an idle campaign connection open for the next batch (0: close after each batch).
+CRM_EMAIL_KEEP_OPEN_SECONDS = env.float("CRM_EMAIL_KEEP_OPEN_SECONDS", default=30.0)
 
 # --- Product settings ------------------------------------------------------------
 # Hours a new prospect may wait for a first personal follow-up before it is flagged.

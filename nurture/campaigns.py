@@ -24,7 +24,7 @@ from crm.models import AuditEvent
 from nurture import guardrails
 from nurture.models import Campaign, Delivery, Message, MessageChannel
 from nurture.services import deliveries_send
-from nurture.smtp_pool import SmtpPool
+from nurture.smtp_pool import SmtpPool, shared_pool
 from nurture.tasks import queue_campaign_batches, queue_campaign_fill
 
 BATCH = 100  # deliveries per send task, over CRM_EMAIL_CONNECTIONS SMTP connections
@@ -145,11 +145,15 @@ def _deliveries_for(campaign: Campaign, contact_ids: QuerySet) -> None:
 
 
 def campaign_send_batch(*, campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
-    """Send one batch over CRM_EMAIL_CONNECTIONS SMTP connections at once (each kept open for the
-    batch); the last batch closes the campaign. A connection that cannot open fails its messages as
-    temporary, and the sweep retries them."""
-    with SmtpPool(settings.CRM_EMAIL_CONNECTIONS) as pool:
-        outcomes = deliveries_send(delivery_ids=delivery_ids, pool=pool)
+    """Send one batch over CRM_EMAIL_CONNECTIONS SMTP connections at once, this process's kept-open ones
+    (nurture.smtp_pool.shared_pool: the next batch reuses them), or, with CRM_EMAIL_KEEP_OPEN_SECONDS = 0,
+    connections opened for this batch alone; the last batch closes the campaign. A connection that
+    cannot open fails its messages as temporary, and the sweep retries them."""
+    if settings.CRM_EMAIL_KEEP_OPEN_SECONDS > 0:
+        outcomes = deliveries_send(delivery_ids=delivery_ids, pool=shared_pool(settings.CRM_EMAIL_CONNECTIONS))
+    else:
+        with SmtpPool(settings.CRM_EMAIL_CONNECTIONS) as pool:
+            outcomes = deliveries_send(delivery_ids=delivery_ids, pool=pool)
     campaign_finish(campaign_id=campaign_id)
     return dict(outcomes)
 

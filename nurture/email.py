@@ -151,7 +151,7 @@ class Failure:
     unknown: bool = False  # the connection failed after the message went out: it may have been delivered
 
 
-def _after_the_message_went_out(exc: BaseException) -> bool:
+def went_out(exc: BaseException) -> bool:
     """True when smtplib had already sent the message's content (inside SMTP.data, after the server's
     354) when the connection timed out or dropped: only the final answer was missing."""
     while exc is not None:  # and what it interrupted: closing the connection after a timeout can time out too
@@ -179,5 +179,5 @@ def classify(exc: Exception) -> Failure:
         return Failure(permanent=exc.smtp_code >= 500, detail=f"{exc.smtp_code} {message}"[:300])
     if isinstance(exc, (smtplib.SMTPException, OSError, socket.timeout)):
         return Failure(permanent=False, detail=f"{type(exc).__name__}: {exc}"[:300],
-                       unknown=_after_the_message_went_out(exc))
+                       unknown=went_out(exc))
     raise exc

@@ -5,6 +5,7 @@ sequence step is claimed before its delivery is written."""
 import logging
 
 from celery import shared_task
+from celery.signals import worker_process_shutdown
 
 from crm.retry import RETRY
 
@@ -79,3 +80,11 @@ def queue_campaign_batches(campaign_id: int, batches: list[list[int]], *, second
             log.warning("Could not queue campaign %s batch %d (%s); the sweep will send it.", campaign_id, n,
                         type(exc).__name__)
             return
+
+
+@worker_process_shutdown.connect(weak=False, dispatch_uid="nurture.smtp_pool")
+def _close_smtp_connections(**kwargs) -> None:
+    """A stopping worker process says QUIT on the SMTP connections it kept open between campaign batches."""
+    from nurture.smtp_pool import close_shared
+
+    close_shared()
