@@ -60,7 +60,11 @@ ALLOWED = frozenset({
 })
 
 # Scroll boxes allowed to scroll sideways on a phone (CSS selectors), each with the reason it cannot stack.
-ALLOW_SCROLL: tuple[str, ...] = ()
+ALLOW_SCROLL: tuple[str, ...] = (
+    # Django's own admin change list (/admin/...): Django's template and responsive CSS scroll its results on a
+    # phone, and its cells carry no column names to label cards with; the product's pages never use it.
+    "#changelist .results",
+)
 
 ENGLISH_WORDS = re.compile(
     r"\b(?:the|and|of|with|your|you|this|that|these|is|are|was|were|has|have|will|for|from|into|been|be|by|an|"
@@ -514,6 +518,9 @@ PLANTED = """() => {
   add('<div class="planted-wide">lebar</div>').firstChild.style.width = '600px';
   const wrap = add('<div class="table-wrap"><div class="planted-scrolls">bergulir</div></div>').firstChild;
   wrap.firstChild.style.width = '900px';
+  const allowed = add('<div id="changelist"><div class="results"><div>bergulir</div></div></div>').querySelector('.results');
+  allowed.style.overflowX = 'auto';
+  allowed.firstChild.style.width = '900px';
 }"""
 
 
@@ -528,7 +535,8 @@ def test_the_checker_names_english_and_what_is_wider_than_a_phone(walk, marketer
                     "scrolls sideways: ", "wider than the viewport: div.planted-wide",
                     "div.table-wrap scrolls sideways (900 px of content"):
         assert planted in found, f"{planted} not reported:\n{found}"
-    for fine in ("'Tag'", "full_name", "price_requested", "Rina Wijaya", "Saring", "planted-scrolls"):
+    for fine in ("'Tag'", "full_name", "price_requested", "Rina Wijaya", "Saring", "planted-scrolls",
+                 "div.results"):  # ALLOW_SCROLL
         assert fine not in found, f"{fine} reported:\n{found}"
     assert found.count("Save note") == 1  # the one marked lang="en" is English on purpose
     assert all(line.startswith("[390 px] /: ") for line in w.problems), found
