@@ -137,8 +137,10 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     preview = job_preview(job)
     guesses = _guesses(job, header, chosen or job.mapping)
     columns = [(form, [row[i] for row in preview], *guesses[i]) for i, form in enumerate(formset.forms)]
+    # Each cell with its column's name: on a phone the preview's rows stack into cards labelled by the file's header.
+    preview_rows = [[(header[i] if i < len(header) else "", cell) for i, cell in enumerate(row)] for row in preview]
     return render(request, "contacts/io/import_mapping.html", {
-        "job": job, "options": options, "formset": formset, "columns": columns, "preview": preview, "header": header,
+        "job": job, "options": options, "formset": formset, "columns": columns, "preview": preview_rows, "header": header,
         "saved": sorted((name, m.get("name", name)) for name, m in saved.items()), "chosen": chosen_name if chosen else "",
         "file_format": _file_format(job), "count_cap": settings.CRM_IMPORT_COUNT_CAP,
     })

@@ -22,8 +22,8 @@ def default_set(playbooks):
 
 
 def _rows(html: str) -> list[tuple[str, str]]:
-    texts = re.findall(r'<td data-audit="text">(.*?)</td>', html, flags=re.S)
-    objects = re.findall(r'<td class="nowrap" data-audit="object">(.*?)</td>', html, flags=re.S)
+    texts = re.findall(r'<td data-audit="text"[^>]*>(.*?)</td>', html, flags=re.S)
+    objects = re.findall(r'<td class="nowrap" data-audit="object"[^>]*>(.*?)</td>', html, flags=re.S)
     return list(zip(texts, objects, strict=True))
 
 
