@@ -34,8 +34,9 @@ class SegmentForm(forms.Form):
     owner = forms.ChoiceField(label=_("Owner"), required=False,
                               help_text=_("“Me” means whoever opens the segment."))
     tag = forms.CharField(label=_("Tag"), required=False, max_length=50)
-    score_gte = forms.IntegerField(label=_("Score at least"), required=False)
-    score_lte = forms.IntegerField(label=_("Score at most"), required=False)
+    # Typed as the reader writes numbers ("1.250" in Indonesian).
+    score_gte = custom_types.LocalNumberField(label=_("Score at least"), required=False, integer=True)
+    score_lte = custom_types.LocalNumberField(label=_("Score at most"), required=False, integer=True)
     active_within = forms.IntegerField(label=_("Active in the last (days)"), required=False, min_value=0)
     inactive_for = forms.IntegerField(label=_("Inactive for (days)"), required=False, min_value=0)
     last_interaction_before = forms.DateField(label=_("Last activity before"), required=False,
@@ -101,6 +102,33 @@ class SegmentForm(forms.Form):
         attribute_items = [(k, v) for k, v in filters.items() if k.startswith(attribute_filters.PREFIX)]
         data = {k: "" if v is None else str(v) for k, v in cls._initial(filters, attribute_items).items()}
         return {**data, "name": name}
+
+    def clean(self):
+        """A condition on a custom number or date field takes the value as the reader writes it
+        ("1.250,5", 31/03/2027) and keeps it in the filters' form ("1250.5", 2027-03-31); one that
+        does not fit is an error on that value, naming the field."""
+        cleaned = super().clean()
+        by_key = {field.key: field for field in self.custom_fields}
+        for key_field, op_field, value_field in self.attribute_rows:
+            field = by_key.get((cleaned.get(key_field.name) or "").strip())
+            value = (cleaned.get(value_field.name) or "").strip()
+            if field is None or not value or (cleaned.get(op_field.name) or "eq") not in ("eq", "ne", "gte", "lte"):
+                continue
+            if field.type == custom_types.Type.NUMBER:
+                number = custom_types.parse_local_number(value)
+                if number is None:
+                    self.add_error(value_field.name, _("%(field)s: “%(value)s” is not a number.")
+                                   % {"field": field.label, "value": value})
+                else:
+                    cleaned[value_field.name] = custom_types.number_text(number)
+            elif field.type == custom_types.Type.DATE:
+                day = custom_types.parse_local_date(value)
+                if day is None:
+                    self.add_error(value_field.name, _("%(field)s: “%(value)s” is not a date; use YYYY-MM-DD.")
+                                   % {"field": field.label, "value": value})
+                else:
+                    cleaned[value_field.name] = day.isoformat()
+        return cleaned
 
     def filters(self) -> dict[str, Any]:
         """The filters object of the (valid) form: blank fields left out."""
