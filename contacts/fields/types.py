@@ -18,6 +18,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import DecimalValidator
 from django.utils import formats
 from django.utils.translation import gettext as _
 
@@ -159,14 +160,17 @@ class LocalNumberField(forms.DecimalField):
         self.integer = integer
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "numeric" if integer else "decimal"}))
         super().__init__(localize=True, **kwargs)
+        if integer:  # a whole number: no Decimal digits check (the value is an int)
+            self.validators = [v for v in self.validators if not isinstance(v, DecimalValidator)]
 
     def to_python(self, value):
         if value in self.empty_values or (isinstance(value, str) and not value.strip()):
             return None
         number = parse_local_number(value)
         if number is None or (self.integer and number != number.to_integral_value()):
-            message = _("“%(value)s” is not a whole number.") if self.integer else _("“%(value)s” is not a number.")
-            raise ValidationError(message % {"value": value}, code="invalid")
+            if self.integer:  # Django's own message, translated in its catalog
+                raise ValidationError(forms.IntegerField.default_error_messages["invalid"], code="invalid")
+            raise ValidationError(_("“%(value)s” is not a number.") % {"value": value}, code="invalid")
         return int(number) if self.integer else number
 
     def validate(self, value):

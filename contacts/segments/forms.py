@@ -117,15 +117,15 @@ class SegmentForm(forms.Form):
             if field.type == custom_types.Type.NUMBER:
                 number = custom_types.parse_local_number(value)
                 if number is None:
-                    self.add_error(value_field.name, _("%(field)s: “%(value)s” is not a number.")
-                                   % {"field": field.label, "value": value})
+                    self.add_error(value_field.name, f"{field.label}: "
+                                   + str(_("“%(value)s” is not a number.") % {"value": value}))
                 else:
                     cleaned[value_field.name] = custom_types.number_text(number)
             elif field.type == custom_types.Type.DATE:
                 day = custom_types.parse_local_date(value)
                 if day is None:
-                    self.add_error(value_field.name, _("%(field)s: “%(value)s” is not a date; use YYYY-MM-DD.")
-                                   % {"field": field.label, "value": value})
+                    self.add_error(value_field.name, f"{field.label}: "
+                                   + str(_("“%(value)s” is not a date; use YYYY-MM-DD.") % {"value": value}))
                 else:
                     cleaned[value_field.name] = day.isoformat()
         return cleaned
