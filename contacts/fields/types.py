@@ -127,6 +127,21 @@ def parse_local_number(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+def as_plain_number(value: Any) -> Decimal | None:
+    """A number in the plain form the API and stored filters use ("1250.5"), whatever the language."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float, Decimal)):
+        value = str(value)
+    if not isinstance(value, str) or not NUMBER_RE.match(value.strip()):
+        return None
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
 def number_text(number: Decimal) -> str:
     """A Decimal as the API and stored filters write it: "1250", "1250.5" (no exponent)."""
     text = format(number, "f")

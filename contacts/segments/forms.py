@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from contacts import attribute_filters
@@ -86,11 +87,17 @@ class SegmentForm(forms.Form):
                 elif field in ("last_interaction_before", "updated_since") and isinstance(value, str):
                     value = value[:10]
                 initial[field] = value
+        custom = custom_types.active_by_key() if attribute_items else {}
         for index, (name, value) in enumerate(attribute_items):
             try:
                 key, op = attribute_filters.parse_param(name)
             except ValidationError:
                 continue
+            field = custom.get(key)
+            number = custom_types.as_plain_number(value) if field is not None and field.type == custom_types.Type.NUMBER else None
+            if number is not None and op in ("eq", "ne", "gte", "lte"):
+                # Shown as the reader writes it ("1,25" in Indonesian), so saving it again reads the same number.
+                value = formats.number_format(number, use_l10n=True)
             initial[f"attr_key_{index}"] = key
             initial[f"attr_op_{index}"] = op
             initial[f"attr_value_{index}"] = "" if op in ("is_set", "is_blank") and value in (True, "true", "1") else value

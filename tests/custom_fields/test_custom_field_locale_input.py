@@ -180,3 +180,18 @@ def test_the_audit_log_names_the_attribute_keys_an_edit_changed(client_for, admi
     assert event.details["fields"] == ["attributes"] and event.details["keys"] == ["employees", "segment"]
     body = html_lib.unescape(_in(client_for(admin), lang).get(reverse("audit:list")).content.decode())
     assert words in body
+
+
+def test_the_segment_form_shows_a_stored_number_in_the_readers_format(client_for, marketer, fields, make_contact):
+    from contacts import segments
+
+    segment = segments.segment_create(name="Kecil sekali", by=marketer, filters={"attributes.employees__gte": "1.25"})
+    client = _in(client_for(marketer), "id")
+    form = client.get(reverse("segments:edit", args=[segment.pk])).content.decode()
+    assert 'value="1,25"' in form
+    # Saved again unchanged, it is still one and a quarter, not 125 or 1250.
+    response = client.post(reverse("segments:edit", args=[segment.pk]), {
+        "name": "Kecil sekali", "attr_key_0": "employees", "attr_op_0": "gte", "attr_value_0": "1,25"})
+    assert response.status_code == 302
+    segment.refresh_from_db()
+    assert segment.filters == {"attributes.employees__gte": "1.25"}
