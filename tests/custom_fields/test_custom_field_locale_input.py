@@ -195,3 +195,19 @@ def test_the_segment_form_shows_a_stored_number_in_the_readers_format(client_for
     assert response.status_code == 302
     segment.refresh_from_db()
     assert segment.filters == {"attributes.employees__gte": "1.25"}
+
+
+@pytest.mark.parametrize(("lang", "typed", "day"), [("id", "1.250,5", "31/03/2027"), ("en", "1,250.5", "03/31/2027")])
+def test_the_edit_details_page_reads_numbers_and_dates_as_typed(client_for, admin, fields, make_contact, lang, typed, day):
+    from contacts.forms import ContactEditForm
+    from contacts.models import Contact
+
+    contact = make_contact(email=f"sunting-{lang}@contoh.co.id", full_name="Sunting", attributes={"employees": 7})
+    client = _in(client_for(admin), lang)
+    data = {name: value for name, value in ContactEditForm.for_contact(Contact.objects.get(pk=contact.pk)).initial.items()
+            if value not in (None, False)}
+    data.update({"industry": "other", "attributes.employees": typed, "attributes.renewal": day})
+    saved = client.post(f"/contacts/{contact.pk}/edit/", data)
+    assert saved.status_code == 302, saved.context["form"].errors
+    contact.refresh_from_db()
+    assert contact.attributes == {"employees": 1250.5, "renewal": "2027-03-31"}
