@@ -147,7 +147,8 @@ def _query_without(params: QueryDict, *keys: str) -> QueryDict:
 @replica_view
 def contact_list_view(request: HttpRequest) -> HttpResponse:
     # Numbers and dates as the reader types them ("1.250" in Indonesian), in the filters' own form.
-    params, input_errors = custom_types.typed_filter_params(request.GET)
+    typed_params, input_errors = custom_types.typed_filter_params(request.GET)
+    params = typed_params.copy()
     stage = params.get("stage", "")
     if stage not in Stage.values:
         stage = ""
@@ -197,7 +198,7 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
         "has_filters": any(k for k in request.GET if k not in ("stage", "ordering", "page")),
         "input_errors": input_errors,
         "return_to": request.get_full_path(),
-        **views_segments.list_context(request),
+        **views_segments.list_context(request, typed_params),
     }
     context.update(fields_views.list_filters(request.GET, context["hidden_params"]))
     if context["segment"]:

@@ -178,14 +178,15 @@ LIST_FORM_FIELDS = frozenset({"search", "industry", "source", "owner", "score_mi
                               "inactive_for", "consent", "tag", "stage", "ordering", "page"})
 
 
-def list_context(request: HttpRequest) -> dict[str, Any]:
+def list_context(request: HttpRequest, typed_params: QueryDict | None = None) -> dict[str, Any]:
     """What the contact list shows about segments: the one being viewed (?segment=<id>), the
     hidden parameters its filter form must keep, and the "Save this view" form."""
     segment = None
     segment_id = request.GET.get("segment", "")
     if segment_id.isdigit() and len(segment_id) <= 18:
         segment = Segment.objects.filter(pk=int(segment_id)).first()
-    query, _errors = custom_types.typed_filter_params(request.GET)  # saved and bulk-acted as the filters read them
+    # Saved and bulk-acted on as the filters read them ("1250", not "1.250" as typed in Indonesian).
+    query = typed_params.copy() if typed_params is not None else custom_types.typed_filter_params(request.GET)[0]
     for key in ("page", "ordering"):
         query.pop(key, None)
     return {
