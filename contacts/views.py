@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts import merge, services
+from contacts.fields import types as custom_types
 from contacts.fields import views as fields_views
 from contacts.forms import (
     ContactEditForm,
@@ -145,7 +146,9 @@ def _query_without(params: QueryDict, *keys: str) -> QueryDict:
 @roles.role_required(*ANY_ROLE)
 @replica_view
 def contact_list_view(request: HttpRequest) -> HttpResponse:
-    params = request.GET.copy()
+    # Numbers and dates as the reader types them ("1.250" in Indonesian), in the filters' own form.
+    typed_params, input_errors = custom_types.typed_filter_params(request.GET)
+    params = typed_params.copy()
     stage = params.get("stage", "")
     if stage not in Stage.values:
         stage = ""
@@ -193,8 +196,9 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
         "can_reassign": roles.can_reassign(request.user),
         "can_export": roles.can_import_export(request.user),
         "has_filters": any(k for k in request.GET if k not in ("stage", "ordering", "page")),
+        "input_errors": input_errors,
         "return_to": request.get_full_path(),
-        **views_segments.list_context(request),
+        **views_segments.list_context(request, typed_params),
     }
     context.update(fields_views.list_filters(request.GET, context["hidden_params"]))
     if context["segment"]:

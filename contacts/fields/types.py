@@ -18,6 +18,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import DecimalValidator
 from django.utils import formats
 from django.utils.translation import gettext as _
 
@@ -95,6 +96,103 @@ def _number(value: Any) -> int | float:
     if not math.isfinite(result):
         raise ValidationError(_("“%(value)s” is not a number.") % {"value": value}, code="invalid")
     return result
+
+
+def _locale_number_re() -> re.Pattern[str]:
+    thousands = re.escape(formats.get_format("THOUSAND_SEPARATOR"))
+    decimal = re.escape(formats.get_format("DECIMAL_SEPARATOR"))
+    return re.compile(rf"^[-+]?([0-9]{{1,3}}({thousands}[0-9]{{3}})+|[0-9]+)({decimal}[0-9]+)?$")
+
+
+def parse_local_number(value: Any) -> Decimal | None:
+    """A number as a person types it in the active language ("1.250,5" in Indonesian, "1,250.5" in
+    English), or as the API writes it ("1250.5"); None when it is not a number. Thousands separators
+    count only in groups of three, so "1.5" stays one and a half in Indonesian too."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace("\u00a0", "").replace(" ", "")
+    if not text or len(text) > 60:
+        return None
+    if _locale_number_re().match(text):
+        thousands, decimal = formats.get_format("THOUSAND_SEPARATOR"), formats.get_format("DECIMAL_SEPARATOR")
+        text = text.replace(thousands, "").replace(decimal, ".")
+    elif not NUMBER_RE.match(text):
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def as_plain_number(value: Any) -> Decimal | None:
+    """A number in the plain form the API and stored filters use ("1250.5"), whatever the language."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float, Decimal)):
+        value = str(value)
+    if not isinstance(value, str) or not NUMBER_RE.match(value.strip()):
+        return None
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def number_text(number: Decimal) -> str:
+    """A Decimal as the API and stored filters write it: "1250", "1250.5" (no exponent)."""
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def parse_local_date(value: Any) -> date | None:
+    """A date as a person types it in the active language (its DATE_INPUT_FORMATS, e.g. 31/03/2027
+    in Indonesian) or YYYY-MM-DD; None when it is not a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%d", *formats.get_format("DATE_INPUT_FORMATS")):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+class LocalNumberField(forms.DecimalField):
+    """A number typed in the reader's language ("1.250,5" in Indonesian); shown so too."""
+
+    def __init__(self, *, integer: bool = False, **kwargs):
+        self.integer = integer
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "numeric" if integer else "decimal"}))
+        super().__init__(localize=True, **kwargs)
+        if integer:  # a whole number: no Decimal digits check (the value is an int)
+            self.validators = [v for v in self.validators if not isinstance(v, DecimalValidator)]
+
+    def to_python(self, value):
+        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
+            return None
+        number = parse_local_number(value)
+        if number is None or (self.integer and number != number.to_integral_value()):
+            if self.integer:  # Django's own message, translated in its catalog
+                raise ValidationError(forms.IntegerField.default_error_messages["invalid"], code="invalid")
+            raise ValidationError(_("“%(value)s” is not a number.") % {"value": value}, code="invalid")
+        return int(number) if self.integer else number
+
+    def validate(self, value):
+        if self.integer:
+            forms.Field.validate(self, value)
+        else:
+            super().validate(value)
 
 
 def _date(value: Any) -> str:
@@ -222,9 +320,77 @@ def form_field(field: CustomField) -> forms.Field:
     """The form field that edits one custom field's value (blank clears it)."""
     common: dict[str, Any] = {"label": field.label, "required": False}
     if field.type == CustomField.Type.NUMBER:
-        return forms.DecimalField(localize=True, widget=forms.TextInput(attrs={"inputmode": "decimal"}), **common)
+        return LocalNumberField(**common)
     if field.type == CustomField.Type.DATE:
         return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), **common)
     if field.type == CustomField.Type.CHOICE:
         return forms.ChoiceField(choices=[("", "—"), *field.choice_pairs()], **common)
     return forms.CharField(max_length=MAX_TEXT, **common)
+
+
+# --- what a person typed into a filter --------------------------------------------------
+
+# The contact list's numeric parameters besides custom fields (their inputs are numbers).
+NUMBER_PARAMS = ("score_min", "score_max", "score_gte", "score_lte", "active_within", "inactive_for")
+_TYPED_OPS = ("eq", "ne", "gte", "lte")
+
+
+def filter_label(field: CustomField, op: str) -> str:
+    """A custom field's filter by label and operator in words: "Employees is at least"."""
+    from contacts.attribute_filters import OPERATOR_LABELS
+
+    return f"{field.label} {OPERATOR_LABELS.get(op, op)}"
+
+
+def typed_filter_params(params: Any) -> tuple[Any, list[str]]:
+    """The contact list's parameters as a person typed them (numbers and dates in their language)
+    turned into the form the filters and saved segments keep ("1.250" in Indonesian -> "1250",
+    31/03/2027 -> 2027-03-31). A value that does not fit a custom number or date field is taken
+    out and reported by the field's label (never a silently empty list); the API and stored
+    segments skip this step and read the plain form only."""
+    from contacts.attribute_filters import PREFIX, parse_param
+
+    out = params.copy()
+    errors: list[str] = []
+    fields_by_key: dict[str, CustomField] | None = None
+    for name in list(out.keys()):
+        value = out.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        if name in NUMBER_PARAMS:
+            number = parse_local_number(value)
+            if number is not None:
+                out[name] = number_text(number)
+            continue
+        if not name.startswith(PREFIX):
+            continue
+        try:
+            parsed = parse_param(name)
+        except ValidationError:
+            continue
+        key, op = parsed
+        if op not in _TYPED_OPS:
+            continue
+        if fields_by_key is None:
+            fields_by_key = active_by_key()
+        field = fields_by_key.get(key)
+        if field is not None and field.type == Type.NUMBER:
+            number = parse_local_number(value)
+            if number is None:
+                errors.append(f"{filter_label(field, op)}: " + _("“%(value)s” is not a number.") % {"value": value})
+                del out[name]
+            else:
+                out[name] = number_text(number)
+        elif field is not None and field.type == Type.DATE:
+            day = parse_local_date(value)
+            if day is None:
+                errors.append(f"{filter_label(field, op)}: "
+                              + _("“%(value)s” is not a date; use YYYY-MM-DD.") % {"value": value})
+                del out[name]
+            else:
+                out[name] = day.isoformat()
+        elif field is None and op in ("gte", "lte"):
+            number = parse_local_number(value)
+            if number is not None:
+                out[name] = number_text(number)
+    return out, errors

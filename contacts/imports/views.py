@@ -25,6 +25,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts import exporting, merge
+from contacts.fields import types as custom_types
 from contacts.imports.files import job_preview
 from contacts.imports.forms import (
     ColumnFormSet,
@@ -281,7 +282,9 @@ def export(request: HttpRequest) -> HttpResponse:
             back = request.POST.get("next", "")
             safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
             return redirect(back if safe and back else "contacts:list")
-    queryset, _count = exporting.contacts_export(user=request.user, params=request.GET, ids=ids, campaign=campaign, fmt=fmt,
+    # The list page's query string: numbers and dates as the reader typed them (see typed_filter_params).
+    list_params, _errors = custom_types.typed_filter_params(request.GET)
+    queryset, _count = exporting.contacts_export(user=request.user, params=list_params, ids=ids, campaign=campaign, fmt=fmt,
                                                  request=request)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     name = f"contacts-{campaign + '-' if campaign else ''}{'raw-' if style == 'raw' else ''}{stamp}"

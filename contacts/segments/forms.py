@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from contacts import attribute_filters
@@ -34,8 +35,9 @@ class SegmentForm(forms.Form):
     owner = forms.ChoiceField(label=_("Owner"), required=False,
                               help_text=_("“Me” means whoever opens the segment."))
     tag = forms.CharField(label=_("Tag"), required=False, max_length=50)
-    score_gte = forms.IntegerField(label=_("Score at least"), required=False)
-    score_lte = forms.IntegerField(label=_("Score at most"), required=False)
+    # Typed as the reader writes numbers ("1.250" in Indonesian).
+    score_gte = custom_types.LocalNumberField(label=_("Score at least"), required=False, integer=True)
+    score_lte = custom_types.LocalNumberField(label=_("Score at most"), required=False, integer=True)
     active_within = forms.IntegerField(label=_("Active in the last (days)"), required=False, min_value=0)
     inactive_for = forms.IntegerField(label=_("Inactive for (days)"), required=False, min_value=0)
     last_interaction_before = forms.DateField(label=_("Last activity before"), required=False,
@@ -85,11 +87,17 @@ class SegmentForm(forms.Form):
                 elif field in ("last_interaction_before", "updated_since") and isinstance(value, str):
                     value = value[:10]
                 initial[field] = value
+        custom = custom_types.active_by_key() if attribute_items else {}
         for index, (name, value) in enumerate(attribute_items):
             try:
                 key, op = attribute_filters.parse_param(name)
             except ValidationError:
                 continue
+            field = custom.get(key)
+            number = custom_types.as_plain_number(value) if field is not None and field.type == custom_types.Type.NUMBER else None
+            if number is not None and op in ("eq", "ne", "gte", "lte"):
+                # Shown as the reader writes it ("1,25" in Indonesian), so saving it again reads the same number.
+                value = formats.number_format(number, use_l10n=True)
             initial[f"attr_key_{index}"] = key
             initial[f"attr_op_{index}"] = op
             initial[f"attr_value_{index}"] = "" if op in ("is_set", "is_blank") and value in (True, "true", "1") else value
@@ -101,6 +109,33 @@ class SegmentForm(forms.Form):
         attribute_items = [(k, v) for k, v in filters.items() if k.startswith(attribute_filters.PREFIX)]
         data = {k: "" if v is None else str(v) for k, v in cls._initial(filters, attribute_items).items()}
         return {**data, "name": name}
+
+    def clean(self):
+        """A condition on a custom number or date field takes the value as the reader writes it
+        ("1.250,5", 31/03/2027) and keeps it in the filters' form ("1250.5", 2027-03-31); one that
+        does not fit is an error on that value, naming the field."""
+        cleaned = super().clean()
+        by_key = {field.key: field for field in self.custom_fields}
+        for key_field, op_field, value_field in self.attribute_rows:
+            field = by_key.get((cleaned.get(key_field.name) or "").strip())
+            value = (cleaned.get(value_field.name) or "").strip()
+            if field is None or not value or (cleaned.get(op_field.name) or "eq") not in ("eq", "ne", "gte", "lte"):
+                continue
+            if field.type == custom_types.Type.NUMBER:
+                number = custom_types.parse_local_number(value)
+                if number is None:
+                    self.add_error(value_field.name, f"{field.label}: "
+                                   + str(_("“%(value)s” is not a number.") % {"value": value}))
+                else:
+                    cleaned[value_field.name] = custom_types.number_text(number)
+            elif field.type == custom_types.Type.DATE:
+                day = custom_types.parse_local_date(value)
+                if day is None:
+                    self.add_error(value_field.name, f"{field.label}: "
+                                   + str(_("“%(value)s” is not a date; use YYYY-MM-DD.") % {"value": value}))
+                else:
+                    cleaned[value_field.name] = day.isoformat()
+        return cleaned
 
     def filters(self) -> dict[str, Any]:
         """The filters object of the (valid) form: blank fields left out."""

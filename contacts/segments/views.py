@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from contacts import attribute_filters, segments
+from contacts.fields import types as custom_types
 from contacts.models import Segment
 from contacts.segments.forms import SegmentForm
 from contacts.selectors import CONSENT_CHOICES, LIST_COUNT_CAP, ContactFilter, capped_count, segment_contacts
@@ -44,6 +45,7 @@ def describe_filters(filters: dict[str, Any], owner_names: dict[str, str] | None
     for name in ("stage", "industry"):
         choice_labels[name] = dict(base[name].extra["choices"])
     phrases = []
+    custom = custom_types.active_by_key() if any(n.startswith(attribute_filters.PREFIX) for n in filters) else {}
     for name, value in filters.items():
         if name.startswith(attribute_filters.PREFIX):
             try:
@@ -51,6 +53,12 @@ def describe_filters(filters: dict[str, Any], owner_names: dict[str, str] | None
             except ValidationError:
                 key, op = name, "eq"
             label = attribute_filters.OPERATOR_LABELS[op]
+            field = custom.get(key)
+            if field is not None:
+                # A custom field by its label in the reader's language, its value in their format.
+                key = field.label
+                if op in ("eq", "ne", "gte", "lte"):
+                    value = custom_types.display(field, value)
             phrases.append(f"{key} {label}" if op in ("is_set", "is_blank") and value in (True, "true", "1")
                            else f"{key} {label} {value}")
             continue
@@ -129,6 +137,7 @@ def _view_filters(params: QueryDict) -> dict[str, Any]:
     if segment_id.isdigit() and len(segment_id) <= 18:
         segment = Segment.objects.filter(pk=int(segment_id)).first()
         base = segment.filters if segment else None
+    params, _errors = custom_types.typed_filter_params(params)  # "1.250" as typed in Indonesian -> "1250"
     return segments.filters_from_query(params, base=base)
 
 
@@ -169,14 +178,15 @@ LIST_FORM_FIELDS = frozenset({"search", "industry", "source", "owner", "score_mi
                               "inactive_for", "consent", "tag", "stage", "ordering", "page"})
 
 
-def list_context(request: HttpRequest) -> dict[str, Any]:
+def list_context(request: HttpRequest, typed_params: QueryDict | None = None) -> dict[str, Any]:
     """What the contact list shows about segments: the one being viewed (?segment=<id>), the
     hidden parameters its filter form must keep, and the "Save this view" form."""
     segment = None
     segment_id = request.GET.get("segment", "")
     if segment_id.isdigit() and len(segment_id) <= 18:
         segment = Segment.objects.filter(pk=int(segment_id)).first()
-    query = request.GET.copy()
+    # Saved and bulk-acted on as the filters read them ("1250", not "1.250" as typed in Indonesian).
+    query = typed_params.copy() if typed_params is not None else custom_types.typed_filter_params(request.GET)[0]
     for key in ("page", "ordering"):
         query.pop(key, None)
     return {

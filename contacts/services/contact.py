@@ -205,11 +205,18 @@ def contact_update(*, contact: Contact, data: Mapping[str, Any], by=None, consen
         source = cleaned.get("external_source", contact.external_source) or ""
         if ref and Contact.objects.filter(external_source=source, external_ref=ref).exclude(pk=contact.pk).exists():
             raise ValidationError({"external_ref": _("Another contact already has this external reference.")})
+    attributes_before = dict(contact.attributes or {})
     changed = _apply(contact, cleaned, overwrite=True)
     if changed:
         # Only the edited columns: a stale instance must not roll back a score the worker just wrote.
         contact.save(update_fields=[*(changed - {"tags"}), "updated_at"])
-        audit(by, "change", contact, fields=sorted(changed))
+        extra = {}
+        if "attributes" in changed:
+            # Which keys changed (the audit log names them, by a custom field's label when read).
+            after, missing = contact.attributes or {}, object()
+            extra["keys"] = sorted(key for key in {*attributes_before, *after}
+                                   if attributes_before.get(key, missing) != after.get(key, missing))
+        audit(by, "change", contact, fields=sorted(changed), **extra)
     if changed & SCORED_FIELDS:
         queue_rescore([contact.pk])
     flags = {name: cleaned[name] for name in CONSENT_FIELDS if name in cleaned}

@@ -48,8 +48,9 @@ def audit_events(params) -> tuple:
 def audit_list(request: HttpRequest) -> HttpResponse:
     events, filterset = audit_events(request.GET)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    labels = words.custom_field_labels() if any("keys" in (event.details or {}) for event in page) else {}
     for event in page:
-        event.described = words.describe(event)
+        event.described = words.describe(event, custom_labels=labels)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "crm/audit.html", {"page": page, "filter": filterset, "query": query.urlencode()})

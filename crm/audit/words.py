@@ -78,15 +78,40 @@ def _link(event: AuditEvent) -> str:
         return ""
 
 
-def _fields(event: AuditEvent) -> str:
+def custom_field_labels() -> dict[str, str]:
+    """Custom fields' labels by key, in the reader's language (one query; deactivated ones too,
+    since an old edit may have changed one). Read through the app registry: a base module."""
+    model = apps.get_model("contacts", "CustomField")
+    return {field.key: field.label for field in model.objects.all()}
+
+
+def _attribute_keys(event: AuditEvent, labels: dict[str, str] | None) -> str:
+    """The attribute keys an edit changed (stored as `keys` since issue 18's polish), each by its
+    custom field's label when it is one; an imported column by its key."""
+    keys = event.details.get("keys")
+    if not isinstance(keys, list) or not keys:
+        return ""
+    if labels is None:
+        labels = custom_field_labels()
+    return ", ".join(labels.get(str(key), str(key)) for key in keys)
+
+
+def _fields(event: AuditEvent, labels: dict[str, str] | None = None) -> str:
     names = event.details.get("fields") or []
-    return ", ".join(_field_label(event.object_type, name) for name in names) if isinstance(names, list) else ""
+    if not isinstance(names, list):
+        return ""
+    words = []
+    for name in names:
+        keys = _attribute_keys(event, labels) if name == "attributes" else ""
+        words.append(keys or _field_label(event.object_type, name))
+    return ", ".join(words)
 
 
-def describe(event: AuditEvent) -> Described:
+def describe(event: AuditEvent, *, custom_labels: dict[str, str] | None = None) -> Described:
+    """The event in words; `custom_labels` (custom_field_labels()) saves a query per event on a page."""
     label = type_label(event.object_type)
     obj = f"{label} #{event.object_id}" if event.object_id else label
-    d, fields = event.details, _fields(event)
+    d, fields = event.details, _fields(event, custom_labels)
     text = _sentence(event, d, obj, fields)
     return Described(text=str(text), object_label=obj, link=_link(event))
 
