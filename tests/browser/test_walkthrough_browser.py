@@ -36,13 +36,16 @@ Every offender is collected with its page's URL and the walk fails at its end, n
 from __future__ import annotations
 
 import functools
+import random
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import django
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.i18n.test_translations import read_po
@@ -333,6 +336,32 @@ def day(playbooks, make_contact, log, library):
     return contacts
 
 
+def conversions(n: int = 300) -> None:
+    """Contacts of the last four months with known outcomes, loaded in bulk (as tests/browser/test_backtest_browser.py's
+    `shop`): buyers asked for a price or a demo more often, and more of the "emas" plan bought."""
+    from contacts.models import Contact, Interaction
+
+    rng = random.Random(5)
+    now = timezone.now()
+    plans = []
+    for i in range(n):
+        plan = rng.choice(["emas", "perak", "dasar"])
+        bought = rng.random() < 0.05 + (0.3 if plan == "emas" else 0.05 if plan == "perak" else 0.0)
+        moment = now - timedelta(days=rng.uniform(5, 60)) if bought else now
+        touches = [("page_viewed", moment - timedelta(days=rng.uniform(0.5, 25))) for _ in range(rng.randint(0, 3))]
+        if rng.random() < (0.55 if bought else 0.12):
+            touches.append(("demo_requested", moment - timedelta(days=rng.uniform(1, 20))))
+        if rng.random() < (0.5 if bought else 0.15):
+            touches.append(("price_requested", moment - timedelta(days=rng.uniform(1, 20))))
+        if bought:
+            touches.append(("purchase", moment))
+        plans.append((Contact(full_name=f"Pelanggan {i}", email=f"pelanggan{i}@contoh.co.id", industry="other",
+                              created_at=now - timedelta(days=120), attributes={"paket": plan}), touches))
+    contacts = Contact.objects.bulk_create([c for c, _t in plans])
+    Interaction.objects.bulk_create([Interaction(contact=c, kind_id=kind, occurred_at=at, source="test")
+                                     for c, (_c, touches) in zip(contacts, plans, strict=True) for kind, at in touches])
+
+
 def prospect(make_contact, log, **fields):
     rina = make_contact(full_name="Rina Wijaya", phone="081299990001", company="PT Maju Jaya", consent_whatsapp=True,
                         **fields)
@@ -344,9 +373,11 @@ def prospect(make_contact, log, **fields):
 # --- the walks -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_marketer_day(walk, marketer, day, width, tmp_path):
+def test_marketer_day(walk, marketer, day, make_contact, width, tmp_path):
     from contacts.models import Segment
 
+    make_contact(full_name="Budi Santoso", email="budi.santoso@gmail.com")  # one mailbox written two ways
+    make_contact(full_name="Budi Santoso", email="budisantoso@gmail.com", city="Jakarta")
     w = walk(marketer, width, "marketer")
     page = w.page
     w.go("/")  # the dashboard with its funnel
@@ -364,6 +395,15 @@ def test_marketer_day(walk, marketer, day, width, tmp_path):
     expect(page.locator("#segment-banner")).to_be_visible()
     w.check()
     segment = Segment.objects.get()
+    w.go("/contacts/")  # a bulk action on the whole list: the preview counts who is left alone
+    page.locator("#bulk-whole-list").check()
+    page.locator("#bulk-tag").fill("webinar")
+    page.locator("#bulk-form button[name=action][value=tag]").click()
+    page.wait_for_url(re.compile(r".*/contacts/bulk/\d+/.*"))
+    expect(page.locator("#bulk-skipped")).to_be_visible()
+    w.check()
+    w.go("/contacts/duplicates/")
+    expect(page.locator("a[href^='/contacts/merge/']").first).to_be_visible()
     w.go("/segments/")
     w.go("/messages/")
     w.go("/messages/new/")
@@ -377,10 +417,15 @@ def test_marketer_day(walk, marketer, day, width, tmp_path):
     w.go("/import/")
     upload = tmp_path / "pameran.csv"
     upload.write_bytes(csv_bytes([["Nama", "No. HP", "Surel", "Kota"],
-                                  ["Dewi Lestari", "0812-3456-7890", "dewi@contoh.co.id", "Bandung"]]))
+                                  ["Dewi Lestari", "0812-3456-7890", "dewi@contoh.co.id", "Bandung"],
+                                  ["Tanpa Identitas", "", "", "Bogor"]]))  # refused: the bad-row report
     page.locator("input[type=file]").set_input_files(str(upload))
     page.locator("form button[type=submit]").last.click()
     page.wait_for_url("**/mapping/")
+    w.check()
+    page.locator("form button.btn-primary[type=submit]").last.click()  # the import runs (eager Celery)
+    page.wait_for_url(re.compile(r".*/import/\d+/$"))
+    expect(page.locator("a[href$='/errors.csv']")).to_be_visible()
     w.check()
     w.go(f"/contacts/{day['lukas'].pk}/")
     w.assert_clean()
@@ -457,10 +502,16 @@ def test_sales_manager_day(walk, manager, rep, other_rep, day, make_contact, log
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_admin_day(walk, admin, rep, day, width, settings):
+    from contacts.fields import custom_field_save
     from scoring.models import RuleSet
     from webhooks.services import endpoint_save
 
-    settings.CRM_WEBHOOK_ALLOW_PRIVATE = True  # the endpoint is never called: no event it listens to happens
+    # The endpoint is only called by its test event, which finds nobody listening: a failed delivery to list.
+    settings.CRM_WEBHOOK_ALLOW_PRIVATE = True
+    custom_field_save(data={"key": "jumlah_kursi", "label_en": "Seats", "label_id": "Jumlah kursi", "type": "number"},
+                      by=admin)
+    custom_field_save(data={"key": "paket", "label_en": "Plan", "label_id": "Paket", "type": "choice",
+                            "choices": [{"value": "emas", "label_en": "Gold", "label_id": "Emas"}]}, by=admin)
 
     default = RuleSet.objects.get(industry="")
     w = walk(admin, width, "admin")
@@ -503,6 +554,19 @@ def test_admin_day(walk, admin, rep, day, width, settings):
     w.go("/webhooks/new/")
     endpoint, _secret = endpoint_save(data={"url": "http://127.0.0.1:9/hook", "events": ["contact.stage_changed"]}, by=admin)
     w.go(f"/webhooks/{endpoint.pk}/")
+    page.locator(f"form[action$='/webhooks/{endpoint.pk}/test/'] button[type=submit]").click()
+    expect(page.locator("form[action*='/webhooks/deliveries/'] button").first).to_be_visible()
+    w.check()
+    w.go("/settings/fields/")
+    w.go("/settings/fields/new/")
+    conversions()  # the rule advisor learns from them
+    w.go(f"/rules/{default.pk}/advisor/")
+    page.locator("input[name=capacity_share]").fill("40")
+    page.locator("input[name=min_support]").fill("15")
+    page.locator("main form button[type=submit]").last.click()
+    page.wait_for_url("**/rules/advisor/*/")
+    expect(page.locator("#evidence")).to_be_visible()
+    w.check()
     w.assert_clean()
 
 
