@@ -111,6 +111,7 @@ class English:
     indonesian: dict[str, re.Pattern] = field(default_factory=dict)  # the page's own language quoting the other
     words: tuple[re.Pattern, ...] = (ENGLISH_WORDS, ENGLISH_WORDS_ANY_CASE)  # words that never went through gettext
     language: str = "English"
+    entry: str = "msgid"  # what the catalog calls the texts matched
     seen: dict[str, str | None] = field(default_factory=dict)  # the top bar repeats on every page
 
     def offence(self, text: str) -> str | None:
@@ -125,17 +126,17 @@ class English:
         if not core or core in ALLOWED:
             return None
         if core in self.exact or text in self.exact:
-            return f"an {self.language} text of the catalog"
+            return f"an {self.language} {self.entry}"
         words = set(WORD.findall(text))
         if any(self.indonesian[word].fullmatch(text) for word in words & self.indonesian.keys()):
             return None  # a translation, quoting the other language ("mis. kolom “Last activity”")
         for word in words & self.patterns.keys():
             if self.patterns[word].fullmatch(core) or self.patterns[word].fullmatch(text):
-                return f"an {self.language} text of the catalog with a placeholder"
+                return f"an {self.language} {self.entry} with a placeholder"
         for word in words & self.contained.keys():
             found = self.contained[word].search(text)
             if found:
-                return f"contains the {self.language} text {found.group(0)!r}"
+                return f"contains the {self.language} {self.entry} {found.group(0)!r}"
         for regex in self.words:
             word = regex.search(text)
             if word:
@@ -219,7 +220,7 @@ def indonesian() -> English:
     """What is Indonesian on an English page (issue 18, the reverse check): the translations, the catalog's
     Indonesian side, and a few Indonesian function words, month and weekday names."""
     return _catalog(_entries(), _indonesian_side, _english_side,
-                    English(words=(INDONESIAN_WORDS,), language="Indonesian"))
+                    English(words=(INDONESIAN_WORDS,), language="Indonesian", entry="translation"))
 
 
 # --- what the browser reports -------------------------------------------------------------------
@@ -692,7 +693,7 @@ def test_the_checker_names_indonesian_on_an_english_page(walk, marketer):
     w.page.evaluate(PLANTED_INDONESIAN)
     w.check()
     found = "\n".join(w.problems)
-    for planted in ("'Simpan catatan' at p (an Indonesian text", "'Kontak yang belum dihubungi'",
+    for planted in ("'Simpan catatan' at p (an Indonesian translation)", "'Kontak yang belum dihubungi'",
                     "'Dikirim 3 Desember 2026'", "'Terapkan filter' at button[title]"):
         assert planted in found, f"{planted} not reported:\n{found}"
     for fine in ("'Email'", "'Status'", "Rina Wijaya", "Saring"):  # the same in both languages; user data
