@@ -430,9 +430,13 @@ def prospect(make_contact, log, **fields):
 # --- the walks -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_marketer_day(walk, marketer, day, make_contact, width, tmp_path):
+def test_marketer_day(walk, marketer, day, make_contact, message, width, tmp_path):
     from contacts.models import Segment
+    from nurture.sequences import sequence_save
 
+    sequence_save(data={"name": "Lead B2B", "trigger_stage": "lead", "industry": "b2b"},
+                  steps=[{"wait_days": 0, "message": message("b2b-edu-id").pk},
+                         {"wait_days": 4, "message": message("b2b-webinar-id").pk}], by=marketer)
     make_contact(full_name="Budi Santoso", email="budi.santoso@gmail.com")  # one mailbox written two ways
     make_contact(full_name="Budi Santoso", email="budisantoso@gmail.com", city="Jakarta")
     w = walk(marketer, width, "marketer")
@@ -465,6 +469,7 @@ def test_marketer_day(walk, marketer, day, make_contact, width, tmp_path):
     w.go("/messages/")
     w.go("/messages/new/")
     w.go("/sequences/")
+    expect(page.locator("main table.table-cards tbody tr")).to_have_count(1)
     w.go("/campaigns/")
     page.locator("select[name=segment]").select_option(str(segment.pk))
     page.locator("form[action$='/campaigns/new/'] button[type=submit]").click()
