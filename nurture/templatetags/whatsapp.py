@@ -30,6 +30,9 @@ def whatsapp_link(context, contact, compact: bool = False) -> dict:
         "wa_url": whatsapp.wa_url(contact, text),
         "token": whatsapp.click_token(contact_id=contact.pk, user_id=user.pk),
         "text": text,
+        # The prepared message is in the contact's language, not necessarily the reader's: the link says so
+        # (its visually-hidden label switches back to the page's language).
+        "text_language": whatsapp.contact_language(contact),
     }
 
 

@@ -26,7 +26,7 @@ def _run(**params) -> Backtest:
 
 
 def _rows(body: str) -> list[tuple[int, list[str]]]:
-    table = body.split('class="table table-compact tradeoff-table"')[1].split("</table>")[0]
+    table = body.split('class="table table-compact table-cards tradeoff-table"')[1].split("</table>")[0]
     return [(int(t), re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S))
             for t, row in re.findall(r'<tr data-tradeoff="(-?\d+)"[^>]*>(.*?)</tr>', table, flags=re.S)]
 
@@ -63,6 +63,17 @@ def test_the_page_shows_the_trade_off_as_a_table_and_a_chart(shop_history, clien
     assert 'data-line="capacity"' in chart and 'data-line="base"' in chart and 'data-line="aim"' in chart
     for value in re.findall(r'(?:x1|x2|y1|y2|cx|cy)="([^"]*)"', chart):
         assert SVG_NUMBER.match(value), value
+
+
+def test_every_table_stacks_into_labelled_cards_on_a_phone(shop_history, client_for, admin):
+    """Issue 18: nothing scrolls sideways on a phone; the advisor's tables (the trade-off, the evidence, the
+    held-out backtest's comparison and stage metrics) stack into cards, each cell labelled in the reader's language."""
+    from tests.pages.test_phone_cards import labels
+
+    run = _run(capacity_share=0.2)
+    body = client_for(admin).get(reverse("rules:advisor", args=[run.pk]), HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    found = {label for table in labels(body) for label in table}
+    assert {"Skor minimal", "Tingkat konversi", "Lift", "Poin"} <= found, found
 
 
 def test_the_page_speaks_indonesian_with_indonesian_numbers(shop_history, client_for, admin):

@@ -36,13 +36,16 @@ Every offender is collected with its page's URL and the walk fails at its end, n
 from __future__ import annotations
 
 import functools
+import random
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import django
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.i18n.test_translations import read_po
@@ -89,19 +92,30 @@ def _normal(text: str) -> str:
     return " ".join(text.split())
 
 
+INDONESIAN_WORDS = re.compile(
+    r"\b(?:yang|dan|untuk|tidak|dengan|atau|dari|ini|belum|sudah|"
+    r"Januari|Februari|Maret|Mei|Juni|Juli|Agustus|Oktober|Desember|"  # April, September, November: English too
+    r"Senin|Selasa|Rabu|Kamis|Jumat|Sabtu|Minggu)\b")
+
+
 @dataclass
 class English:
-    """The English side of the catalogs, ready to match text against. Patterns are grouped by their
-    longest word, so a text is only tried against the msgids that share a word with it."""
+    """One side of the catalogs, ready to match text against: by default the English msgids (text English on an
+    Indonesian page), or with `indonesian()` the Indonesian translations (text Indonesian on an English page).
+    Patterns are grouped by their longest word, so a text is only tried against the entries that share a word
+    with it."""
 
     exact: set[str] = field(default_factory=set)
     patterns: dict[str, re.Pattern] = field(default_factory=dict)  # whole text, with placeholders
     contained: dict[str, re.Pattern] = field(default_factory=dict)  # inside a text, two words or more
-    indonesian: dict[str, re.Pattern] = field(default_factory=dict)  # translations that quote English
+    indonesian: dict[str, re.Pattern] = field(default_factory=dict)  # the page's own language quoting the other
+    words: tuple[re.Pattern, ...] = (ENGLISH_WORDS, ENGLISH_WORDS_ANY_CASE)  # words that never went through gettext
+    language: str = "English"
+    entry: str = "msgid"  # what the catalog calls the texts matched
     seen: dict[str, str | None] = field(default_factory=dict)  # the top bar repeats on every page
 
     def offence(self, text: str) -> str | None:
-        """Why `text` is English on an Indonesian page, or None."""
+        """Why `text` is in the other language, or None."""
         text = _normal(text)
         if text not in self.seen:
             self.seen[text] = self._offence(text)
@@ -112,20 +126,21 @@ class English:
         if not core or core in ALLOWED:
             return None
         if core in self.exact or text in self.exact:
-            return "an English msgid"
+            return f"an {self.language} {self.entry}"
         words = set(WORD.findall(text))
         if any(self.indonesian[word].fullmatch(text) for word in words & self.indonesian.keys()):
-            return None  # a translation, quoting an English example ("mis. kolom “Last activity”")
+            return None  # a translation, quoting the other language ("mis. kolom “Last activity”")
         for word in words & self.patterns.keys():
             if self.patterns[word].fullmatch(core) or self.patterns[word].fullmatch(text):
-                return "an English msgid with a placeholder"
+                return f"an {self.language} {self.entry} with a placeholder"
         for word in words & self.contained.keys():
             found = self.contained[word].search(text)
             if found:
-                return f"contains the English msgid {found.group(0)!r}"
-        word = ENGLISH_WORDS.search(text) or ENGLISH_WORDS_ANY_CASE.search(text)
-        if word:
-            return f"contains the English word {word.group(0)!r}"
+                return f"contains the {self.language} {self.entry} {found.group(0)!r}"
+        for regex in self.words:
+            word = regex.search(text)
+            if word:
+                return f"contains the {self.language} word {word.group(0)!r}"
         return None
 
 
@@ -140,24 +155,34 @@ def catalog_contains(contained: dict[str, set[str]], text: str) -> bool:
                for word in words & contained.keys() for regex in contained[word])
 
 
-@functools.cache
-def english() -> English:
+def _entries() -> list:
     ours = read_po(OUR_CATALOG)
     theirs = [entry for path in DJANGO_CATALOGS for entry in read_po(path)]
-    entries = [e for e in ours + theirs if e.msgid and not e.obsolete and "fuzzy" not in e.flags and e.translated]
-    # Text that is some entry's translation is Indonesian, whatever else it is.
-    indonesian = {EDGES.sub("", _normal(TAG.sub(" ", s))) for e in entries for s in e.msgstr}
-    catalog = English()
+    return [e for e in ours + theirs if e.msgid and not e.obsolete and "fuzzy" not in e.flags and e.translated]
+
+
+def _english_side(entry) -> list[str]:
+    return [s for s in (entry.msgid, entry.msgid_plural) if s]
+
+
+def _indonesian_side(entry) -> list[str]:
+    return [s for s in entry.msgstr if s]
+
+
+def _catalog(entries: list, other, own, catalog: English) -> English:
+    """`other(entry)`: the texts of the language that must not show; `own(entry)`: the page's language."""
+    # Text that is some entry's text in the page's language is that language, whatever else it is.
+    known = {EDGES.sub("", _normal(TAG.sub(" ", s))) for e in entries for s in own(e)}
     patterns: dict[str, set[str]] = {}
     contained: dict[str, set[str]] = {}
     for entry in entries:
-        for source in filter(None, (entry.msgid, entry.msgid_plural)):
-            if source in entry.msgstr:
+        for source in other(entry):
+            if source in own(entry):
                 continue  # the same in both languages
-            for fragment in TAG.split(source):  # markup splits a msgid into separate text nodes
+            for fragment in TAG.split(source):  # markup splits a text into separate text nodes
                 fragment = MSGID_EDGES.sub("", _normal(fragment.replace("%%", "%")))
                 words = WORD.findall(PLACEHOLDER.sub(" ", fragment))
-                if not words or (len(words) == 1 and len(words[0]) < 3) or fragment in indonesian:
+                if not words or (len(words) == 1 and len(words[0]) < 3) or fragment in known:
                     continue
                 key = max(words, key=len)
                 if PLACEHOLDER.search(fragment):
@@ -172,7 +197,7 @@ def english() -> English:
                         contained.setdefault(key, set()).add(re.escape(fragment))
     quoting: dict[str, set[str]] = {}
     for entry in entries:
-        for translation in entry.msgstr:
+        for translation in own(entry):
             translation = _normal(translation.replace("%%", "%"))
             if not TAG.search(translation) and catalog_contains(contained, translation):
                 words = WORD.findall(PLACEHOLDER.sub(" ", translation))
@@ -184,14 +209,28 @@ def english() -> English:
     return catalog
 
 
+@functools.cache
+def english() -> English:
+    """What is English on an Indonesian page."""
+    return _catalog(_entries(), _english_side, _indonesian_side, English())
+
+
+@functools.cache
+def indonesian() -> English:
+    """What is Indonesian on an English page (issue 18, the reverse check): the translations, the catalog's
+    Indonesian side, and a few Indonesian function words, month and weekday names."""
+    return _catalog(_entries(), _indonesian_side, _english_side,
+                    English(words=(INDONESIAN_WORDS,), language="Indonesian", entry="translation"))
+
+
 # --- what the browser reports -------------------------------------------------------------------
 
-TEXTS = """() => {
+TEXTS = """(language) => {
   const out = [];
   const where = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
     + (el.classList.length ? '.' + [...el.classList].join('.') : '');
-  // An element in another language, or marked translate="no" (a slug, an identifier), is not Indonesian text.
-  const indonesian = (el) => (el.closest('[lang]')?.getAttribute('lang') || '').toLowerCase().startsWith('id')
+  // An element in another language, or marked translate="no" (a slug, an identifier), is not the page's text.
+  const indonesian = (el) => (el.closest('[lang]')?.getAttribute('lang') || '').toLowerCase().startsWith(language)
     && !el.closest('[translate=no]');
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
@@ -257,8 +296,11 @@ LAYOUT = """([phone, allow]) => {
 class Checker:
     """Runs both checks on every page of a walk and keeps every offender, with the page's URL."""
 
-    def __init__(self, page, width: int, name: str, screenshot):
+    def __init__(self, page, width: int, name: str, screenshot, language: str = "id", user_data: tuple[str, ...] = ()):
         self.page, self.width, self.name, self.screenshot = page, width, name, screenshot
+        self.language = language
+        # On an English page, the walk's own data (Indonesian names, companies, notes) is not the page's text.
+        self.user_data = sorted(user_data, key=len, reverse=True)
         self.problems: list[str] = []
         self.pages: list[str] = []
         # Console errors the walk causes on purpose: an invalid form answers 400, a refused page 403 (the
@@ -271,21 +313,26 @@ class Checker:
         url = page.url.removeprefix(page.base)
         self.pages.append(url)
         found: list[str] = []
-        assert page.locator("html").get_attribute("lang") == "id", f"{url} is not in Indonesian"
+        assert page.locator("html").get_attribute("lang") == self.language, f"{url} is not in {self.language}"
         layout = page.evaluate(LAYOUT, [self.width <= PHONE, ", ".join(ALLOW_SCROLL)])
         if layout["scrollWidth"] > layout["clientWidth"]:
             found.append(f"scrolls sideways: {layout['scrollWidth']} px wide in a {layout['clientWidth']} px viewport")
         found += [f"wider than the viewport: {w}" if " spans " in w else w for w in layout["wide"]]
-        catalog = english()
+        catalog = english() if self.language == "id" else indonesian()
         seen: set[str] = set()
-        for text, where in page.evaluate(TEXTS):
-            why = catalog.offence(text)
+        for text, where in page.evaluate(TEXTS, self.language):
+            why = catalog.offence(self._without_user_data(text))
             if why and (text, where) not in seen:
                 seen.add((text, where))
-                found.append(f"English {text.strip()[:120]!r} at {where} ({why})")
+                found.append(f"{catalog.language} {text.strip()[:120]!r} at {where} ({why})")
         if found:
             self.screenshot(page, f"walk_{self.name}_{self.width}_{len(self.pages)}")
             self.problems += [f"[{self.width} px] {url}: {problem}" for problem in found]
+
+    def _without_user_data(self, text: str) -> str:
+        for data in self.user_data:
+            text = text.replace(data, " ")
+        return text
 
     def go(self, path: str, status: int = 200) -> None:
         response = self.page.goto(self.page.base + path)
@@ -301,10 +348,11 @@ class Checker:
 
 @pytest.fixture
 def walk(browse, screenshot):
-    def start(user, width: int, name: str) -> Checker:
-        page = browse(user, locale="id-ID", width=width, height=844 if width == PHONE else 900)
+    def start(user, width: int, name: str, language: str = "id", user_data: tuple[str, ...] = ()) -> Checker:
+        page = browse(user, locale="id-ID" if language == "id" else "en-US", width=width,
+                      height=844 if width == PHONE else 900)
         page.on("dialog", lambda dialog: dialog.accept())  # publish asks for confirmation
-        checker = Checker(page, width, name, screenshot)
+        checker = Checker(page, width, name, screenshot, language, user_data)
         checker.check()  # the dashboard the login lands on
         return checker
 
@@ -312,6 +360,18 @@ def walk(browse, screenshot):
 
 
 # --- the data of a day ---------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def empty_rollup(transactional_db):
+    """An empty stage rollup for each walk. A transactional test ends with Django's flush, whose DELETE of the
+    contacts fires SQLite's rollup triggers after the rollup tables were emptied: the next test would start with
+    negative counts, and the contact list (counted from the rollup) would show an earlier walk's contacts
+    subtracted from its own."""
+    from contacts.models import StageCount, StageMove
+
+    StageCount.objects.all().delete()
+    StageMove.objects.all().delete()
+
 
 @pytest.fixture
 def day(playbooks, make_contact, log, library):
@@ -333,6 +393,32 @@ def day(playbooks, make_contact, log, library):
     return contacts
 
 
+def conversions(n: int = 300) -> None:
+    """Contacts of the last four months with known outcomes, loaded in bulk (as tests/browser/test_backtest_browser.py's
+    `shop`): buyers asked for a price or a demo more often, and more of the "emas" plan bought."""
+    from contacts.models import Contact, Interaction
+
+    rng = random.Random(5)
+    now = timezone.now()
+    plans = []
+    for i in range(n):
+        plan = rng.choice(["emas", "perak", "dasar"])
+        bought = rng.random() < 0.05 + (0.3 if plan == "emas" else 0.05 if plan == "perak" else 0.0)
+        moment = now - timedelta(days=rng.uniform(5, 60)) if bought else now
+        touches = [("page_viewed", moment - timedelta(days=rng.uniform(0.5, 25))) for _ in range(rng.randint(0, 3))]
+        if rng.random() < (0.55 if bought else 0.12):
+            touches.append(("demo_requested", moment - timedelta(days=rng.uniform(1, 20))))
+        if rng.random() < (0.5 if bought else 0.15):
+            touches.append(("price_requested", moment - timedelta(days=rng.uniform(1, 20))))
+        if bought:
+            touches.append(("purchase", moment))
+        plans.append((Contact(full_name=f"Pelanggan {i}", email=f"pelanggan{i}@contoh.co.id", industry="other",
+                              created_at=now - timedelta(days=120), attributes={"plan": plan}), touches))
+    contacts = Contact.objects.bulk_create([c for c, _t in plans])
+    Interaction.objects.bulk_create([Interaction(contact=c, kind_id=kind, occurred_at=at, source="test")
+                                     for c, (_c, touches) in zip(contacts, plans, strict=True) for kind, at in touches])
+
+
 def prospect(make_contact, log, **fields):
     rina = make_contact(full_name="Rina Wijaya", phone="081299990001", company="PT Maju Jaya", consent_whatsapp=True,
                         **fields)
@@ -344,9 +430,15 @@ def prospect(make_contact, log, **fields):
 # --- the walks -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_marketer_day(walk, marketer, day, width, tmp_path):
+def test_marketer_day(walk, marketer, day, make_contact, message, width, tmp_path):
     from contacts.models import Segment
+    from nurture.sequences import sequence_save
 
+    sequence_save(data={"name": "Lead B2B", "trigger_stage": "lead", "industry": "b2b"},
+                  steps=[{"wait_days": 0, "message": message("b2b-edu-id").pk},
+                         {"wait_days": 4, "message": message("b2b-webinar-id").pk}], by=marketer)
+    make_contact(full_name="Budi Santoso", email="budi.santoso@gmail.com")  # one mailbox written two ways
+    make_contact(full_name="Budi Santoso", email="budisantoso@gmail.com", city="Jakarta")
     w = walk(marketer, width, "marketer")
     page = w.page
     w.go("/")  # the dashboard with its funnel
@@ -364,10 +456,20 @@ def test_marketer_day(walk, marketer, day, width, tmp_path):
     expect(page.locator("#segment-banner")).to_be_visible()
     w.check()
     segment = Segment.objects.get()
+    w.go("/contacts/")  # a bulk action on the whole list: the preview counts who is left alone
+    page.locator("#bulk-whole-list").check()
+    page.locator("#bulk-tag").fill("webinar")
+    page.locator("#bulk-form button[name=action][value=tag]").click()
+    page.wait_for_url(re.compile(r".*/contacts/bulk/\d+/.*"))
+    expect(page.locator("#bulk-skipped")).to_be_visible()
+    w.check()
+    w.go("/contacts/duplicates/")
+    expect(page.locator("a[href^='/contacts/merge/']").first).to_be_visible()
     w.go("/segments/")
     w.go("/messages/")
     w.go("/messages/new/")
     w.go("/sequences/")
+    expect(page.locator("main table.table-cards tbody tr")).to_have_count(1)
     w.go("/campaigns/")
     page.locator("select[name=segment]").select_option(str(segment.pk))
     page.locator("form[action$='/campaigns/new/'] button[type=submit]").click()
@@ -377,10 +479,15 @@ def test_marketer_day(walk, marketer, day, width, tmp_path):
     w.go("/import/")
     upload = tmp_path / "pameran.csv"
     upload.write_bytes(csv_bytes([["Nama", "No. HP", "Surel", "Kota"],
-                                  ["Dewi Lestari", "0812-3456-7890", "dewi@contoh.co.id", "Bandung"]]))
+                                  ["Dewi Lestari", "0812-3456-7890", "dewi@contoh.co.id", "Bandung"],
+                                  ["Tanpa Identitas", "", "", "Bogor"]]))  # refused: the bad-row report
     page.locator("input[type=file]").set_input_files(str(upload))
     page.locator("form button[type=submit]").last.click()
     page.wait_for_url("**/mapping/")
+    w.check()
+    page.locator("form button.btn-primary[type=submit]").last.click()  # the import runs (eager Celery)
+    page.wait_for_url(re.compile(r".*/import/\d+/$"))
+    expect(page.locator("a[href$='/errors.csv']")).to_be_visible()
     w.check()
     w.go(f"/contacts/{day['lukas'].pk}/")
     w.assert_clean()
@@ -455,15 +562,35 @@ def test_sales_manager_day(walk, manager, rep, other_rep, day, make_contact, log
     w.assert_clean()
 
 
+# The day's own data, Indonesian whatever the reader's language: not the page's text on an English page.
+DAY_DATA = ("Kontak Dengan Nama Yang Cukup Panjang", "PT Sumber Rejeki Abadi Sejahtera Makmur", "Tangerang Selatan",
+            "Lukas Santoso", "CV Sinar", "Budi Pembeli", "kunjungan-pameran-2026", "Pelanggan", "emas", "perak", "dasar")
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_admin_day(walk, admin, rep, day, width, settings):
+    admin_day(walk(admin, width, "admin"), admin, rep, settings)
+
+
+def test_admin_day_in_english(walk, admin, rep, day, settings):
+    """The reverse check (issue 18): the admin's day in English on the laptop, where Indonesian text fails the walk
+    (a translation shown for its English msgid, Indonesian words that never went through gettext)."""
+    admin_day(walk(admin, DESKTOP, "admin_en", language="en", user_data=DAY_DATA), admin, rep, settings)
+
+
+def admin_day(w: Checker, admin, rep, settings) -> None:
+    from contacts.fields import custom_field_save
     from scoring.models import RuleSet
     from webhooks.services import endpoint_save
 
-    settings.CRM_WEBHOOK_ALLOW_PRIVATE = True  # the endpoint is never called: no event it listens to happens
+    # The endpoint is only called by its test event, which finds nobody listening: a failed delivery to list.
+    settings.CRM_WEBHOOK_ALLOW_PRIVATE = True
+    custom_field_save(data={"key": "jumlah_kursi", "label_en": "Seats", "label_id": "Jumlah kursi", "type": "number"},
+                      by=admin)
+    custom_field_save(data={"key": "paket", "label_en": "Plan", "label_id": "Paket", "type": "choice",
+                            "choices": [{"value": "emas", "label_en": "Gold", "label_id": "Emas"}]}, by=admin)
 
     default = RuleSet.objects.get(industry="")
-    w = walk(admin, width, "admin")
     page = w.page
     w.go("/rules/")
     page.locator(f"#ruleset-{default.pk} button[type=submit]").first.click()
@@ -503,6 +630,19 @@ def test_admin_day(walk, admin, rep, day, width, settings):
     w.go("/webhooks/new/")
     endpoint, _secret = endpoint_save(data={"url": "http://127.0.0.1:9/hook", "events": ["contact.stage_changed"]}, by=admin)
     w.go(f"/webhooks/{endpoint.pk}/")
+    page.locator(f"form[action$='/webhooks/{endpoint.pk}/test/'] button[type=submit]").click()
+    expect(page.locator("form[action*='/webhooks/deliveries/'] button").first).to_be_visible()
+    w.check()
+    w.go("/settings/fields/")
+    w.go("/settings/fields/new/")
+    conversions()  # the rule advisor learns from them
+    w.go(f"/rules/{default.pk}/advisor/")
+    page.locator("input[name=capacity_share]").fill("40")
+    page.locator("input[name=min_support]").fill("15")
+    page.locator("main form button[type=submit]").last.click()
+    page.wait_for_url("**/rules/advisor/*/")
+    expect(page.locator("#evidence")).to_be_visible()
+    w.check()
     w.assert_clean()
 
 
@@ -540,3 +680,27 @@ def test_the_checker_names_english_and_what_is_wider_than_a_phone(walk, marketer
         assert fine not in found, f"{fine} reported:\n{found}"
     assert found.count("Save note") == 1  # the one marked lang="en" is English on purpose
     assert all(line.startswith("[390 px] /: ") for line in w.problems), found
+
+
+PLANTED_INDONESIAN = """() => {
+  const main = document.querySelector('main');
+  const box = document.createElement('div');
+  box.innerHTML = '<p>Simpan catatan</p><p>Kontak yang belum dihubungi</p><p>Dikirim 3 Desember 2026</p>'
+    + '<button type="button" title="Terapkan filter">OK</button><p lang="id">Simpan catatan</p>'
+    + '<p>Email</p><p>Status</p><p>Rina Wijaya dari PT Maju Jaya</p><p>Saring</p>';
+  main.append(box);
+}"""
+
+
+def test_the_checker_names_indonesian_on_an_english_page(walk, marketer):
+    w = walk(marketer, DESKTOP, "checker_en", language="en", user_data=("Rina Wijaya dari PT Maju Jaya",))
+    assert w.problems == []
+    w.page.evaluate(PLANTED_INDONESIAN)
+    w.check()
+    found = "\n".join(w.problems)
+    for planted in ("'Simpan catatan' at p (an Indonesian translation)", "'Kontak yang belum dihubungi'",
+                    "'Dikirim 3 Desember 2026'", "'Terapkan filter' at button[title]"):
+        assert planted in found, f"{planted} not reported:\n{found}"
+    for fine in ("'Email'", "'Status'", "Rina Wijaya", "Saring"):  # the same in both languages; user data
+        assert fine not in found, f"{fine} reported:\n{found}"
+    assert found.count("Simpan catatan") == 1  # the one marked lang="id" is Indonesian on purpose

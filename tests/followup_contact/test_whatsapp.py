@@ -109,6 +109,15 @@ def test_the_contacts_language_picks_the_english_text(client_for, rep, make_cont
         assert _text(wa_href) == f"Hi {first}, this is Sari."
 
 
+def test_the_link_names_the_language_of_its_prepared_message(client_for, rep, wa_prospect):
+    """The message is written in the contact's language, whatever the reader's (issue 18): on an English page the
+    link carries lang="id" for its Indonesian title, and its hidden label is back in the page's language."""
+    html = client_for(rep).get(f"/contacts/{wa_prospect.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    link = re.search(r'<a [^>]*data-testid="whatsapp-link".*?</a>', html, flags=re.S).group(0)
+    assert re.search(r'lang="id" title="Halo ', link), link
+    assert '<span class="visually-hidden" lang="en"> to ' in link, link
+
+
 def test_without_a_library_message_the_industry_default_is_used_in_both_languages(rep, wa_prospect):
     wa_prospect.owner = rep
     assert whatsapp.prefilled_text(wa_prospect, []) == (

@@ -156,8 +156,8 @@ def test_backtest_runs_and_shows_auc_deciles_and_stages(client_for, admin, defau
     svg_numbers_use_dots(body)
     # Lead (≥ 20) holds the three buyers who asked for a demo: precision 100 %, recall 75 %.
     lead = re.search(r'<tr data-stage="lead">(.*?)</tr>', body, flags=re.S).group(1)
-    assert '<td class="num" data-metric="precision">100%</td>' in lead
-    assert '<td class="num" data-metric="recall">75%</td>' in lead
+    assert '<td class="num" data-metric="precision" data-label="Precision">100%</td>' in lead
+    assert '<td class="num" data-metric="recall" data-label="Recall">75%</td>' in lead
     assert re.search(r'data-stage-size="lead">.*?<strong class="num">3</strong>', body, flags=re.S)
     assert 'data-result="compare"' not in body  # nothing to compare with
     assert "js/progress.js" not in body  # done: nothing to poll

@@ -116,3 +116,31 @@ def test_import_preview_cells_carry_the_files_header_and_utm_targets_are_capital
     assert "sumber UTM" not in html
     recent = client.get(reverse("import"), HTTP_ACCEPT_LANGUAGE="id").content.decode()
     assert any("Baris" in table for table in labels(recent)), labels(recent)
+
+
+def test_duplicates_are_labelled(client_for, marketer, make_contact):
+    make_contact(full_name="Budi Santoso", email="budi.santoso@gmail.com")
+    make_contact(full_name="Budi Santoso", email="budisantoso@gmail.com")
+    [table] = labels(client_for(marketer).get(reverse("duplicates"), HTTP_ACCEPT_LANGUAGE="id").content.decode())
+    assert ["Alasan", "Kontak A", "Kontak B", "Gabungkan"] == table, table  # in the reader's language
+
+
+def test_custom_fields_settings_are_labelled(client_for, admin, reference_data):
+    from contacts.fields import custom_field_save
+
+    custom_field_save(data={"key": "seats", "label_en": "Seats", "label_id": "Kursi", "type": "number"}, by=admin)
+    [table] = labels(client_for(admin).get("/settings/fields/").content.decode())
+    assert {"Key", "Type", "Position", "Status", "Actions"} <= set(table), table
+
+
+def test_webhook_deliveries_are_labelled(client_for, admin, settings, reference_data):
+    from webhooks.models import Delivery, Event
+    from webhooks.services import endpoint_save
+
+    settings.CRM_WEBHOOK_ALLOW_PRIVATE = True
+    endpoint, _secret = endpoint_save(data={"url": "http://127.0.0.1:9/hook", "events": ["contact.stage_changed"]},
+                                      by=admin)
+    event = Event.objects.create(type="contact.stage_changed", data={})
+    Delivery.objects.create(endpoint=endpoint, event=event, status="failed", attempts=1, error="refused")
+    [table] = labels(client_for(admin).get(f"/webhooks/{endpoint.pk}/").content.decode())
+    assert {"Status", "HTTP status", "Last attempt", "Answer", "Actions"} <= set(table), table
