@@ -6,6 +6,7 @@ from contacts.models import (
     ConsentRecord,
     Contact,
     ContactMerge,
+    CustomField,
     ImportJob,
     Interaction,
     InteractionKind,
@@ -146,6 +147,23 @@ class SegmentAdmin(admin.ModelAdmin):
     list_display = ("name", "created_by", "updated_at")
     search_fields = ("name",)
     readonly_fields = ("name", "filters", "created_by", "created_at", "updated_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(admin.ModelAdmin):
+    """Read-only here: fields are defined on /settings/fields/, which audits every change."""
+
+    list_display = ("key", "label_en", "label_id", "type", "position", "active")
+    list_filter = ("type", "active")
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -12,7 +12,8 @@ OUR_APPS = ("contacts", "scoring", "crm")
 
 def test_every_model_is_registered():
     missing = [m._meta.label for app in OUR_APPS for m in apps.get_app_config(app).get_models() if m not in admin.site._registry]
-    allowed = {"scoring.RescoreChunk"}  # an implementation detail of RescoreRun, shown through it
+    # Implementation details: RescoreRun shows its chunks; the stage rollup is read through the dashboard.
+    allowed = {"scoring.RescoreChunk", "contacts.StageCount", "contacts.StageMove"}
     assert set(missing) <= allowed, missing
 
 

@@ -14,8 +14,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize(("width", "locale", "label", "edit", "shown", "error"), [
-    (1366, "en-US", "Employees", "Edit", "1,250", "Enter a number"),
-    (390, "id-ID", "Jumlah karyawan", "Ubah", "1.250", "Masukkan angka"),
+    (1366, "en-US", "Employees", "Edit", "1,250", "“banyak” is not a number."),
+    (390, "id-ID", "Jumlah karyawan", "Ubah", "1.250", "“banyak” bukan angka."),
 ])
 def test_edit_a_custom_and_a_common_field_in_place(browse, screenshot, admin, marketer, width, locale, label, edit, shown, error):
     custom_field_save(data={"key": "employees", "label_en": "Employees", "label_id": "Jumlah karyawan", "type": "number"}, by=admin)
