@@ -30,6 +30,11 @@ def _eager_celery_by_default():
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = True
     yield
+    # Eager work handed to a thread (crm.background: a publish's rescore, on a database other than the
+    # in-memory SQLite) ends with its test, never writing into the next one's data.
+    from crm.background import background_wait
+
+    assert background_wait(120), "background work still running after 120 s"
     app.conf.task_always_eager = previous
 
 
