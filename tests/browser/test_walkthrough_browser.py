@@ -341,6 +341,13 @@ class Checker:
             self.expected_errors.append(f"status of {status} ")
         self.check()
 
+    def submit(self, control) -> None:
+        """Click what loads a new page (a form's button, a link) and check the page it lands on: waiting for
+        the navigation, not for an element, since the page before may show the same message."""
+        with self.page.expect_navigation():
+            control.click()
+        self.check()
+
     def assert_clean(self) -> None:
         assert not self.problems, f"{len(self.problems)} problems on {len(self.pages)} pages:\n" + "\n".join(self.problems)
         assert [e for e in self.page.errors if not any(x in e for x in self.expected_errors)] == []
@@ -442,19 +449,16 @@ def test_marketer_day(walk, marketer, day, make_contact, message, width, tmp_pat
     w = walk(marketer, width, "marketer")
     page = w.page
     w.go("/")  # the dashboard with its funnel
-    page.locator(".funnel-row a").nth(1).click()  # the funnel's leads
-    w.check()
+    w.submit(page.locator(".funnel-row a").nth(1))  # the funnel's leads
     w.go("/contacts/?stage=lead")
     page.locator("#f-industry").select_option("education")
     page.locator("#f-source").fill("instagram")
-    page.locator("form.filters button[type=submit]").first.click()
+    w.submit(page.locator("form.filters button[type=submit]").first)
     expect(page.locator("table .cell-title")).to_have_count(1)
-    w.check()
     page.locator("#save-view summary").click()
     page.locator("#save-view-name").fill("Lead pendidikan dari Instagram")
-    page.locator("#save-view button[type=submit]").click()
+    w.submit(page.locator("#save-view button[type=submit]"))
     expect(page.locator("#segment-banner")).to_be_visible()
-    w.check()
     segment = Segment.objects.get()
     w.go("/contacts/")  # a bulk action on the whole list: the preview counts who is left alone
     page.locator("#bulk-whole-list").check()
@@ -472,9 +476,8 @@ def test_marketer_day(walk, marketer, day, make_contact, message, width, tmp_pat
     expect(page.locator("main table.table-cards tbody tr")).to_have_count(1)
     w.go("/campaigns/")
     page.locator("select[name=segment]").select_option(str(segment.pk))
-    page.locator("form[action$='/campaigns/new/'] button[type=submit]").click()
+    w.submit(page.locator("form[action$='/campaigns/new/'] button[type=submit]"))
     expect(page.locator("section[aria-labelledby=h-audience]")).to_be_visible()
-    w.check()
     w.go("/reports/")
     w.go("/import/")
     upload = tmp_path / "pameran.csv"
@@ -512,20 +515,16 @@ def test_sales_rep_day(walk, rep, day, make_contact, log, width):
     w.go(f"/contacts/{rina.pk}/")
     expect(page.locator(".contact-buttons .btn-whatsapp")).to_be_visible()
     page.locator("form[action$='/interactions/'] select[name=kind]").select_option("call_made")
-    page.locator("form[action$='/interactions/'] button[type=submit]").click()
+    w.submit(page.locator("form[action$='/interactions/'] button[type=submit]"))
     expect(page.locator(".alert-success")).to_be_visible()
-    w.check()
-    page.locator("form[action$='/notes/'] button[type=submit]").click()  # empty: the error names the field
+    w.submit(page.locator("form[action$='/notes/'] button[type=submit]"))  # empty: the error names the field
     expect(page.locator(".has-error .errorlist")).to_be_visible()
-    w.check()
     page.locator("form[action$='/notes/'] textarea[name=body]").fill("Sudah ditelepon: minta demo hari Selasa")
-    page.locator("form[action$='/notes/'] button[type=submit]").click()
+    w.submit(page.locator("form[action$='/notes/'] button[type=submit]"))
     expect(page.locator(".alert-success")).to_be_visible()
-    w.check()
     page.locator("#task-add input[name=note]").fill("Kirim daftar harga")
-    page.locator("#task-add button[type=submit]").click()
+    w.submit(page.locator("#task-add button[type=submit]"))
     expect(page.locator(".alert-success")).to_be_visible()
-    w.check()
     w.go("/prospects/mine/")
     w.go("/search/?q=Rina")
     w.go("/contacts/new/")
@@ -535,9 +534,8 @@ def test_sales_rep_day(walk, rep, day, make_contact, log, width):
     if width == PHONE:
         page.locator(".nav-toggle").click()  # the user menu is in the folded navigation
     page.locator(".user-menu summary").click()
-    page.locator(".user-menu form[action$='/logout/'] button").click()
-    page.wait_for_url("**/accounts/login/")
-    w.check()
+    w.submit(page.locator(".user-menu form[action$='/logout/'] button"))
+    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
     w.assert_clean()
 
 
@@ -554,9 +552,8 @@ def test_sales_manager_day(walk, manager, rep, other_rep, day, make_contact, log
     w.go("/contacts/?stage=prospect")
     w.go(f"/contacts/{rina.pk}/")
     page.locator("form[action$='/owner/'] select").select_option(str(other_rep.pk))
-    page.locator("form[action$='/owner/'] button[type=submit]").click()
+    w.submit(page.locator("form[action$='/owner/'] button[type=submit]"))
     expect(page.locator(".alert-success")).to_be_visible()
-    w.check()
     rina.refresh_from_db()
     assert rina.owner == other_rep
     w.assert_clean()
@@ -593,25 +590,19 @@ def admin_day(w: Checker, admin, rep, settings) -> None:
     default = RuleSet.objects.get(industry="")
     page = w.page
     w.go("/rules/")
-    page.locator(f"#ruleset-{default.pk} button[type=submit]").first.click()
-    page.wait_for_url(f"**/rules/{default.pk}/draft/")
-    w.check()
-    page.locator(f"a[href*='/rules/{default.pk}/draft/rules/']").first.click()
-    page.wait_for_url(f"**/rules/{default.pk}/draft/rules/*/")
-    w.check()
+    w.submit(page.locator(f"#ruleset-{default.pk} button[type=submit]").first)
+    expect(page).to_have_url(re.compile(rf"/rules/{default.pk}/draft/$"))
+    w.submit(page.locator(f"a[href*='/rules/{default.pk}/draft/rules/']").first)
     page.locator("input[name$=points]").first.fill("")
-    page.locator("form.rule-form button[type=submit]").click()  # Django's own "This field is required."
+    w.submit(page.locator("form.rule-form button[type=submit]"))  # Django's own "This field is required."
     expect(page.locator("form.rule-form .errorlist").first).to_be_visible()
-    w.check()
     page.locator("input[name$=points]").first.fill("13")
-    page.locator("form.rule-form button[type=submit]").click()
-    page.wait_for_url(f"**/rules/{default.pk}/draft/#rule-*")
-    w.check()
+    w.submit(page.locator("form.rule-form button[type=submit]"))
+    expect(page).to_have_url(re.compile(rf"/rules/{default.pk}/draft/#rule-\d+$"))
     w.go(f"/rules/{default.pk}/draft/preview/")
-    page.locator(f"form[action$='/rules/{default.pk}/draft/publish/'] button[type=submit]").first.click()
-    page.wait_for_url("**/rules/#rescore")
+    w.submit(page.locator(f"form[action$='/rules/{default.pk}/draft/publish/'] button[type=submit]").first)
+    expect(page).to_have_url(re.compile(r"/rules/#rescore$"))
     expect(page.locator("#rescore")).to_be_visible()
-    w.check()
     default.refresh_from_db()
     w.go(f"/rules/version/{default.active_version_id}/")
     first = default.versions.get(number=1)
@@ -619,9 +610,8 @@ def admin_day(w: Checker, admin, rep, settings) -> None:
     w.go(f"/rules/version/{default.active_version_id}/backtest/")
     w.go("/audit/")
     w.go("/accounts/profile/")
-    page.locator("form[action$='/notifications/preferences/'] button[type=submit]").click()
+    w.submit(page.locator("form[action$='/notifications/preferences/'] button[type=submit]"))
     expect(page.locator(".alert-success")).to_be_visible()
-    w.check()
     w.go("/admin/")
     w.go("/admin/auth/user/")
     w.go(f"/admin/auth/user/{rep.pk}/change/")
