@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from webhooks import http, signing
 from webhooks.models import Delivery, Endpoint
@@ -71,7 +72,7 @@ def deliveries_send(*, delivery_ids: list[int]) -> Counter:
 
 
 OUTCOME_FIELDS = ("status", "next_attempt_at", "last_attempt_at", "status_code", "response_excerpt", "error",
-                  "duration_ms", "delivered_at")
+                  "error_message", "error_params", "duration_ms", "delivered_at")
 
 
 def _save_outcomes(rows: list[Delivery]) -> None:
@@ -90,8 +91,12 @@ def _save_outcomes(rows: list[Delivery]) -> None:
     assignments = ", ".join(f"{name} = v.{name}" for name in OUTCOME_FIELDS)
     sql = (f"UPDATE {table} AS d SET {assignments} FROM (VALUES %s) AS v(id, {columns})"
            f" WHERE d.id = v.id AND d.status = 'sending'")
-    template = "(%s, %s, %s::timestamptz, %s::timestamptz, %s::integer, %s, %s, %s::integer, %s::timestamptz)"
-    values = [(row.pk, *(getattr(row, name) for name in OUTCOME_FIELDS)) for row in rows]
+    from psycopg2.extras import Json
+
+    template = ("(%s, %s, %s::timestamptz, %s::timestamptz, %s::integer, %s, %s, %s, %s::jsonb, %s::integer,"
+                " %s::timestamptz)")
+    values = [(row.pk, *(Json(value) if name == "error_params" else value
+                         for name in OUTCOME_FIELDS for value in [getattr(row, name)])) for row in rows]
     with connection.cursor() as cursor:
         execute_values(cursor.cursor, sql, values, template=template, page_size=500)
 
@@ -107,6 +112,7 @@ def _attempt(delivery: Delivery) -> bool:
     now = timezone.now()
     delivery.last_attempt_at, delivery.status_code, delivery.duration_ms = now, result.status_code, result.duration_ms
     delivery.response_excerpt, delivery.error = result.excerpt, result.error
+    delivery.error_message, delivery.error_params = result.message, result.params or {}
     if result.ok:
         delivery.status, delivery.delivered_at = Delivery.Status.DELIVERED, now
     elif delivery.attempts >= settings.CRM_WEBHOOK_MAX_ATTEMPTS:
@@ -139,7 +145,8 @@ def deliveries_sweep(*, now=None) -> dict[str, int]:
 
     now = now or timezone.now()
     stuck = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=now - STUCK_AFTER).update(
-        status=Delivery.Status.PENDING, next_attempt_at=now, error="interrupted while sending; sent again")
+        status=Delivery.Status.PENDING, next_attempt_at=now, error="interrupted while sending; sent again",
+        error_message=gettext_noop("Interrupted while sending; sent again."), error_params={})
     due = (Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now,
                                    endpoint__is_active=True)
            .exclude(attempts=0, created_at__gt=now - timedelta(minutes=1))

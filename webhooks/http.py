@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext_noop
+
 from crm.net import AddressRefused, public_address
 
 RESPONSE_CAP = 64 * 1024
@@ -23,8 +25,11 @@ class Outcome:
     ok: bool
     status_code: int | None
     excerpt: str
-    error: str
+    error: str  # technical detail, as the API shows it (English, like the receiver's own answer)
     duration_ms: int
+    # What went wrong as a msgid and parameters (crm.texts), so the delivery log reads in the viewer's language.
+    message: str = ""
+    params: dict | None = None
 
 
 def _connect(address: str, port: int, timeout: float) -> socket.socket:
@@ -66,13 +71,16 @@ def check_url(url: str, *, allow_private: bool) -> str:
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool) -> Outcome:
     started = time.monotonic()
 
-    def done(ok: bool, code: int | None, excerpt: str = "", error: str = "") -> Outcome:
-        return Outcome(ok, code, excerpt[:EXCERPT], error[:300], int((time.monotonic() - started) * 1000))
+    def done(ok: bool, status: int | None, excerpt: str = "", error: str = "", message: str = "",
+             **params: object) -> Outcome:
+        return Outcome(ok, status, excerpt[:EXCERPT], error[:300], int((time.monotonic() - started) * 1000),
+                       message, params)
 
     try:
         address = check_url(url, allow_private=allow_private)
     except (AddressRefused, ValueError) as exc:
-        return done(False, None, error=f"refused: {exc}")
+        return done(False, None, error=f"refused: {exc}",
+                    message=gettext_noop("Not sent: the receiver's address is not allowed."))
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     cls = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
@@ -96,9 +104,17 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allo
         if 200 <= code < 300:
             return done(True, code, excerpt)
         if 300 <= code < 400:
-            return done(False, code, excerpt, error=f"redirect to {response.getheader('Location', '')[:200]} (not followed)")
-        return done(False, code, excerpt, error=f"HTTP {code}")
+            location = response.getheader("Location", "")[:200]
+            return done(False, code, excerpt, error=f"redirect to {location} (not followed)",
+                        message=gettext_noop("The receiver redirected to %(location)s; redirects are not followed."),
+                        location=location)
+        return done(False, code, excerpt, error=f"HTTP {code}",
+                    message=gettext_noop("The receiver answered HTTP %(code)s."), code=code)
+    except TimeoutError as exc:  # socket.timeout is TimeoutError since Python 3.10
+        return done(False, None, error=f"{type(exc).__name__}: {exc}",
+                    message=gettext_noop("No answer within %(seconds)s seconds."), seconds=f"{timeout:g}")
     except (OSError, http.client.HTTPException) as exc:
-        return done(False, None, error=f"{type(exc).__name__}: {exc}")
+        return done(False, None, error=f"{type(exc).__name__}: {exc}",
+                    message=gettext_noop("Could not connect to the receiver or send the event."))
     finally:
         conn.close()

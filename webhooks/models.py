@@ -98,7 +98,10 @@ class Delivery(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     response_excerpt = models.CharField(max_length=500, blank=True)
-    error = models.CharField(max_length=300, blank=True)
+    error = models.CharField(max_length=300, blank=True)  # technical detail (the API's `error`)
+    # The same failure as a msgid and parameters (crm.texts), read in the viewer's language on the page.
+    error_message = models.CharField(max_length=200, blank=True, default="")
+    error_params = models.JSONField(default=dict, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -115,3 +118,12 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} -> {self.endpoint_id} ({self.status})"
+
+    @property
+    def error_text(self) -> str:
+        """Why the last attempt failed, in the active language (an older row: its technical detail)."""
+        if not self.error_message:
+            return self.error
+        from crm.texts import text_render
+
+        return text_render(self.error_message, self.error_params)

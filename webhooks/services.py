@@ -106,7 +106,8 @@ def endpoint_delete(*, endpoint: Endpoint, by) -> None:
 def delivery_redeliver(*, delivery: Delivery, by) -> Delivery:
     """Send a delivery again (same event id, a fresh signature), now: a new series of attempts."""
     Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.Status.SENDING).update(
-        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), error="")
+        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), error="",
+        error_message="", error_params={})
     audit(by, AuditEvent.Action.SEND, delivery, endpoint=delivery.endpoint_id, event=str(delivery.event_id))
     transaction.on_commit(lambda: queue_sends([delivery.pk]))
     delivery.refresh_from_db()

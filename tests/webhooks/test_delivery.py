@@ -296,3 +296,32 @@ def test_an_import_announces_its_new_contacts_and_their_activity(endpoint, recei
     logged = bodies(receiver, type="interaction.logged")
     assert Interaction.objects.count() == 10  # two page views per row, written in bulk
     assert sorted(b["data"]["interaction_id"] for b in logged) == sorted(Interaction.objects.values_list("pk", flat=True))
+
+
+def test_why_an_attempt_failed_reads_in_the_viewers_language(endpoint, receiver, make_contact, admin, on_commit,
+                                                             client_for):
+    """The failure is stored as a msgid and parameters: the log reads it in Indonesian, the API keeps the detail."""
+    for path in ("/slow", "/error", "/redirect"):
+        endpoint(path=path, events=["contact.stage_changed"])
+    with on_commit():
+        contact_set_stage(contact=make_contact(), stage="lead", by=admin)
+    rows = {d.endpoint.url.rsplit("/", 1)[1]: d for d in Delivery.objects.select_related("endpoint")}
+    assert rows["error"].error_message == "The receiver answered HTTP %(code)s." and rows["error"].error_params == {"code": 500}
+    assert rows["slow"].error_params == {"seconds": "1"}
+    client = client_for(admin)
+    client.cookies["django_language"] = "id"
+    pages = {path: client.get(f"/webhooks/{row.endpoint_id}/", HTTP_ACCEPT_LANGUAGE="id").content.decode()
+             for path, row in rows.items()}
+    assert "Penerima menjawab HTTP 500." in pages["error"]
+    assert "Tidak ada jawaban dalam 1 detik." in pages["slow"] and "timed out" in pages["slow"]  # the detail, in <code>
+    assert "pengalihan tidak diikuti" in pages["redirect"]
+    client.cookies["django_language"] = "en"
+    english = client.get(f"/webhooks/{rows['error'].endpoint_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The receiver answered HTTP 500." in english
+
+    Delivery.objects.filter(pk=rows["error"].pk).update(status="sending", claimed_at=timezone.now() - timedelta(hours=1))
+    Endpoint.objects.filter(pk=rows["error"].endpoint_id).update(is_active=False)  # released, not sent again at once
+    deliveries_sweep()
+    client.cookies["django_language"] = "id"
+    page = client.get(f"/webhooks/{rows['error'].endpoint_id}/", HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    assert "Terputus saat mengirim; dikirim ulang." in page
