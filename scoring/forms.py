@@ -7,15 +7,17 @@ publishing would refuse, with the message shown next to the field it names.
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Value, When
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from contacts.fields import types as custom_types
-from contacts.models import IntentLevel, InteractionKind
+from contacts.models import CustomField, IntentLevel, InteractionKind
 from scoring import engine
 from scoring.models import Rule, RuleSetVersion
 from scoring.playbooks import PLAYBOOKS
@@ -149,6 +151,10 @@ class RuleForm(forms.ModelForm):
         self.fields["points"].widget.attrs.update(step="any")
         if self.instance.pk and not self.is_bound:
             self.initial["value"] = format_value(self.instance.value)
+            if _date_field(self.instance.field) and isinstance(self.instance.value, str):
+                stored = custom_types.parse_local_date(self.instance.value)
+                if stored:  # shown as the reader writes dates; stored as YYYY-MM-DD (clean_value)
+                    self.initial["value"] = formats.localize_input(stored)
             if float(self.instance.points).is_integer():
                 self.initial["points"] = int(self.instance.points)  # "12", not "12.0"
 
@@ -159,7 +165,16 @@ class RuleForm(forms.ModelForm):
         operator = self.data.get(self.add_prefix("operator"), "")
         if operator in (Rule.Operator.IS_SET, Rule.Operator.IS_BLANK) and not (self.cleaned_data.get("value") or "").strip():
             return None
-        return parse_value(self.cleaned_data.get("value", ""), operator)
+        text = self.cleaned_data.get("value", "")
+        if _date_field(self.data.get(self.add_prefix("field"), "")) and operator not in (Rule.Operator.IN, Rule.Operator.NOT_IN):
+            # A date field's value as the reader writes it ("31/03/2027" in Indonesian); the rule keeps one plain
+            # form, YYYY-MM-DD, so it means the same to every reader and compares as a date (scoring.engine).
+            typed = custom_types.parse_local_date(text)
+            if typed is None:
+                raise ValidationError(_("Enter a date, for example %(example)s.") % {
+                    "example": formats.localize_input(date(2027, 3, 31))}, code="invalid_date")
+            return typed.isoformat()
+        return parse_value(text, operator)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -197,6 +212,15 @@ def _errors_by_field(exc: ValidationError) -> dict[str, list]:
 def field_options() -> list[tuple[str, str]]:
     """The attribute-rule field picker: the whitelist plus the attributes.<key> pattern."""
     return [(name, kind) for name, kind in engine.ATTRIBUTE_FIELDS.items()] + [(engine.ATTRIBUTES_PREFIX + "<key>", "any")]
+
+
+def _date_field(name: str) -> bool:
+    """Whether a rule's field names an active custom field of the date type (attributes.<key>)."""
+    name = (name or "").strip()
+    if not name.startswith(engine.ATTRIBUTES_PREFIX):
+        return False
+    field = custom_types.active_by_key().get(name[len(engine.ATTRIBUTES_PREFIX):])
+    return field is not None and field.type == CustomField.Type.DATE
 
 
 def custom_field_options() -> list[dict[str, Any]]:

@@ -157,7 +157,33 @@ def test_the_rule_editor_offers_custom_fields_by_label(client_for, admin, fields
     version_draft(ruleset=ruleset, by=admin)
     html = client_for(admin).get(f"/rules/{ruleset.pk}/draft/").content.decode()
     assert 'value="attributes.employees" data-operators="eq neq in not_in gt gte lt lte is_set is_blank"' in html
-    assert "Renewal date" in html and "compare with a date written YYYY-MM-DD" in html
+    assert "Renewal date" in html and "compare with a date written as you write dates" in html
+
+
+def test_the_rule_editor_reads_a_date_as_the_reader_writes_it(client_for, admin, fields, playbooks):
+    """Typed "31/03/2027" in Indonesian, kept as 2027-03-31 (one plain form), shown again as the reader writes it."""
+    from scoring.rulesets import version_draft
+    from tests.pages.test_rules_pages import rule_data
+
+    ruleset = playbooks["general"].ruleset
+    draft = version_draft(ruleset=ruleset, by=admin)
+    client = client_for(admin)
+    client.cookies["django_language"] = "id"
+    url = f"/rules/{ruleset.pk}/draft/rules/"
+    response = client.post(url, rule_data("new", label="Perpanjangan", field="attributes.renewal", operator="lte",
+                                          value="31/03/2027"), HTTP_ACCEPT_LANGUAGE="id")
+    assert response.status_code == 302
+    rule = draft.rules.get(label="Perpanjangan")
+    assert rule.value == "2027-03-31"
+    edit = client.get(f"/rules/{ruleset.pk}/draft/rules/{rule.pk}/", HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    assert 'value="31-03-2027"' in edit  # the first of the language's date input formats
+    client.cookies["django_language"] = "en"
+    english = client.get(f"/rules/{ruleset.pk}/draft/rules/{rule.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'value="2027-03-31"' in english
+    refused = client.post(url, rule_data("new", label="Salah", field="attributes.renewal", operator="lte",
+                                         value="kapan-kapan"), HTTP_ACCEPT_LANGUAGE="en")
+    assert "Enter a date, for example 2027-03-31." in refused.content.decode()
+    assert not draft.rules.filter(label="Salah").exists()
 
 
 def test_the_mapping_page_guesses_and_imports_a_custom_field(client_for, marketer, fields, django_capture_on_commit_callbacks):
