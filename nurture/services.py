@@ -263,8 +263,8 @@ def _claim(delivery_ids: list[int]) -> list[int]:
     and a select-then-update cost a second round trip and a transaction). Only rows still queued are taken,
     so a redelivered task or a second worker never gets one already claimed; on PostgreSQL the rows are
     locked in the same statement, and those another worker holds at that moment are skipped, not waited
-    for. It commits on its own, waiting for the disk: a claim must survive a crash (the sweep then closes
-    the rows as failed, never sending them again). Inside a caller's transaction it is part of that one."""
+    for. It commits before anything is sent, waiting for the disk: a claim must survive a crash (the sweep then
+    closes the rows as failed, never sending them again). Inside a caller's transaction it is part of that one."""
     ids = list(dict.fromkeys(int(pk) for pk in delivery_ids))
     if not ids:
         return []
@@ -272,7 +272,8 @@ def _claim(delivery_ids: list[int]) -> list[int]:
     queued = f"id IN ({listed}) AND status = %s"
     if db_connection.features.has_select_for_update_skip_locked:  # PostgreSQL; SQLite has one writer at a time
         queued = f"id IN (SELECT id FROM {table} WHERE {queued} ORDER BY id FOR UPDATE SKIP LOCKED)"
-    with db_connection.cursor() as cursor:  # one statement, committed alone; names from the model, values as parameters
+    # atomic: on SQLite the write lock is taken up front (BEGIN IMMEDIATE) and waited for, as racing threads must.
+    with transaction.atomic(), db_connection.cursor() as cursor:  # names from the model, values as parameters
         cursor.execute(f"UPDATE {table} SET status = %s, attempts = attempts + 1, next_attempt_at = NULL,"
                        f" claimed_at = %s WHERE {queued} RETURNING id",
                        [Delivery.Status.SENDING, db_connection.ops.adapt_datetimefield_value(timezone.now()), *ids,
