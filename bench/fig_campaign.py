@@ -116,6 +116,17 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _sessions() -> int:
+    """PostgreSQL connections opened so far to this database (its statistics; flushed within about a second)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_force_next_flush()")  # this session's own counters, now
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+        cur.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cur.fetchone()[0]
+
+
 def _recipients(n: int, *, source: str, skip: int = 0) -> None:
     """n contacts become eligible leads of the segment: pinned to lead, opted in, with an address."""
     from django.db import connection
@@ -176,6 +187,7 @@ class Sent:
     cpu: tuple[float, float]  # CPU seconds per message: the sending processes, the sink
     rss: tuple[float, float]  # peak RSS of the sending processes before and after, MB
     processes: int
+    sessions: int = 0  # PostgreSQL connections opened meanwhile (Celery's DB reuse: few)
 
 
 @dataclass
@@ -254,12 +266,16 @@ def _campaign(ctx, *, n: int, segments: tuple, sink_pid: int, worker=None) -> Se
     with _on_worker(worker):
         _send(segments[1], n=WARMUP, worker=worker)
         rss_before = senders.peak()
+        sessions = _sessions()
         sink_cpu, own_cpu, started = _cpu_seconds(sink_pid), senders.cpu(), time.perf_counter()
         campaign = _send(segments[0], n=n, worker=worker)
         elapsed = time.perf_counter() - started
         used = ((senders.cpu() - own_cpu) / n, (_cpu_seconds(sink_pid) - sink_cpu) / n)
+        time.sleep(1.1)  # the workers' statistics reach the shared counters within a second
+        sessions = _sessions() - sessions
     _check_sent(campaign, n)
-    return Sent(n / elapsed, elapsed, used, (rss_before, senders.peak()), len(senders.pids()) - (1 if worker else 0))
+    return Sent(n / elapsed, elapsed, used, (rss_before, senders.peak()), len(senders.pids()) - (1 if worker else 0),
+                sessions)
 
 
 @dataclass
@@ -379,7 +395,8 @@ def _cpu_note(sent: Sent, m: Measured) -> str:
             f" {sent.cpu[0] * ms:.2f} ms in the senders, {sent.cpu[1] * ms:.2f} ms in the sink"
             f" (baseline: {m.baseline_cpu[0] * ms:.2f} ms here, {m.baseline_cpu[1] * ms:.2f} ms in the sink: CPU ratio"
             f" {sum(m.baseline_cpu) / sum(sent.cpu):.1f}×); the baseline ran before and after the campaigns, the faster"
-            f" run is compared ({m.baseline:.0f} and {m.baseline_after:.0f} messages/s)")
+            f" run is compared ({m.baseline:.0f} and {m.baseline_after:.0f} messages/s); {sent.sessions} PostgreSQL"
+            f" connections opened during the campaign")
 
 
 def _rows(m: Measured, n: int, sample: int, *, judged: bool, size: str) -> list[Row]:

@@ -183,6 +183,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# A worker keeps its database connection between tasks (Celery's Django fixup otherwise closes it before and
+# after every task, so each task paid a new PostgreSQL connection); crm/celery.py closes it after CONN_MAX_AGE
+# seconds or an error that left it unusable, as Django does between requests.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=10_000)
 # Task modules beyond each app's tasks.py, so a real worker registers them too.
 CELERY_IMPORTS = ["scoring.advisor.tasks", "contacts.privacy.tasks", "contacts.imports.tasks", "crm.bulk.tasks",
                   "contacts.rollup.tasks"]
@@ -382,7 +386,7 @@ CRM_EMAIL_MAX_ATTEMPTS = env.int("CRM_EMAIL_MAX_ATTEMPTS", default=6)
 CRM_EMAIL_RATE_PER_MINUTE = env.int("CRM_EMAIL_RATE_PER_MINUTE", default=1200)
 CRM_EMAIL_DOMAIN_RATE_PER_MINUTE = env.int("CRM_EMAIL_DOMAIN_RATE_PER_MINUTE", default=300)
 # SMTP connections a campaign batch sends over at once (threads of the worker, each keeping its connection open).
-CRM_EMAIL_CONNECTIONS = env.int("CRM_EMAIL_CONNECTIONS", default=4)
+CRM_EMAIL_CONNECTIONS = env.int("CRM_EMAIL_CONNECTIONS", default=8)
 # Seconds a worker process keeps an idle campaign connection open for the next batch (0: close after each batch).
 CRM_EMAIL_KEEP_OPEN_SECONDS = env.float("CRM_EMAIL_KEEP_OPEN_SECONDS", default=30.0)
 

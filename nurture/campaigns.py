@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
@@ -133,7 +133,10 @@ def _deliveries_for(campaign: Campaign, contact_ids: QuerySet) -> None:
     field = {f.name: f.column for f in Delivery._meta.concrete_fields}
     columns = [field[name] for name in ("contact", "message", "channel", "status", "sent_by", "campaign", "attempts",
                                         "error", "created_at")]
-    select, params = contact_ids.query.sql_with_params()
+    try:
+        select, params = contact_ids.query.sql_with_params()
+    except EmptyResultSet:  # nobody: a segment whose filters no longer validate, a sender who was deleted
+        return
     created = db_connection.ops.adapt_datetimefield_value(timezone.now())
     with db_connection.cursor() as cursor:  # WHERE true: SQLite's INSERT … SELECT … ON CONFLICT needs a WHERE
         cursor.execute(

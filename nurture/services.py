@@ -20,7 +20,6 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -207,11 +206,7 @@ def deliveries_send(*, delivery_ids: list[int], connection=None, pool: SmtpPool 
     erased, since the send was queued stops it. Outcomes are written here, in this thread, in the
     order sent; sent rows are marked every SENT_FLUSH messages, or sooner when the first unmarked one
     was answered SENT_FLUSH_SECONDS ago."""
-    with transaction.atomic():
-        claimed = list(Delivery.objects.select_for_update(skip_locked=True)
-                       .filter(pk__in=delivery_ids, status=Delivery.Status.QUEUED).values_list("pk", flat=True))
-        Delivery.objects.filter(pk__in=claimed).update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1,
-                                                       next_attempt_at=None, claimed_at=timezone.now())
+    claimed = _claim(delivery_ids)
     outcomes: Counter = Counter(skipped=len(delivery_ids) - len(claimed))
     sent: list[int] = []
     in_flight: deque[tuple[Delivery, Future]] = deque()
@@ -261,6 +256,29 @@ def deliveries_send(*, delivery_ids: list[int], connection=None, pool: SmtpPool 
             record(done, future.exception())
         flush()
     return +outcomes
+
+
+def _claim(delivery_ids: list[int]) -> list[int]:
+    """queued -> sending in one statement that returns the rows it claimed (Django's update() returns a count,
+    and a select-then-update cost a second round trip and a transaction). Only rows still queued are taken,
+    so a redelivered task or a second worker never gets one already claimed; on PostgreSQL the rows are
+    locked in the same statement, and those another worker holds at that moment are skipped, not waited
+    for. It commits before anything is sent, waiting for the disk: a claim must survive a crash (the sweep then
+    closes the rows as failed, never sending them again). Inside a caller's transaction it is part of that one."""
+    ids = list(dict.fromkeys(int(pk) for pk in delivery_ids))
+    if not ids:
+        return []
+    table, listed = Delivery._meta.db_table, ", ".join(["%s"] * len(ids))
+    queued = f"id IN ({listed}) AND status = %s"
+    if db_connection.features.has_select_for_update_skip_locked:  # PostgreSQL; SQLite has one writer at a time
+        queued = f"id IN (SELECT id FROM {table} WHERE {queued} ORDER BY id FOR UPDATE SKIP LOCKED)"
+    # atomic: on SQLite the write lock is taken up front (BEGIN IMMEDIATE) and waited for, as racing threads must.
+    with transaction.atomic(), db_connection.cursor() as cursor:  # names from the model, values as parameters
+        cursor.execute(f"UPDATE {table} SET status = %s, attempts = attempts + 1, next_attempt_at = NULL,"
+                       f" claimed_at = %s WHERE {queued} RETURNING id",
+                       [Delivery.Status.SENDING, db_connection.ops.adapt_datetimefield_value(timezone.now()), *ids,
+                        Delivery.Status.QUEUED])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _commit_without_waiting_for_disk() -> None:

@@ -99,3 +99,44 @@ def test_the_campaign_page_shows_the_opens_and_clicks_a_marketer_watches_for(smt
     page = client_for(marketer).get(f"/campaigns/{campaign.pk}/").content.decode()
     shown = dict(re.findall(r'data-progress="(sent|bounced|opened|clicked)">(\d+)<', page))
     assert shown == {"sent": "9", "bounced": "2", "opened": "1", "clicked": "1"}, "a click counts as an open too"
+
+
+@pytest.mark.postgres
+def test_batch_tasks_racing_for_the_same_deliveries_send_each_once(transactional_db, reference_data, person, message,
+                                                                  marketer, settings):
+    """The claim is one UPDATE … RETURNING: four workers sending the same batch at once (a redelivered task
+    beside the first) each get rows the others did not, and every recipient gets one message."""
+    import threading
+
+    from django.core import mail
+    from django.db import connections
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    segment = Segment.objects.create(name="Race", filters={"source": "race"})
+    campaign = campaigns.campaign_create(message=message("edu-edu-id"), segment=segment, by=marketer)
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
+    ids = [Delivery.objects.create(contact=person("lead", source="race", email=f"race{n}@example.co.id"),
+                                   message=campaign.message, channel="email", campaign=campaign).pk for n in range(40)]
+    mail.outbox = []
+    barrier, results, errors = threading.Barrier(4), [], []
+
+    def work(order):
+        try:
+            barrier.wait()
+            results.append(campaigns.campaign_send_batch(campaign_id=campaign.pk, delivery_ids=order))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(ids[::-1] if n % 2 else ids,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(r.get("sent", 0) for r in results) == 40 and sum(r.get("skipped", 0) for r in results) == 3 * 40
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(f"race{n}@example.co.id" for n in range(40))
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("status", "attempts")) == {("sent", 1)}
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DONE

@@ -138,3 +138,16 @@ def test_campaigns_over_the_api_and_the_pages(smtp_server, instagram_leads, mess
     shown = client_for(marketer).get(draft["Location"])
     assert b"Send to 1 contact" in shown.content and b"stage does not fit the purpose" in shown.content
     assert client_for(rep).get("/campaigns/").status_code == 200
+
+
+def test_a_segment_whose_filters_no_longer_validate_sends_to_nobody_and_finishes(smtp_server, instagram_leads,
+                                                                                 message, marketer, on_commit):
+    """Such a segment matches nobody (never everybody); its fill wrote nothing and closes the campaign instead
+    of failing on the empty query (it raised EmptyResultSet, so the task retried for ever)."""
+    segment, _people = instagram_leads
+    campaign = campaigns.campaign_create(message=message("edu-edu-id"), segment=segment, by=marketer)
+    Segment.objects.filter(pk=segment.pk).update(filters={"stage": "no-such-stage"})
+    start(campaign, marketer, on_commit=on_commit)
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.recipients) == (Campaign.Status.DONE, 0)
+    assert not Delivery.objects.filter(campaign=campaign).exists() and smtp_server.messages() == []
