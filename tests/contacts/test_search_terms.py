@@ -51,6 +51,10 @@ def people(make_contact):
 @pytest.mark.django_db
 @pytest.mark.parametrize(("term", "expected"), [
     ("dewi lest", {"dewi"}),                          # a name fragment, any case
+    ("Dewi LESTARI", {"dewi"}),
+    ("lestari dewi", set()),                          # a phrase is still matched as typed: its words in order…
+    ("salim s", set()),                               # …and together ("Agus Salim" has both words, not the phrase)
+    ("santoso@", set()),
     ("LESTARI", {"dewi"}),
     ("santoso", {"budi"}),
     ("sentosa", {"budi"}),                            # a company word
