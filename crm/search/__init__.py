@@ -13,6 +13,8 @@ from nurture.models import Message
 
 MIN_LENGTH = 2  # one character matches nearly everyone and no trigram index can help
 OTHER_LIMIT = 10
+# What the results table shows (and Contact.display_name needs): not the score breakdown or attributes.
+SHOWN = ("full_name", "email", "phone", "external_ref", "company", "stage", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -24,11 +26,13 @@ class SearchResults:
 
 
 def search_contacts(user, query: str) -> QuerySet[Contact]:
-    """The same access rule as the contact list (contacts_visible_to), newest change first."""
+    """The same access rule as the contact list (contacts_visible_to), newest change first: a term
+    matching many contacts walks the `contact_updated` index and stops at the page, a rare one is
+    found through its indexes and only its matches are sorted (contacts.selectors.search_q)."""
     query = (query or "").strip()
     if len(query) < MIN_LENGTH:
         return Contact.objects.none()
-    return contacts_visible_to(user).filter(search_q(query)).select_related("owner").order_by("-updated_at", "-id")
+    return contacts_visible_to(user).filter(search_q(query)).only(*SHOWN).order_by("-updated_at", "-id")
 
 
 def global_search(user, query: str) -> SearchResults:
