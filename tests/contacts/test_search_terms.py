@@ -5,6 +5,7 @@ Runs on SQLite and on PostgreSQL (where each kind of term goes through its own i
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -117,3 +118,18 @@ def test_past_the_cap_the_count_says_many_and_pages_stay_newest_change_first(cli
     assert [c.pk for c in first["page"].object_list] == many_sitis[:25]
     assert "of many: refine the search" in client_for(marketer).get("/search/", {"q": "siti"}).content.decode()
     assert [c.pk for c in second["page"].object_list] == many_sitis[25:27]  # paging stops at the cap, as before
+
+
+@pytest.mark.django_db
+def test_a_list_search_matching_one_contact_asks_for_a_whole_page(client_for, marketer, people):
+    """LIMIT 1 let the planner walk the list order's whole index for the one row (17.7 s at 1M contacts);
+    the page asks for a whole page whatever the count, and shows what matched."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client_for(marketer).get("/contacts/", {"search": "dewi lest"})
+    assert [c.pk for c in response.context["page"].object_list] == [people["dewi"].pk]
+    pages = [q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]
+             and '"contacts_contact"."full_name"' in q["sql"]]
+    assert pages and not any(re.search(r"LIMIT 1\b", sql) for sql in pages), pages
