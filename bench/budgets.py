@@ -44,10 +44,13 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    # 1. Full rescore of every contact (chunks shared by the workers).
-    "rescore_wall": Budget("<=", 60, "s", scales=True),
+    # 1. Full rescore of every contact (chunks shared by the workers). Issue 21: 30 s at L (what one
+    # hand-written UPDATE … FROM (aggregate) takes when ~1M rows change), ≥ 100× the ORM loop, and
+    # the nightly rescore a day later (decay and windows moved) within 30 s with 2 worker processes.
+    "rescore_wall": Budget("<=", 30, "s", scales=True),
+    "rescore_day_later_wall": Budget("<=", 30, "s", scales=True),
     "rescore_rss": Budget("<=", 512, "MB"),
-    "rescore_vs_orm_loop": Budget(">=", 50, "×"),  # naive ORM loop time / ours
+    "rescore_vs_orm_loop": Budget(">=", 100, "×"),  # naive ORM loop time / ours
     "rescore_vs_sql": Budget("<=", 2, "×"),  # ours / hand-written SQL aggregate
     # 2. One interaction through contacts.services.interaction_log until score and stage are stored (eager).
     "interaction_median": Budget("<=", 15, "ms"),

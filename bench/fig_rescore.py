@@ -3,14 +3,21 @@
 Measured, in order, on the same data:
 - the first scoring after seeding (every contact is new: most StageChanges, prospects get owners);
 - the baseline a naive implementation would be: a per-contact ORM loop on a sample, extrapolated;
-- ours in-process (`rescore_all_now`, the embedded default and the `rescore` command);
-- the SQL baseline: the same rules as one hand-written aggregate (scores only, rolled back);
+- ours in-process (`rescore_all_now`, the embedded default and the `rescore` command: every
+  contact read and evaluated);
+- the SQL baselines, each timed inside a transaction that is rolled back (so they leave no
+  trace and the figures after them see the same data): the same rules as one hand-written
+  aggregate writing scores (with decay), and issue 21's hand-written `UPDATE … FROM
+  (aggregate)` writing score and stage (windows, caps, negative points, thresholds; no decay);
 - ours the way production runs it: `rescore_start` splits the contacts into chunks and real
   Celery worker processes (1, then 2) take them from Redis; peak RSS read from /proc.
-  Right after the first scoring little has changed, and rows whose result is unchanged are
-  not rewritten;
-- so also a rescore "a day later" (one day of decay and windows: most breakdowns change and
-  are rewritten), in-process on a sample, with its cost per contact next to the unchanged case.
+  Right after the first scoring nothing can have changed: the run skips the contacts whose
+  stored result is stable (score_stable_until) and reads the rest;
+- a full rescore after a publish (new versions of every rule set: every contact read, every
+  row rewritten), 2 worker processes: the like-for-like comparison with the hand-written UPDATE;
+- a rescore "a day later" (decay and windows moved), 2 worker processes: the nightly run
+  (skips what is stable, rewrites what visibly changed) against the same run reading every
+  contact, as every run did before round two's session five, a day apart each.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from django.utils import timezone
 
 from bench import harness
 from bench.harness import Row
-from bench.sql_baseline import score_update_sql
+from bench.sql_baseline import hand_written_update_sql, score_update_sql
 
 FIGURE = "1"
 
@@ -61,11 +68,11 @@ def _naive_loop(contact_ids: list[int], now) -> float:
     return time.perf_counter() - started
 
 
-def _sql_baseline(now) -> tuple[float, int]:
-    """Time the SQL aggregate; rolled back so it leaves no trace. Returns (seconds, rows)."""
+def _sql_baseline(now, build=score_update_sql) -> tuple[float, int]:
+    """Time a SQL baseline statement; rolled back so it leaves no trace. Returns (seconds, rows)."""
     from scoring.selectors import active_rulesets
 
-    sql, params = score_update_sql(active_rulesets(), now)
+    sql, params = build(active_rulesets(), now)
     with transaction.atomic():
         with connection.cursor() as cur:
             started = time.perf_counter()
@@ -88,34 +95,15 @@ def _sql_agreement(now) -> tuple[int, int]:
     return total, same
 
 
-def _day_later(ctx, sample: int) -> tuple[float, float, int, int]:
-    """Per-contact µs of an in-process rescore of the first `sample` contacts, as of now
-    (nothing changed since the last run) and as of a day later (decay and windows moved most
-    results, so most rows are rewritten). Returns (µs unchanged, µs a day later, rewritten, n)."""
-    from datetime import timedelta
-
-    from contacts.models import Contact
-    from scoring.rescoring import rescore_range
-
-    last = min(sample, ctx.work.contacts)
-    started = time.perf_counter()
-    rescore_range(first_id=1, last_id=last, now=timezone.now())
-    unchanged_us = (time.perf_counter() - started) / last * 1e6
-    tomorrow = timezone.now() + timedelta(days=1)
-    started = time.perf_counter()
-    rescore_range(first_id=1, last_id=last, now=tomorrow)
-    day_later_us = (time.perf_counter() - started) / last * 1e6
-    rewritten = Contact.objects.filter(pk__lte=last, scored_at=tomorrow).count()
-    return unchanged_us, day_later_us, rewritten, last
-
-
 def _vacuum() -> None:
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE contacts_contact")
 
 
-def _with_workers(ctx, concurrency: int, reason: str = "") -> tuple[float, float, int, int]:
-    """Full rescore through Redis, one worker of `concurrency` processes: (seconds, peak MB, scored, moves)."""
+def _with_workers(ctx, concurrency: int, reason: str = "", *, version_id: int | None = None,
+                  as_of=None) -> tuple[float, float, int, int]:
+    """Full rescore through Redis, one worker of `concurrency` processes: (seconds, peak MB, read, moves).
+    With `version_id` the run is a publish's (reads every contact); `as_of` scores as of then."""
     from crm.celery import app
     from scoring.models import RescoreRun
     from scoring.rescoring import rescore_start
@@ -125,7 +113,7 @@ def _with_workers(ctx, concurrency: int, reason: str = "") -> tuple[float, float
         try:
             started = time.perf_counter()
             harness.purge_bench_queue()
-            run = rescore_start(reason=reason or f"bench, {concurrency} worker process(es)")
+            run = rescore_start(reason=reason or f"bench, {concurrency} worker process(es)", version_id=version_id, as_of=as_of)
             done = harness.wait_until(
                 lambda: RescoreRun.objects.filter(pk=run.pk, status=RescoreRun.Status.DONE).exists() or worker.proc.poll() is not None,
                 timeout=3600, interval=0.1)
@@ -138,6 +126,24 @@ def _with_workers(ctx, concurrency: int, reason: str = "") -> tuple[float, float
             raise RuntimeError(f"rescore with {concurrency} worker process(es) did not finish:\n{worker.log_tail()}")
     run.refresh_from_db()
     return elapsed, peak, run.contacts_scored, run.stage_changes
+
+
+def _republish_all() -> int:
+    """Publish a copy of every active rule set (same rules, new versions): every stored
+    digest is now stale, so the next run rewrites every row. Returns one new version's id."""
+    from scoring.models import RuleSet
+    from scoring.rulesets import version_draft, version_publish
+
+    version_id = None
+    for ruleset in RuleSet.objects.filter(active_version__isnull=False).order_by("pk"):
+        version_id = version_publish(version=version_draft(ruleset=ruleset), rescore=False).pk
+    return version_id
+
+
+def _rewritten(as_of) -> int:
+    from contacts.models import Contact
+
+    return Contact.objects.filter(scored_at=as_of).count()
 
 
 def run(ctx) -> list[Row]:
@@ -186,6 +192,9 @@ def run(ctx) -> list[Row]:
     total, same = _sql_agreement(now)
     ctx.log(f"  SQL aggregate: {sql_s:.1f} s ({same:,} of {total:,} scores agree with ours)")
     _vacuum()
+    update_s, update_rows = _sql_baseline(now, hand_written_update_sql)
+    ctx.log(f"  hand-written UPDATE … FROM (aggregate), score and stage, no decay: {update_s:.1f} s, {update_rows:,} rows (rolled back)")
+    _vacuum()
 
     if inproc_s is not None:
         # Judged only when it is the only full-rescore figure (no broker): with workers, the
@@ -195,7 +204,7 @@ def run(ctx) -> list[Row]:
                         "rescore_wall" if judged else None,
                         baseline=naive_total, baseline_label=f"ORM loop (on {len(sample):,}, extrapolated)",
                         ratio=naive_total / inproc_s, ratio_key="rescore_vs_orm_loop" if judged else None,
-                        note=f"{again.scored:,} scored, {again.stage_changes:,} stage changes; one process;"
+                        note=f"{again.scored:,} read and scored, {again.stage_changes:,} stage changes; one process;"
                              f" bench process peak RSS {inproc_rss:.0f} MB"))
 
     if not ctx.redis_url:
@@ -209,34 +218,64 @@ def run(ctx) -> list[Row]:
     for workers in (1, 2):
         elapsed, peak, scored, _moves = _with_workers(ctx, workers)
         results[workers] = (elapsed, peak, scored)
-        ctx.log(f"  {workers} worker process(es): {elapsed:.1f} s, peak RSS {peak:.0f} MB, {scored:,} scored")
+        ctx.log(f"  {workers} worker process(es): {elapsed:.1f} s, peak RSS {peak:.0f} MB, {scored:,} read")
         _vacuum()
     one, two = results[1], results[2]
-    # Last, because it leaves the sample scored as of tomorrow (figures 2-6 do not read scores).
-    unchanged_us, day_later_us, rewritten, sampled = _day_later(ctx, DAY_LATER_SAMPLE[ctx.size])
-    speedup = one[0] / two[0]
-    projected = day_later_us * n / 1e6 / speedup
-    ctx.log(f"  a day later: {day_later_us:.0f} µs per contact ({rewritten:,} of {sampled:,} rewritten),"
-            f" unchanged {unchanged_us:.0f} µs; projected {projected:.0f} s with 2 processes")
+
+    # After a publish every contact is read and every row rewritten: what the hand-written UPDATE does.
+    published_s, published_peak, published_read, _moves = _with_workers(ctx, 2, "bench: after a publish",
+                                                                        version_id=_republish_all())
+    ctx.log(f"  after a publish, 2 worker processes: {published_s:.1f} s, {published_read:,} read")
     _vacuum()
+
+    # A day later, twice: every contact read (as before this round), then the nightly run a day after that.
+    from datetime import timedelta
+
+    base = timezone.now()
+    day1, day2 = base + timedelta(days=1), base + timedelta(days=2)
+    read_all_s, read_all_peak, read_all_n, _moves = _with_workers(ctx, 2, "bench: a day later, every contact read",
+                                                                 version_id=_any_active_version(), as_of=day1)
+    read_all_written = _rewritten(day1)
+    _vacuum()
+    nightly_s, nightly_peak, nightly_n, _moves = _with_workers(ctx, 2, "bench: a day later (nightly)", as_of=day2)
+    nightly_written = _rewritten(day2)
+    ctx.log(f"  a day later, 2 worker processes: {nightly_s:.1f} s ({nightly_n:,} read, {nightly_written:,} rewritten);"
+            f" reading every contact: {read_all_s:.1f} s ({read_all_n:,} read, {read_all_written:,} rewritten)")
+    _vacuum()
+    peak = max(one[1], two[1], published_peak, read_all_peak, nightly_peak)
+
     rows.append(Row(FIGURE, "full rescore, 2 worker processes", two[0], "s", "rescore_wall",
                     baseline=naive_total, baseline_label="ORM loop (extrapolated)", ratio=naive_total / two[0],
-                    ratio_key="rescore_vs_orm_loop", note=f"{two[2]:,} scored in chunks through Redis"))
+                    ratio_key="rescore_vs_orm_loop",
+                    note=f"{two[2]:,} of {n:,} contacts read (the rest stable since their last scoring), in chunks through Redis"))
     rows.append(Row(FIGURE, "full rescore vs SQL aggregate", two[0], "s", baseline=sql_s, baseline_label="SQL aggregate",
                     ratio=two[0] / sql_s, ratio_key="rescore_vs_sql",
                     note=f"the SQL aggregate (scores only, no breakdown, no stages) reproduces {same:,} of {total:,} stored scores"))
+    rows.append(Row(FIGURE, "full rescore vs hand-written UPDATE", two[0], "s", baseline=update_s,
+                    baseline_label="hand-written UPDATE … FROM (aggregate)", ratio=two[0] / update_s,
+                    note=f"the statement: score and stage of {update_rows:,} rows, windows, caps, negative points,"
+                         " thresholds, no decay; timed inside a transaction rolled back"))
+    rows.append(Row(FIGURE, "full rescore after a publish, 2 worker processes", published_s, "s", baseline=update_s,
+                    baseline_label="hand-written UPDATE … FROM (aggregate)", ratio=published_s / update_s,
+                    note=f"new versions of every rule set: {published_read:,} contacts read, every row rewritten"
+                         " (breakdown, digest, stage moves): the like-for-like comparison with the statement"))
     rows.append(Row(FIGURE, "full rescore, 1 worker process", one[0], "s", baseline=two[0], baseline_label="with 2",
                     ratio=one[0] / two[0], note="ratio = speed-up from the second worker process"))
-    rows.append(Row(FIGURE, "full rescore a day later, in-process, per contact", day_later_us, "µs",
-                    baseline=unchanged_us, baseline_label="when nothing changed", ratio=day_later_us / unchanged_us,
-                    note=f"first {sampled:,} contacts as of tomorrow: {rewritten:,} rows rewritten; at this cost"
-                         f" {n:,} contacts take ~{projected:.0f} s with 2 worker processes ({speedup:.1f}× one)"))
-    rows.append(Row(FIGURE, "peak worker RSS", max(one[1], two[1]), "MB", "rescore_rss",
-                    note=f"VmHWM of the worker processes: {one[1]:.0f} MB (1 process), {two[1]:.0f} MB (2 processes)"))
+    rows.append(Row(FIGURE, "rescore a day later, 2 worker processes", nightly_s, "s", "rescore_day_later_wall",
+                    baseline=read_all_s, baseline_label="reading every contact", ratio=nightly_s / read_all_s,
+                    note=f"as of a day after the previous run: {nightly_n:,} read, {nightly_written:,} rows rewritten;"
+                         f" reading every contact (a day earlier): {read_all_n:,} read, {read_all_written:,} rewritten"))
+    rows.append(Row(FIGURE, "peak worker RSS", peak, "MB", "rescore_rss",
+                    note=f"VmHWM of the worker processes: {one[1]:.0f} MB (1 process), {two[1]:.0f} MB (2 processes),"
+                         f" {max(published_peak, read_all_peak, nightly_peak):.0f} MB (publish, day later)"))
     return rows
 
 
-DAY_LATER_SAMPLE = {"tiny": 2_000, "S": 20_000, "L": 100_000}
+def _any_active_version() -> int:
+    """A version id for a run that reads every contact (a publish's run does)."""
+    from scoring.models import RuleSet
+
+    return RuleSet.objects.filter(active_version__isnull=False).order_by("pk").values_list("active_version", flat=True)[0]
 
 
 def harness_sample(ctx) -> int:

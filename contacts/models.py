@@ -145,6 +145,9 @@ class Contact(TimeStamped):
     # Fingerprint of the stored result (scoring.engine.result_digest): a rescore that
     # reaches the same result skips rewriting the row.
     score_digest = models.BigIntegerField(null=True, blank=True, editable=False)
+    # Until when the stored result cannot change without new data (scoring.engine.stable_until,
+    # capped at a week): the nightly rescore does not even read the contact before then.
+    score_stable_until = models.DateTimeField(null=True, blank=True, editable=False)
     # Durable "score is stale" mark: set in the same transaction as the write that
     # changes a score, cleared by the scorer. A beat job sweeps what a lost task left.
     needs_rescore = models.BooleanField(default=False)

@@ -135,6 +135,10 @@ class Result:
     stage: str
     reason: Reason | None
     previous_stage: str
+    # The earliest moment at which, with no new data, this result could change its score, stage
+    # or hits (a touch leaves a window, decay crosses a rounding edge, a future touch arrives,
+    # demotion falls due); None: nothing in these facts moves it. See stable_until().
+    stable_until: datetime | None = field(default=None, compare=False)
 
     @property
     def changed(self) -> bool:
@@ -410,12 +414,15 @@ class _Compiled:
         condition (field and test), cap, points, id, label. A batch of contacts shares one `now`."""
         cached = self._plan
         if cached is None or cached[0] != now:
-            cached = (now, tuple((kind, _since(now, window_days), *rest)
+            cached = (now, tuple((kind, _since(now, window_days), *rest,
+                                  None if window_days is None else timedelta(days=window_days))
                                  for kind, window_days, *rest in self.interaction_rules))
             self._plan = cached
         return cached[1]
 
-    def interaction_hits(self, newest_first: Sequence[Touch], now: datetime) -> list[RuleHit]:
+    def interaction_hits(self, newest_first: Sequence[Touch], now: datetime) -> tuple[list[RuleHit], float, datetime | None]:
+        """The hits, the exact sum of their points (before rounding to cents) and the
+        moment the first matched touch leaves its rule's window (None: none ever does)."""
         by_kind: dict[str, list[Touch]] = {}
         for touch in newest_first:
             group = by_kind.get(touch.kind)
@@ -424,8 +431,8 @@ class _Compiled:
             else:
                 group.append(touch)
         half_life, fsum = self.half_life, math.fsum
-        hits = []
-        for kind, since, data_field, holds, cap, points, rule_id, label in self.plan(now):
+        hits, raw, leaves = [], 0.0, None
+        for kind, since, data_field, holds, cap, points, rule_id, label, window in self.plan(now):
             group = by_kind.get(kind)
             if group is None:
                 continue
@@ -447,7 +454,13 @@ class _Compiled:
                 total = fsum(points * 0.5 ** (((now - touch.occurred_at).total_seconds() / 86400) / half_life)
                              for touch in matches)
             hits.append(RuleHit(rule_id, label, _cents(total), len(matches), tuple(t.id for t in matches)))
-        return hits
+            raw += total
+            if window is not None:
+                # Newest first, so the last match leaves the window first; then the count drops.
+                leaving = matches[-1].occurred_at + window
+                if leaves is None or leaving < leaves:
+                    leaves = leaving
+        return hits, raw, leaves
 
     def attribute_hits(self, facts: ContactFacts) -> list[RuleHit]:
         return [hit for get, holds, hit in self.attributes if holds(get(facts))]
@@ -551,11 +564,63 @@ def evaluate(ruleset: RuleSet, facts: ContactFacts, now: datetime) -> Result:
     compiled = _compiled(ruleset)
     touches = [t for t in facts.touches if t.occurred_at <= now]
     newest_first = sorted(touches, key=_recency, reverse=True)
-    kept = tuple(compiled.interaction_hits(newest_first, now) + compiled.attribute_hits(facts))
+    interaction_hits, raw, leaves = compiled.interaction_hits(newest_first, now)
+    kept = tuple(interaction_hits + compiled.attribute_hits(facts))
     score = score_total(hit.points for hit in kept)
     earned, earned_reason = _earned_stage(score, touches, policy, now)
     stage, reason = _apply_policy(facts, earned, earned_reason, score, touches, policy, now)
-    return Result(score, kept, earned, stage, reason, facts.stage)
+    until = stable_until(policy, compiled.half_life, facts, newest_first, kept, len(interaction_hits), raw, leaves, score,
+                         stage, now)
+    return Result(score, kept, earned, stage, reason, facts.stage, until)
+
+
+def stable_until(policy: StagePolicy, half_life: float | None, facts: ContactFacts, newest_first: Sequence[Touch],
+                 hits: Sequence[RuleHit], interaction_hit_count: int, raw: float, leaves: datetime | None,
+                 score: int, stage: str, now: datetime) -> datetime | None:
+    """Until when evaluate(·, facts, t) keeps the score, stage and hits it has at `now`, for any
+    later t before it (conservatively: it may say sooner, never later). What can move them
+    without new data: a future touch coming into the past, a matched touch leaving its window
+    (`leaves`), the latest intent touch leaving the intent window, demotion falling due, and
+    decay taking the score across a rounding edge. A full rescore skips contacts until then."""
+    moments = [leaves] if leaves is not None else []
+    if len(newest_first) < len(facts.touches):  # some touches lie in the future of `now`
+        moments.append(min(t.occurred_at for t in facts.touches if t.occurred_at > now))
+    if policy.intent_window_days is not None:
+        intent_kinds = policy.intent_kinds
+        latest_intent = next((t.occurred_at for t in newest_first if t.kind in intent_kinds), None)
+        if latest_intent is not None and latest_intent + timedelta(days=policy.intent_window_days) > now:
+            moments.append(latest_intent + timedelta(days=policy.intent_window_days))
+    if stage in ("lead", "prospect") and policy.demote_after_days is not None and policy.demote_after_days > 0:
+        # Once due, demotion waits only on the score and intents, which the other moments cover.
+        # A stage moved now is stored with stage_changed_at = now: its idle time starts now.
+        changed_at = now if stage != facts.stage else facts.stage_changed_at
+        last = max(filter(None, (newest_first[0].occurred_at if newest_first else None, changed_at)), default=None)
+        if last is not None and last + timedelta(days=policy.demote_after_days) > now:
+            moments.append(last + timedelta(days=policy.demote_after_days))
+    if half_life is not None and raw != 0:
+        edge = _decay_edge(half_life, hits, interaction_hit_count, raw, score, now)
+        if edge is not None:
+            moments.append(edge)
+    return min(moments, default=None)
+
+
+def _decay_edge(half_life: float, hits: Sequence[RuleHit], interaction_hit_count: int, raw: float, score: int,
+                now: datetime) -> datetime | None:
+    """When decay could first change the rounded score. Every interaction point decays by the
+    same factor, so the exact total is A + raw·f(t) with f falling from 1 to 0 (A: the
+    attribute points). The stored score rounds the sum of each hit's cents, at most half a
+    cent per hit away from the exact total: that much is taken off the distance to the edge."""
+    attribute_points = float(sum((h.points for h in hits[interaction_hit_count:]), Decimal(0)))
+    total = attribute_points + raw
+    margin = 0.005 * interaction_hit_count + 1e-9
+    # Falling (raw > 0) the score changes below score - 0.5; rising, at score + 0.5.
+    distance = (total - (score - 0.5) - margin) if raw > 0 else ((score + 0.5) - total - margin)
+    if distance <= 0:
+        return now
+    if distance >= abs(raw):
+        return None  # even all the way to zero it stays put
+    days = -half_life * math.log2(1 - distance / abs(raw)) * 0.999  # a little early against float error
+    return now + timedelta(days=days)
 
 
 def result_digest(result: Result, version_id: int | None) -> int:

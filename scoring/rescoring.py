@@ -22,7 +22,7 @@ import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from contacts.assignment import prospects_assign
@@ -105,7 +105,7 @@ def contact_rescore(*, contact_id: int, now: datetime | None = None, rulesets: A
         version = rulesets.versions.get(ruleset.version_id)
         Contact.objects.filter(pk=contact_id).update(
             score=result.score, score_breakdown=breakdown_json(result, version, now), scored_at=now, needs_rescore=False,
-            score_digest=engine.result_digest(result, ruleset.version_id),
+            score_digest=engine.result_digest(result, ruleset.version_id), score_stable_until=stable_until(result, now),
             **({"stage": result.stage, "stage_changed_at": now} if result.changed else {}),
         )
         if result.changed:
@@ -125,17 +125,24 @@ class BatchOutcome:
 
 
 def rescore_range(*, first_id: int, last_id: int, now: datetime | None = None,
-                  rulesets: ActiveRuleSets | None = None) -> BatchOutcome:
+                  rulesets: ActiveRuleSets | None = None, skip_stable: bool = False) -> BatchOutcome:
     """Score every contact with first_id <= id <= last_id: batched reads, set-based writes.
 
     Writes are optimistic: a row is written only if its `updated_at` is what we read,
     so a contact changed meanwhile keeps its needs_rescore mark for the one-contact path.
+    `skip_stable`: leave out, unread, the contacts whose stored result cannot have changed
+    (not marked, scored under the rules in force, before their score_stable_until); the
+    nightly rescore does, a publish's or the `rescore` command's does not.
     Costs and what was tried are in docs/performance.md."""
     rulesets = rulesets or active_rulesets()
+    stable = (now or timezone.now(), rulesets.changed_at) if skip_stable else None
     if connection.vendor == "postgresql":
-        batches = iter_range_facts(first_id, last_id, read=BulkRead.for_rulesets(rulesets))
+        batches = iter_range_facts(first_id, last_id, read=BulkRead.for_rulesets(rulesets), skip_stable=stable)
     else:
         queryset = Contact.objects.filter(pk__gte=first_id, pk__lte=last_id, objects_to_profiling=False)
+        if stable:
+            queryset = queryset.filter(Q(needs_rescore=True) | Q(score_stable_until__isnull=True) | Q(scored_at__isnull=True)
+                                       | Q(score_stable_until__lte=stable[0]) | Q(scored_at__lt=stable[1]))
         batches = iter_contact_facts(queryset, with_data=rulesets.needs_data)
     return _score_batches(batches, rulesets, now)
 
@@ -172,7 +179,7 @@ def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime | None) -> B
     gc_was_enabled = gc.isenabled()
     for batch in batches:
         now = explicit_now or timezone.now()
-        updates, moves, unchanged = [], [], set()
+        updates, moves, unchanged, restamp = [], [], set(), []
         # The batch allocates ~100 objects per contact and frees them by reference counting;
         # the cyclic collector would rescan them over and over (docs/performance.md).
         gc.disable()
@@ -183,11 +190,16 @@ def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime | None) -> B
                     continue
                 result = evaluate(ruleset, facts, now)
                 digest = engine.result_digest(result, ruleset.version_id)
+                until = stable_until(result, now)
                 if digest == row["score_digest"] and not result.changed and not row["needs_rescore"]:
                     unchanged.add(row["id"])  # what is stored is what we would store: no breakdown, no write
+                    stored_until = row["score_stable_until"]
+                    if stored_until is None or stored_until <= now:
+                        restamp.append((row["id"], until))  # only the date, so the next run skips it again
                     continue
                 version = rulesets.versions.get(ruleset.version_id)
-                updates.append((row["id"], row["updated_at"], row["stage"], result, breakdown_json(result, version, now), digest))
+                updates.append((row["id"], row["updated_at"], row["stage"], result, breakdown_json(result, version, now),
+                                digest, until))
                 if result.changed:
                     moves.append((row, result, version))
         finally:
@@ -196,6 +208,7 @@ def _score_batches(batches, rulesets: ActiveRuleSets, now: datetime | None) -> B
         # One transaction for a batch's scores, its stage changes and what they set off (owners, follow-up
         # tasks, enrollments, webhook outbox rows): nobody sees a prospect without its owner.
         with transaction.atomic():
+            _stable_until_write(restamp)
             written = _write_scores(updates, now)
             moved = [(row["id"], row["stage"], result, version) for row, result, version in moves if row["id"] in written]
             _moves_record(moved, now)
@@ -244,6 +257,7 @@ def new_contacts_score(contacts: Iterable[Contact], *, now: datetime) -> list[Ne
         version = rulesets.versions.get(ruleset.version_id)
         contact.score, contact.score_breakdown, contact.scored_at = result.score, breakdown_json(result, version, now), now
         contact.score_digest, contact.needs_rescore = engine.result_digest(result, ruleset.version_id), False
+        contact.score_stable_until = stable_until(result, now)
         if result.changed:
             moves.append((contact, contact.stage, result, version))
             contact.stage, contact.stage_changed_at = result.stage, now
@@ -260,7 +274,34 @@ def new_contacts_record_moves(moves: list[NewMove], *, now: datetime) -> None:
 ROW_BY_ROW_UP_TO = 2
 
 
-def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict, int]], now: datetime) -> set[int]:
+# A stored result is read again at least this often, whatever its stable_until says: a safety
+# net for a change that reached a contact without marking it (docs/decisions.md).
+STABLE_AT_MOST = timedelta(days=7)
+
+
+def stable_until(result: engine.Result, now: datetime) -> datetime:
+    until = result.stable_until
+    return now + STABLE_AT_MOST if until is None or until > now + STABLE_AT_MOST else until
+
+
+def _stable_until_write(rows: list[tuple[int, datetime]]) -> None:
+    """Move on the stable_until of rows whose result is unchanged: one narrow UPDATE (no
+    indexed column changes, so PostgreSQL can update in place), not the row's breakdown."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE contacts_contact AS c SET score_stable_until = v.until"
+                " FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, until) WHERE c.id = v.id",
+                [[pk for pk, _ in rows], [until for _, until in rows]],
+            )
+        return
+    for pk, until in rows:
+        Contact.objects.filter(pk=pk).update(score_stable_until=until)
+
+
+def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict, int, datetime]], now: datetime) -> set[int]:
     """Store many results in one statement per batch; returns the ids actually written.
 
     A row is skipped when its data or stage changed after we read it (another writer or
@@ -271,21 +312,23 @@ def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict, i
         # COPY into a temporary table, then one UPDATE … FROM it: cheaper on both sides than
         # a VALUES list of bound parameters (docs/performance.md). Text format: JSON escapes
         # tabs and newlines inside strings, so only backslashes need doubling.
-        def line(pk: int, seen: datetime, seen_stage: str, result: engine.Result, breakdown: dict, digest: int) -> str:
+        def line(pk: int, seen: datetime, seen_stage: str, result: engine.Result, breakdown: dict, digest: int,
+                 until: datetime) -> str:
             payload = orjson.dumps(breakdown).decode().replace("\\", "\\\\")
-            return f"{pk}\t{seen.isoformat()}\t{seen_stage}\t{result.score}\t{result.stage}\t{payload}\t{digest}\n"
+            return (f"{pk}\t{seen.isoformat()}\t{seen_stage}\t{result.score}\t{result.stage}\t{payload}\t{digest}"
+                    f"\t{until.isoformat()}\n")
 
         buffer = io.StringIO("".join(line(*update) for update in updates))
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS scoring_write_scores (id bigint, seen timestamptz, seen_stage text,"
-                " score integer, stage text, breakdown jsonb, digest bigint) ON COMMIT DELETE ROWS"
+                " score integer, stage text, breakdown jsonb, digest bigint, until timestamptz) ON COMMIT DELETE ROWS"
             )
             cursor.execute("DELETE FROM scoring_write_scores")  # leftovers when inside a caller's transaction
             cursor.cursor.copy_expert("COPY scoring_write_scores FROM STDIN", buffer)
             cursor.execute(
                 "UPDATE contacts_contact AS c SET score = v.score, stage = v.stage, score_breakdown = v.breakdown, score_digest = v.digest,"
-                " scored_at = %s, needs_rescore = false,"
+                " score_stable_until = v.until, scored_at = %s, needs_rescore = false,"
                 " stage_changed_at = CASE WHEN v.stage <> c.stage THEN %s ELSE c.stage_changed_at END"
                 " FROM scoring_write_scores AS v"
                 " WHERE c.id = v.id AND c.updated_at = v.seen AND c.stage = v.seen_stage RETURNING c.id",
@@ -293,9 +336,9 @@ def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict, i
             )
             return {r[0] for r in cursor.fetchall()}
     written = set()
-    for pk, seen, seen_stage, result, breakdown, digest in updates:
+    for pk, seen, seen_stage, result, breakdown, digest, until in updates:
         fields = {"score": result.score, "score_breakdown": breakdown, "score_digest": digest, "scored_at": now,
-                  "needs_rescore": False}
+                  "needs_rescore": False, "score_stable_until": until}
         if result.changed:
             fields.update(stage=result.stage, stage_changed_at=now)
         if Contact.objects.filter(pk=pk, updated_at=seen, stage=seen_stage).update(**fields):
@@ -303,8 +346,12 @@ def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict, i
     return written
 
 
-def rescore_start(*, reason: str = "", by=None, chunk_size: int | None = None, version_id: int | None = None) -> RescoreRun:
-    """Split all contacts into id ranges; each becomes one task any worker may take."""
+def rescore_start(*, reason: str = "", by=None, chunk_size: int | None = None, version_id: int | None = None,
+                  as_of: datetime | None = None) -> RescoreRun:
+    """Split all contacts into id ranges; each becomes one task any worker may take.
+    A run for a publish (`version_id`) reads every contact; any other (the nightly one)
+    skips those whose result cannot have changed. `as_of`: score as of that moment
+    instead of each chunk's own (the bench's "a day later")."""
     chunk_size = chunk_size or settings.CRM_RESCORE_CHUNK
     bounds = Contact.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
     with transaction.atomic():
@@ -319,30 +366,34 @@ def rescore_start(*, reason: str = "", by=None, chunk_size: int | None = None, v
             run.status, run.finished_at = RescoreRun.Status.DONE, timezone.now()
         run.save()
         chunk_ids = list(run.chunks.values_list("pk", flat=True))
-        transaction.on_commit(lambda: _queue_chunks(chunk_ids))
+        transaction.on_commit(lambda: _queue_chunks(chunk_ids, as_of=as_of))
     return run
 
 
-def _queue_chunks(chunk_ids: list[int]) -> None:
+def _queue_chunks(chunk_ids: list[int], *, as_of: datetime | None = None) -> None:
     if app.conf.task_always_eager and chunk_ids:
         # The embedded default has no worker: the same chunk tasks run, eagerly, on a thread of their own
         # (crm.background), so a publish returns at once and the progress card shows the run as it goes.
-        in_background(lambda: _send_chunks(chunk_ids), name=f"rescore chunks {chunk_ids[0]}–{chunk_ids[-1]}")
+        in_background(lambda: _send_chunks(chunk_ids, as_of), name=f"rescore chunks {chunk_ids[0]}–{chunk_ids[-1]}")
     else:
-        _send_chunks(chunk_ids)
+        _send_chunks(chunk_ids, as_of)
 
 
-def _send_chunks(chunk_ids: list[int]) -> None:
+def _send_chunks(chunk_ids: list[int], as_of: datetime | None = None) -> None:
     for chunk_id in chunk_ids:
-        rescore_chunk_task.delay(chunk_id)
+        if as_of is None:
+            rescore_chunk_task.delay(chunk_id)
+        else:
+            rescore_chunk_task.delay(chunk_id, as_of=as_of.isoformat())
 
 
 def rescore_chunk(*, chunk_id: int, now: datetime | None = None) -> BatchOutcome | None:
     """Score one chunk and record progress. Running it again is harmless."""
-    chunk = RescoreChunk.objects.filter(pk=chunk_id, done_at__isnull=True).first()
+    chunk = RescoreChunk.objects.filter(pk=chunk_id, done_at__isnull=True).select_related("run").first()
     if chunk is None:
         return None  # already done (a redelivered task) or the run was deleted
-    outcome = rescore_range(first_id=chunk.first_id, last_id=chunk.last_id, now=now)
+    outcome = rescore_range(first_id=chunk.first_id, last_id=chunk.last_id, now=now,
+                            skip_stable=chunk.run.version_id is None)
     with transaction.atomic():
         # Claim completion with a conditional UPDATE: only one of two racing runs counts it.
         if RescoreChunk.objects.filter(pk=chunk_id, done_at__isnull=True).update(done_at=timezone.now()):
@@ -416,12 +467,12 @@ def rescore_pending(*, limit: int = 2000) -> int:
     return done
 
 
-def rescore_all_now(*, now: datetime | None = None) -> BatchOutcome:
+def rescore_all_now(*, now: datetime | None = None, skip_stable: bool = False) -> BatchOutcome:
     """Rescore every contact in this process (commands, tests, the embedded default)."""
     bounds = Contact.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
     if bounds["lo"] is None:
         return BatchOutcome()
-    return rescore_range(first_id=bounds["lo"], last_id=bounds["hi"], now=now)
+    return rescore_range(first_id=bounds["lo"], last_id=bounds["hi"], now=now, skip_stable=skip_stable)
 
 
 def scores_reconcile() -> dict[str, Any]:

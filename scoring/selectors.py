@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ from scoring.models import RescoreRun, Rule, RuleSet, RuleSetVersion
 # Contact columns the engine may look at (ATTRIBUTE_FIELDS minus the derived email_domain).
 FACT_FIELDS = tuple(name for name in engine.ATTRIBUTE_FIELDS if name != "email_domain")
 STATE_FIELDS = ("id", "industry", "stage", "stage_pinned", "stage_changed_at", "updated_at", "attributes",
-                "needs_rescore", "score_digest")
+                "needs_rescore", "score_digest", "score_stable_until")
 
 _published_cache: dict[tuple[Any, ...], engine.RuleSet] = {}
 
@@ -78,6 +79,15 @@ class ActiveRuleSets:
 
     def for_industry(self, industry: str) -> engine.RuleSet | None:
         return self.by_industry.get(industry) or self.by_industry.get("")
+
+    @property
+    def changed_at(self) -> datetime | None:
+        """When the rules in force last changed: the latest publish, or a change to the
+        interaction-kind catalog (intent levels feed the policy). A result stored before it
+        may be stale whatever its stable_until says."""
+        moments = [v.published_at for v in self.versions.values() if v.published_at]
+        moments += [stamp for v in self.versions.values() if (stamp := getattr(v, "catalog_stamp", None))]
+        return max(moments, default=None)
 
     @property
     def needs_data(self) -> bool:
@@ -160,7 +170,8 @@ def contact_row(contact_id: int) -> dict[str, Any] | None:
 # what iter_contact_facts returns, from plain cursors; the engine stays the one semantics.
 
 # The contact columns the bulk path always reads (the write guard and the digest need the last three).
-_BULK_STATE = ("id", "industry", "stage", "stage_pinned", "stage_changed_at", "updated_at", "needs_rescore", "score_digest")
+_BULK_STATE = ("id", "industry", "stage", "stage_pinned", "stage_changed_at", "updated_at", "needs_rescore", "score_digest",
+               "score_stable_until")
 
 
 @dataclass(frozen=True)
@@ -194,21 +205,33 @@ class BulkRead:
 
 def iter_range_facts(
     first_id: int, last_id: int, *, read: BulkRead = BulkRead(), batch: int = 2000,
+    skip_stable: tuple[datetime, datetime | None] | None = None,
 ) -> Iterator[list[tuple[dict[str, Any], engine.ContactFacts]]]:
     """Batches of (state row, facts) for contacts first_id..last_id that do not object to
     profiling, in id order: two plain queries per batch, keyset-paginated, loading only what
-    `read` names (what iter_contact_facts gives the engine for those rules, cheaper)."""
-    contact_sql = read.contact_sql("id > %s AND id <= %s AND NOT objects_to_profiling ORDER BY id LIMIT %s")
-    touch_sql, data_params = _touch_sql(read.data_keys, "contact_id >= %s AND contact_id <= %s")
+    `read` names (what iter_contact_facts gives the engine for those rules, cheaper).
+    `skip_stable` (as of, rules changed at): leave out the contacts that are not marked, were
+    scored after the rules last changed and are stable past `as of` (scoring.rescoring)."""
+    where, extra = "id > %s AND id <= %s AND NOT objects_to_profiling", ()
+    if skip_stable is not None:
+        as_of, rules_changed_at = skip_stable
+        where += (" AND (needs_rescore OR score_stable_until IS NULL OR score_stable_until <= %s"
+                  " OR scored_at IS NULL OR scored_at < %s)")
+        extra = (as_of, rules_changed_at or as_of)
+    contact_sql = read.contact_sql(f"{where} ORDER BY id LIMIT %s")
+    # Skipping leaves gaps in the id range: then the interactions of just the ids read.
+    touch_sql, data_params = _touch_sql(read.data_keys, "contact_id = ANY(%s)" if skip_stable else
+                                        "contact_id >= %s AND contact_id <= %s")
     cursor_after = first_id - 1
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(contact_sql, (cursor_after, last_id, batch))
+            cursor.execute(contact_sql, (cursor_after, last_id, *extra, batch))
             rows = cursor.fetchall()
             if not rows:
                 return
             cursor_after = rows[-1][0]
-            cursor.execute(touch_sql, (*data_params, rows[0][0], cursor_after))
+            touch_params = ([r[0] for r in rows],) if skip_stable else (rows[0][0], cursor_after)
+            cursor.execute(touch_sql, (*data_params, *touch_params))
             yield _facts_batch(read.columns, rows, cursor.fetchall())
 
 

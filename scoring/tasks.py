@@ -33,10 +33,12 @@ def rescore_all_task(reason: str = "nightly", user_id: int | None = None, versio
 
 
 @shared_task(**RETRY)
-def rescore_chunk_task(chunk_id: int) -> None:
+def rescore_chunk_task(chunk_id: int, as_of: str | None = None) -> None:
+    from datetime import datetime
+
     from scoring.rescoring import rescore_chunk
 
-    rescore_chunk(chunk_id=chunk_id)
+    rescore_chunk(chunk_id=chunk_id, now=datetime.fromisoformat(as_of) if as_of else None)
 
 
 @shared_task(**RETRY)

@@ -53,8 +53,9 @@ def test_the_bench_database_is_never_the_developers():
 
 def test_budgets_scale_with_the_size_and_judge_both_ways():
     rescore = BUDGETS["rescore_wall"]
-    assert rescore.at("L").limit == 60
-    assert rescore.at("S").limit == pytest.approx(60 * SIZES["S"][0] / SIZES["L"][0])
+    assert rescore.at("L").limit == 30
+    assert rescore.at("S").limit == pytest.approx(30 * SIZES["S"][0] / SIZES["L"][0])
+    assert BUDGETS["rescore_day_later_wall"].at("S").limit == pytest.approx(3)
     assert BUDGETS["interaction_p99"].at("S").limit == BUDGETS["interaction_p99"].limit  # latency does not scale
     assert Budget(">=", 2000, "x").holds(2500) and not Budget(">=", 2000, "x").holds(1500)
     row = Row("1", "t", 10, "s", "rescore_wall", baseline=1000, ratio=100, ratio_key="rescore_vs_orm_loop").judge("L")

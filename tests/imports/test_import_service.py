@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -278,7 +278,8 @@ def test_a_remembered_mapping_is_offered_for_the_same_header(run_import):
 
 
 def _stored(contact: Contact) -> dict:
-    skip = {"id", "created_at", "updated_at", "scored_at", "stage_changed_at", "score_breakdown", "last_interaction_at"}
+    skip = {"id", "created_at", "updated_at", "scored_at", "stage_changed_at", "score_breakdown", "last_interaction_at",
+            "score_stable_until"}  # a moment after scoring, like scored_at: compared apart below
     fields = {f.attname: getattr(contact, f.attname) for f in Contact._meta.concrete_fields if f.attname not in skip}
     fields["tags"] = sorted(contact.tags.values_list("name", flat=True))
     fields["interactions"] = sorted((i.kind_id, i.occurred_at, i.channel, i.source, i.data) for i in contact.interactions.all())
@@ -359,6 +360,9 @@ def test_new_contacts_are_inserted_scored_as_the_row_by_row_path_scores_them(run
     assert {name: row["stage"] for name, row in by_fast.items() if row["stage"] != "contact"} == {"Dian": "lead", "Gita": "lead"}
     assert not any(row["needs_rescore"] for row in by_fast.values())
     assert all(row["score_digest"] is not None for row in by_fast.values())
+    # Both paths date every result (when a nightly rescore must read it again), a week ahead at most.
+    assert all(c.score_stable_until and c.scored_at <= c.score_stable_until <= c.scored_at + timedelta(days=7)
+               for c in Contact.objects.all())
 
 
 def test_rules_published_during_an_import_rescore_the_contacts_inserted_scored(run_import, playbooks, monkeypatch):

@@ -713,3 +713,45 @@ def test_precomputed_conditions_agree_with_condition_holds(shape) -> None:
     holds = engine._predicate(condition)
     for actual in [*ODD_VALUES, " Pricing page", "BLOG ", "  pri", 2, -1.5, float("nan"), "2"]:
         assert holds(actual) == engine.condition_holds(condition, actual), actual
+
+
+# --- stable_until: the moment before which nothing can change without new data ---------
+
+
+def _what_is_stored(result: engine.Result) -> tuple:
+    """What a rescore rewrites a row for: score, stage and each hit's rule and interactions
+    (points are kept within the tolerance of decay cents, docs/decisions.md)."""
+    return result.score, result.stage, tuple((h.rule_id, h.count, h.touch_ids) for h in result.hits)
+
+
+@settings(max_examples=800, deadline=None)
+@given(wide_ruleset_st(), wide_facts_st(), st.lists(st.floats(0, 1), min_size=1, max_size=4))
+def test_property_nothing_changes_before_stable_until(rules: RuleSet, contact: ContactFacts, fractions: list[float]) -> None:
+    """A full rescore skips a contact until its stable_until: evaluating the stored state at any
+    moment before it gives the same score, stage and hits (so skipping it loses nothing)."""
+    result = engine.evaluate(rules, contact, NOW)
+    stored = replace(contact, stage=result.stage, stage_changed_at=NOW if result.changed else contact.stage_changed_at)
+    until = result.stable_until or NOW + timedelta(days=5000)
+    assert until >= NOW
+    for fraction in [*fractions, 1.0]:
+        moment = min(NOW + (until - NOW) * fraction, until - timedelta(microseconds=1))
+        if moment <= NOW:
+            continue
+        later = engine.evaluate(rules, stored, moment)
+        assert _what_is_stored(later) == _what_is_stored(result), (moment, until)
+        assert not later.changed
+
+
+def test_stable_until_names_the_first_window_edge_and_decay_edge() -> None:
+    rules = ruleset([irule(1, "email_open", 10, window_days=30)], lead_threshold=100)
+    contact = facts(touches=[touch(1, "email_open", days_ago=10), touch(2, "email_open", days_ago=20)])
+    assert engine.evaluate(rules, contact, NOW).stable_until == ago(20) + timedelta(days=30)
+
+    # With a half-life of 10 days the 20 points as of now fall below 19.5 (the score 20's
+    # edge) after 10·log2(20/19.5) ≈ 0.37 days, long before the window's edge.
+    decaying = ruleset([irule(1, "email_open", 20)], lead_threshold=100, decay_half_life_days=10)
+    result = engine.evaluate(decaying, facts(touches=[touch(1, "email_open", days_ago=0)]), NOW)
+    assert result.score == 20
+    assert NOW + timedelta(days=0.3) < result.stable_until < NOW + timedelta(days=0.37)
+    assert engine.evaluate(decaying, facts(touches=[touch(1, "email_open", days_ago=0)]),
+                           result.stable_until + timedelta(days=0.01)).score == 19
