@@ -244,23 +244,25 @@ def run(ctx) -> list[Row]:
     _vacuum()
     peak = max(one[1], two[1], published_peak, read_all_peak, nightly_peak)
 
-    rows.append(Row(FIGURE, "full rescore, 2 worker processes", two[0], "s", "rescore_wall",
-                    baseline=naive_total, baseline_label="ORM loop (extrapolated)", ratio=naive_total / two[0],
+    # Issue 21's budget is for a full rescore when ~1M rows change: the run after a publish (every contact read,
+    # every row rewritten) carries it, not a run that may skip stable contacts.
+    rows.append(Row(FIGURE, "full rescore, 2 worker processes", published_s, "s", "rescore_wall",
+                    baseline=naive_total, baseline_label="ORM loop (extrapolated)", ratio=naive_total / published_s,
                     ratio_key="rescore_vs_orm_loop",
-                    note=f"{two[2]:,} of {n:,} contacts read (the rest stable since their last scoring), in chunks through Redis"))
-    rows.append(Row(FIGURE, "full rescore vs SQL aggregate", two[0], "s", baseline=sql_s, baseline_label="SQL aggregate",
-                    ratio=two[0] / sql_s, ratio_key="rescore_vs_sql",
+                    note=f"after a publish (new versions of every rule set): {published_read:,} of {n:,} contacts read,"
+                         " every row rewritten (breakdown, digest, stage moves), in chunks through Redis"))
+    rows.append(Row(FIGURE, "full rescore vs SQL aggregate", published_s, "s", baseline=sql_s,
+                    baseline_label="SQL aggregate", ratio=published_s / sql_s, ratio_key="rescore_vs_sql",
                     note=f"the SQL aggregate (scores only, no breakdown, no stages) reproduces {same:,} of {total:,} stored scores"))
-    rows.append(Row(FIGURE, "full rescore vs hand-written UPDATE", two[0], "s", baseline=update_s,
-                    baseline_label="hand-written UPDATE … FROM (aggregate)", ratio=two[0] / update_s,
+    rows.append(Row(FIGURE, "full rescore vs hand-written UPDATE", published_s, "s", baseline=update_s,
+                    baseline_label="hand-written UPDATE … FROM (aggregate)", ratio=published_s / update_s,
                     note=f"the statement: score and stage of {update_rows:,} rows, windows, caps, negative points,"
                          " thresholds, no decay; timed inside a transaction rolled back"))
-    rows.append(Row(FIGURE, "full rescore after a publish, 2 worker processes", published_s, "s", baseline=update_s,
-                    baseline_label="hand-written UPDATE … FROM (aggregate)", ratio=published_s / update_s,
-                    note=f"new versions of every rule set: {published_read:,} contacts read, every row rewritten"
-                         " (breakdown, digest, stage moves): the like-for-like comparison with the statement"))
-    rows.append(Row(FIGURE, "full rescore, 1 worker process", one[0], "s", baseline=two[0], baseline_label="with 2",
-                    ratio=one[0] / two[0], note="ratio = speed-up from the second worker process"))
+    rows.append(Row(FIGURE, "rescore with nothing changed, 2 worker processes", two[0], "s",
+                    note=f"right after the first scoring: {two[2]:,} of {n:,} contacts read (the rest stable since"
+                         " their last scoring, score_stable_until), in chunks through Redis"))
+    rows.append(Row(FIGURE, "rescore with nothing changed, 1 worker process", one[0], "s", baseline=two[0],
+                    baseline_label="with 2", ratio=one[0] / two[0], note="ratio = speed-up from the second worker process"))
     rows.append(Row(FIGURE, "rescore a day later, 2 worker processes", nightly_s, "s", "rescore_day_later_wall",
                     baseline=read_all_s, baseline_label="reading every contact", ratio=nightly_s / read_all_s,
                     note=f"as of a day after the previous run: {nightly_n:,} read, {nightly_written:,} rows rewritten;"
