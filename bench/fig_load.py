@@ -38,6 +38,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 class Config:
     label: str
     env: dict[str, str]  # WEB_CONCURRENCY, GUNICORN_THREADS, ... for bin/saring web
+    root: Path = ROOT  # the checkout whose bin/saring runs (another commit's, for a before/after)
 
 
 @dataclass
@@ -83,7 +84,7 @@ def _web(ctx, config: Config, app_name: str) -> tuple[Service, str]:
     url = f"{ctx.url}{'&' if '?' in ctx.url else '?'}application_name={app_name}"
     env = harness.service_env(url, BIND="127.0.0.1", PORT=str(port), CELERY_TASK_DEFAULT_QUEUE=QUEUE,
                               CRM_API_RATE="1000000/min", **config.env)
-    proc = subprocess.Popen(["sh", str(ROOT / "bin" / "saring"), "web"], cwd=ROOT, env={**env, "PYTHON": sys.executable},
+    proc = subprocess.Popen(["sh", str(config.root / "bin" / "saring"), "web"], cwd=config.root, env={**env, "PYTHON": sys.executable},
                             stdout=log_file, stderr=subprocess.STDOUT)
     service = Service("gunicorn", proc, log_path, extra={"log_file": log_file})
     base = f"http://127.0.0.1:{port}"
@@ -157,11 +158,17 @@ def _slice(base: str, token: str, ids: list[int], seconds: float, tag: str, tall
 
 
 def configs() -> tuple[Config, Config]:
-    """(candidate, baseline): bin/saring's default sizing now, and the old one (3 sync workers)."""
+    """(candidate, baseline): bin/saring's default sizing now, and the old one (3 sync workers).
+    BENCH_LOAD_CANDIDATE="WEB_CONCURRENCY=4 GUNICORN_THREADS=4" tries another sizing;
+    BENCH_LOAD_BASELINE_ROOT=<a checkout of an earlier commit> makes the baseline that commit's
+    request path with its own default sizing (e.g. `git archive eb6ea65 | tar -x -C /tmp/old`)."""
+    if old := os.environ.get("BENCH_LOAD_BASELINE_ROOT"):
+        baseline = Config(f"{Path(old).name} checkout, its default sizing", {}, Path(old))
+    else:
+        baseline = Config("old default: 3 sync workers", {"WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "1"})
     override = dict(item.split("=", 1) for item in os.environ.get("BENCH_LOAD_CANDIDATE", "").split())  # sizing trials
     return (Config("bin/saring default" + (f" with {' '.join(f'{k}={v}' for k, v in override.items())}" if override else ""),
-                   override),
-            Config("old default: 3 sync workers", {"WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "1"}))
+                   override), baseline)
 
 
 def run(ctx) -> list[Row]:
