@@ -159,11 +159,14 @@ def _slice(base: str, token: str, ids: list[int], seconds: float, tag: str, tall
 
 def configs() -> tuple[Config, Config]:
     """(candidate, baseline): bin/saring's default sizing now, and the old one (3 sync workers).
-    BENCH_LOAD_CANDIDATE="WEB_CONCURRENCY=4 GUNICORN_THREADS=4" tries another sizing;
+    BENCH_LOAD_CANDIDATE="WEB_CONCURRENCY=4 GUNICORN_THREADS=4" tries another sizing (and
+    BENCH_LOAD_BASELINE_SIZING the same for the baseline);
     BENCH_LOAD_BASELINE_ROOT=<a checkout of an earlier commit> makes the baseline that commit's
     request path with its own default sizing (e.g. `git archive eb6ea65 | tar -x -C /tmp/old`)."""
     if old := os.environ.get("BENCH_LOAD_BASELINE_ROOT"):
         baseline = Config(f"{Path(old).name} checkout, its default sizing", {}, Path(old))
+    elif sizing := os.environ.get("BENCH_LOAD_BASELINE_SIZING"):  # e.g. "WEB_CONCURRENCY=2 GUNICORN_THREADS=8"
+        baseline = Config(f"bin/saring with {sizing}", dict(item.split("=", 1) for item in sizing.split()))
     else:
         baseline = Config("old default: 3 sync workers", {"WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "1"})
     override = dict(item.split("=", 1) for item in os.environ.get("BENCH_LOAD_CANDIDATE", "").split())  # sizing trials
