@@ -112,7 +112,9 @@ def _forget_users(user_ids) -> None:
     token_cache_forget(Token.objects.filter(user_id__in=list(user_ids)).values_list("key", flat=True))
 
 
-def _forget_user(sender, instance, **kwargs) -> None:
+def _forget_user(sender, instance, update_fields=None, **kwargs) -> None:
+    if update_fields and set(update_fields) <= {"last_login"}:
+        return  # a login (Django's update_last_login) changes nothing a token's answer holds
     _forget_users([instance.pk])
 
 
