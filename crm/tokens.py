@@ -7,8 +7,10 @@ it once, in the answer to that POST; afterwards only its creation and expiry dat
 Each request with a token used to cost two queries (the token with its user, then the user's
 roles). The answer is cached (Redis: shared by every process) for CRM_TOKEN_CACHE_SECONDS under
 a hash of the key, never the key itself, and without the password hash. Every way a token stops
-working through the models drops that entry at once (crm.apps connects token_cache_forget): the
-token deleted or rotated, its user saved (deactivated) or deleted, the user's groups changed.
+working through the models replaces that entry at once, and again at commit, with a mark that keeps
+it out of the cache for one lifetime (crm.apps connects the signals): the token deleted or rotated,
+its user saved (deactivated) or deleted, the user's groups changed. So a request that read the
+token just before the change cannot put the old answer back.
 The expiry date is checked on every request, cached or not. A bulk QuerySet.update() of users
 sends no signal: the cache lifetime bounds how long such a change takes to reach tokens."""
 
@@ -59,17 +61,26 @@ def _cache_key(key: str) -> str:
     return "crm:token:" + hashlib.sha256(key.encode()).hexdigest()
 
 
+# Written over an entry when its token or user changes, for one cache lifetime: a request that read
+# the token before the change (or before its transaction committed) must not cache that answer
+# afterwards, and _remember only adds where nothing is.
+FORGOTTEN = "forgotten"
+
+
 def token_cache_forget(keys) -> None:
-    """Drop the cached answers for these token keys (a token revoked, its user changed)."""
-    keys = [k for k in keys if k]
-    if keys:
-        cache.delete_many([_cache_key(k) for k in keys])
+    """Drop the cached answers for these token keys (a token revoked, its user changed): now,
+    and again when the change commits (a read in between saw the old row)."""
+    seconds = settings.CRM_TOKEN_CACHE_SECONDS
+    marks = {_cache_key(k): FORGOTTEN for k in keys if k}
+    if marks and seconds > 0:
+        cache.set_many(marks, seconds)
+        transaction.on_commit(lambda: cache.set_many(marks, seconds))
 
 
 def _cached(key: str):
     """(user, token) from the cache, rebuilt without a query, or None."""
     entry = cache.get(_cache_key(key))
-    if not entry:
+    if not entry or entry == FORGOTTEN:
         return None
     values, created, user_roles = entry
     User = get_user_model()
@@ -80,7 +91,7 @@ def _cached(key: str):
 
 def _remember(key: str, user, token: Token) -> None:
     entry = (tuple(getattr(user, f) for f in CACHED_USER_FIELDS), token.created, roles.roles_of(user))
-    cache.set(_cache_key(key), entry, settings.CRM_TOKEN_CACHE_SECONDS)
+    cache.add(_cache_key(key), entry, settings.CRM_TOKEN_CACHE_SECONDS)  # never over a FORGOTTEN mark
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):
@@ -104,8 +115,9 @@ class ExpiringTokenAuthentication(TokenAuthentication):
 
 # --- Keeping the cache honest (connected in crm.apps) ---------------------------------------
 
-def _forget_token(sender, instance, **kwargs) -> None:
-    token_cache_forget([instance.key])
+def _forget_token(sender, instance, created=False, **kwargs) -> None:
+    if not created:  # a new key has no answer cached anywhere
+        token_cache_forget([instance.key])
 
 
 def _forget_users(user_ids) -> None:

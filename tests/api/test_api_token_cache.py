@@ -93,3 +93,16 @@ def test_the_cache_never_holds_the_key_or_the_password(api_for, marketer):
     entry = cache.get(_cache_key(key))
     assert entry is not None and key not in _cache_key(key)
     assert marketer.password not in repr(entry) and key not in repr(entry)
+
+
+def test_an_answer_read_before_the_revocation_is_not_cached_after_it(api_for, marketer):
+    from crm import tokens
+
+    client = api_for(marketer)
+    key = Token.objects.get(user=marketer).key
+    auth = tokens.ExpiringTokenAuthentication()
+    # A request reads the token from the database (a cache miss)...
+    user, token = super(tokens.ExpiringTokenAuthentication, auth).authenticate_credentials(key)
+    Token.objects.filter(user=marketer).delete()  # ...the token is revoked meanwhile...
+    tokens._remember(key, user, token)  # ...and that request caches what it read, too late
+    assert client.get("/api/contacts/").status_code == 401
