@@ -67,6 +67,11 @@ def _tree(pid: int) -> list[int]:
     return [pid, *(c for child in harness.child_pids(pid) for c in _tree(child))]
 
 
+def _worker_pids(shell_pid: int) -> list[int]:
+    """gunicorn's worker processes under `sh bin/saring web` (exec'd: the shell's pid is the master)."""
+    return harness.child_pids(shell_pid)
+
+
 def _backends(app_name: str) -> list[int]:
     from django.db import connection
 
@@ -101,10 +106,10 @@ def _web(ctx, config: Config, app_name: str) -> tuple[Service, str]:
     return service, base
 
 
-def _slice(base: str, token: str, ids: list[int], seconds: float, tag: str, tally: Tally, *, measure) -> None:
-    """LOAD_CLIENTS threads post one event per request for `seconds` after a warm-up (every
-    worker booted and serving: at least 2 s and 100 answers); `measure` returns the web and
-    PostgreSQL CPU seconds so far, read when the warm-up ends and at the end."""
+def _slice(base: str, token: str, ids: list[int], seconds: float, tag: str, tally: Tally, *, measure, booted) -> None:
+    """LOAD_CLIENTS threads post one event per request for `seconds` after a warm-up (at least
+    2 s and 100 answers, and `booted()`: every worker has served, so no worker's boot is counted);
+    `measure` returns the web and PostgreSQL CPU seconds so far, read when the warm-up ends and at the end."""
     lock = threading.Lock()
     warm = threading.Event()
     stop = threading.Event()
@@ -140,7 +145,7 @@ def _slice(base: str, token: str, ids: list[int], seconds: float, tag: str, tall
     warm_started = time.monotonic()
     for thread in threads:
         thread.start()
-    harness.wait_until(lambda: time.monotonic() - warm_started >= 2 and acked[0] >= 100, timeout=60, interval=0.1)
+    harness.wait_until(lambda: time.monotonic() - warm_started >= 2 and acked[0] >= 100 and booted(), timeout=90, interval=0.2)
     web0, pg0 = measure()
     started = time.monotonic()
     warm.set()
@@ -202,8 +207,12 @@ def run(ctx) -> list[Row]:
                     def measure(service=service, app_name=app_name) -> tuple[float, float]:
                         return _cpu_seconds(_tree(service.proc.pid)), _cpu_seconds(_backends(app_name))
 
+                    def booted(service=service, app_name=app_name) -> bool:
+                        # Each worker opens its first database connection when it serves its first request.
+                        return len(_backends(app_name)) >= len(_worker_pids(service.proc.pid))
+
                     load.append(os.getloadavg()[0])
-                    _slice(base, token, ids, seconds, f"{tag}-{k}-{i}", tallies[config.label], measure=measure)
+                    _slice(base, token, ids, seconds, f"{tag}-{k}-{i}", tallies[config.label], measure=measure, booted=booted)
                 finally:
                     service.stop()
                     service.extra["log_file"].close()
