@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.budgets import SIZES
 from bench.harness import RESULTS, BenchError, bench_database_url, bench_redis_url, ensure_database
 
-FIGURES = ("seed", "rescore", "interaction", "event", "pages", "api", "import", "campaign", "webhook")
+FIGURES = ("seed", "rescore", "interaction", "event", "pages", "api", "import", "campaign", "webhook", "load")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -78,6 +78,9 @@ BUDGETS: dict[str, Budget] = {
     # (real workers), and stage change -> the receiver's request.
     "webhook_rate": Budget(">=", 200, "deliveries/s"),
     "webhook_p95": Budget("<=", 2000, "ms"),
+    # 10. Single events under load: LOAD_CLIENTS clients, one event per request, gunicorn as bin/saring runs it.
+    "load_rate": Budget(">=", 250, "req/s"),
+    "load_p99": Budget("<=", 500, "ms"),
     # 7. Seeding the workload (generate, COPY, index, analyze).
     "seed": Budget("<=", 600, "s", scales=True),
 }
@@ -103,3 +106,6 @@ CAMPAIGN_PAIR_BASELINE = {"tiny": 40, "S": 250, "L": 250}
 WEBHOOK_EVENTS = {"tiny": 1_000, "S": 1_000, "L": 1_000}
 WEBHOOK_LATENCY_EVENTS = {"tiny": 60, "S": 200, "L": 200}
 WEBHOOK_LATENCY_RATE = 20  # stage changes a second for the latency part of figure 9
+LOAD_CLIENTS = 32  # figure 10, as the fault suite's load test
+LOAD_SECONDS = {"tiny": 4, "S": 60, "L": 60}  # per web-server configuration, split into slices
+LOAD_SLICES = {"tiny": 2, "S": 4, "L": 4}

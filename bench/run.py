@@ -93,7 +93,18 @@ def _mark_seeded(stats: dict) -> None:
 
 def run(*, size: str, seed: int, url: str, figures: set[str], output: Path, reuse: bool, log_dir: Path,
         started: datetime) -> int:
-    from bench import fig_api, fig_campaign, fig_event, fig_import, fig_interaction, fig_pages, fig_rescore, fig_seed, fig_webhook
+    from bench import (
+        fig_api,
+        fig_campaign,
+        fig_event,
+        fig_import,
+        fig_interaction,
+        fig_load,
+        fig_pages,
+        fig_rescore,
+        fig_seed,
+        fig_webhook,
+    )
 
     contacts, interactions = SIZES[size]
     ctx = Context(size=size, work=Workload(contacts, interactions, seed=seed), url=url, log_dir=log_dir)
@@ -115,7 +126,7 @@ def run(*, size: str, seed: int, url: str, figures: set[str], output: Path, reus
 
     modules = [("seed", fig_seed), ("rescore", fig_rescore), ("interaction", fig_interaction), ("event", fig_event),
                ("pages", fig_pages), ("api", fig_api), ("import", fig_import), ("campaign", fig_campaign),
-               ("webhook", fig_webhook)]
+               ("webhook", fig_webhook), ("load", fig_load)]
     rows: list[Row] = []
     for name, module in modules:
         if name not in figures:

@@ -38,6 +38,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from crm import roles
 from crm.api_strict import StrictInputSerializer, StrictQuerySerializer  # noqa: F401 - re-exported
 from crm.net import client_ip
+from crm.throttles import WindowCounterMixin
 
 log = logging.getLogger(__name__)
 
@@ -368,7 +369,7 @@ class FlexiblePagination(BasePagination):
 
 # --- Throttles --------------------------------------------------------------------------
 
-class CaptureRateThrottle(SimpleRateThrottle):
+class CaptureRateThrottle(WindowCounterMixin, SimpleRateThrottle):
     """Landing-page posts (no token): per client address, rate "capture". Token holders are
     counted by the per-user throttle instead.
 

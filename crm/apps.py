@@ -17,6 +17,9 @@ class CrmConfig(AppConfig):
         from crm.background import connect_signals
 
         connect_signals()  # background work a request starts begins once its response is sent
+        from crm.tokens import connect_token_cache_signals
+
+        connect_token_cache_signals()  # a revoked token's cached answer goes at once
         if settings.EMBEDDED_DATABASE or settings.EMBEDDED_BROKER:
             logging.getLogger("crm").info(
                 "Running partly on the embedded default (database: %s; %s). Set DATABASE_URL and REDIS_URL for "

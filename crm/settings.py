@@ -283,7 +283,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["crm.api_common.JSONParser"],
     "EXCEPTION_HANDLER": "crm.api_common.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle", "rest_framework.throttling.AnonRateThrottle"],
+    # DRF's per-user and per-address rates, counted in O(1) per request (crm.throttles).
+    "DEFAULT_THROTTLE_CLASSES": ["crm.throttles.UserRateThrottle", "crm.throttles.AnonRateThrottle"],
     # Behind N reverse proxies, throttles read the client address from X-Forwarded-For. Unset (0):
     # the socket's address, whatever X-Forwarded-For says (crm.net.client_ip, also used by axes).
     "NUM_PROXIES": env.int("CRM_NUM_PROXIES", default=0),
@@ -414,6 +415,8 @@ CRM_PENDING_WAKE_SECONDS = env.int("CRM_PENDING_WAKE_SECONDS", default=60)
 
 # Days an API token works after it is created (the profile page makes a new one); 0: no expiry.
 CRM_API_TOKEN_DAYS = env.int("CRM_API_TOKEN_DAYS", default=90)
+# How long a token's user and roles stay cached (crm.tokens); revoking a token drops its entry at once. 0: no cache.
+CRM_TOKEN_CACHE_SECONDS = env.int("CRM_TOKEN_CACHE_SECONDS", default=60)
 # /api/schema/ and /api/docs/ need a login unless this opens them to everyone.
 CRM_PUBLIC_API_DOCS = env.bool("CRM_PUBLIC_API_DOCS", default=False)
 # POST /api/contacts/ refusals that name no contact (the identity belongs to one the caller cannot see):

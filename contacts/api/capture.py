@@ -20,7 +20,6 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from contacts.api.serializers import CONTACT_HELP
@@ -30,6 +29,7 @@ from contacts.selectors import contacts_visible_to
 from crm import roles
 from crm.api_common import CaptureRateThrottle, FormParser, JSONParser, MultiPartParser, no_nul
 from crm.api_strict import DeclaredRules
+from crm.throttles import UserRateThrottle
 from crm.tokens import ExpiringTokenAuthentication
 
 # Never stored with the submission.

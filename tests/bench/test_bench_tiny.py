@@ -21,7 +21,7 @@ from tests.conftest import skip_or_fail
 pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES = {"1", "2", "3", "4", "5", "6", "7", "8", "9"}
+FIGURES = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}
 
 
 def _bench(*args: str, env: dict[str, str], timeout: int = 900) -> subprocess.CompletedProcess:
