@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from contacts.events import contacts_created, interactions_logged
 from contacts.imports.cells import cell_text, is_blank
+from contacts.imports.staging import contacts_insert_staged
 from contacts.imports.validation import Compiled, RowError, RowPlan
 from contacts.models import Contact, ImportJob, Interaction
 from contacts.services import (
@@ -215,8 +216,16 @@ def _create_new(compiled: Compiled, plans: list[RowPlan], known: Known, by, outc
             setattr(contact, name, Contact._meta.get_field(name).default)
     try:
         with transaction.atomic():
-            Contact.objects.bulk_create(contacts, batch_size=500)
-            contacts_created.send(sender=Contact, contact_ids=[contact.pk for contact in contacts])
+            refused = {id(contact) for contact in contacts_insert_staged(contacts)}
+            if refused:  # someone else wrote one of these identities meanwhile: those go row by row
+                handed_back = [plan for contact, plan in zip(contacts, ready, strict=True) if id(contact) in refused]
+                kept = [(contact, plan) for contact, plan in zip(contacts, ready, strict=True) if id(contact) not in refused]
+                contacts, ready = [c for c, _p in kept], [p for _c, p in kept]
+                moves = [move for move in moves if id(move[0]) not in refused]
+            else:
+                handed_back = []
+            if contacts:
+                contacts_created.send(sender=Contact, contact_ids=[contact.pk for contact in contacts])
             scoring_tasks.new_contacts_record_moves(moves, now=now)
             interactions_logged.send(sender=Interaction, interactions=Interaction.objects.bulk_create([
                 Interaction(contact_id=contact.pk, kind_id=compiled.kind_for(spec, contact.industry), occurred_at=when, channel=spec.channel,
@@ -227,7 +236,7 @@ def _create_new(compiled: Compiled, plans: list[RowPlan], known: Known, by, outc
             tags_add((contact.pk, plan.data["tags"]) for contact, plan in zip(contacts, ready, strict=True)
                      if plan.data.get("tags"))
     except IntegrityError:
-        return ready  # someone else wrote one of these identities meanwhile: go row by row
+        return ready  # refused by another constraint: the row-by-row path names the row
     for contact, plan in zip(contacts, ready, strict=True):
         known.remember(contact)
         if plan.consents:
@@ -240,7 +249,7 @@ def _create_new(compiled: Compiled, plans: list[RowPlan], known: Known, by, outc
         elif contact.scored_at is not None:
             outcome.scored.add(contact.pk)
     outcome.created += len(contacts)
-    return []
+    return handed_back
 
 
 def import_rows(compiled: Compiled, rows: list[tuple[int, list[Any]]], by) -> ChunkOutcome:
