@@ -45,9 +45,16 @@ def _values(contact: Contact, fields: Sequence[models.Field]) -> list[Any]:
         value = f.pre_save(contact, add=True)
         if isinstance(f, models.JSONField):
             values.append(None if value is None else json.dumps(value, cls=f.encoder))
+        elif _AS_IS.get(type(f)) and connection.vendor == "postgresql":
+            values.append(value)  # COPY's text of the Python value is PostgreSQL's (get_db_prep_save was 8 % of an import)
         else:
             values.append(f.get_db_prep_save(value, connection))
     return values
+
+
+# Fields whose Python value _copy_text writes as PostgreSQL reads it, with no adapter in between.
+_AS_IS = {models.CharField: True, models.EmailField: True, models.TextField: True, models.BooleanField: True,
+          models.IntegerField: True, models.BigIntegerField: True, models.DateTimeField: True, models.ForeignKey: True}
 
 
 def _copy_text(value: Any) -> str:
