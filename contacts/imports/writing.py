@@ -1,4 +1,4 @@
-"""Writing one chunk of planned rows: brand-new people in bulk, the rest through
+"""Writing one chunk of planned rows: brand-new people in bulk (a staging table), the rest through
 contact_upsert / interaction_log, then the chunk's consent columns and opt-outs with the job as
 evidence."""
 
@@ -184,9 +184,9 @@ def _create_new(compiled: Compiled, plans: list[RowPlan], known: Known, by, outc
 
     This is contact_upsert's create path in bulk: the same clean_contact_data and contact_new,
     so a new contact is stored exactly as contact_upsert would store it; a test imports one
-    file into an empty database and again over existing contacts, and compares. Rows that fail validation are reported; if the
-    insert meets a concurrent writer (a unique email, phone or reference taken meanwhile), the
-    rows are handed back to the row-by-row path, which merges them like any upsert."""
+    file into an empty database and again over existing contacts, and compares. Rows that fail validation are reported.
+    The insert is set-based (contacts.imports.staging); a row whose email, phone or reference a concurrent
+    writer took meanwhile is handed back to the row-by-row path, which merges it like any upsert."""
     contacts: list[Contact] = []
     ready: list[RowPlan] = []
     for plan in plans:
