@@ -97,21 +97,21 @@ def contacts_insert_staged(contacts: Sequence[Contact]) -> list[Contact]:
     listed = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Temporary: private to this connection; dropped at commit (a later chunk builds it again,
-            # so it always has the contact table's current columns).
+            # Temporary: private to this connection, built per chunk (so it has the contact table's current
+            # columns) and dropped after the insert, or at commit if an error interrupts.
             cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ON COMMIT DROP AS"
                            f" SELECT 0 AS row_no, {listed} FROM contacts_contact WITH NO DATA")
         else:
             cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} AS"
                            f" SELECT 0 AS row_no, {listed} FROM contacts_contact WHERE 0")
-        cursor.execute(f"DELETE FROM {STAGE}")  # left over inside a caller's longer transaction
+        cursor.execute(f"DELETE FROM {STAGE}")  # left by an interrupted call inside a caller's longer transaction
         _stage_load(cursor, ["row_no", *columns],
                     [[number, *(convert(contact) for convert in converters)] for number, contact in enumerate(contacts)])
         # "WHERE true": SQLite needs it before ON CONFLICT after a SELECT. ORDER BY: ids in file order.
         cursor.execute(f"INSERT INTO contacts_contact ({listed}) SELECT {listed} FROM {STAGE} WHERE true"
                        f" ORDER BY row_no ON CONFLICT DO NOTHING RETURNING {', '.join(RETURNED)}")
         inserted = {_identity(email, phone, source, ref): pk for pk, email, phone, source, ref in cursor.fetchall()}
-        cursor.execute(f"DELETE FROM {STAGE}")
+        cursor.execute(f"DROP TABLE {STAGE}")  # SQLite keeps temporary tables for the connection's life
     refused = []
     for contact in contacts:
         pk = inserted.get(_identity(contact.email, contact.phone, contact.external_source, contact.external_ref))
