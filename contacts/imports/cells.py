@@ -33,6 +33,9 @@ _DATE_FORMATS = (
     "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y", "%d/%m/%y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y",
 )
 
+# Every character _DATE_FORMATS can read (lower case): digits, separators, month names.
+_DATE_TEXT = re.compile(r"[0-9a-z\s./:\-]+")
+
 
 def cell_text(value: Any) -> str:
     if value is None:
@@ -100,6 +103,8 @@ def parse_datetime(value: Any) -> datetime | None:
             parsed = None
         if parsed is None:
             words = re.sub(r"[,]", " ", text.lower())
+            if not _DATE_TEXT.fullmatch(words) or not any(ch.isdigit() for ch in words):
+                return None  # a name, an email, a word: no format below could read it (20 failed strptime calls)
             words = re.sub(r"[a-z]+", lambda m: _ID_MONTHS.get(m.group(0), m.group(0)), words)
             words = " ".join(words.split())
             for fmt in _DATE_FORMATS:

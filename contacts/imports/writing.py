@@ -1,4 +1,4 @@
-"""Writing one chunk of planned rows: brand-new people in bulk, the rest through
+"""Writing one chunk of planned rows: brand-new people in bulk (a staging table), the rest through
 contact_upsert / interaction_log, then the chunk's consent columns and opt-outs with the job as
 evidence."""
 
@@ -7,17 +7,18 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.events import contacts_created, interactions_logged
 from contacts.imports.cells import cell_text, is_blank
+from contacts.imports.staging import contacts_insert_staged
 from contacts.imports.validation import Compiled, RowError, RowPlan
 from contacts.models import Contact, ImportJob, Interaction
 from contacts.services import (
@@ -34,6 +35,23 @@ from contacts.services.consent import consent_flags_changes, consent_flags_set, 
 from scoring import tasks as scoring_tasks
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _plain_index_scans():
+    """On PostgreSQL, no bitmap scans for one statement. The search's trigram index on phone
+    (migration 0014) makes the planner answer `phone IN (…)` with a bitmap scan over the
+    trigrams ("+62" is in every number): 20 s for a chunk's 700 phones at 200,000 contacts,
+    against milliseconds through the unique index (docs/performance.md, figure 5)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_bitmapscan')")
+        before = cursor.fetchone()[0]
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        yield
+        cursor.execute("SELECT set_config('enable_bitmapscan', %s, true)", [before])
 
 
 @dataclass
@@ -65,8 +83,9 @@ class Known:
             for pk, email, _phone, source, ref in Contact.objects.filter(email__in=emails).values_list(*columns):
                 known.by_email[email] = (pk, source, ref)
         if phones:
-            for pk, _email, phone, source, ref in Contact.objects.filter(phone__in=phones).values_list(*columns):
-                known.by_phone[phone] = (pk, source, ref)
+            with _plain_index_scans():
+                for pk, _email, phone, source, ref in Contact.objects.filter(phone__in=phones).values_list(*columns):
+                    known.by_phone[phone] = (pk, source, ref)
         if refs:
             for pk, _email, _phone, source, ref in Contact.objects.filter(
                     external_ref__in=refs, external_source__in=sources).values_list(*columns):
@@ -165,9 +184,9 @@ def _create_new(compiled: Compiled, plans: list[RowPlan], known: Known, by, outc
 
     This is contact_upsert's create path in bulk: the same clean_contact_data and contact_new,
     so a new contact is stored exactly as contact_upsert would store it; a test imports one
-    file into an empty database and again over existing contacts, and compares. Rows that fail validation are reported; if the
-    insert meets a concurrent writer (a unique email, phone or reference taken meanwhile), the
-    rows are handed back to the row-by-row path, which merges them like any upsert."""
+    file into an empty database and again over existing contacts, and compares. Rows that fail validation are reported.
+    The insert is set-based (contacts.imports.staging); a row whose email, phone or reference a concurrent
+    writer took meanwhile is handed back to the row-by-row path, which merges it like any upsert."""
     contacts: list[Contact] = []
     ready: list[RowPlan] = []
     for plan in plans:
@@ -197,8 +216,16 @@ def _create_new(compiled: Compiled, plans: list[RowPlan], known: Known, by, outc
             setattr(contact, name, Contact._meta.get_field(name).default)
     try:
         with transaction.atomic():
-            Contact.objects.bulk_create(contacts, batch_size=500)
-            contacts_created.send(sender=Contact, contact_ids=[contact.pk for contact in contacts])
+            refused = {id(contact) for contact in contacts_insert_staged(contacts)}
+            if refused:  # someone else wrote one of these identities meanwhile: those go row by row
+                handed_back = [plan for contact, plan in zip(contacts, ready, strict=True) if id(contact) in refused]
+                kept = [(contact, plan) for contact, plan in zip(contacts, ready, strict=True) if id(contact) not in refused]
+                contacts, ready = [c for c, _p in kept], [p for _c, p in kept]
+                moves = [move for move in moves if id(move[0]) not in refused]
+            else:
+                handed_back = []
+            if contacts:
+                contacts_created.send(sender=Contact, contact_ids=[contact.pk for contact in contacts])
             scoring_tasks.new_contacts_record_moves(moves, now=now)
             interactions_logged.send(sender=Interaction, interactions=Interaction.objects.bulk_create([
                 Interaction(contact_id=contact.pk, kind_id=compiled.kind_for(spec, contact.industry), occurred_at=when, channel=spec.channel,
@@ -209,7 +236,7 @@ def _create_new(compiled: Compiled, plans: list[RowPlan], known: Known, by, outc
             tags_add((contact.pk, plan.data["tags"]) for contact, plan in zip(contacts, ready, strict=True)
                      if plan.data.get("tags"))
     except IntegrityError:
-        return ready  # someone else wrote one of these identities meanwhile: go row by row
+        return ready  # refused by another constraint: the row-by-row path names the row
     for contact, plan in zip(contacts, ready, strict=True):
         known.remember(contact)
         if plan.consents:
@@ -222,7 +249,7 @@ def _create_new(compiled: Compiled, plans: list[RowPlan], known: Known, by, outc
         elif contact.scored_at is not None:
             outcome.scored.add(contact.pk)
     outcome.created += len(contacts)
-    return []
+    return handed_back
 
 
 def import_rows(compiled: Compiled, rows: list[tuple[int, list[Any]]], by) -> ChunkOutcome:

@@ -111,8 +111,13 @@ def contact_new(cleaned: Mapping[str, Any]) -> Contact:
     left unset (contacts.services.consent writes them, with evidence); tags are added once it has an id."""
     contact = Contact()
     _apply(contact, cleaned, overwrite=True)
-    contact.full_clean(exclude=["email", "phone"], validate_unique=False, validate_constraints=False)
+    # Only the fields given: the others hold the model's defaults (checking them was half of an import's full_clean).
+    contact.full_clean(exclude=[name for name in _CONTACT_COLUMNS if name not in cleaned or name in ("email", "phone")],
+                       validate_unique=False, validate_constraints=False)
     return contact
+
+
+_CONTACT_COLUMNS = tuple(f.name for f in Contact._meta.concrete_fields)
 
 
 class ContactExists(Exception):
