@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,6 +21,7 @@ from contacts.imports.cells import cell_text, is_blank
 from contacts.imports.staging import contacts_insert_staged
 from contacts.imports.validation import Compiled, RowError, RowPlan
 from contacts.models import Contact, ImportJob, Interaction
+from contacts.phone_lookup import plain_index_scans
 from contacts.services import (
     CONSENT_FIELDS,
     clean_contact_data,
@@ -35,23 +36,6 @@ from contacts.services.consent import consent_flags_changes, consent_flags_set, 
 from scoring import tasks as scoring_tasks
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def _plain_index_scans():
-    """On PostgreSQL, no bitmap scans for one statement. The search's trigram index on phone
-    (migration 0014) makes the planner answer `phone IN (…)` with a bitmap scan over the
-    trigrams ("+62" is in every number): 20 s for a chunk's 700 phones at 200,000 contacts,
-    against milliseconds through the unique index (docs/performance.md, figure 5)."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('enable_bitmapscan')")
-        before = cursor.fetchone()[0]
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        yield
-        cursor.execute("SELECT set_config('enable_bitmapscan', %s, true)", [before])
 
 
 @dataclass
@@ -83,7 +67,7 @@ class Known:
             for pk, email, _phone, source, ref in Contact.objects.filter(email__in=emails).values_list(*columns):
                 known.by_email[email] = (pk, source, ref)
         if phones:
-            with _plain_index_scans():
+            with plain_index_scans():
                 for pk, _email, phone, source, ref in Contact.objects.filter(phone__in=phones).values_list(*columns):
                     known.by_phone[phone] = (pk, source, ref)
         if refs:
