@@ -21,6 +21,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
+def pytest_collection_modifyitems(items):
+    """Every test here is a `browser` test, marked or not: CI runs them in the embedded pass only
+    (.ci/run), so a new file that forgets its pytestmark must not slip into both passes or neither."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in item.path.resolve().parents and not item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():
