@@ -232,9 +232,9 @@ def celery_worker_process(transactional_db, settings):
     previous = (app.conf.task_always_eager, app.conf.task_default_queue)
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
-    # Wait until the worker answers a ping on its queue.
+    # Wait until the worker answers a ping on its queue (limit=1: return at its answer, not after the timeout).
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not app.control.ping(timeout=0.5):
+    while time.monotonic() < deadline and not app.control.ping(timeout=0.5, limit=1):
         if proc.poll() is not None:
             pytest.fail("the celery worker exited at start-up")
     try:

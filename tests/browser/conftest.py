@@ -21,6 +21,27 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
+def pytest_collection_modifyitems(items):
+    """Every test here is a `browser` test, marked or not: CI runs them in the embedded pass only
+    (.ci/run), so a new file that forgets its pytestmark must not slip into both passes or neither."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in item.path.resolve().parents and not item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(autouse=True)
+def empty_rollup(transactional_db):
+    """An empty stage rollup for each browser test. A transactional test ends with Django's flush, whose DELETE
+    of the contacts fires SQLite's rollup triggers after the rollup tables were emptied: the next test would
+    start with negative counts, and the contact list (counted from the rollup) would show an earlier test's
+    contacts subtracted from its own. Which test came before depends on the order (pytest-xdist changes it)."""
+    from contacts.models import StageCount, StageMove
+
+    StageCount.objects.all().delete()
+    StageMove.objects.all().delete()
+
+
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():

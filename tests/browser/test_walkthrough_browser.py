@@ -368,18 +368,6 @@ def walk(browse, screenshot):
 
 # --- the data of a day ---------------------------------------------------------------------------
 
-@pytest.fixture(autouse=True)
-def empty_rollup(transactional_db):
-    """An empty stage rollup for each walk. A transactional test ends with Django's flush, whose DELETE of the
-    contacts fires SQLite's rollup triggers after the rollup tables were emptied: the next test would start with
-    negative counts, and the contact list (counted from the rollup) would show an earlier walk's contacts
-    subtracted from its own."""
-    from contacts.models import StageCount, StageMove
-
-    StageCount.objects.all().delete()
-    StageMove.objects.all().delete()
-
-
 @pytest.fixture
 def day(playbooks, make_contact, log, library):
     """Contacts in every stage, scored through the real services; long names and addresses on purpose."""

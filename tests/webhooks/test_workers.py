@@ -46,6 +46,7 @@ def test_an_endpoint_failing_again_and_again_is_disabled_and_admins_are_emailed(
     assert len(smtp_server.messages()) == 1  # told once
 
 
+@pytest.mark.postgres  # the embedded pass deselects it rather than skip it
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_racing_send_each_attempt_once(endpoint, receiver, make_contact, admin):
     if connection.vendor != "postgresql":
