@@ -198,6 +198,7 @@ class Measured:
     campaign: Sent  # on the worker's processes (or in-process without a broker)
     one_process: Sent | None = None
     baseline_after: float = 0.0  # the other of the two baseline runs (before and after the campaigns): the slower
+    faster_run: str = "before"  # which of the two baseline runs was the faster (and compared): before or after
     ceiling: float = 0.0
     size: int = 0
     pairs: list[Pair] = field(default_factory=list)  # the judged ratio: baseline and campaign slices back to back
@@ -371,6 +372,7 @@ def _measure(ctx, *, n: int, sample: list[str], transport: Transport, one_proces
             measured.baseline_after = after
             if after > measured.baseline:  # the faster run is compared, with its own CPU figures
                 measured.baseline, measured.baseline_after, measured.baseline_cpu = after, measured.baseline, after_cpu
+                measured.faster_run = "after"
             contact = Contact.objects.select_related("owner").get(email=sample[0])
             content = mail.compose(delivery_id=1, subject=message.subject, body=message.body, values=message_values(contact))
             raw = mail.build(content=content, to=contact.email, delivery_id=1).message().as_bytes(linesep="\r\n")
@@ -395,7 +397,7 @@ def _cpu_note(sent: Sent, m: Measured) -> str:
             f" {sent.cpu[0] * ms:.2f} ms in the senders, {sent.cpu[1] * ms:.2f} ms in the sink"
             f" (baseline: {m.baseline_cpu[0] * ms:.2f} ms here, {m.baseline_cpu[1] * ms:.2f} ms in the sink: CPU ratio"
             f" {sum(m.baseline_cpu) / sum(sent.cpu):.1f}×); the baseline ran before and after the campaigns, the faster"
-            f" run is compared ({m.baseline:.0f} and {m.baseline_after:.0f} messages/s); {sent.sessions} PostgreSQL"
+            f" run is compared ({m.baseline:.0f} messages/s {m.faster_run} them, {m.baseline_after:.0f} {'after' if m.faster_run == 'before' else 'before'}); {sent.sessions} PostgreSQL"
             f" connections opened during the campaign")
 
 

@@ -272,7 +272,7 @@ def _claim(delivery_ids: list[int]) -> list[int]:
     queued = f"id IN ({listed}) AND status = %s"
     if db_connection.features.has_select_for_update_skip_locked:  # PostgreSQL; SQLite has one writer at a time
         queued = f"id IN (SELECT id FROM {table} WHERE {queued} ORDER BY id FOR UPDATE SKIP LOCKED)"
-    # atomic: on SQLite the write lock is taken up front (BEGIN IMMEDIATE) and waited for, as racing threads must.
+    # atomic: on SQLite the write lock is taken up front (BEGIN IMMEDIATE) and waited for with the busy timeout.
     with transaction.atomic(), db_connection.cursor() as cursor:  # names from the model, values as parameters
         cursor.execute(f"UPDATE {table} SET status = %s, attempts = attempts + 1, next_attempt_at = NULL,"
                        f" claimed_at = %s WHERE {queued} RETURNING id",
