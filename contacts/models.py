@@ -7,7 +7,7 @@ contacts.services (or scoring.rescoring), never through save() side effects.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext_lazy as _
@@ -184,7 +184,8 @@ class Contact(TimeStamped):
             models.Index(fields=["stage_changed_at", "id"], condition=Q(stage="prospect", first_contacted_at__isnull=True),
                          name="contact_prospect_waiting"),
             models.Index(fields=["owner", "stage"], name="contact_owner_stage"),
-            models.Index(fields=["source", "stage"], name="contact_source_stage"),
+            # The list's and the segments' source filter is case-insensitive (iexact: UPPER(source) = UPPER(…)).
+            models.Index(Upper("source"), "stage", name="contact_source_ci_stage"),
             models.Index(fields=["-updated_at"], name="contact_updated"),
             models.Index(fields=["needs_rescore"], condition=Q(needs_rescore=True), name="contact_needs_rescore"),
         ]
