@@ -22,7 +22,7 @@ import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import F, Max, Min
 from django.utils import timezone
 
 from contacts.assignment import prospects_assign
@@ -42,6 +42,7 @@ from scoring.selectors import (
     iter_ids_facts,
     iter_range_facts,
     load_touches,
+    unstable_q,
 )
 from scoring.tasks import PENDING_WAKE_KEY, rescore_chunk_task
 
@@ -141,8 +142,7 @@ def rescore_range(*, first_id: int, last_id: int, now: datetime | None = None,
     else:
         queryset = Contact.objects.filter(pk__gte=first_id, pk__lte=last_id, objects_to_profiling=False)
         if stable:
-            queryset = queryset.filter(Q(needs_rescore=True) | Q(score_stable_until__isnull=True) | Q(scored_at__isnull=True)
-                                       | Q(score_stable_until__lte=stable[0]) | Q(scored_at__lt=stable[1]))
+            queryset = queryset.filter(unstable_q(*stable))
         batches = iter_contact_facts(queryset, with_data=rulesets.needs_data)
     return _score_batches(batches, rulesets, now)
 

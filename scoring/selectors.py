@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import Count, F, Max, Prefetch, Subquery
+from django.db.models import Count, F, Max, Prefetch, Q, Subquery
 
 from contacts.models import Contact, Industry, IntentLevel, Interaction, InteractionKind
 from scoring import engine
@@ -203,6 +203,16 @@ class BulkRead:
         return f"SELECT {select} FROM contacts_contact WHERE {where}"
 
 
+def unstable_q(as_of: datetime, rules_changed_at: datetime | None) -> Q:
+    """The contacts a skipping rescore must read: marked, never dated or scored, due by `as_of`,
+    or scored before the rules in force last changed (iter_range_facts spells the same in SQL)."""
+    query = (Q(needs_rescore=True) | Q(score_stable_until__isnull=True) | Q(scored_at__isnull=True)
+             | Q(score_stable_until__lte=as_of))
+    if rules_changed_at is not None:
+        query |= Q(scored_at__lt=rules_changed_at)
+    return query
+
+
 def iter_range_facts(
     first_id: int, last_id: int, *, read: BulkRead = BulkRead(), batch: int = 2000,
     skip_stable: tuple[datetime, datetime | None] | None = None,
@@ -214,10 +224,13 @@ def iter_range_facts(
     scored after the rules last changed and are stable past `as of` (scoring.rescoring)."""
     where, extra = "id > %s AND id <= %s AND NOT objects_to_profiling", ()
     if skip_stable is not None:
+        # The same test as unstable_q (the SQLite path), spelled for this cursor.
         as_of, rules_changed_at = skip_stable
-        where += (" AND (needs_rescore OR score_stable_until IS NULL OR score_stable_until <= %s"
-                  " OR scored_at IS NULL OR scored_at < %s)")
-        extra = (as_of, rules_changed_at or as_of)
+        stale = "needs_rescore OR score_stable_until IS NULL OR score_stable_until <= %s OR scored_at IS NULL"
+        extra = (as_of,)
+        if rules_changed_at is not None:
+            stale, extra = stale + " OR scored_at < %s", (as_of, rules_changed_at)
+        where += f" AND ({stale})"
     contact_sql = read.contact_sql(f"{where} ORDER BY id LIMIT %s")
     # Skipping leaves gaps in the id range: then the interactions of just the ids read.
     touch_sql, data_params = _touch_sql(read.data_keys, "contact_id = ANY(%s)" if skip_stable else

@@ -94,3 +94,17 @@ def test_the_nightly_rescore_reads_everyone_after_the_rules_changed(playbooks):
     draft = version_draft(ruleset=RuleSet.objects.get(industry=""))
     version_publish(version=draft, rescore=False)  # published after every contact was scored
     assert rescore_all_now(now=timezone.now(), skip_stable=True).scored == 100
+
+
+def test_a_nightly_rescore_with_no_rule_set_in_force_reads_what_is_due_and_does_not_fail(make_contact):
+    """No published version: nothing says when the rules changed, so only the contacts' own marks and dates count."""
+    assert not RuleSet.objects.filter(active_version__isnull=False).exists()
+    due = make_contact(full_name="Due")
+    later = make_contact(full_name="Later")
+    now = timezone.now()
+    Contact.objects.filter(pk=due.pk).update(needs_rescore=False, scored_at=now, score_stable_until=now)
+    Contact.objects.filter(pk=later.pk).update(needs_rescore=False, scored_at=now, score_stable_until=now + timedelta(days=3))
+    outcome = rescore_all_now(now=now + timedelta(hours=1), skip_stable=True)
+    assert outcome.scored == 0  # no rules in force: nobody is scored
+    later.refresh_from_db()
+    assert later.score_stable_until == now + timedelta(days=3)
