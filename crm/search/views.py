@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 
 from crm import roles
+from crm.paging import WholePagePaginator
 from crm.search import MIN_LENGTH, global_search
 
 PAGE_SIZE = 25
 COUNT_CAP = 500  # a search is for finding someone: past this many, "refine the search" beats paging
 
 
-class SearchPaginator(Paginator):
+class SearchPaginator(WholePagePaginator):
     """Pages of a search without an `ORDER BY … LIMIT` that the planner may answer by walking the
     whole `contact_updated` index: its row estimate for a LIKE is a guess, and Django's last page
     asks for LIMIT 1 (an email prefix matching one contact in a million took 9.5 s that way).
