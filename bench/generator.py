@@ -204,7 +204,7 @@ def _load_blocks(args: tuple[str, Workload, list[int], datetime]) -> int:
 
 # Secondary indexes are dropped during the load and built afterwards: building an index
 # once is several times cheaper than maintaining it row by row.
-_LOAD_TABLES = ("contacts_contact", "contacts_interaction")
+_LOAD_TABLES = ("contacts_contact", "contacts_interaction", "contacts_contactsearch")
 
 
 def _secondary_indexes(cur) -> list[tuple[str, str]]:
@@ -217,6 +217,15 @@ def _secondary_indexes(cur) -> list[tuple[str, str]]:
     return cur.fetchall()
 
 
+def rebuild_search_text(cur) -> None:
+    """COPY ran with triggers off (session_replication_role = replica): the search text is built
+    once from the loaded rows (contacts.search_text)."""
+    from contacts.search_text import rebuild_sql
+
+    for statement in rebuild_sql("postgresql"):
+        cur.execute(statement)
+
+
 def truncate(dsn: str) -> None:
     """Empty the tables a run fills (a publish on a full table would rescore it first)."""
     conn = psycopg2.connect(dsn)
@@ -224,7 +233,7 @@ def truncate(dsn: str) -> None:
     with conn.cursor() as cur:
         cur.execute(
             "TRUNCATE contacts_contact, contacts_interaction, contacts_stagechange, contacts_note,"
-            " contacts_stagecount, contacts_stagemove,"  # TRUNCATE fires no rollup trigger
+            " contacts_stagecount, contacts_stagemove, contacts_contactsearch,"  # TRUNCATE fires no trigger
             " scoring_rescorerun, scoring_rescorechunk RESTART IDENTITY CASCADE"
         )
     conn.close()
@@ -252,12 +261,14 @@ def seed(dsn: str, work: Workload, *, processes: int = 2, now: datetime | None =
     loaded = time.perf_counter()
     log(f"  loaded {work.contacts:,} contacts and {interactions:,} interactions in {loaded - started:.1f} s; indexing")
     with conn.cursor() as cur:
+        rebuild_search_text(cur)
         cur.execute("SET maintenance_work_mem = '512MB'")
         for _name, definition in indexes:
             cur.execute(definition)
         cur.execute("SELECT setval(pg_get_serial_sequence('contacts_contact', 'id'), %s)", (work.contacts,))
         cur.execute("VACUUM ANALYZE contacts_contact")
         cur.execute("VACUUM ANALYZE contacts_interaction")
+        cur.execute("VACUUM ANALYZE contacts_contactsearch")
         # COPY ran with triggers off (session_replication_role = replica): the stage rollup is
         # built once from the loaded rows, as the nightly reconcile would (contacts.rollup).
         from contacts.rollup import count_truth_sql

@@ -23,7 +23,7 @@ def load(dsn: str, size: str) -> None:
     import psycopg2
 
     from bench.budgets import SIZES
-    from bench.generator import BLOCK, CONTACT_COLUMNS, Workload, generate_block
+    from bench.generator import BLOCK, CONTACT_COLUMNS, Workload, generate_block, rebuild_search_text
 
     contacts, interactions = SIZES[size]
     work = Workload(contacts, interactions)
@@ -31,8 +31,9 @@ def load(dsn: str, size: str) -> None:
     conn = psycopg2.connect(dsn)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("TRUNCATE contacts_contact RESTART IDENTITY CASCADE")
-        cur.execute("""SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'contacts_contact'
+        cur.execute("TRUNCATE contacts_contact, contacts_contactsearch RESTART IDENTITY CASCADE")
+        cur.execute("""SELECT i.indexname, i.indexdef FROM pg_indexes i
+                       WHERE i.tablename IN ('contacts_contact', 'contacts_contactsearch')
                        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)""")
         indexes = cur.fetchall()
         for name, _definition in indexes:
@@ -41,10 +42,12 @@ def load(dsn: str, size: str) -> None:
         for block in range((contacts + BLOCK - 1) // BLOCK):
             rows, _interactions, _n = generate_block(work, block, now)
             cur.copy_expert(f"COPY contacts_contact ({', '.join(CONTACT_COLUMNS)}) FROM STDIN", io.StringIO(rows))
+        rebuild_search_text(cur)
         cur.execute("SET maintenance_work_mem = '512MB'")
         for _name, definition in indexes:
             cur.execute(definition)
         cur.execute("VACUUM ANALYZE contacts_contact")
+        cur.execute("VACUUM ANALYZE contacts_contactsearch")
     conn.close()
 
 

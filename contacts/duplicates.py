@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.merge import NAME_SIMILARITY, company_key, email_key, name_key, name_similarity
 from contacts.models import Contact
+from contacts.search_text import matching
 from contacts.services import normalize_email, normalize_phone
 
 REASONS = {
@@ -104,11 +105,13 @@ def possible_duplicates(*, email: str = "", phone: str = "", full_name: str = ""
         add(base.filter(phone=phone), "phone")
     ckey = company_key(company)
     if ckey and (full_name or "").strip():
-        # Every word of the company (legal forms dropped): the trigram indexes AND them together.
-        words = Q()
-        for word in ckey.split():
-            words &= Q(company__icontains=word)
-        candidates = base.filter(words).exclude(full_name="")[:COMPANY_CANDIDATES]
+        # Every word of the company (legal forms dropped): the search text's trigram index ANDs them
+        # together, and the company column decides.
+        words = tuple(ckey.split())
+        in_company = matching(words)
+        for word in words:
+            in_company &= Q(company__icontains=word)
+        candidates = base.filter(in_company).exclude(full_name="")[:COMPANY_CANDIDATES]
         add((c for c in candidates if company_key(c.company) == ckey
              and name_similarity(c.full_name, full_name) >= NAME_SIMILARITY), "name")
     if created_by is not None and name_key(full_name or ""):

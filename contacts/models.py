@@ -128,9 +128,11 @@ class Contact(TimeStamped):
     # Right to object to profiling: such a contact is left out of automated scoring.
     objects_to_profiling = models.BooleanField(_("objects to profiling"), default=False)
 
+    # No index of its own: contact_owner_stage (owner, stage) serves every lookup by owner, and
+    # one index fewer is one fewer write for each contact row rewritten.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="owned_contacts",
+        on_delete=models.SET_NULL, related_name="owned_contacts", db_index=False,
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="contacts")
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
@@ -470,6 +472,25 @@ class Segment(TimeStamped):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ContactSearch(models.Model):
+    """What the search reads of a contact: name, email, company and phone as one text, kept by
+    database triggers (contacts.search_text) and indexed once (trigram GIN on PostgreSQL).
+
+    A table of its own so that rewriting a contact's score does not rewrite the search's index:
+    no update of a scored row can be HOT (score is in the stage indexes), and while the trigram
+    indexes were on contacts each rescore inserted ~70 trigrams per row into them although no
+    searched column had changed (docs/decisions.md, "The search text")."""
+
+    # No foreign key constraint: derived data the triggers write and delete with the contact,
+    # so a contact's delete or a bulk insert pays no constraint check or cascade query.
+    contact = models.OneToOneField(Contact, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                   related_name="+")
+    text = models.TextField()
+
+    def __str__(self) -> str:
+        return f"#{self.contact_id}"
 
 
 class StageCount(models.Model):

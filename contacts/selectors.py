@@ -15,8 +15,6 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
-from django.db.models.lookups import Contains
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
@@ -24,6 +22,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from contacts import attribute_filters, rollup
 from contacts.models import Contact, Industry, Interaction, Segment, Stage
+from contacts.search_text import matching
 from crm import roles
 
 CONSENT_CHOICES = (
@@ -82,44 +81,39 @@ def phone_search(term: str) -> tuple[str | None, str | None]:
 
 def search_q(value: str) -> Q:
     """The contact search (the list's `search` filter and the global search). The kind of term picks
-    the columns, so each condition has an index it can use on PostgreSQL (EXPLAIN ANALYZE at 1M
+    the columns, and each condition has an index it can use on PostgreSQL (EXPLAIN ANALYZE at 1M
     contacts in docs/performance.md):
     - an email address or its start (`agus@maju`): emails starting with it (they are stored
       lowercased; btree `varchar_pattern_ops`), or containing it when it starts with `@` (a domain);
-    - a phone number (digits with `+ - ( ) .` and spaces): see phone_search (btree prefix, or trigram);
-    - anything else: name, email or company containing it (trigram GIN, migrations 0005 and 0014),
-      and a phone containing its digits when it is only digits (`543210`).
+    - a phone number typed from its start (local or +62 form): phones starting with it (btree);
+    - anything else: name, email, company or phone containing it (phone only for digits; see
+      phone_search). The trigram index of the search text (contacts.search_text) finds the candidates,
+      a phrase through its words, and the condition on the contact's own columns decides.
     A long address or number shares common trigrams (`com`, `gma`, `628`) with most rows: through the
-    trigram indexes it cost 40-110 ms at 1M contacts, through the btree well under a millisecond."""
+    trigram index it cost 40-110 ms at 1M contacts, through the btree well under a millisecond."""
     term = value.strip()
     if "@" in term and not any(ch.isspace() for ch in term):
-        return Q(email__icontains=term) if term.startswith("@") else Q(email__startswith=term.lower())
+        if term.startswith("@"):
+            return matching((term,)) & Q(email__icontains=term)
+        return Q(email__startswith=term.lower())
     prefix, fragment = phone_search(term)
-    query = Q()
-    if prefix:
-        query |= Q(phone__startswith=prefix)
-    if fragment:
-        query |= Q(phone__contains=fragment)
     if prefix and not fragment:
-        return query
+        return Q(phone__startswith=prefix)
+    phone, needles = Q(), []
+    if prefix:
+        phone |= Q(phone__startswith=prefix)
+        needles.append((prefix,))
+    if fragment:
+        phone |= Q(phone__contains=fragment)
+        needles.append((fragment,))
     if not prefix and fragment and not term.isdigit():
-        return query  # "812 3456": punctuation, so never in a name or an email
-    return query | _contains("full_name", term) | _contains("email", term) | _contains("company", term)
-
-
-def _contains(column: str, term: str) -> Q:
-    """`column` contains `term`, any case. For a phrase, the trigram index is asked for its words
-    (each inside the phrase, so no contact is added) and the phrase itself is only checked on the
-    rows found (LOWER, which no index covers): the phrase's own trigrams include padded ones at its
-    spaces (`"  w"`, `" wi"`: every word starting with w), whose long posting lists made a name such
-    as "yohana wibo" 2.3× slower at 1M contacts (median of 5: 34 → 15 ms, docs/performance.md)."""
-    words = dict.fromkeys(term.split())
-    if len(words) < 2:
-        return Q(**{f"{column}__icontains": term})
-    query = Q(Contains(Lower(column), term.lower()))
-    for word in words:
-        query &= Q(**{f"{column}__icontains": word})
-    return query
+        return matching(*needles) & phone  # "812 3456": punctuation, so never in a name or an email
+    # A phrase's own trigrams include padded ones at its spaces (" w": every word starting with w),
+    # whose long posting lists made "yohana wibo" 2.3× slower at 1M contacts: the index is asked
+    # for its words, and the phrase is checked on the rows found.
+    needles.append(tuple(dict.fromkeys(term.split())))
+    columns = Q(full_name__icontains=term) | Q(email__icontains=term) | Q(company__icontains=term)
+    return matching(*needles) & (phone | columns)
 
 
 def owner_choices() -> QuerySet:

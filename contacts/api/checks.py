@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions
 
 from contacts.models import Contact, InteractionKind
-from contacts.phone_lookup import plain_index_scans
 from contacts.selectors import contacts_editable_by, contacts_visible_to
 from contacts.services import Event, normalize_email, normalize_phone
 from crm.api_common import Conflict
@@ -133,10 +132,7 @@ def events_resolve(items: Sequence[tuple[int, Mapping[str, Any]]], *, user, batc
     ids = {item["contact"] for _index, item in items if item.get("contact")}
     by_id = editable.in_bulk(ids) if ids else {}
     by_email = {c.email: c for c in editable.filter(email__in=set(emails.values()))} if emails else {}
-    by_phone = {}
-    if phones:
-        with plain_index_scans():  # through the unique index, not the search's trigrams (contacts.phone_lookup)
-            by_phone = {c.phone: c for c in editable.filter(phone__in=set(phones.values()))}
+    by_phone = {c.phone: c for c in editable.filter(phone__in=set(phones.values()))} if phones else {}
     named_kinds = {item["kind"] for _index, item in items}
     known_kinds = set(InteractionKind.objects.filter(slug__in=named_kinds).values_list("slug", flat=True)) if named_kinds else set()
 

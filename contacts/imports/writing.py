@@ -21,7 +21,6 @@ from contacts.imports.cells import cell_text, is_blank
 from contacts.imports.staging import contacts_insert_staged
 from contacts.imports.validation import Compiled, RowError, RowPlan
 from contacts.models import Contact, ImportJob, Interaction
-from contacts.phone_lookup import plain_index_scans
 from contacts.services import (
     CONSENT_FIELDS,
     clean_contact_data,
@@ -67,9 +66,8 @@ class Known:
             for pk, email, _phone, source, ref in Contact.objects.filter(email__in=emails).values_list(*columns):
                 known.by_email[email] = (pk, source, ref)
         if phones:
-            with plain_index_scans():
-                for pk, _email, phone, source, ref in Contact.objects.filter(phone__in=phones).values_list(*columns):
-                    known.by_phone[phone] = (pk, source, ref)
+            for pk, _email, phone, source, ref in Contact.objects.filter(phone__in=phones).values_list(*columns):
+                known.by_phone[phone] = (pk, source, ref)
         if refs:
             for pk, _email, _phone, source, ref in Contact.objects.filter(
                     external_ref__in=refs, external_source__in=sources).values_list(*columns):
