@@ -21,11 +21,11 @@ from rest_framework import throttling
 def window_counts(key: str, window: int, ttl: int) -> tuple[int, int]:
     """Count one request in `window`; return (this window's count, the previous window's).
 
-    Three round trips on Redis: Django's incr() is EXISTS then INCR (the INCR is the atomic count),
-    the first request of a window adds the key with its expiry instead (SET NX EX), and a GET reads
-    the previous window. A window's key lives `ttl` (two windows) from its first request, so it
-    outlives every request that counts in it and is still there as the next window's "previous"
-    (an INCR never meets an expired key, which it would make again without an expiry)."""
+    Two round trips on Redis: the increment (crm.cache makes Django's incr() one atomic script, INCR
+    if the key exists) and a GET of the previous window; the window's first request adds the key with
+    its expiry instead (SET NX EX, a third). A window's key lives `ttl` (two windows) from its first
+    request, so it outlives every request that counts in it and is still there as the next window's
+    "previous"."""
     current = f"{key}:{window}"
     try:
         count = cache.incr(current)

@@ -130,3 +130,20 @@ def test_requests_are_allowed_when_redis_is_down(admin, monkeypatch):
     monkeypatch.setattr(throttles, "cache", down)
     clock = Clock(6_000_000.0)
     assert all(_throttle(clock).allow_request(_request(admin), None) for _ in range(10))
+
+
+def test_the_redis_cache_increments_in_one_step_as_django_defines_it(settings):
+    """crm.cache's incr() is one script instead of Django's EXISTS then INCR, with Django's contract: a
+    missing key raises ValueError and is not made; an existing one is added to and keeps its expiry."""
+    if not settings.REDIS_URL:
+        pytest.skip("the embedded default has no Redis (the PostgreSQL and Redis pass runs this)")
+    import redis
+    from django.core.cache import cache
+
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    with pytest.raises(ValueError):
+        cache.incr("incr_missing")
+    assert not client.exists(cache.make_and_validate_key("incr_missing"))
+    cache.set("incr_counted", 5, 60)
+    assert cache.incr("incr_counted") == 6 and cache.decr("incr_counted", 2) == 4 and cache.get("incr_counted") == 4
+    assert 50 <= client.ttl(cache.make_and_validate_key("incr_counted")) <= 60
