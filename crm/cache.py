@@ -22,6 +22,10 @@ def _degrading(name: str, fallback):
     return method
 
 
+# Django's incr() as one atomic command: add to the key only if it exists (nil when it does not).
+_INCR_IF_EXISTS = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end"
+
+
 class _ReusedClient(RedisCacheClient):
     """One redis.Redis per connection pool, made once: Django builds a new one for every call,
     and each build registers some 170 response callbacks (a scoring wake-up makes five calls)."""
@@ -32,6 +36,19 @@ class _ReusedClient(RedisCacheClient):
         if index not in clients:
             clients[index] = super().get_client(key, write=write)
         return clients[index]
+
+    def incr(self, key, delta):
+        """Django's contract (ValueError for a missing key, else the new value) in one round trip: Django sends
+        EXISTS, then INCR, and a key that expires between the two comes back from INCR without its expiry. The
+        API's throttles increment on every request (crm.throttles)."""
+        scripts = self.__dict__.setdefault("_scripts", {})
+        index = self._get_connection_pool_index(True)
+        if index not in scripts:  # sent as EVALSHA (the script is loaded once)
+            scripts[index] = self.get_client(key, write=True).register_script(_INCR_IF_EXISTS)
+        value = scripts[index](keys=[key], args=[delta])
+        if value is None:
+            raise ValueError(f"Key '{key}' not found.")
+        return value
 
 
 class DegradingRedisCache(RedisCache):

@@ -5,54 +5,50 @@ back whole on each request: at 6,000/min that is up to 6,000 floats unpickled, t
 pickled again per request (O(rate) CPU and bytes), and two requests at once each write back
 their own copy, so counts are lost. These count requests per fixed window of the rate's
 duration instead and weigh the previous window by how much of it the sliding window still
-covers (a "sliding window counter"): O(1), one Redis round trip (INCR, EXPIRE, GET in a
-pipeline), and INCR is atomic. Refused requests are not counted, as in DRF. When Redis fails,
-requests are allowed (crm.cache degrades the same way)."""
+covers (a "sliding window counter"): O(1), and the count is an atomic increment in the
+cache (INCR on Redis; under the cache's lock in local memory). Refused requests are not counted,
+as in DRF. Only the public cache API is used, so any backend works; when Redis fails, crm.cache
+answers as if nothing were counted, and requests are allowed."""
 
 from __future__ import annotations
 
-import logging
 import math
 
 from django.core.cache import cache
-from redis.exceptions import RedisError
 from rest_framework import throttling
-
-log = logging.getLogger(__name__)
 
 
 def window_counts(key: str, window: int, ttl: int) -> tuple[int, int]:
-    """Count one request in `window`; return (this window's count, the previous window's)."""
-    client_of = getattr(getattr(cache, "_cache", None), "get_client", None)
-    if client_of is None:  # the embedded default's local memory cache
-        return _counts_generic(f"{key}:{window}", f"{key}:{window - 1}", ttl)
-    current, previous = cache.make_and_validate_key(f"{key}:{window}"), cache.make_and_validate_key(f"{key}:{window - 1}")
-    try:
-        pipe = client_of(write=True).pipeline(transaction=False)
-        pipe.incr(current)
-        pipe.expire(current, ttl)
-        pipe.get(previous)
-        count, _, before = pipe.execute()
-    except RedisError as exc:
-        log.warning("Cache unavailable (%s) in a throttle; allowing the request.", type(exc).__name__)
-        return 0, 0
-    return int(count), int(before or 0)
+    """Count one request in `window`; return (this window's count, the previous window's).
 
-
-def _counts_generic(current: str, previous: str, ttl: int) -> tuple[int, int]:
-    cache.add(current, 0, ttl)
+    Two round trips on Redis: the increment (crm.cache makes Django's incr() one atomic script, INCR
+    if the key exists) and a GET of the previous window; the window's first request adds the key with
+    its expiry instead (SET NX EX, a third). A window's key lives `ttl` (two windows) from its first
+    request, so it outlives every request that counts in it and is still there as the next window's
+    "previous"."""
+    current = f"{key}:{window}"
     try:
         count = cache.incr(current)
-    except ValueError:  # expired between add and incr
+    except ValueError:  # the window's first request (or an evicted key)
+        if cache.add(current, 1, ttl):
+            count = 1
+        else:  # another request added it in between
+            count = _incr_or_start(current, ttl)
+    return int(count), int(cache.get(f"{key}:{window - 1}") or 0)
+
+
+def _incr_or_start(current: str, ttl: int) -> int:
+    try:
+        return cache.incr(current)
+    except ValueError:  # gone again at once (evicted under memory pressure): start the count
         cache.set(current, 1, ttl)
-        count = 1
-    return int(count), int(cache.get(previous) or 0)
+        return 1
 
 
 def _uncount(key: str, window: int) -> None:
     try:
         cache.decr(f"{key}:{window}")
-    except (ValueError, RedisError):
+    except ValueError:  # expired or evicted: nothing left to take back
         pass
 
 

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,6 +28,7 @@ from contacts.models import Contact
 from contacts.services import interaction_log
 from contacts.services.consent import consent_set, is_anonymised
 from crm.audit import audit
+from crm.claims import claim
 from crm.models import AuditEvent
 from nurture import email as mail
 from nurture import guardrails, rendering
@@ -259,26 +261,17 @@ def deliveries_send(*, delivery_ids: list[int], connection=None, pool: SmtpPool 
 
 
 def _claim(delivery_ids: list[int]) -> list[int]:
-    """queued -> sending in one statement that returns the rows it claimed (Django's update() returns a count,
-    and a select-then-update cost a second round trip and a transaction). Only rows still queued are taken,
-    so a redelivered task or a second worker never gets one already claimed; on PostgreSQL the rows are
-    locked in the same statement, and those another worker holds at that moment are skipped, not waited
-    for. It commits before anything is sent, waiting for the disk: a claim must survive a crash (the sweep then
-    closes the rows as failed, never sending them again). Inside a caller's transaction it is part of that one."""
+    """queued -> sending in one statement that returns the rows it claimed (crm.claims). Only rows still queued
+    are taken, so a redelivered task or a second worker never gets one already claimed; on PostgreSQL rows another
+    worker holds at that moment are skipped, not waited for. It commits before anything is sent, waiting for the
+    disk: a claim must survive a crash (the sweep then closes the rows as failed, never sending them again). Inside
+    a caller's transaction it is part of that one."""
     ids = list(dict.fromkeys(int(pk) for pk in delivery_ids))
     if not ids:
         return []
-    table, listed = Delivery._meta.db_table, ", ".join(["%s"] * len(ids))
-    queued = f"id IN ({listed}) AND status = %s"
-    if db_connection.features.has_select_for_update_skip_locked:  # PostgreSQL; SQLite has one writer at a time
-        queued = f"id IN (SELECT id FROM {table} WHERE {queued} ORDER BY id FOR UPDATE SKIP LOCKED)"
-    # atomic: on SQLite the write lock is taken up front (BEGIN IMMEDIATE) and waited for with the busy timeout.
-    with transaction.atomic(), db_connection.cursor() as cursor:  # names from the model, values as parameters
-        cursor.execute(f"UPDATE {table} SET status = %s, attempts = attempts + 1, next_attempt_at = NULL,"
-                       f" claimed_at = %s WHERE {queued} RETURNING id",
-                       [Delivery.Status.SENDING, db_connection.ops.adapt_datetimefield_value(timezone.now()), *ids,
-                        Delivery.Status.QUEUED])
-        return [row[0] for row in cursor.fetchall()]
+    return claim(Delivery.objects.filter(pk__in=ids, status=Delivery.Status.QUEUED),
+                 status=Delivery.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=None,
+                 claimed_at=timezone.now())
 
 
 def _commit_without_waiting_for_disk() -> None:

@@ -1,8 +1,8 @@
 """Sending deliveries: claim, POST, record; retry with backoff for about a day; disable an
 endpoint that keeps failing and tell the admins.
 
-At least once: a delivery is claimed (pending -> sending) with SELECT ... FOR UPDATE SKIP
-LOCKED and one UPDATE, so two workers never send the same attempt; a worker that dies
+At least once: a delivery is claimed (pending -> sending) with one UPDATE whose rows are picked
+FOR UPDATE SKIP LOCKED (crm.claims), so two workers never send the same attempt; a worker that dies
 mid-send leaves it `sending`, and the sweep puts it back after STUCK_AFTER (the receiver
 may see that attempt twice, with the same event id: that is what the id is for)."""
 
@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from crm.claims import claim
 from webhooks import http, signing
 from webhooks.models import Delivery, Endpoint
 
@@ -36,14 +37,12 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _claim(delivery_ids: list[int], now) -> list[int]:
-    active = Endpoint.objects.filter(is_active=True).values("pk")
-    with transaction.atomic():
-        claimed = list(Delivery.objects.select_for_update(skip_locked=True)
-                       .filter(pk__in=delivery_ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now,
-                               endpoint_id__in=active).values_list("pk", flat=True))
-        Delivery.objects.filter(pk__in=claimed).update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1,
-                                                       claimed_at=now)
-    return claimed
+    """pending and due -> sending (attempts + 1) in one statement that returns what it took (crm.claims): rows
+    another worker holds are skipped, and a row is taken only while still pending, so one attempt has one sender."""
+    active = Endpoint.objects.filter(is_active=True).values("pk")  # a sub-select: the endpoints are not locked
+    return claim(Delivery.objects.filter(pk__in=delivery_ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now,
+                                         endpoint_id__in=active),
+                 status=Delivery.Status.SENDING, attempts=F("attempts") + 1, claimed_at=now)
 
 
 def deliveries_send(*, delivery_ids: list[int]) -> Counter:

@@ -80,3 +80,70 @@ def test_the_api_answers_429_with_retry_after(api_for, admin, monkeypatch):
     statuses = [client.get("/api/interaction-kinds/") for _ in range(3)]
     assert [r.status_code for r in statuses] == [200, 200, 429]
     assert 0 < int(statuses[2]["Retry-After"]) <= 3600
+
+
+def test_concurrent_requests_each_get_their_own_count():
+    """The count is one atomic increment in the cache (INCR on Redis, the cache's lock in local memory):
+    requests at once, the window's first ones included (they race to add the key), never share a count."""
+    import threading
+
+    threads, calls = 8, 40
+    barrier, seen, errors = threading.Barrier(threads), [], []
+
+    def requests() -> None:
+        try:
+            barrier.wait()
+            seen.extend(throttles.window_counts("throttle_race", 100_000, ttl=120)[0] for _ in range(calls))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(repr(exc))
+
+    workers = [threading.Thread(target=requests) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    assert sorted(seen) == list(range(1, threads * calls + 1))
+    assert throttles.window_counts("throttle_race", 100_001, ttl=120) == (1, threads * calls)
+
+
+def test_a_window_key_expires_two_windows_after_its_first_request(settings):
+    """On Redis the window's key is added with its expiry (SET NX EX) and later requests only INCR it."""
+    if not settings.REDIS_URL:
+        pytest.skip("the embedded default has no Redis (the PostgreSQL and Redis pass runs this)")
+    import redis
+    from django.core.cache import cache
+
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    for _ in range(3):
+        throttles.window_counts("throttle_ttl", 7, ttl=120)
+    key = cache.make_and_validate_key("throttle_ttl:7")
+    assert int(client.get(key)) == 3
+    assert 110 <= client.ttl(key) <= 120
+
+
+def test_requests_are_allowed_when_redis_is_down(admin, monkeypatch):
+    """crm.cache answers for a Redis that refuses connections: nothing is counted, nothing is refused."""
+    from crm.cache import DegradingRedisCache
+
+    down = DegradingRedisCache("redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}})
+    monkeypatch.setattr(throttles, "cache", down)
+    clock = Clock(6_000_000.0)
+    assert all(_throttle(clock).allow_request(_request(admin), None) for _ in range(10))
+
+
+def test_the_redis_cache_increments_in_one_step_as_django_defines_it(settings):
+    """crm.cache's incr() is one script instead of Django's EXISTS then INCR, with Django's contract: a
+    missing key raises ValueError and is not made; an existing one is added to and keeps its expiry."""
+    if not settings.REDIS_URL:
+        pytest.skip("the embedded default has no Redis (the PostgreSQL and Redis pass runs this)")
+    import redis
+    from django.core.cache import cache
+
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    with pytest.raises(ValueError):
+        cache.incr("incr_missing")
+    assert not client.exists(cache.make_and_validate_key("incr_missing"))
+    cache.set("incr_counted", 5, 60)
+    assert cache.incr("incr_counted") == 6 and cache.decr("incr_counted", 2) == 4 and cache.get("incr_counted") == 4
+    assert 50 <= client.ttl(cache.make_and_validate_key("incr_counted")) <= 60
