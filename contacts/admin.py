@@ -16,6 +16,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.services.consent import CONSENT_FLAGS as CONSENT_FIELDS
+from crm.admin_base import NoChangeMixin, ReadOnlyAdmin, ViewOnlyAdmin
 
 
 class InteractionInline(admin.TabularInline):
@@ -86,15 +87,14 @@ class NoteAdmin(admin.ModelAdmin):
 
 
 @admin.register(StageChange)
-class StageChangeAdmin(admin.ModelAdmin):
+class StageChangeAdmin(NoChangeMixin, admin.ModelAdmin):
+    """History is immutable: a move is never edited."""
+
     list_display = ("contact", "from_stage", "to_stage", "reason_code", "score", "changed_at", "user")
     list_filter = ("to_stage", "reason_code")
     search_fields = ("contact__full_name", "contact__email")
     raw_id_fields = ("contact", "user", "ruleset_version")
     list_select_related = ("contact", "user")
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # history is immutable
 
 
 @admin.register(Tag)
@@ -103,18 +103,15 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(admin.ModelAdmin):
+class ConsentRecordAdmin(ViewOnlyAdmin):
+    """Evidence of consent is never edited, only added, and only by contacts.services.consent,
+    together with the flag it explains."""
+
     list_display = ("contact", "channel", "granted", "source", "wording_version", "recorded_at", "recorded_by")
     list_filter = ("channel", "granted")
     search_fields = ("contact__email", "contact__full_name", "source")
     raw_id_fields = ("contact", "recorded_by")
     list_select_related = ("contact", "recorded_by")
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # evidence of consent is never edited, only added
-
-    def has_add_permission(self, request) -> bool:
-        return False  # and only added by contacts.services.consent, together with the flag it explains
 
 
 @admin.register(CaptureForm)
@@ -141,35 +138,17 @@ class ContactMergeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(ReadOnlyAdmin):
     """Read-only here: segments are written on /segments/ and /api/segments/ (audited services)."""
 
     list_display = ("name", "created_by", "updated_at")
     search_fields = ("name",)
     readonly_fields = ("name", "filters", "created_by", "created_at", "updated_at")
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(CustomField)
-class CustomFieldAdmin(admin.ModelAdmin):
+class CustomFieldAdmin(ReadOnlyAdmin):
     """Read-only here: fields are defined on /settings/fields/, which audits every change."""
 
     list_display = ("key", "label_en", "label_id", "type", "position", "active")
     list_filter = ("type", "active")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

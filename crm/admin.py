@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group, Permission
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from crm.admin_base import ReadOnlyAdmin, ViewOnlyAdmin
 from crm.models import AuditEvent, BulkAction, SalesRepProfile
 
 # Django stores a permission's name in English ("Can add tag"), as data; the user and group pages
@@ -58,25 +59,18 @@ class SalesRepProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit log is append-only: written by the services, never edited or deleted."""
+
     list_display = ("at", "actor", "action", "object_type", "object_id")
     list_filter = ("action", "object_type")
     search_fields = ("object_id", "actor__username")
     date_hierarchy = "at"
     list_select_related = ("actor",)
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # the audit log is append-only
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(BulkAction)
-class BulkActionAdmin(admin.ModelAdmin):
+class BulkActionAdmin(ViewOnlyAdmin):
     """Read-only: bulk actions are previewed and confirmed on the contact list (crm.bulk)."""
 
     list_display = ("created_at", "actor", "action", "status", "done_at")
@@ -84,9 +78,3 @@ class BulkActionAdmin(admin.ModelAdmin):
     list_select_related = ("actor",)
     readonly_fields = ("actor", "action", "status", "selection", "contact_ids", "params", "result", "next_url", "note",
                        "created_at", "done_at")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

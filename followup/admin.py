@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from crm.admin_base import ViewOnlyAdmin
 from followup.models import EmailPreferences, Notification, Task
 
 
@@ -13,16 +14,12 @@ class TaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ViewOnlyAdmin):
+    """Notifications are written by followup's services and read on the pages."""
+
     list_display = ("user", "kind", "created_at", "read_at", "email_status")
     list_filter = ("kind", "email_status")
     raw_id_fields = ("user", "contact")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 admin.site.register(EmailPreferences)

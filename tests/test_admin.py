@@ -45,3 +45,59 @@ def test_admin_names_read_well_in_indonesian(client, admin):
     client.force_login(admin)
     html = client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="id").content.decode()
     assert "Profil sales" in html and "saless" not in html
+
+
+# What a superuser may do on each registered admin page: (add, change, delete). Every registered
+# model must be listed, so a new admin page (or one that loses its read-only base) is a decision
+# made here, not a writable page nobody noticed. Models written by a service that audits them are
+# read-only here (crm.admin_base).
+ALL = (True, True, True)
+ADMIN_PERMISSIONS = {
+    # Ours: read-only or partly so.
+    "crm.AuditEvent": (False, False, False),  # append-only
+    "crm.BulkAction": (False, False, True),  # previewed and confirmed on the contact list
+    "contacts.StageChange": (True, False, True),  # history is never edited
+    "contacts.ConsentRecord": (False, False, True),  # evidence, added by contacts.services.consent only
+    "contacts.Segment": (False, False, False),  # written on /segments/ and the API (audited)
+    "contacts.CustomField": (False, False, False),  # defined on /settings/fields/ (audited)
+    "followup.Notification": (False, False, True),
+    # Ours: editable.
+    "crm.SalesRepProfile": ALL, "contacts.Contact": ALL, "contacts.Interaction": ALL, "contacts.InteractionKind": ALL,
+    "contacts.Note": ALL, "contacts.Tag": ALL, "contacts.CaptureForm": ALL, "contacts.ImportJob": ALL,
+    "contacts.ContactMerge": ALL, "scoring.RuleSet": ALL, "scoring.RuleSetVersion": ALL, "scoring.RescoreRun": ALL,
+    "scoring.Backtest": ALL, "scoring.Rule": ALL, "followup.Task": ALL, "followup.EmailPreferences": ALL,
+    "auth.User": ALL, "auth.Group": ALL,
+    # Third-party admins, as their packages ship them.
+    "authtoken.TokenProxy": ALL, "django_celery_beat.PeriodicTask": ALL, "django_celery_beat.ClockedSchedule": ALL,
+    "django_celery_beat.CrontabSchedule": ALL, "django_celery_beat.SolarSchedule": ALL,
+    "django_celery_beat.IntervalSchedule": ALL, "axes.AccessAttempt": (False, True, True),
+    "axes.AccessLog": (False, True, True), "axes.AccessFailureLog": (False, True, True),
+}
+
+
+def test_every_admin_page_allows_what_it_should_to_a_superuser(client, admin):
+    from django.test import RequestFactory
+
+    admin.is_superuser = True
+    admin.save()
+    request = RequestFactory().get("/admin/")
+    request.user = admin
+    registered = {model._meta.label: model_admin for model, model_admin in admin_site_registry().items()}
+    assert set(registered) == set(ADMIN_PERMISSIONS), "list a new admin page in ADMIN_PERMISSIONS"
+    actual = {label: (model_admin.has_add_permission(request), model_admin.has_change_permission(request),
+                      model_admin.has_delete_permission(request)) for label, model_admin in registered.items()}
+    assert actual == ADMIN_PERMISSIONS
+    # And the pages agree: a model without "add" has no add page, and its list offers no Add button.
+    client.force_login(admin)
+    for label, (can_add, _can_change, _can_delete) in ADMIN_PERMISSIONS.items():
+        app_label, model_name = label.lower().split(".")
+        if can_add or app_label not in OUR_APPS + ("followup",):
+            continue
+        add_url = reverse(f"admin:{app_label}_{model_name}_add")
+        assert client.get(add_url).status_code == 403, label
+        changelist = client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
+        assert changelist.status_code == 200 and add_url not in changelist.content.decode(), label
+
+
+def admin_site_registry():
+    return admin.site._registry

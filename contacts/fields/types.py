@@ -168,6 +168,44 @@ def parse_local_date(value: Any) -> date | None:
     return None
 
 
+# The day the pages' date messages write as an example: past the 12th, so it shows which number is the day.
+EXAMPLE_DAY = date(2026, 12, 31)
+
+
+def date_example() -> str:
+    """How the reader may type a date in the active language, for the pages' messages: the first of
+    its DATE_INPUT_FORMATS written with slashes and a four-digit year, what people type ("31/12/2026"
+    in Indonesian, "12/31/2026" in English). The API and the importer keep their own wording."""
+    typed = [fmt for fmt in formats.get_format("DATE_INPUT_FORMATS") if fmt != "%Y-%m-%d"]
+    chosen = next((fmt for fmt in typed if "/" in fmt and "%Y" in fmt), typed[0] if typed else "%Y-%m-%d")
+    return EXAMPLE_DAY.strftime(chosen)
+
+
+def not_a_date(value: Any) -> str:
+    """A page's message for a date it cannot read: the reader's format first, ISO still accepted."""
+    return _("“%(value)s” is not a date; type it like %(example)s or %(iso)s.") % {
+        "value": value, "example": date_example(), "iso": EXAMPLE_DAY.isoformat()}
+
+
+def not_a_number_or_date() -> str:
+    """A page's message for an imported column's "is at least"/"is at most" value that is neither."""
+    return _("Give a number or a date (like %(example)s or %(iso)s) to compare with.") % {
+        "example": date_example(), "iso": EXAMPLE_DAY.isoformat()}
+
+
+class LocalDateField(forms.DateField):
+    """A date typed in the reader's language (31/12/2026 in Indonesian) or ISO, as the browser's
+    date picker sends it; a wrong one says which format to type."""
+
+    def to_python(self, value):
+        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
+            return None
+        day = parse_local_date(value)
+        if day is None:
+            raise ValidationError(not_a_date(value), code="invalid")
+        return day
+
+
 class LocalNumberField(forms.DecimalField):
     """A number typed in the reader's language ("1.250,5" in Indonesian); shown so too."""
 
@@ -322,7 +360,7 @@ def form_field(field: CustomField) -> forms.Field:
     if field.type == CustomField.Type.NUMBER:
         return LocalNumberField(**common)
     if field.type == CustomField.Type.DATE:
-        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), **common)
+        return LocalDateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), **common)
     if field.type == CustomField.Type.CHOICE:
         return forms.ChoiceField(choices=[("", "—"), *field.choice_pairs()], **common)
     return forms.CharField(max_length=MAX_TEXT, **common)
@@ -348,7 +386,7 @@ def typed_filter_params(params: Any) -> tuple[Any, list[str]]:
     31/03/2027 -> 2027-03-31). A value that does not fit a custom number or date field is taken
     out and reported by the field's label (never a silently empty list); the API and stored
     segments skip this step and read the plain form only."""
-    from contacts.attribute_filters import PREFIX, parse_param
+    from contacts.attribute_filters import OPERATOR_LABELS, PREFIX, parse_param
 
     out = params.copy()
     errors: list[str] = []
@@ -384,13 +422,19 @@ def typed_filter_params(params: Any) -> tuple[Any, list[str]]:
         elif field is not None and field.type == Type.DATE:
             day = parse_local_date(value)
             if day is None:
-                errors.append(f"{filter_label(field, op)}: "
-                              + _("“%(value)s” is not a date; use YYYY-MM-DD.") % {"value": value})
+                errors.append(f"{filter_label(field, op)}: " + not_a_date(value))
                 del out[name]
             else:
                 out[name] = day.isoformat()
         elif field is None and op in ("gte", "lte"):
+            # An imported column compares with a number or an ISO date (attribute_filters.clean_value).
             number = parse_local_number(value)
+            day = parse_local_date(value) if number is None else None
             if number is not None:
                 out[name] = number_text(number)
+            elif day is not None:
+                out[name] = day.isoformat()
+            else:
+                errors.append(f"{key} {OPERATOR_LABELS[op]}: " + not_a_number_or_date())
+                del out[name]
     return out, errors

@@ -75,6 +75,13 @@ class SegmentForm(forms.Form):
             self.fields[f"attr_value_{index}"] = forms.CharField(label=_("Value"), required=False, max_length=200)
             self.attribute_rows.append((self[f"attr_key_{index}"], self[f"attr_op_{index}"], self[f"attr_value_{index}"]))
 
+    @property
+    def date_example(self) -> str:
+        """How the reader may type a date here (the help text names it; ISO is read too)."""
+        return custom_types.date_example()
+
+    date_iso = custom_types.EXAMPLE_DAY.isoformat()
+
     @staticmethod
     def _initial(filters: dict[str, Any], attribute_items: list[tuple[str, Any]]) -> dict[str, Any]:
         initial: dict[str, Any] = {}
@@ -119,7 +126,19 @@ class SegmentForm(forms.Form):
         for key_field, op_field, value_field in self.attribute_rows:
             field = by_key.get((cleaned.get(key_field.name) or "").strip())
             value = (cleaned.get(value_field.name) or "").strip()
-            if field is None or not value or (cleaned.get(op_field.name) or "eq") not in ("eq", "ne", "gte", "lte"):
+            op = cleaned.get(op_field.name) or "eq"
+            if not value or op not in ("eq", "ne", "gte", "lte"):
+                continue
+            if field is None:
+                key = (cleaned.get(key_field.name) or "").strip()
+                if key and op in ("gte", "lte") and custom_types.as_plain_number(value) is None:
+                    # An imported column compares with a number or a date: one typed as the reader
+                    # writes dates is kept as ISO, the form attribute_filters.clean_value reads.
+                    day = custom_types.parse_local_date(value)
+                    if day is None:
+                        self.add_error(value_field.name, f"{key}: " + custom_types.not_a_number_or_date())
+                    else:
+                        cleaned[value_field.name] = day.isoformat()
                 continue
             if field.type == custom_types.Type.NUMBER:
                 number = custom_types.parse_local_number(value)
@@ -131,8 +150,7 @@ class SegmentForm(forms.Form):
             elif field.type == custom_types.Type.DATE:
                 day = custom_types.parse_local_date(value)
                 if day is None:
-                    self.add_error(value_field.name, f"{field.label}: "
-                                   + str(_("“%(value)s” is not a date; use YYYY-MM-DD.") % {"value": value}))
+                    self.add_error(value_field.name, f"{field.label}: " + custom_types.not_a_date(value))
                 else:
                     cleaned[value_field.name] = day.isoformat()
         return cleaned

@@ -75,6 +75,12 @@ def test_publishing_an_archived_version_rolls_back(api_for, admin, default_rules
     assert response.status_code == 200
     assert response.json()["active_version"]["lead_threshold"] == 20
     assert RuleSetVersion.objects.get(pk=first).status == "archived"  # rolled back through a copy
+    # The copy is in force since the rollback; the old version keeps its first publication.
+    active = response.json()["active_version"]
+    from django.utils.dateparse import parse_datetime
+
+    assert active["id"] != first
+    assert parse_datetime(active["published_at"]) > RuleSetVersion.objects.get(pk=first).published_at
 
 
 @pytest.mark.parametrize("body, field", [

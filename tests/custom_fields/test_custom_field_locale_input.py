@@ -211,3 +211,68 @@ def test_the_edit_details_page_reads_numbers_and_dates_as_typed(client_for, admi
     assert saved.status_code == 302, saved.context["form"].errors
     contact.refresh_from_db()
     assert contact.attributes == {"employees": 1250.5, "renewal": "2027-03-31"}
+
+
+# --- A date the pages cannot read: the message names the format the reader may type --------------
+
+DATE_MESSAGES = {
+    "id": ("31/12/2026", "“besok” bukan tanggal; tulis seperti 31/12/2026 atau 2026-12-31."),
+    "en": ("12/31/2026", "“besok” is not a date; type it like 12/31/2026 or 2026-12-31."),
+}
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_a_bad_date_names_the_format_the_reader_may_type(client_for, admin, marketer, staff, make_contact, lang):
+    example, message = DATE_MESSAGES[lang]
+    label = "Tanggal perpanjangan" if lang == "id" else "Renewal date"
+    client = _in(client_for(admin), lang)
+    # The contact list's filter.
+    errors = _errors(client, {"attributes.renewal__lte": "besok"})
+    assert message in errors and "YYYY-MM-DD" not in errors
+    # The example the message gives is one the page reads, and ISO still is.
+    assert _names(client, {"attributes.renewal__gte": example}) == {"Kecil", "Pas", "Besar"}
+    assert _names(client, {"attributes.renewal__lte": "2027-03-31"}) == {"Pas", "Besar"}
+    # The segment form.
+    response = _in(client_for(marketer), lang).post(reverse("segments:create"), {
+        "name": "Salah", "attr_key_0": "renewal", "attr_op_0": "lte", "attr_value_0": "besok"})
+    assert response.status_code == 400
+    assert response.context["form"].errors["attr_value_0"] == [f"{label}: {message}"]
+    # The contact's own form (the inline editor without JavaScript).
+    contact = make_contact(email=f"tanggal-{lang}@contoh.co.id")
+    url = reverse("custom_fields:contact_field", args=[contact.pk, "attributes.renewal"])
+    refused = client.post(url, {"attributes.renewal": "besok"})
+    assert message in html_lib.unescape(refused.content.decode())
+    for typed in (example, "2026-12-31"):
+        assert client.post(url, {"attributes.renewal": typed}).status_code == 302
+        contact.refresh_from_db()
+        assert contact.attributes["renewal"] == "2026-12-31"
+
+
+@pytest.mark.parametrize(("lang", "example", "message"), [
+    ("id", "31/12/2026", "plan paling sedikit: Isi angka atau tanggal (seperti 31/12/2026 atau 2026-12-31) sebagai pembanding."),
+    ("en", "12/31/2026", "plan is at least: Give a number or a date (like 12/31/2026 or 2026-12-31) to compare with."),
+])
+def test_an_imported_column_compares_with_a_date_as_the_reader_types_it(client_for, admin, marketer, make_contact,
+                                                                        lang, example, message):
+    make_contact(full_name="Lama", attributes={"since": "2026-06-01"})
+    make_contact(full_name="Baru", attributes={"since": "2027-01-15"})
+    client = _in(client_for(admin), lang)
+    assert _names(client, {"attributes.since__gte": example}) == {"Baru"}
+    assert _names(client, {"attributes.since__gte": "2026-12-31"}) == {"Baru"}
+    assert message in _errors(client, {"attributes.plan__gte": "gold"})
+    response = _in(client_for(marketer), lang).post(reverse("segments:create"), {
+        "name": f"Baru {lang}", "attr_key_0": "since", "attr_op_0": "gte", "attr_value_0": example})
+    assert response.status_code == 302
+    assert Segment.objects.get(name=f"Baru {lang}").filters == {"attributes.since__gte": "2026-12-31"}
+    # The form's help names the same format.
+    form = html_lib.unescape(_in(client_for(marketer), lang).get(reverse("segments:create")).content.decode())
+    assert f"({example} {'atau' if lang == 'id' else 'or'} 2026-12-31)." in form and "YYYY-MM-DD" not in form
+
+
+def test_the_api_keeps_iso_dates(api_for, marketer, fields, make_contact):
+    contact = make_contact(attributes={})
+    for lang in ("id", "en"):
+        response = api_for(marketer).patch(f"/api/contacts/{contact.pk}/", {"attributes": {"renewal": "31/12/2026"}},
+                                           format="json", HTTP_ACCEPT_LANGUAGE=lang)
+        assert response.status_code == 400
+        assert "YYYY-MM-DD" in response.json()["fields"]["attributes.renewal"][0]

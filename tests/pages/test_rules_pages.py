@@ -444,6 +444,50 @@ def test_rollback_publishes_an_archived_version_again(client_for, admin, known_c
     assert RescoreRun.objects.count() == 2
 
 
+def test_a_rollback_is_in_force_since_the_rollback_and_the_old_version_keeps_its_first_publication(
+        client_for, admin, draft, django_capture_on_commit_callbacks):
+    """A rollback publishes a copy of the old version (a new number, "Rollback to v1"): its publish time is the
+    rollback's, so the version page and the rule-set list say when the rules were put back in force, while the old
+    version's page and the audit log keep when it was first published."""
+    from datetime import datetime
+
+    from django.utils import formats, timezone
+
+    def shown(moment) -> str:
+        return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+
+    original = draft.ruleset.active_version
+    first = timezone.make_aware(datetime(2026, 1, 5, 9, 30))
+    RuleSetVersion.objects.filter(pk=original.pk).update(published_at=first)
+    AuditEvent.objects.filter(action="publish", object_id=str(original.pk)).update(at=first)
+    draft.lead_threshold = 10
+    draft.save()
+    client = client_for(admin)
+    publish(client, draft, django_capture_on_commit_callbacks)
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("rules:rollback", args=[original.pk]))
+    active = RuleSet.objects.get(pk=draft.ruleset_id).active_version
+    original.refresh_from_db()
+    assert active.pk != original.pk and active.display_note == f"Rollback to v{original.number}"
+    assert active.published_at >= before and active.published_by == admin
+    assert original.published_at == first and original.status == "archived"
+
+    rollback_page = client.get(reverse("rules:version", args=[active.pk])).content.decode()
+    assert shown(active.published_at) in rollback_page and shown(first) not in rollback_page
+    assert shown(first) in client.get(reverse("rules:version", args=[original.pk])).content.decode()
+    listed = client.get(reverse("rules:index")).content.decode()
+    assert formats.date_format(timezone.localtime(active.published_at), "SHORT_DATE_FORMAT") in listed
+    assert formats.date_format(first, "SHORT_DATE_FORMAT") not in listed
+    # The audit log keeps both: the first publication and the rollback, each at its own time.
+    assert AuditEvent.objects.get(action="publish", object_id=str(original.pk)).at == first
+    assert AuditEvent.objects.get(action="publish", object_id=str(active.pk), details__rollback_of=original.pk).at >= before
+    # What scoring reads as "the rules changed at" is the rollback (contacts scored before it are rescored).
+    from scoring.selectors import active_rulesets
+
+    assert active_rulesets().changed_at >= before
+
+
 def test_rollback_is_previewed_and_can_return_what_the_rolled_back_version_moved(
         client_for, admin, known_contacts, draft, log, django_capture_on_commit_callbacks):
     """v2 (lead at 10) made Nina and Lukas leads and Coco a customer; Lukas was then pinned by hand.
