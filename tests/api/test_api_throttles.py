@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIRequestFactory
 
 from crm import throttles
+from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.django_db
 
@@ -107,10 +108,11 @@ def test_concurrent_requests_each_get_their_own_count():
     assert throttles.window_counts("throttle_race", 100_001, ttl=120) == (1, threads * calls)
 
 
+@pytest.mark.redis
 def test_a_window_key_expires_two_windows_after_its_first_request(settings):
     """On Redis the window's key is added with its expiry (SET NX EX) and later requests only INCR it."""
     if not settings.REDIS_URL:
-        pytest.skip("the embedded default has no Redis (the PostgreSQL and Redis pass runs this)")
+        skip_or_fail("the embedded default has no Redis; set REDIS_URL")
     import redis
     from django.core.cache import cache
 
@@ -132,11 +134,12 @@ def test_requests_are_allowed_when_redis_is_down(admin, monkeypatch):
     assert all(_throttle(clock).allow_request(_request(admin), None) for _ in range(10))
 
 
+@pytest.mark.redis
 def test_the_redis_cache_increments_in_one_step_as_django_defines_it(settings):
     """crm.cache's incr() is one script instead of Django's EXISTS then INCR, with Django's contract: a
     missing key raises ValueError and is not made; an existing one is added to and keeps its expiry."""
     if not settings.REDIS_URL:
-        pytest.skip("the embedded default has no Redis (the PostgreSQL and Redis pass runs this)")
+        skip_or_fail("the embedded default has no Redis; set REDIS_URL")
     import redis
     from django.core.cache import cache
 
