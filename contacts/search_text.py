@@ -38,31 +38,35 @@ def _changed(vendor: str) -> str:
     return " OR ".join(f"OLD.{column} {distinct} NEW.{column}" for column in COLUMNS)
 
 
-def _pg_statements() -> list[str]:
+def _pg_functions() -> list[str]:
+    from contacts.rollup import NO_JIT  # the same reason as the rollup's triggers
+
     new, new_row = text_sql("n", "postgresql"), text_sql("NEW", "postgresql")
     return [
         # Inserts: one statement per INSERT statement (the importer's chunk of 1,000 is one).
-        f"""CREATE OR REPLACE FUNCTION contacts_search_ins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        f"""CREATE OR REPLACE FUNCTION contacts_search_ins() RETURNS trigger LANGUAGE plpgsql {NO_JIT} AS $$ BEGIN
             INSERT INTO {TABLE} (contact_id, text) SELECT n.id, {new} FROM new_rows n
             ON CONFLICT (contact_id) DO UPDATE SET text = EXCLUDED.text; RETURN NULL; END $$""",
         # Updates: a row trigger with a column list fires only for statements that set one of the
         # columns (a transition table cannot have a column list), and WHEN skips unchanged values.
-        f"""CREATE OR REPLACE FUNCTION contacts_search_upd() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        f"""CREATE OR REPLACE FUNCTION contacts_search_upd() RETURNS trigger LANGUAGE plpgsql {NO_JIT} AS $$ BEGIN
             INSERT INTO {TABLE} (contact_id, text) VALUES (NEW.id, {new_row})
             ON CONFLICT (contact_id) DO UPDATE SET text = EXCLUDED.text; RETURN NULL; END $$""",
         # Deletes: by primary key (= ANY(array)): the planner knows nothing of old_rows' size.
-        f"""CREATE OR REPLACE FUNCTION contacts_search_del() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        f"""CREATE OR REPLACE FUNCTION contacts_search_del() RETURNS trigger LANGUAGE plpgsql {NO_JIT} AS $$ BEGIN
             DELETE FROM {TABLE} WHERE contact_id = ANY(ARRAY(SELECT id FROM old_rows)); RETURN NULL; END $$""",
-        "DROP TRIGGER IF EXISTS contacts_search_ins ON contacts_contact",
-        "CREATE TRIGGER contacts_search_ins AFTER INSERT ON contacts_contact REFERENCING NEW TABLE AS new_rows"
-        " FOR EACH STATEMENT EXECUTE FUNCTION contacts_search_ins()",
-        "DROP TRIGGER IF EXISTS contacts_search_upd ON contacts_contact",
-        f"CREATE TRIGGER contacts_search_upd AFTER UPDATE OF {', '.join(COLUMNS)} ON contacts_contact"
-        f" FOR EACH ROW WHEN ({_changed('postgresql')}) EXECUTE FUNCTION contacts_search_upd()",
-        "DROP TRIGGER IF EXISTS contacts_search_del ON contacts_contact",
-        "CREATE TRIGGER contacts_search_del AFTER DELETE ON contacts_contact REFERENCING OLD TABLE AS old_rows"
-        " FOR EACH STATEMENT EXECUTE FUNCTION contacts_search_del()",
     ]
+
+
+def _pg_triggers() -> dict[str, str]:
+    return {
+        "contacts_search_ins": "CREATE TRIGGER contacts_search_ins AFTER INSERT ON contacts_contact"
+                               " REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contacts_search_ins()",
+        "contacts_search_upd": f"CREATE TRIGGER contacts_search_upd AFTER UPDATE OF {', '.join(COLUMNS)} ON contacts_contact"
+                               f" FOR EACH ROW WHEN ({_changed('postgresql')}) EXECUTE FUNCTION contacts_search_upd()",
+        "contacts_search_del": "CREATE TRIGGER contacts_search_del AFTER DELETE ON contacts_contact"
+                               " REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION contacts_search_del()",
+    }
 
 
 def _sqlite_statements() -> list[str]:
@@ -80,14 +84,24 @@ def _sqlite_statements() -> list[str]:
 
 
 def triggers_install(conn=None) -> None:
-    """(Re)create the triggers; idempotent (the migration calls it)."""
+    """(Re)create the triggers; idempotent (the migrations call it). On PostgreSQL the functions are
+    replaced and only a missing trigger is created (DROP TRIGGER would lock contacts, as in
+    contacts.rollup.triggers_install)."""
     conn = conn or connection
-    statements = {"postgresql": _pg_statements, "sqlite": _sqlite_statements}.get(conn.vendor)
-    if statements is None:
+    if conn.vendor not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"the search text has no triggers for {conn.vendor}")
     with conn.cursor() as cursor:
-        for statement in statements():
+        if conn.vendor == "sqlite":
+            for statement in _sqlite_statements():
+                cursor.execute(statement)
+            return
+        for statement in _pg_functions():
             cursor.execute(statement)
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'contacts_search_%%' AND NOT tgisinternal")
+        present = {row[0] for row in cursor.fetchall()}
+        for name, statement in _pg_triggers().items():
+            if name not in present:
+                cursor.execute(statement)
 
 
 def triggers_remove(conn=None) -> None:

@@ -48,6 +48,13 @@ def _day(column: str, vendor: str) -> str:
 
 # --- Triggers -------------------------------------------------------------------------
 
+# Every trigger function runs with JIT off. PL/pgSQL keeps a statement's plan for the session, and a
+# plan made while a transition table held 50,000 rows is costly enough to be JIT-compiled, again at
+# every later run: the same connection then spent ~400 ms compiling for each one-contact update
+# (a rep's stage change after a bulk action, an event after a big import). docs/performance.md,
+# "JIT in the triggers".
+NO_JIT = "SET jit = off"
+
 _PG_FUNCTIONS = {
     # contacts: counts per key; when industry, source or owner change, the contact's moves follow.
     "contacts_rollup_contact_ins": """
@@ -196,10 +203,11 @@ def triggers_install(conn=None) -> None:
             present = {row[0] for row in cursor.fetchall()}
             for function, body in _PG_FUNCTIONS.items():
                 # No sequential scan of contacts or stage changes for a few changed rows: the planner
-                # knows nothing about transition tables' sizes.
+                # knows nothing about transition tables' sizes. No JIT: see NO_JIT.
                 cursor.execute(
                     f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql"
-                    f" SET enable_seqscan = off AS $$ DECLARE moved bigint[]; BEGIN {body.format(**names)} RETURN NULL; END $$"
+                    f" SET enable_seqscan = off {NO_JIT} AS $$ DECLARE moved bigint[]; BEGIN {body.format(**names)}"
+                    " RETURN NULL; END $$"
                 )
                 if function not in present:
                     table, event, transition = _PG_TRIGGERS[function]
