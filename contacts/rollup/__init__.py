@@ -51,8 +51,8 @@ def _day(column: str, vendor: str) -> str:
 # Every trigger function runs with JIT off. PL/pgSQL keeps a statement's plan for the session, and a
 # plan made while a transition table held 50,000 rows is costly enough to be JIT-compiled, again at
 # every later run: the same connection then spent ~400 ms compiling for each one-contact update
-# (a rep's stage change after a bulk action, an event after a big import). docs/performance.md,
-# "JIT in the triggers".
+# (a rep's stage change, an event) after a bulk action over many contacts. docs/decisions.md,
+# "Trigger functions run without JIT".
 NO_JIT = "SET jit = off"
 
 _PG_FUNCTIONS = {
