@@ -25,6 +25,7 @@ from django.db.models import F, Lookup, Q, QuerySet
 COLUMNS = ("full_name", "email", "company", "phone")
 TABLE = "contacts_contactsearch"
 INDEX = "contact_search_trgm"
+TRIGGERS = ("contacts_search_ins", "contacts_search_upd", "contacts_search_del")  # on insert, update, delete
 
 
 def text_sql(row: str, vendor: str) -> str:
@@ -59,6 +60,7 @@ def _pg_functions() -> list[str]:
 
 
 def _pg_triggers() -> dict[str, str]:
+    """TRIGGERS' definitions, by name."""
     return {
         "contacts_search_ins": "CREATE TRIGGER contacts_search_ins AFTER INSERT ON contacts_contact"
                                " REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contacts_search_ins()",
@@ -107,7 +109,7 @@ def triggers_install(conn=None) -> None:
 def triggers_remove(conn=None) -> None:
     conn = conn or connection
     with conn.cursor() as cursor:
-        for name in ("contacts_search_ins", "contacts_search_upd", "contacts_search_del"):
+        for name in TRIGGERS:
             if conn.vendor == "postgresql":
                 cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON contacts_contact")
                 cursor.execute(f"DROP FUNCTION IF EXISTS {name}()")

@@ -33,7 +33,7 @@ def postgresql():
 
 def test_every_trigger_function_runs_without_jit(postgresql):
     functions = _trigger_functions()
-    expected = {*rollup._PG_TRIGGERS, "contacts_search_ins", "contacts_search_upd", "contacts_search_del"}
+    expected = {*rollup._PG_TRIGGERS, *search_text.TRIGGERS}
     assert set(functions) == expected
     assert {name for name, config in functions.items() if "jit=off" not in config} == set()
 
