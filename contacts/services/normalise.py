@@ -2,12 +2,15 @@
 
 An import normalises each row's email and phone twice (the duplicate lookup, then the cleaner),
 and parsing phone numbers is costly (docs/performance.md), so valid results are cached; a
-ValidationError is raised afresh, in the reader's language.
+ValidationError is raised afresh, in the reader's language. The most common shapes (an Indonesian
+mobile written with digits and separators; an ordinary address) take a fast path that accepts only
+what the full check accepts, and leaves everything else to it.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,8 +46,24 @@ def normalize_email(value: str | None) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def _valid_email(value: str) -> str:
-    validate_email(value)
+    if not _plain_email(value):
+        validate_email(value)
     return value
+
+
+# Django's own patterns, compiled here once: its validator reaches them through lazy objects,
+# which cost more than the match (an import checks 100,000 addresses).
+_EMAIL_USER = re.compile(validate_email.user_regex.pattern, validate_email.user_regex.flags)
+_EMAIL_DOMAIN = re.compile(validate_email.domain_regex.pattern, validate_email.domain_regex.flags)
+
+
+def _plain_email(value: str) -> bool:
+    """True when validate_email would accept `value` by its user and domain patterns (the
+    ordinary case); False sends it to validate_email (which also knows literal domains)."""
+    if len(value) > 320 or "@" not in value:
+        return False
+    user, domain = value.rsplit("@", 1)
+    return bool(_EMAIL_USER.match(user) and _EMAIL_DOMAIN.match(domain))
 
 
 def normalize_phone(value: str | None, region: str = "ID") -> str | None:
@@ -57,10 +76,39 @@ def normalize_phone(value: str | None, region: str = "ID") -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def _e164(raw: str, region: str) -> str:
+    if region == "ID" and (mobile := _indonesian_mobile(raw)):
+        return mobile
     number = phone_parse(raw, region)
     if number is None:
         raise ValidationError(phone_problem(raw, region))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_ID = phonenumbers.PhoneMetadata.metadata_for_region("ID")
+_ID_NUMBER = re.compile(_ID.general_desc.national_number_pattern)
+_ID_MOBILE = re.compile(_ID.mobile.national_number_pattern)
+_ID_LENGTHS = frozenset(_ID.general_desc.possible_length) & frozenset(_ID.mobile.possible_length)
+_DIGITS_AND_SEPARATORS = re.compile(r"\+?[0-9][0-9 .\-]{0,30}")
+_SEPARATORS = str.maketrans("", "", " .-")
+
+
+def _indonesian_mobile(raw: str) -> str | None:
+    """`+62…`, `62…` or `0…` followed by a mobile number, in digits, spaces, dots and hyphens:
+    its E.164 form, exactly as libphonenumber's parse and is_valid_number would give it (its own
+    metadata's patterns; tests compare the two on many numbers), ~20× faster. None for anything
+    else, which phone_parse then reads in full."""
+    if not _DIGITS_AND_SEPARATORS.fullmatch(raw):
+        return None
+    digits = raw.translate(_SEPARATORS)
+    if digits.startswith(("+62", "62")):
+        national = digits.removeprefix("+")[2:]
+    elif digits.startswith("0") and not digits.startswith("00"):
+        national = digits[1:]  # the trunk 0
+    else:
+        return None
+    if len(national) in _ID_LENGTHS and _ID_NUMBER.fullmatch(national) and _ID_MOBILE.fullmatch(national):
+        return "+62" + national
+    return None
 
 
 def phone_parse(raw: str, region: str = "ID") -> phonenumbers.PhoneNumber | None:

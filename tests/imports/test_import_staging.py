@@ -33,6 +33,23 @@ def test_awkward_text_and_json_survive_the_staging_table(db):
     assert (stored.stage, stored.score, stored.needs_rescore, stored.consent_email) == ("contact", 0, False, False)
 
 
+def test_a_column_escaped_for_one_awkward_value_keeps_its_neighbours_and_nulls_exact(db):
+    """COPY text is built column by column, escaped only where a column needs it: a plain value beside
+    an awkward one, a NULL beside "\\N" typed by someone, and shared moments all come back as given."""
+    plain, awkward, none = (contact_new(clean_contact_data(data)) for data in (
+        {"full_name": "Biasa Saja", "email": "biasa@contoh.co.id", "job_title": "Staf", "attributes": {"a": "b"}},
+        {"full_name": "Tab\tdan\\garis", "email": "aneh2@contoh.co.id", "job_title": "\\N"},
+        {"full_name": "Tanpa", "phone": "0812-3456-7000"},
+    ))
+    assert contacts_insert_staged([plain, awkward, none]) == []
+
+    stored = {c.pk: c for c in Contact.objects.filter(pk__in=[plain.pk, awkward.pk, none.pk])}
+    assert (stored[plain.pk].full_name, stored[plain.pk].job_title, stored[plain.pk].attributes) == ("Biasa Saja", "Staf", {"a": "b"})
+    assert (stored[awkward.pk].full_name, stored[awkward.pk].job_title) == ("Tab\tdan\\garis", "\\N")
+    assert (stored[none.pk].email, stored[none.pk].phone, stored[none.pk].scored_at) == (None, "+6281234567000", None)
+    assert all(stored[c.pk].created_at == c.created_at for c in (plain, awkward, none))
+
+
 def test_a_taken_identity_comes_back_alone_and_the_rest_keep_file_order(db, make_contact):
     taken = make_contact(phone="0812-5555-0002", full_name="Sudah Ada")
     contacts = [contact_new(clean_contact_data(data)) for data in (
