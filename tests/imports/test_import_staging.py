@@ -167,3 +167,18 @@ def test_a_lookup_that_missed_merges_the_row_without_losing_the_chunk(run_import
     assert (job.created, job.updated, job.failed) == (2, 2, 0)
     assert dict(Contact.objects.values_list("full_name", "city").exclude(full_name="")) == {"A": "Bogor", "B": "Bekasi"}
     assert Contact.objects.count() == 4
+
+
+def test_a_new_contact_starts_from_the_same_defaults_as_the_model():
+    """contact_new builds its blank contact from precomputed defaults (a fifth of its time was
+    Contact() computing 35 of them): the same values, fresh mutable ones, the current time."""
+    from contacts.services.contact import _blank_contact
+
+    blank, model = _blank_contact(), Contact()
+    for f in Contact._meta.concrete_fields:
+        if f.name != "created_at":
+            assert getattr(blank, f.attname) == getattr(model, f.attname), f.name
+    assert abs((blank.created_at - model.created_at).total_seconds()) < 5
+    assert blank._state.adding and blank.pk is None
+    other = _blank_contact()
+    assert other.attributes is not blank.attributes and other.score_breakdown is not blank.score_breakdown
