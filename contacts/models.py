@@ -426,6 +426,21 @@ class ImportJob(models.Model):
         return texts_render(self.message_parts) if self.message_parts else self.message
 
 
+
+class ImportChunk(models.Model):
+    """A chunk of an import's rows that is done (`number`: its rows are number × chunk size onwards).
+    Written in the chunk's own transaction, so a row here means its rows are committed; the unique
+    pair is the claim that lets several runners share one job without doing a chunk twice."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "number"], name="import_chunk_once")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.number}"
+
 class ContactMerge(models.Model):
     """A record that `merged` (now deleted) was folded into `kept`, with a snapshot of its fields."""
 

@@ -1,5 +1,6 @@
 """An import job from upload to done: receive and parse the file, start with a mapping, run
-in chunks (each in its own transaction, resumable from rows_done), then one bulk rescore."""
+in chunks (each in its own transaction with its claim, so several runners share a job and a
+resumed run skips what is done), then one bulk rescore."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import F
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -29,7 +29,7 @@ from contacts.imports.mapping import mapping_for_header, mapping_normalise, mapp
 from contacts.imports.reports import empty_row_ranges
 from contacts.imports.validation import Compiled
 from contacts.imports.writing import ChunkOutcome, import_rows
-from contacts.models import ImportJob
+from contacts.models import ImportChunk, ImportJob
 from crm.audit import audit
 from crm.celery import app
 from crm.texts import texts_render
@@ -193,30 +193,39 @@ def import_start(*, job: ImportJob, mapping: Mapping[str, Any], by=None, run: bo
         audit(by, "import", job, file=job.file_name, rows=job.total_rows, source=mapping["source"],
               identity=mapping["identity"], targets=targets)
         if run:
-            transaction.on_commit(lambda: _queue(job.pk))
+            transaction.on_commit(lambda: _queue(job.pk, job.total_rows))
     return job
 
 
-def _queue(job_id: int) -> None:
+def import_runners(total_rows: int, chunk_size: int = CHUNK_SIZE) -> int:
+    """How many tasks share one job: CRM_IMPORT_RUNNERS (default 2, one per core of the bench's
+    worker), never more than the file has chunks."""
+    return max(1, min(int(getattr(settings, "CRM_IMPORT_RUNNERS", 2)), -(-total_rows // chunk_size)))
+
+
+def _queue(job_id: int, total_rows: int) -> None:
     from contacts.imports.tasks import import_run_task
 
+    runners = import_runners(total_rows)
     try:
-        import_run_task.delay(job_id)
+        for runner in range(runners):
+            import_run_task.delay(job_id, runner, runners)
     except Exception as exc:
         if app.conf.task_always_eager:
             raise  # in-process: the error is ours, not the broker's
-        # The job is saved as queued; the progress page offers "start again".
+        # The job is saved as queued; the progress page offers "start again" (a runner that did get queued
+        # meanwhile does the whole job: each one takes any chunk left).
         log.warning("Could not queue import %s (%s).", job_id, type(exc).__name__)
         ImportJob.objects.filter(pk=job_id).update(**said((gettext_noop("The task queue could not be reached; start the import again."), {})))
 
 
 def import_requeue(*, job: ImportJob) -> bool:
     """Queue a job that is still waiting (its first queueing failed). Harmless if it is already
-    running somewhere: chunks are claimed, so no row is counted twice."""
+    running somewhere: chunks are claimed (ImportChunk), so no row is counted twice."""
     if job.status != ImportJob.Status.QUEUED:
         return False
     ImportJob.objects.filter(pk=job.pk).update(message="", message_parts=[])
-    _queue(job.pk)
+    _queue(job.pk, job.total_rows)
     return True
 
 
@@ -253,43 +262,60 @@ def _claim(job_id: int) -> ImportJob | None:
     return job
 
 
-def _commit_chunk(job: ImportJob, compiled: Compiled, rows: list[tuple[int, list[Any]]], by) -> ChunkOutcome | None:
-    """One chunk in one transaction, with the job's counters: committed together, so a
-    resumed run continues exactly after the last committed row. None if another runner
-    took this chunk first (a redelivered task running beside the original)."""
+class _Stopped(Exception):
+    """The job stopped running (another runner failed it) while a chunk was written."""
+
+
+def _chunk_claim(job_id: int, number: int) -> bool:
+    """Record the chunk as done, in the caller's transaction. False when another runner has: its
+    uncommitted claim makes this insert wait for its commit, then fail on the unique pair."""
+    try:
+        with transaction.atomic():
+            ImportChunk.objects.create(job_id=job_id, number=number)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _kept(stored: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The report's rows, by row number, at most ERRORS_KEPT (chunks may commit out of order)."""
+    if not new or len(stored) >= ERRORS_KEPT and stored[-1]["row"] < new[0]["row"]:
+        return stored
+    return sorted(stored + new, key=lambda entry: entry["row"])[:ERRORS_KEPT]
+
+
+def _commit_chunk(job: ImportJob, compiled: Compiled, number: int, rows: list[tuple[int, list[Any]]],
+                  by) -> ChunkOutcome | None:
+    """One chunk in one transaction with its claim and the job's counters: committed together, so
+    a resumed run continues with exactly the chunks not done. None if another runner did this
+    chunk (or is doing it and commits first); _Stopped if the job no longer runs."""
     with transaction.atomic():
-        start = job.rows_done
-        # Claim the chunk first: the row lock makes a concurrent runner wait, then find rows_done moved.
-        if not ImportJob.objects.filter(pk=job.pk, rows_done=start, status=ImportJob.Status.RUNNING).update(
-                rows_done=start + len(rows)):
+        if not _chunk_claim(job.pk, number):
             return None
         outcome = import_rows(compiled, rows, by)
-        errors = job.errors
-        room = max(ERRORS_KEPT - len(errors), 0)
-        if outcome.errors and room:
-            errors = errors + outcome.errors[:room]
-        warnings = job.warnings
-        room = max(ERRORS_KEPT - len(warnings), 0)
-        if outcome.warnings and room:
-            warnings = warnings + outcome.warnings[:room]
-        ranges = _ranges(outcome.touched, job.options.get("rescore_ranges", ()))
-        options = {**job.options, "rescore_ranges": ranges,
-                   "empty_rows": empty_row_ranges(outcome.empty, job.options.get("empty_rows", ())),
-                   "scored_at_insert": job.options.get("scored_at_insert", 0) + len(outcome.scored),
-                   "scored_ranges": _ranges(outcome.scored, job.options.get("scored_ranges", ())),
-                   "to_rescore": job.options.get("to_rescore", 0) + len(outcome.touched)}
-        ImportJob.objects.filter(pk=job.pk).update(
-            created=F("created") + outcome.created, updated=F("updated") + outcome.updated,
-            skipped=F("skipped") + outcome.skipped, failed=F("failed") + outcome.failed, errors=errors, options=options,
-            warned=F("warned") + len(outcome.warnings), warnings=warnings,
-        )
-    job.rows_done = start + len(rows)
-    job.created += outcome.created
-    job.updated += outcome.updated
-    job.skipped += outcome.skipped
-    job.failed += outcome.failed
-    job.warned += len(outcome.warnings)
-    job.errors, job.options, job.warnings = errors, options, warnings
+        # The job's row last: its lock is held only until this commit, so runners wait on each other
+        # for milliseconds, not for a chunk.
+        stored = ImportJob.objects.select_for_update().defer("content").filter(pk=job.pk).first()
+        if stored is None or stored.status != ImportJob.Status.RUNNING:
+            raise _Stopped
+        options = {**stored.options,
+                   "rescore_ranges": _ranges(outcome.touched, stored.options.get("rescore_ranges", ())),
+                   "empty_rows": empty_row_ranges(outcome.empty, stored.options.get("empty_rows", ())),
+                   "scored_at_insert": stored.options.get("scored_at_insert", 0) + len(outcome.scored),
+                   "scored_ranges": _ranges(outcome.scored, stored.options.get("scored_ranges", ())),
+                   "to_rescore": stored.options.get("to_rescore", 0) + len(outcome.touched)}
+        stored.rows_done += len(rows)
+        stored.created += outcome.created
+        stored.updated += outcome.updated
+        stored.skipped += outcome.skipped
+        stored.failed += outcome.failed
+        stored.warned += len(outcome.warnings)
+        stored.errors, stored.warnings = _kept(stored.errors, outcome.errors), _kept(stored.warnings, outcome.warnings)
+        stored.options = options
+        stored.save(update_fields=["rows_done", "created", "updated", "skipped", "failed", "warned", "errors", "warnings",
+                                   "options"])
+    for name in ("rows_done", "created", "updated", "skipped", "failed", "warned", "errors", "warnings", "options"):
+        setattr(job, name, getattr(stored, name))
     return outcome
 
 
@@ -303,29 +329,90 @@ def import_rescore(job: ImportJob) -> int:
     return scoring_tasks.rescore_ranges(ranges)
 
 
+def _chunk_size(job: ImportJob, asked: int) -> int:
+    """A job's chunk size, fixed by its first run: chunk numbers mean the same rows to every runner."""
+    if "chunk_size" not in job.options:
+        with transaction.atomic():
+            stored = ImportJob.objects.select_for_update().only("options").get(pk=job.pk)
+            stored.options.setdefault("chunk_size", asked)
+            ImportJob.objects.filter(pk=job.pk).update(options=stored.options)
+        job.options = {**job.options, "chunk_size": stored.options["chunk_size"]}
+    return job.options["chunk_size"]
+
+
+def _chunks(job: ImportJob, chunk_size: int, first: int) -> Iterator[tuple[int, list[tuple[int, list[Any]]]]]:
+    """The file's chunks as (number, rows), from chunk `first` to the end, then from the start:
+    runners start at different places and each goes all the way round, so the job ends even if
+    the others never run."""
+    def numbered():
+        _header, rows = file_rows(bytes(job.content), job_format(job))
+        return enumerate(_batches(rows, chunk_size))
+
+    for number, batch in numbered():
+        if number >= first:
+            yield number, batch
+    if first:
+        for number, batch in numbered():
+            if number >= first:
+                return
+            yield number, batch
+
+
+def _finisher(job: ImportJob, runner: int, chunk_count: int) -> bool:
+    """Whether this runner finishes the job (the one rescore and the summary): every chunk is
+    done and no other runner took the finish. The same runner again (a retried task) may."""
+    if ImportChunk.objects.filter(job_id=job.pk).count() < chunk_count:
+        return False  # another runner is still writing one
+    with transaction.atomic():
+        stored = ImportJob.objects.select_for_update().defer("content").filter(pk=job.pk).first()
+        if stored is None or stored.status != ImportJob.Status.RUNNING:
+            return False
+        if stored.options.get("finisher", runner) != runner:
+            return False
+        if "finisher" not in stored.options:
+            stored.options = {**stored.options, "finisher": runner}
+            stored.save(update_fields=["options"])
+    for name in ("rows_done", "created", "updated", "skipped", "failed", "warned", "errors", "warnings", "options"):
+        setattr(job, name, getattr(stored, name))
+    return True
+
+
 def import_run(*, job_id: int, chunk_size: int = CHUNK_SIZE, time_budget: float | None = None,
-               on_progress: Callable[[ImportJob, ChunkOutcome], None] | None = None) -> ImportJob | None:
-    """Import the job's rows from where it stopped. Returns the job; its status is still
-    "running" when the time budget ran out (call again to continue). Safe to call twice."""
+               on_progress: Callable[[ImportJob, ChunkOutcome], None] | None = None,
+               runner: int = 0, runners: int = 1) -> ImportJob | None:
+    """Import the job's chunks not done yet, starting at this runner's share of the file (runner
+    of runners: the task queues several, which import the file's parts side by side). Returns
+    the job; its status is still "running" when the time budget ran out (call again to
+    continue) or another runner has chunks to finish. Safe to call twice."""
     job = _claim(job_id)
     if job is None:
         return ImportJob.objects.filter(pk=job_id).defer("content").first()
     started = time.monotonic()
+    chunk_size = _chunk_size(job, chunk_size)
+    first = runner * -(-job.total_rows // chunk_size) // max(runners, 1)
     # The custom fields are read once for the whole run (every row's values are checked by type).
     with translation.override(job.options.get("language") or settings.LANGUAGE_CODE), custom_types.cached():
         try:
             compiled = Compiled.build(job.mapping, list(job.header), job.started_at)
             compiled.job = job
-            _header_, rows = file_rows(bytes(job.content), job_format(job))
-            remaining = islice(rows, job.rows_done, None)
-            for batch in _batches(remaining, chunk_size):
-                outcome = _commit_chunk(job, compiled, batch, job.created_by)
-                if outcome is None:
+            done = set(ImportChunk.objects.filter(job_id=job.pk).values_list("number", flat=True))
+            chunk_count = 0
+            for number, batch in _chunks(job, chunk_size, first):
+                chunk_count = max(chunk_count, number + 1)
+                if number in done:
+                    continue
+                try:
+                    outcome = _commit_chunk(job, compiled, number, batch, job.created_by)
+                except _Stopped:
                     return ImportJob.objects.defer("content").get(pk=job_id)
+                if outcome is None:
+                    continue  # another runner did it
                 if on_progress:
                     on_progress(job, outcome)
                 if time_budget is not None and time.monotonic() - started > time_budget:
                     return job
+            if not _finisher(job, runner, chunk_count):
+                return ImportJob.objects.defer("content").get(pk=job_id)
             ImportJob.objects.filter(pk=job.pk).update(**said((gettext_noop("Scoring the imported contacts…"), {})))
             # The rescore's ranges also hold untouched neighbours (and contacts inserted scored): count the touched.
             scored = job.options.get("scored_at_insert", 0) + min(import_rescore(job), job.options.get("to_rescore", 0))
@@ -334,7 +421,7 @@ def import_run(*, job_id: int, chunk_size: int = CHUNK_SIZE, time_budget: float 
             _mark_failed(job_id, " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
             return ImportJob.objects.defer("content").get(pk=job_id)
         except (OperationalError, InterfaceError):
-            raise  # transient (database restarting): the task retries and resumes from rows_done
+            raise  # transient (database restarting, a deadlock between runners): the task retries the chunks not done
         except Exception as exc:
             _mark_failed(job_id, **said((gettext_noop("The import stopped on an unexpected error (%(error)s); the rows "
                                                       "imported so far are kept."), {"error": type(exc).__name__})))

@@ -2,6 +2,8 @@
 stay those of the module they came from (contacts.tasks), so messages queued before an
 upgrade still find them."""
 
+import time
+
 from celery import shared_task
 from django.conf import settings
 
@@ -13,12 +15,16 @@ IMPORT_TIME_BUDGET = 10 * 60  # seconds per task run, well inside CELERY_TASK_SO
 
 
 @shared_task(name="contacts.tasks.import_run_task", **RETRY)
-def import_run_task(job_id: int) -> None:
-    """Import a job from where it stopped; a long file continues in a fresh task (idempotent:
-    the job's rows_done says where, so a redelivered or retried task just resumes)."""
-    job = import_run(job_id=job_id, time_budget=IMPORT_TIME_BUDGET)
-    if job is not None and job.status == ImportJob.Status.RUNNING:
-        import_run_task.delay(job_id)
+def import_run_task(job_id: int, runner: int = 0, runners: int = 1) -> None:
+    """One of a job's runners (import_start queues several): import the chunks not done, from this
+    runner's share of the file onwards; a long share continues in a fresh task. Idempotent: done
+    chunks are recorded with their rows, so a redelivered or retried task just goes on."""
+    started = time.monotonic()
+    job = import_run(job_id=job_id, time_budget=IMPORT_TIME_BUDGET, runner=runner, runners=runners)
+    # Still running after the budget: this runner stopped there. (Running sooner: another runner
+    # is writing the last chunks or finishing the job.)
+    if job is not None and job.status == ImportJob.Status.RUNNING and time.monotonic() - started > IMPORT_TIME_BUDGET:
+        import_run_task.delay(job_id, runner, runners)
 
 
 # Reading an upload (unpacking an XLSX, counting rows) has its own, short limit: the soft one

@@ -74,6 +74,11 @@ class Known:
                 known.by_ref[(source, ref)] = pk
         return known
 
+    def absorb(self, other: Known) -> None:
+        self.by_email.update(other.by_email)
+        self.by_phone.update(other.by_phone)
+        self.by_ref.update(other.by_ref)
+
     def remember(self, contact: Contact) -> None:
         entry = (contact.pk, contact.external_source, contact.external_ref)
         if contact.email:
@@ -252,6 +257,9 @@ def import_rows(compiled: Compiled, rows: list[tuple[int, list[Any]]], by) -> Ch
     new, rest = _split_new(plans, known)
     handed_back = _create_new(compiled, new, known, by, outcome, cells_of)
     if handed_back:
+        # Someone else (another runner of this job, another writer) created these people since the
+        # lookup: look them up again, so they are settled as the existing contacts they now are.
+        known.absorb(Known.load(handed_back))
         rest = sorted(rest + handed_back, key=lambda plan: plan.number)
     for plan in rest:
         known.settle(plan)

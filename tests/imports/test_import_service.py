@@ -237,7 +237,7 @@ def test_a_second_runner_does_not_count_a_chunk_twice(run_import):
     import_run(job_id=job.pk, chunk_size=2, time_budget=0)  # the other runner commits rows 1-2
 
     compiled = Compiled.build(stale.mapping, stale.header, stale.started_at)
-    assert _commit_chunk(stale, compiled, [(2, ["orang0@contoh.co.id"])], None) is None
+    assert _commit_chunk(stale, compiled, 0, [(2, ["orang0@contoh.co.id"])], None) is None
     assert ImportJob.objects.get(pk=job.pk).rows_done == 2
 
 
