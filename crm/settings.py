@@ -425,6 +425,9 @@ CRM_HIDDEN_DUPLICATE_LIMIT = env.int("CRM_HIDDEN_DUPLICATE_LIMIT", default=20)
 # Seconds a worker may spend reading an uploaded spreadsheet (unpacking, counting rows) before
 # the import is stopped as failed; the task's hard limit is 30 seconds more.
 CRM_IMPORT_PARSE_SECONDS = env.int("CRM_IMPORT_PARSE_SECONDS", default=120)
+# Tasks that share one import (each takes a part of the file, then any chunk left): as many as the
+# worker has processes to spare for imports; 1 keeps the file's order throughout (docs/decisions.md).
+CRM_IMPORT_RUNNERS = env.int("CRM_IMPORT_RUNNERS", default=2)
 
 # --- Outbound webhooks ------------------------------------------------------------
 # Allow loopback and private targets (10/8, 192.168/16, 127.0.0.1…): tests and local development

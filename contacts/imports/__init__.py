@@ -10,8 +10,9 @@ all go through the same service functions:
                    "uploaded" (waiting for a mapping) or "failed" with the reason
     import_create  the same read in this process (the command): an ImportJob ready for a mapping
     import_start   validate and store the mapping, queue the run after commit
-    import_run     import in chunks of CHUNK_SIZE rows, each chunk in its own transaction, resumable
-                   from rows_done; then ONE bulk rescore of the contacts the import touched
+    import_run     import in chunks of CHUNK_SIZE rows, each chunk in its own transaction with its
+                   claim (ImportChunk), so CRM_IMPORT_RUNNERS tasks share a job and a resumed run
+                   does only the chunks left; then ONE bulk rescore of the contacts the import touched
 
 Every row is written through contacts.services (contact_upsert / interaction_log with
 rescore=False; brand-new people in bulk through the same clean_contact_data and contact_new),

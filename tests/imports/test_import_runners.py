@@ -171,3 +171,19 @@ def test_two_runners_at_once_write_every_row_once_and_one_finishes():
     for contact in Contact.objects.all():
         i = int(contact.email.removeprefix("orang").split("@")[0])
         assert contact.full_name in (f"Orang {i}", f"Orang {i} lagi") and contact.phone == f"+628124000{i:04d}"
+
+
+@pytest.mark.worker
+def test_a_real_worker_runs_both_runners_of_an_uploaded_import(celery_worker_process, settings):
+    """Through Redis and a real worker process, as the upload page queues them: the runners'
+    task messages (job, runner, runners) arrive, both run, and the job ends done once."""
+    from tests.conftest import wait_for
+
+    settings.CRM_IMPORT_RUNNERS = 2
+    job = import_create(file_name="leads.csv", content=csv_bytes(_people(2300)))
+    import_start(job=job, mapping=job.mapping)  # autocommit: the runners are queued as it commits
+
+    wait_for(lambda: ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.DONE).exists(), timeout=60)
+    job.refresh_from_db()
+    assert (job.rows_done, job.created, job.failed, _chunks(job)) == (2300, 2300, 0, [0, 1, 2])
+    assert Contact.objects.count() == 2300 and "2300 created" in job.message
