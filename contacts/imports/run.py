@@ -262,6 +262,15 @@ def _claim(job_id: int) -> ImportJob | None:
     return job
 
 
+_PROGRESS = ("rows_done", "created", "updated", "skipped", "failed", "warned", "errors", "warnings", "options")
+
+
+def _progress_copy(stored: ImportJob, job: ImportJob) -> None:
+    """The runner's job object catches up with what every runner has written."""
+    for name in _PROGRESS:
+        setattr(job, name, getattr(stored, name))
+
+
 class _Stopped(Exception):
     """The job stopped running (another runner failed it) while a chunk was written."""
 
@@ -312,10 +321,8 @@ def _commit_chunk(job: ImportJob, compiled: Compiled, number: int, rows: list[tu
         stored.warned += len(outcome.warnings)
         stored.errors, stored.warnings = _kept(stored.errors, outcome.errors), _kept(stored.warnings, outcome.warnings)
         stored.options = options
-        stored.save(update_fields=["rows_done", "created", "updated", "skipped", "failed", "warned", "errors", "warnings",
-                                   "options"])
-    for name in ("rows_done", "created", "updated", "skipped", "failed", "warned", "errors", "warnings", "options"):
-        setattr(job, name, getattr(stored, name))
+        stored.save(update_fields=list(_PROGRESS))
+    _progress_copy(stored, job)
     return outcome
 
 
@@ -372,8 +379,7 @@ def _finisher(job: ImportJob, runner: int, chunk_count: int) -> bool:
         if "finisher" not in stored.options:
             stored.options = {**stored.options, "finisher": runner}
             stored.save(update_fields=["options"])
-    for name in ("rows_done", "created", "updated", "skipped", "failed", "warned", "errors", "warnings", "options"):
-        setattr(job, name, getattr(stored, name))
+    _progress_copy(stored, job)
     return True
 
 
