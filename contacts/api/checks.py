@@ -129,12 +129,14 @@ def events_resolve(items: Sequence[tuple[int, Mapping[str, Any]]], *, user, batc
                     bucket[index] = normalise(item[name])
                 except ValidationError as exc:
                     error(index, name, exc.messages[0])
+    # Only what identifies the contact is read: an event needs its id, not its 35 columns.
     ids = {item["contact"] for _index, item in items if item.get("contact")}
-    by_id = editable.in_bulk(ids) if ids else {}
-    by_email = {c.email: c for c in editable.filter(email__in=set(emails.values()))} if emails else {}
-    by_phone = {c.phone: c for c in editable.filter(phone__in=set(phones.values()))} if phones else {}
+    by_id = editable.only("pk").in_bulk(ids) if ids else {}
+    by_email = {c.email: c for c in editable.only("pk", "email").filter(email__in=set(emails.values()))} if emails else {}
+    by_phone = {c.phone: c for c in editable.only("pk", "phone").filter(phone__in=set(phones.values()))} if phones else {}
     named_kinds = {item["kind"] for _index, item in items}
-    known_kinds = set(InteractionKind.objects.filter(slug__in=named_kinds).values_list("slug", flat=True)) if named_kinds else set()
+    # The kinds as read here go with the events, so the service need not look them up again.
+    known_kinds = {kind.slug: kind for kind in InteractionKind.objects.filter(slug__in=named_kinds)} if named_kinds else {}
 
     resolved: list[Event] = []
     for index, item in items:
@@ -155,7 +157,7 @@ def events_resolve(items: Sequence[tuple[int, Mapping[str, Any]]], *, user, batc
             error(index, "kind", _("Unknown interaction kind “%(kind)s”.") % {"kind": item["kind"]})
         if contact is not None:
             resolved.append(Event(
-                contact=contact, kind=item["kind"], occurred_at=item.get("occurred_at"), channel=item.get("channel") or "",
+                contact=contact, kind=known_kinds.get(item["kind"], item["kind"]), occurred_at=item.get("occurred_at"), channel=item.get("channel") or "",
                 data=item.get("data") or {}, source=item.get("source") or "", external_id=item.get("external_id") or None,
             ))
     if errors:

@@ -33,6 +33,7 @@ from contacts.api.serializers import (
     InteractionSerializer,
     NoteInputSerializer,
     NoteSerializer,
+    interaction_representation,
 )
 from contacts.models import Contact, CustomField, Interaction, InteractionKind, Note, StageChange
 from contacts.selectors import ContactFilter, contacts_editable_by, contacts_visible_to
@@ -226,7 +227,7 @@ class InteractionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         code = status.HTTP_201_CREATED if any_created else status.HTTP_200_OK
         if not batch:
             (one,) = logged
-            body = {**InteractionSerializer(one.interaction).data, "replayed": not one.created}
+            body = {**interaction_representation(one.interaction), "replayed": not one.created}
             return Response(body, status=code)
         return Response({
             "created": sum(item.created for item in logged),

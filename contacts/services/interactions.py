@@ -11,8 +11,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Value
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -57,36 +55,66 @@ def interaction_log(
     logs it (`by`), the audit row is written here; what the system records on its own (a
     public form, an email open) is not a person's change (`audited=False`: the importer,
     whose job is audited whole)."""
-    kind_slug = kind.slug if isinstance(kind, InteractionKind) else kind
+    kind_slug = _slug(kind)
     now = timezone.now()
-    known = set() if has_nul(kind_slug) else set(InteractionKind.objects.filter(slug=kind_slug).values_list("slug", flat=True))
+    known = _known_kinds([kind])
     errors = _event_errors(kind_slug, occurred_at, data, source, external_id, known_kinds=known, now=now)
     if errors:
         raise ValidationError(errors)
-    occurred_at = occurred_at or now
-    external_id = (external_id or "").strip() or None
-    source = (source or "").strip()
-    if external_id and (found := Interaction.objects.filter(source=source, external_id=external_id).first()):
-        return LoggedInteraction(found, created=False)
-    try:
-        with transaction.atomic():
-            interaction = Interaction.objects.create(
-                contact=contact, kind_id=kind_slug, occurred_at=occurred_at, channel=channel or "",
-                data=dict(data or {}), source=source, external_id=external_id, created_by=by,
-            )
-            _touch_contact(contact.pk, occurred_at, mark=rescore)
-            interactions_logged.send(sender=Interaction, interactions=[interaction])
-            if rescore:
-                queue_rescore([contact.pk], marked=True)
-            if audited and by is not None:
-                audit(by, "change", contact, fields=["interactions"], interaction=interaction.pk, source=source)
-    except IntegrityError:
-        # A concurrent retry with the same external id won the race: answer with its row.
-        found = Interaction.objects.filter(source=source, external_id=external_id).first() if external_id else None
-        if found is None:
-            raise
-        return LoggedInteraction(found, created=False)
+    interaction = Interaction(
+        contact=contact, kind_id=kind_slug, occurred_at=occurred_at or now, channel=channel or "", data=dict(data or {}),
+        source=(source or "").strip(), external_id=(external_id or "").strip() or None, created_by=by, created_at=now,
+    )
+    # No savepoint: the insert cannot fail on a retry's key (it answers "taken" instead), and
+    # any other error aborts the caller's transaction as it should.
+    with transaction.atomic(savepoint=False):
+        if not _insert_unless_taken(interaction):
+            # A retry (or a concurrent twin that committed first): answer with the row that holds the key.
+            return LoggedInteraction(
+                Interaction.objects.get(source=interaction.source, external_id=interaction.external_id), created=False)
+        _touch_contact(contact.pk, interaction.occurred_at, mark=rescore)
+        interactions_logged.send(sender=Interaction, interactions=[interaction])
+        if rescore:
+            queue_rescore([contact.pk], marked=True)
+        if audited and by is not None:
+            audit(by, "change", contact, fields=["interactions"], interaction=interaction.pk, source=interaction.source)
     return LoggedInteraction(interaction, created=True)
+
+
+def _insert_unless_taken(interaction: Interaction) -> bool:
+    """INSERT the interaction unless its (source, external_id) is taken, in one statement
+    (ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike): a retry costs no savepoint and no
+    caught IntegrityError, and a concurrent twin is waited for, not raced. Sets the primary key;
+    False when the key was taken. Values are prepared by the model's own fields."""
+    fields = [f for f in Interaction._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Interaction._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+            f" VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {quote('id')}",
+            [f.get_db_prep_save(getattr(interaction, f.attname), connection) for f in fields],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    interaction.pk = row[0]
+    interaction._state.adding = False
+    interaction._state.db = connection.alias
+    return True
+
+
+def _slug(kind: str | InteractionKind) -> str:
+    return kind.slug if isinstance(kind, InteractionKind) else kind
+
+
+def _known_kinds(kinds: Sequence[str | InteractionKind]) -> set[str]:
+    """The slugs among these that name kinds in the catalog: a kind read from the database
+    (an InteractionKind the caller loaded) is known without asking again."""
+    known = {k.slug for k in kinds if isinstance(k, InteractionKind) and not k._state.adding}
+    asked = {slug for slug in map(_slug, kinds) if slug not in known and not has_nul(slug)}
+    if asked:
+        known |= set(InteractionKind.objects.filter(slug__in=asked).values_list("slug", flat=True))
+    return known
 
 
 def _event_errors(kind: str, occurred_at: datetime | None, data: Any, source: Any, external_id: Any, *,
@@ -111,7 +139,7 @@ class Event:
     """One event for interactions_log_many: the arguments of interaction_log."""
 
     contact: Contact
-    kind: str
+    kind: str | InteractionKind
     occurred_at: datetime | None = None
     channel: str = ""
     data: Mapping[str, Any] | None = None
@@ -126,11 +154,10 @@ def interactions_log_many(*, events: Sequence[Event], by=None, rescore: bool = T
     An event repeating an earlier one of the same batch (same source and external_id) is
     a replay of it."""
     now = timezone.now()
-    named = {e.kind for e in events if not has_nul(e.kind)}
-    known = set(InteractionKind.objects.filter(slug__in=named).values_list("slug", flat=True))
+    known = _known_kinds([e.kind for e in events])
     errors: dict[str, list[str]] = {}
     for index, event in enumerate(events):
-        for name, messages in _event_errors(event.kind, event.occurred_at, event.data, event.source, event.external_id,
+        for name, messages in _event_errors(_slug(event.kind), event.occurred_at, event.data, event.source, event.external_id,
                                             known_kinds=known, now=now).items():
             errors[f"{index}.{name}"] = messages
     if errors:
@@ -146,7 +173,7 @@ def interactions_log_many(*, events: Sequence[Event], by=None, rescore: bool = T
             results.append(None)  # a repeat inside the batch: filled in once the first is written
         else:
             row = new_rows[key if key[1] else index] = Interaction(
-                contact=event.contact, kind_id=event.kind, occurred_at=event.occurred_at or now, channel=event.channel or "",
+                contact=event.contact, kind_id=_slug(event.kind), occurred_at=event.occurred_at or now, channel=event.channel or "",
                 data=dict(event.data or {}), source=key[0], external_id=key[1], created_by=by, created_at=now,
             )
             results.append(LoggedInteraction(row, created=True))
@@ -237,11 +264,17 @@ def _touch_contacts(latest: Mapping[int, datetime]) -> None:
 
 def _touch_contact(contact_id: int, occurred_at: datetime, *, mark: bool = False) -> None:
     """Keep last_interaction_at current in one UPDATE, without reading the row first; with
-    `mark`, the same UPDATE marks the contact for rescoring (one row version, not two)."""
-    Contact.objects.filter(pk=contact_id).update(
-        last_interaction_at=Greatest(Coalesce("last_interaction_at", Value(occurred_at)), Value(occurred_at)),
-        updated_at=timezone.now(), **({"needs_rescore": True} if mark else {}),
-    )
+    `mark`, the same UPDATE marks the contact for rescoring (one row version, not two).
+    Plain SQL: it runs for every event, and the ORM's expression compiler cost more than the UPDATE."""
+    adapt = connection.ops.adapt_datetimefield_value
+    at = adapt(occurred_at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE contacts_contact SET last_interaction_at = CASE WHEN last_interaction_at IS NULL"
+            " OR last_interaction_at < %s THEN %s ELSE last_interaction_at END, updated_at = %s"
+            + (", needs_rescore = %s" if mark else "") + " WHERE id = %s",
+            [at, at, adapt(timezone.now()), *([True] if mark else []), contact_id],
+        )
 
 
 @transaction.atomic
