@@ -48,8 +48,7 @@ class Tally:
     errors: int = 0
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    web_cpu: float = 0.0
-    pg_cpu: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by part: web, pg, worker, clients
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -109,7 +108,7 @@ def _web(ctx, config: Config, app_name: str) -> tuple[Service, str]:
 def _slice(base: str, token: str, ids: list[int], seconds: float, tag: str, tally: Tally, *, measure, booted) -> None:
     """LOAD_CLIENTS threads post one event per request for `seconds` after a warm-up (at least
     2 s and 100 answers, and `booted()`: every worker has served, so no worker's boot is counted);
-    `measure` returns the web and PostgreSQL CPU seconds so far, read when the warm-up ends and at the end."""
+    `measure` returns the CPU seconds so far by part (web, pg, ...), read when the warm-up ends and at the end."""
     lock = threading.Lock()
     warm = threading.Event()
     stop = threading.Event()
@@ -146,11 +145,11 @@ def _slice(base: str, token: str, ids: list[int], seconds: float, tag: str, tall
     for thread in threads:
         thread.start()
     harness.wait_until(lambda: time.monotonic() - warm_started >= 2 and acked[0] >= 100 and booted(), timeout=90, interval=0.2)
-    web0, pg0 = measure()
+    before = measure()
     started = time.monotonic()
     warm.set()
     time.sleep(seconds)
-    web1, pg1 = measure()
+    after = measure()
     stop.set()
     elapsed = time.monotonic() - started
     for thread in threads:
@@ -158,8 +157,8 @@ def _slice(base: str, token: str, ids: list[int], seconds: float, tag: str, tall
     tally.latencies += counted
     tally.acknowledged += acked[0]
     tally.seconds += elapsed
-    tally.web_cpu += web1 - web0
-    tally.pg_cpu += pg1 - pg0
+    for part, spent in after.items():
+        tally.cpu[part] = tally.cpu.get(part, 0.0) + spent - before[part]
 
 
 def configs() -> tuple[Config, Config]:
@@ -198,14 +197,16 @@ def run(ctx) -> list[Row]:
     tallies = {candidate.label: Tally(), baseline.label: Tally()}
     load: list[float] = []
     harness.purge_bench_queue()
-    with harness.celery_worker(ctx.url, concurrency=min(2, os.cpu_count() or 1), log_dir=ctx.log_dir, name="load"):
+    with harness.celery_worker(ctx.url, concurrency=min(2, os.cpu_count() or 1), log_dir=ctx.log_dir, name="load") as worker:
         for k in range(LOAD_SLICES[ctx.size]):
             for i, config in enumerate((candidate, baseline) if k % 2 == 0 else (baseline, candidate)):
                 app_name = f"bench-load-{os.getpid()}-{k}-{i}"
                 service, base = _web(ctx, config, app_name)
                 try:
-                    def measure(service=service, app_name=app_name) -> tuple[float, float]:
-                        return _cpu_seconds(_tree(service.proc.pid)), _cpu_seconds(_backends(app_name))
+                    def measure(service=service, app_name=app_name) -> dict[str, float]:
+                        # The scoring worker and the client threads (this process) share the 2 cores with the web server.
+                        return {"web": _cpu_seconds(_tree(service.proc.pid)), "pg": _cpu_seconds(_backends(app_name)),
+                                "worker": _cpu_seconds(_tree(worker.proc.pid)), "clients": time.process_time()}
 
                     def booted(service=service, app_name=app_name) -> bool:
                         # Each worker opens its first database connection when it serves its first request.
@@ -226,7 +227,7 @@ def run(ctx) -> list[Row]:
         n = len(t.latencies)
         ms = [x * 1000 for x in t.latencies] or [float("inf")]
         return {"rate": n / t.seconds if t.seconds else 0.0, "p50": harness.median(ms), "p99": harness.percentile(ms, 99),
-                "web_ms": 1000 * t.web_cpu / max(n, 1), "pg_ms": 1000 * t.pg_cpu / max(n, 1)}
+                **{f"{part}_ms": 1000 * spent / max(n, 1) for part, spent in t.cpu.items()}}
 
     a, b = figures(tallies[candidate.label]), figures(tallies[baseline.label])
     errors = sum(t.errors for t in tallies.values())
@@ -236,7 +237,8 @@ def run(ctx) -> list[Row]:
         note_common += f" (e.g. {tallies[candidate.label].failures[:1] or tallies[baseline.label].failures[:1]})"
 
     def cpu(f: dict) -> str:
-        return f"CPU per request {f['web_ms']:.1f} ms web + {f['pg_ms']:.1f} ms PostgreSQL"
+        return (f"CPU per request {f['web_ms']:.1f} ms web + {f['pg_ms']:.1f} ms PostgreSQL (scoring worker"
+                f" {f['worker_ms']:.1f} ms, client threads {f['clients_ms']:.1f} ms)")
 
     rows = [
         Row(FIGURE, "single events under load: requests/s", a["rate"] if not lost and not errors else 0.0, "req/s", "load_rate",

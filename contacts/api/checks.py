@@ -129,14 +129,16 @@ def events_resolve(items: Sequence[tuple[int, Mapping[str, Any]]], *, user, batc
                     bucket[index] = normalise(item[name])
                 except ValidationError as exc:
                     error(index, name, exc.messages[0])
-    # Only what identifies the contact is read: an event needs its id, not its 35 columns.
+    # Only what identifies the contact is read (an event needs its id, not 35 columns), unordered.
+    editable = editable.order_by()
     ids = {item["contact"] for _index, item in items if item.get("contact")}
-    by_id = editable.only("pk").in_bulk(ids) if ids else {}
+    by_id = {c.pk: c for c in editable.only("pk").filter(pk__in=ids)} if ids else {}  # at most MAX_BATCH ids
     by_email = {c.email: c for c in editable.only("pk", "email").filter(email__in=set(emails.values()))} if emails else {}
     by_phone = {c.phone: c for c in editable.only("pk", "phone").filter(phone__in=set(phones.values()))} if phones else {}
     named_kinds = {item["kind"] for _index, item in items}
     # The kinds as read here go with the events, so the service need not look them up again.
-    known_kinds = {kind.slug: kind for kind in InteractionKind.objects.filter(slug__in=named_kinds)} if named_kinds else {}
+    known_kinds = ({kind.slug: kind for kind in InteractionKind.objects.filter(slug__in=named_kinds).order_by()}
+                   if named_kinds else {})
 
     resolved: list[Event] = []
     for index, item in items:
@@ -157,8 +159,9 @@ def events_resolve(items: Sequence[tuple[int, Mapping[str, Any]]], *, user, batc
             error(index, "kind", _("Unknown interaction kind “%(kind)s”.") % {"kind": item["kind"]})
         if contact is not None:
             resolved.append(Event(
-                contact=contact, kind=known_kinds.get(item["kind"], item["kind"]), occurred_at=item.get("occurred_at"), channel=item.get("channel") or "",
-                data=item.get("data") or {}, source=item.get("source") or "", external_id=item.get("external_id") or None,
+                contact=contact, kind=known_kinds.get(item["kind"], item["kind"]), occurred_at=item.get("occurred_at"),
+                channel=item.get("channel") or "", data=item.get("data") or {}, source=item.get("source") or "",
+                external_id=item.get("external_id") or None,
             ))
     if errors:
         raise ValidationError(dict(sorted(errors.items(), key=lambda item: _natural(item[0]))))

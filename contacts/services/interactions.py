@@ -20,6 +20,7 @@ from contacts.selectors import contacts_visible_to
 from contacts.services.normalise import has_nul
 from contacts.services.rescore import queue_rescore
 from crm.audit import audit
+from crm.rows import row_insert
 
 # Interaction sources that are capture submissions' own key spaces ("form:<form id>", and
 # "capture:user:<id>" for token callers without a form): only capture writes them, so no
@@ -68,7 +69,7 @@ def interaction_log(
     # No savepoint: the insert cannot fail on a retry's key (it answers "taken" instead), and
     # any other error aborts the caller's transaction as it should.
     with transaction.atomic(savepoint=False):
-        if not _insert_unless_taken(interaction):
+        if not row_insert(interaction, unless_taken=True):
             # A retry (or a concurrent twin that committed first): answer with the row that holds the key.
             return LoggedInteraction(
                 Interaction.objects.get(source=interaction.source, external_id=interaction.external_id), created=False)
@@ -79,28 +80,6 @@ def interaction_log(
         if audited and by is not None:
             audit(by, "change", contact, fields=["interactions"], interaction=interaction.pk, source=interaction.source)
     return LoggedInteraction(interaction, created=True)
-
-
-def _insert_unless_taken(interaction: Interaction) -> bool:
-    """INSERT the interaction unless its (source, external_id) is taken, in one statement
-    (ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike): a retry costs no savepoint and no
-    caught IntegrityError, and a concurrent twin is waited for, not raced. Sets the primary key;
-    False when the key was taken. Values are prepared by the model's own fields."""
-    fields = [f for f in Interaction._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(Interaction._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
-            f" VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {quote('id')}",
-            [f.get_db_prep_save(getattr(interaction, f.attname), connection) for f in fields],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    interaction.pk = row[0]
-    interaction._state.adding = False
-    interaction._state.db = connection.alias
-    return True
 
 
 def _slug(kind: str | InteractionKind) -> str:
