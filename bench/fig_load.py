@@ -2,7 +2,7 @@
 gunicorn started by `bin/saring web` as in production (DEBUG off, access log on), with a
 real Celery worker scoring meanwhile.
 
-Each client is a thread with its own keep-alive session posting one event at a time to
+Each client is a thread with its own keep-alive connection posting one event at a time to
 POST /api/interactions/ (token auth), as the fault suite's load test does. Two web-server
 configurations run interleaved in short slices (A B A B ...), so a load change on the shared
 machine hits both alike: the sizing bin/saring uses now (the candidate) and a baseline.
@@ -12,6 +12,8 @@ backends, found by application_name), which depends far less on what else the ma
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 import subprocess
@@ -20,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -105,6 +108,30 @@ def _web(ctx, config: Config, app_name: str) -> tuple[Service, str]:
     return service, base
 
 
+class _Connection:
+    """One client's keep-alive HTTP/1.1 connection, posting JSON with http.client. The clients share
+    the bench machine's cores with the server they load: `requests` spent ~1.0–1.4 ms of CPU per
+    call there, http.client about a third of that (docs/performance.md, round two session nine)."""
+
+    def __init__(self, base: str, token: str):
+        url = urlsplit(base)
+        self.host, self.port = url.hostname, url.port
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        self.http: http.client.HTTPConnection | None = None
+
+    def post(self, path: str, payload: dict) -> tuple[int, bytes]:
+        if self.http is None:
+            self.http = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            self.http.request("POST", path, json.dumps(payload).encode(), self.headers)
+            response = self.http.getresponse()
+            return response.status, response.read()
+        except (OSError, http.client.HTTPException):
+            self.http.close()
+            self.http = None  # the next request opens a new connection; this one counts as an error
+            raise
+
+
 def _slice(base: str, token: str, ids: list[int], seconds: float, tag: str, tally: Tally, *, measure, booted) -> None:
     """LOAD_CLIENTS threads post one event per request for `seconds` after a warm-up (at least
     2 s and 100 answers, and `booted()`: every worker has served, so no worker's boot is counted);
@@ -116,8 +143,7 @@ def _slice(base: str, token: str, ids: list[int], seconds: float, tag: str, tall
     acked = [0]
 
     def client(n: int) -> None:
-        session = requests.Session()
-        session.headers.update({"Authorization": f"Token {token}", "Content-Type": "application/json"})
+        connection = _Connection(base, token)
         k = 0
         while not stop.is_set():
             k += 1
@@ -126,9 +152,9 @@ def _slice(base: str, token: str, ids: list[int], seconds: float, tag: str, tall
             measured = warm.is_set()
             t0 = time.monotonic()
             try:
-                r = session.post(f"{base}/api/interactions/", json=payload, timeout=30)
-                ok, text = r.status_code in (200, 201), f"{r.status_code}: {r.text[:200]}"
-            except requests.RequestException as exc:
+                code, body = connection.post("/api/interactions/", payload)
+                ok, text = code in (200, 201), f"{code}: {body[:200]!r}"
+            except (OSError, http.client.HTTPException) as exc:
                 ok, text = False, repr(exc)
             t1 = time.monotonic()
             with lock:
