@@ -26,8 +26,10 @@ Every page the walk visits, and every page an action lands on, goes through `Che
   Not English: a text that is also the translation of some msgid ("Email", "Lead", "Status" are Indonesian
   too); text inside an element marked with another `lang` (the "English" button of the language switch, a
   message written in English) or with `translate="no"` (a kind's slug); `<code>`, `<kbd>`, `<samp>`
-  (field names, commands); `<textarea>` content (what a user wrote). `ALLOWED` lists the remaining
-  exceptions (brand and product names); the walk's own data is Indonesian names, companies and notes.
+  (field names, commands); `<textarea>` content (what a user wrote); a masked secret (a word ending in
+  asterisks: the admin's password summary shows a random salt's first letters, once "Is****…"). `ALLOWED`
+  lists the remaining exceptions (brand and product names); the walk's own data is Indonesian names, companies
+  and notes.
 
 Every offender is collected with its page's URL and the walk fails at its end, naming them all. Run alone:
 `.venv/bin/python -m pytest tests/browser/test_walkthrough_browser.py -q -p no:cacheprovider`.
@@ -86,6 +88,7 @@ TAG = re.compile(r"<[^>]+>")
 EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 MSGID_EDGES = re.compile(r"^[^\w%]+|[\W_]+$")  # a msgid may start with a placeholder
 WORD = re.compile(r"[A-Za-z]{2,}")
+MASKED = re.compile(r"\S*\*{4,}\S*")  # a secret shown by its first characters: random letters, not words
 
 
 def _normal(text: str) -> str:
@@ -122,6 +125,7 @@ class English:
         return self.seen[text]
 
     def _offence(self, text: str) -> str | None:
+        text = _normal(MASKED.sub(" ", text))
         core = EDGES.sub("", text)
         if not core or core in ALLOWED:
             return None
@@ -632,7 +636,7 @@ PLANTED = """() => {
   add('<p>Save note</p><p>Dikirim 3 December 2026</p><p>Please check the address</p><ul><li>This field is required.</li></ul>'
       + '<span>3 hours ago</span><button type="button" title="Apply filters">OK</button>');
   add('<p>Tag</p><p lang="en">Save note</p><code>full_name</code><span translate="no">price_requested</span>'
-      + '<p>Rina Wijaya</p><p>Saring</p>');
+      + '<p>Rina Wijaya</p><p>Saring</p><p><bdi>Is********************</bdi> <bdi>of******</bdi></p>');
   add('<div class="planted-wide">lebar</div>').firstChild.style.width = '600px';
   const wrap = add('<div class="table-wrap"><div class="planted-scrolls">bergulir</div></div>').firstChild;
   wrap.firstChild.style.width = '900px';
@@ -653,8 +657,8 @@ def test_the_checker_names_english_and_what_is_wider_than_a_phone(walk, marketer
                     "scrolls sideways: ", "wider than the viewport: div.planted-wide",
                     "div.table-wrap scrolls sideways (900 px of content"):
         assert planted in found, f"{planted} not reported:\n{found}"
-    for fine in ("'Tag'", "full_name", "price_requested", "Rina Wijaya", "Saring", "planted-scrolls",
-                 "div.results"):  # ALLOW_SCROLL
+    for fine in ("'Tag'", "full_name", "price_requested", "Rina Wijaya", "Saring", "planted-scrolls", "****",
+                 "div.results"):  # ALLOW_SCROLL; masked secrets
         assert fine not in found, f"{fine} reported:\n{found}"
     assert found.count("Save note") == 1  # the one marked lang="en" is English on purpose
     assert all(line.startswith("[390 px] /: ") for line in w.problems), found
