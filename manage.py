@@ -6,8 +6,17 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    if sys.argv[1:2] not in ([], ["help"], ["--help"], ["-h"], ["--version"]):
+        # Django keeps a settings error to itself and most commands then fail with "Models aren't
+        # loaded yet": say what is missing instead (with DEBUG off, a secret key and allowed hosts).
+        try:
+            settings.INSTALLED_APPS  # noqa: B018 (reading it loads the settings)
+        except ImproperlyConfigured as exc:
+            sys.exit(f"manage.py: {exc}")
     execute_from_command_line(sys.argv)
 
 

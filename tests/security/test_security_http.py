@@ -163,6 +163,16 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert done.returncode != 0 and "DJANGO_SECRET_KEY" in done.stderr
 
 
+@pytest.mark.parametrize("command", ["makemigrations --check --dry-run", "migrate --plan"])
+def test_every_command_names_the_missing_setting(command):
+    # In a bare environment (no DJANGO_* at all) Django kept the settings error to itself and failed these
+    # with "Models aren't loaded yet" instead.
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")}
+    done = subprocess.run([sys.executable, "manage.py", *command.split()], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and "DJANGO_SECRET_KEY" in done.stderr and "AppRegistryNotReady" not in done.stderr
+
+
 def test_a_missing_environment_does_not_mean_debug():
     """DJANGO_DEBUG unset is production: DEBUG off, so a secret key and allowed hosts are required."""
     env = _production_env()
