@@ -48,12 +48,18 @@ def contacts_visible_to(user) -> QuerySet[Contact]:
 
 def contacts_editable_by(user) -> QuerySet[Contact]:
     """What a user may change (notes, interactions, stage): reps only their own contacts."""
-    qs = Contact.objects.all()
+    scope = editable_scope(user)
+    return Contact.objects.none() if scope is None else Contact.objects.filter(**scope)
+
+
+def editable_scope(user) -> dict[str, int] | None:
+    """contacts_editable_by as equality conditions (for crm.rows.rows_in): {} for every contact,
+    {"owner": id} for a rep's own, None for none."""
     if roles.sees_all_contacts(user):
-        return qs
+        return {}
     if roles.is_sales(user):
-        return qs.filter(owner=user)
-    return qs.none()
+        return {"owner": user.pk}
+    return None
 
 
 PHONE_TERM = re.compile(r"\+?[\d\s().-]+")

@@ -1,11 +1,19 @@
-"""One row INSERTed in one statement, as Model.save() writes it (each field's pre_save and
-database preparation, the primary key read back), without save()'s query compiler and signals:
-for the rows written on every request (an event, its audit row), where the ORM's compiler
-cost more CPU than the INSERT. Models written this way have no pre_save or post_save receivers."""
+"""Rows written and read on every request (an event, its audit row, the contact and kind it
+names) in statements built once per model, without the ORM's query compiler, which cost more
+CPU than the statements themselves (docs/decisions.md, "An event's own rows written without the
+ORM's compiler").
+
+row_insert: one row INSERTed as Model.save() writes it (each field's pre_save and database
+preparation, the primary key read back), without save()'s signals: models written this way have
+no pre_save or post_save receivers.
+rows_in: instances whose column is one of some values, as QuerySet.filter(...).only(...) reads them
+(the database's and the fields' converters applied), on the default database."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
+from typing import Any
 
 from django.db import connection, models
 
@@ -34,3 +42,49 @@ def row_insert(instance: models.Model, *, unless_taken: bool = False) -> bool:
     instance._state.adding = False
     instance._state.db = connection.alias
     return True
+
+
+def _field(model: type[models.Model], name: str) -> models.Field:
+    return model._meta.pk if name == "pk" else model._meta.get_field(name)
+
+
+@cache
+def _select(model: type[models.Model], vendor: str, names: tuple[str, ...], key: str, also: tuple[str, ...],
+            count: int) -> tuple[str, tuple[tuple[models.Field, Any, tuple[Any, ...]], ...]]:
+    meta, quote = model._meta, connection.ops.quote_name
+    # Columns in the model's own order: Model.from_db fills the fields left out as deferred.
+    fields = [f for f in meta.concrete_fields if not names or f.primary_key or f.name in names or f.attname in names]
+    where = [f"{quote(_field(model, key).column)} IN ({', '.join(['%s'] * count)})"]
+    where += [f"{quote(_field(model, name).column)} = %s" for name in also]
+    sql = f"SELECT {', '.join(quote(f.column) for f in fields)} FROM {quote(meta.db_table)} WHERE {' AND '.join(where)}"
+    # What the compiler would apply to each value read: the backend's converters, then the field's.
+    columns = tuple((f, col, tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+                    for f, col in ((f, f.get_col(meta.db_table)) for f in fields))
+    return sql, columns
+
+
+def rows_in(model: type[models.Model], key: str, values: Iterable[Any], *, fields: Sequence[str] = (),
+            also: Mapping[str, Any] | None = None) -> list[models.Model]:
+    """`model.objects.filter(<key>__in=values, **also).only(*fields)`, unordered, on the default
+    database: the primary key and `fields` (every field when none are named) are loaded, the
+    rest deferred. `also` holds equality conditions by field name (e.g. {"owner": user.pk})."""
+    values = list(dict.fromkeys(values))
+    if not values:
+        return []
+    also = dict(also or {})
+    sql, columns = _select(model, connection.vendor, tuple(fields), key, tuple(also), len(values))
+    params = [_field(model, key).get_db_prep_value(value, connection) for value in values]
+    params += [_field(model, name).get_db_prep_value(value, connection) for name, value in also.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    attnames = [field.attname for field, _col, _converters in columns]
+    return [model.from_db(connection.alias, attnames, [_converted(value, column) for value, column in zip(row, columns, strict=True)])
+            for row in rows]
+
+
+def _converted(value: Any, column: tuple[models.Field, Any, tuple[Any, ...]]) -> Any:
+    _field_, col, converters = column
+    for convert in converters:
+        value = convert(value, col, connection)
+    return value

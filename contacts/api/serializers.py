@@ -30,7 +30,7 @@ from contacts.models import (
 from contacts.selectors import owner_choices
 from contacts.services import is_capture_key_space
 from crm.api_common import StrictInputSerializer, no_nul
-from crm.api_strict import DateTimeFrom1900Field
+from crm.api_strict import DateTimeFrom1900Field, FieldsBuiltOnce
 
 MAX_BATCH = 1000
 MAX_ID = 2**63 - 1
@@ -279,7 +279,7 @@ class InteractionResultSerializer(InteractionSerializer):
         read_only_fields = fields
 
 
-class InteractionInputSerializer(StrictInputSerializer):
+class InteractionInputSerializer(FieldsBuiltOnce, StrictInputSerializer):
     """One event. Name the contact by exactly one of contact, contact_email, contact_phone."""
 
     contact = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text=INTERACTION_HELP["contact"])
