@@ -27,6 +27,7 @@ from typing import Any
 
 from django.http import QueryDict
 from django.utils.functional import cached_property
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django_filters import filters as dj_filters
 from django_filters.rest_framework import DjangoFilterBackend
@@ -132,17 +133,23 @@ class FieldsBuiltOnce:
     """For an input serializer on a hot path whose fields no instance changes (none adds, removes or
     alters a field after __init__): DRF deep-copies every declared field for every instance, which
     runs each field's __init__ again (~0.3 ms for an event's nine fields, a tenth of the request).
-    These are copied and bound once per thread, then handed to each new instance in turn as their
-    parent (the one thing binding sets per instance); a thread validates one instance at a time."""
+    These are copied and bound once per thread and language, then handed to each new instance in
+    turn as their parent (the one thing binding sets per instance).
+
+    Per language because DRF renders a length or range message once, on first use, and keeps it
+    (rest_framework.utils.formatting.lazy_format). One live instance per thread: an instance's
+    fields answer to the newest instance of its class, so read an instance's errors and data
+    before making the next (errors and validated data are kept on the instance itself)."""
 
     _built = threading.local()
 
     @cached_property
     def fields(self):
+        key = (type(self), get_language())
         built = self._built.__dict__
-        fields = built.get(type(self))
+        fields = built.get(key)
         if fields is None:
-            fields = built[type(self)] = dict(super().fields)  # DRF's copies, bound to this instance
+            fields = built[key] = dict(super().fields)  # DRF's copies, bound to this instance
         for field in fields.values():
             field.parent = self
         bound = BindingDict(self)

@@ -49,42 +49,47 @@ def _field(model: type[models.Model], name: str) -> models.Field:
 
 
 @cache
-def _select(model: type[models.Model], vendor: str, names: tuple[str, ...], key: str, also: tuple[str, ...],
-            count: int) -> tuple[str, tuple[tuple[models.Field, Any, tuple[Any, ...]], ...]]:
+def _select(model: type[models.Model], vendor: str, names: tuple[str, ...], key: str,
+            also: tuple[tuple[str, bool], ...], slots: int) -> tuple[str, tuple[tuple[models.Field, Any], ...]]:
     meta, quote = model._meta, connection.ops.quote_name
+    named = {_field(model, name) for name in names}  # an unknown name raises, as only() does
     # Columns in the model's own order: Model.from_db fills the fields left out as deferred.
-    fields = [f for f in meta.concrete_fields if not names or f.primary_key or f.name in names or f.attname in names]
-    where = [f"{quote(_field(model, key).column)} IN ({', '.join(['%s'] * count)})"]
-    where += [f"{quote(_field(model, name).column)} = %s" for name in also]
+    fields = [f for f in meta.concrete_fields if not names or f.primary_key or f in named]
+    where = [f"{quote(_field(model, key).column)} IN ({', '.join(['%s'] * slots)})"]
+    where += [f"{quote(_field(model, name).column)} {'IS NULL' if null else '= %s'}" for name, null in also]
     sql = f"SELECT {', '.join(quote(f.column) for f in fields)} FROM {quote(meta.db_table)} WHERE {' AND '.join(where)}"
-    # What the compiler would apply to each value read: the backend's converters, then the field's.
-    columns = tuple((f, col, tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
-                    for f, col in ((f, f.get_col(meta.db_table)) for f in fields))
-    return sql, columns
+    return sql, tuple((f, f.get_col(meta.db_table)) for f in fields)
 
 
 def rows_in(model: type[models.Model], key: str, values: Iterable[Any], *, fields: Sequence[str] = (),
             also: Mapping[str, Any] | None = None) -> list[models.Model]:
     """`model.objects.filter(<key>__in=values, **also).only(*fields)`, unordered, on the default
     database: the primary key and `fields` (every field when none are named) are loaded, the
-    rest deferred. `also` holds equality conditions by field name (e.g. {"owner": user.pk})."""
+    rest deferred. `also` holds equality conditions by field name (e.g. {"owner": user.pk};
+    None means IS NULL, as in filter())."""
     values = list(dict.fromkeys(values))
     if not values:
         return []
     also = dict(also or {})
-    sql, columns = _select(model, connection.vendor, tuple(fields), key, tuple(also), len(values))
-    params = [_field(model, key).get_db_prep_value(value, connection) for value in values]
-    params += [_field(model, name).get_db_prep_value(value, connection) for name, value in also.items()]
+    # IN lists of 1, 2, 4, 8 … slots (the last value repeated): a few statements per model, not one per count.
+    slots = 1 << (len(values) - 1).bit_length()
+    sql, columns = _select(model, connection.vendor, tuple(fields), key,
+                           tuple((name, value is None) for name, value in also.items()), slots)
+    prep = _field(model, key).get_db_prep_value
+    params = [prep(value, connection) for value in values]
+    params += params[-1:] * (slots - len(values))
+    params += [_field(model, name).get_db_prep_value(value, connection) for name, value in also.items() if value is not None]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    attnames = [field.attname for field, _col, _converters in columns]
-    return [model.from_db(connection.alias, attnames, [_converted(value, column) for value, column in zip(row, columns, strict=True)])
+    # What the compiler applies to each value read: this connection's converters, then the field's.
+    converters = [(col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)) for _f, col in columns]
+    attnames = [field.attname for field, _col in columns]
+    return [model.from_db(connection.alias, attnames, [_converted(value, *column) for value, column in zip(row, converters, strict=True)])
             for row in rows]
 
 
-def _converted(value: Any, column: tuple[models.Field, Any, tuple[Any, ...]]) -> Any:
-    _field_, col, converters = column
+def _converted(value: Any, col: Any, converters: list[Any]) -> Any:
     for convert in converters:
         value = convert(value, col, connection)
     return value

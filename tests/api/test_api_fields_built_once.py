@@ -1,10 +1,12 @@
-"""crm.api_strict.FieldsBuiltOnce: an input serializer's fields are built once per thread and handed
-to each instance in turn; one instance's values and errors never reach the next, and threads do not
-share them."""
+"""crm.api_strict.FieldsBuiltOnce: an input serializer's fields are built once per thread and language
+and handed to each instance in turn; one instance's values and errors never reach the next, a message
+is in the language of the request that gets it, and threads do not share fields."""
 
 from __future__ import annotations
 
 import threading
+
+from django.utils import translation
 
 from contacts.api.serializers import InteractionInputSerializer
 
@@ -31,3 +33,21 @@ def test_the_fields_are_built_once_per_thread():
     thread.start()
     thread.join()
     assert other[0] is not first.fields["kind"]
+
+
+def test_messages_are_in_each_requests_language():
+    """DRF renders a range or length message once and keeps it: fields built under one language must
+    not answer another's request."""
+    def contact_error(language: str) -> str:
+        with translation.override(language):
+            serializer = InteractionInputSerializer(data={"contact": 0, "kind": "page_viewed"})
+            assert not serializer.is_valid()
+            return str(serializer.errors["contact"][0])
+
+    english, indonesian = contact_error("en"), contact_error("id")
+    assert english != indonesian
+    assert "greater than or equal to 1" in english and "1" in indonesian
+    assert contact_error("en") == english and contact_error("id") == indonesian
+    with translation.override("id"):
+        fresh = InteractionInputSerializer(data={}).fields["contact"]
+    assert fresh is not InteractionInputSerializer(data={}).fields["contact"]  # (the default language here is English)

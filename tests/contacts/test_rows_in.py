@@ -5,7 +5,7 @@ left out deferred; and events_resolve, which reads through it, keeps a rep to th
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 
 from contacts.api.checks import events_resolve
 from contacts.models import Contact, InteractionKind
@@ -39,17 +39,37 @@ def test_only_the_named_fields_are_loaded_the_rest_deferred(make_contact):
 
 
 def test_conditions_and_empty_input(make_contact, rep, other_rep):
-    mine, theirs = make_contact(owner=rep), make_contact(owner=other_rep)
-    ids = [mine.pk, theirs.pk, 10**9]
+    mine, theirs, nobodys = make_contact(owner=rep), make_contact(owner=other_rep), make_contact()
+    ids = [mine.pk, theirs.pk, nobodys.pk, 10**9]
     assert rows_in(Contact, "pk", []) == []
-    assert {c.pk for c in rows_in(Contact, "pk", ids)} == {mine.pk, theirs.pk}
-    for user in (rep, other_rep):
-        scope = editable_scope(user)
-        assert {c.pk for c in rows_in(Contact, "pk", ids, fields=("pk",), also=scope)} == set(
-            contacts_editable_by(user).filter(pk__in=ids).values_list("pk", flat=True))
+    assert {c.pk for c in rows_in(Contact, "pk", ids)} == {mine.pk, theirs.pk, nobodys.pk}
+    assert [c.pk for c in rows_in(Contact, "pk", ids, also={"owner": rep.pk})] == [mine.pk]
+    assert [c.pk for c in rows_in(Contact, "pk", ids, also={"owner": None})] == [nobodys.pk]  # IS NULL, as filter()
+    with pytest.raises(FieldDoesNotExist):
+        rows_in(Contact, "pk", ids, fields=("no_such_field",))
 
 
-def test_events_resolve_keeps_a_rep_to_their_own_contacts(make_contact, rep, other_rep, marketer):
+def test_every_count_of_values_finds_exactly_its_rows(make_contact):
+    """IN lists come in 1, 2, 4, 8 … slots, the last value repeated: no count finds too much or too little."""
+    contacts = [make_contact() for _ in range(9)]
+    for n in range(1, 10):
+        wanted = [c.pk for c in contacts[:n]]
+        assert sorted(c.pk for c in rows_in(Contact, "pk", [*wanted, wanted[0]], fields=("pk",))) == wanted
+
+
+def test_who_may_change_what(make_contact, make_user, rep, other_rep, marketer):
+    mine, theirs = make_contact(owner=rep), make_contact(owner=other_rep)
+    assert editable_scope(marketer) == {} and editable_scope(rep) == {"owner": rep.pk}
+    assert editable_scope(make_user("tamu")) is None  # no role: nothing
+    assert set(contacts_editable_by(rep).values_list("pk", flat=True)) == {mine.pk}
+    assert set(contacts_editable_by(marketer).values_list("pk", flat=True)) >= {mine.pk, theirs.pk}
+    assert not contacts_editable_by(make_user("tamu2")).exists()
+
+
+def test_events_resolve_keeps_a_rep_to_their_own_contacts(make_contact, make_user, rep, other_rep, marketer):
+    def make_user_without_role():
+        return make_user("tamu")
+
     mine = make_contact(owner=rep, phone="0812-1111-2222")
     theirs = make_contact(owner=other_rep)
     items = [(0, {"contact": mine.pk, "kind": "page_viewed"}), (1, {"contact_email": mine.email.upper(), "kind": "page_viewed"}),
@@ -62,3 +82,6 @@ def test_events_resolve_keeps_a_rep_to_their_own_contacts(make_contact, rep, oth
                        user=rep, batch=True)
     assert set(refused.value.message_dict) == {"0.contact", "1.kind"}
     assert [e.contact.pk for e in events_resolve([(0, {"contact": theirs.pk, "kind": "page_viewed"})], user=marketer, batch=False)] == [theirs.pk]
+    with pytest.raises(ValidationError) as refused:
+        events_resolve([(0, {"contact": mine.pk, "kind": "page_viewed"})], user=make_user_without_role(), batch=False)
+    assert set(refused.value.message_dict) == {"contact"}
