@@ -326,12 +326,16 @@ def _write_scores(updates: list[tuple[int, datetime, str, engine.Result, dict, i
             )
             cursor.execute("DELETE FROM scoring_write_scores")  # leftovers when inside a caller's transaction
             cursor.cursor.copy_expert("COPY scoring_write_scores FROM STDIN", buffer)
+            # The rows are found by their ids (`= ANY`), not by the join alone: the temporary table has no
+            # statistics, and on a table of ~100,000 contacts the planner hash-joined it to a sequential scan
+            # of every contact, for each batch (docs/performance.md, round two, session eleven).
             cursor.execute(
                 "UPDATE contacts_contact AS c SET score = v.score, stage = v.stage, score_breakdown = v.breakdown, score_digest = v.digest,"
                 " score_stable_until = v.until, scored_at = %s, needs_rescore = false,"
                 " stage_changed_at = CASE WHEN v.stage <> c.stage THEN %s ELSE c.stage_changed_at END"
                 " FROM scoring_write_scores AS v"
-                " WHERE c.id = v.id AND c.updated_at = v.seen AND c.stage = v.seen_stage RETURNING c.id",
+                " WHERE c.id = ANY(ARRAY(SELECT id FROM scoring_write_scores))"
+                " AND c.id = v.id AND c.updated_at = v.seen AND c.stage = v.seen_stage RETURNING c.id",
                 [now, now],
             )
             return {r[0] for r in cursor.fetchall()}
